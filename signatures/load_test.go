@@ -1,0 +1,252 @@
+package signatures
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var seedFiles = []string{
+	"testdata/seeds/000_6487f11a06e68c2a.txt",
+	"testdata/seeds/001_09283fea6aa8d51f.txt",
+	"testdata/seeds/002_63c0e9ab7710950a.txt",
+}
+
+// The seed documents must load unchanged and survive a decode/encode round
+// trip with every field and value intact.
+func TestSeedsLoadAndRoundTrip(t *testing.T) {
+	for _, path := range seedFiles {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sigs, err := Parse(path, data)
+			if err != nil {
+				t.Fatalf("seed does not load: %v", err)
+			}
+			if len(sigs) != 1 {
+				t.Fatalf("got %d signatures, want 1", len(sigs))
+			}
+			out, err := json.Marshal(sigs[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want, got map[string]any
+			if err := json.Unmarshal(data, &want); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(out, &got); err != nil {
+				t.Fatal(err)
+			}
+			if len(want) != 30 {
+				t.Errorf("seed has %d fields, the schema names 30", len(want))
+			}
+			for k := range want {
+				if _, ok := got[k]; !ok {
+					t.Errorf("field %q lost in the round trip", k)
+				}
+			}
+			for k := range got {
+				if _, ok := want[k]; !ok {
+					t.Errorf("field %q added by the round trip", k)
+				}
+			}
+			if !reflect.DeepEqual(want, got) {
+				t.Errorf("round trip changed values:\nwant %v\ngot  %v", want, got)
+			}
+			// A second decode of our own output gives the same struct.
+			again, err := Parse("again", out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again[0].origin, sigs[0].origin = Origin{}, Origin{}
+			if !reflect.DeepEqual(again[0], sigs[0]) {
+				t.Errorf("re-decoded signature differs")
+			}
+		})
+	}
+}
+
+func TestParseArrayAndOrigins(t *testing.T) {
+	doc := "[\n  {\"id\": \"a/one\", \"regex\": \"^one$\"},\n\n  {\n    \"id\": \"a/two\",\n    \"regex\": \"two\"\n  }\n]\n"
+	sigs, err := Parse("pack.json", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sigs) != 2 || sigs[0].ID != "a/one" || sigs[1].ID != "a/two" {
+		t.Fatalf("got %+v", sigs)
+	}
+	if o := sigs[0].Origin(); o != (Origin{"pack.json", 2}) {
+		t.Errorf("origin of a/one = %+v, want pack.json:2", o)
+	}
+	if o := sigs[1].Origin(); o != (Origin{"pack.json", 4}) {
+		t.Errorf("origin of a/two = %+v, want pack.json:4", o)
+	}
+}
+
+// Every way a signature file can be wrong is reported with file, line,
+// id and field, so that the user can go straight to the mistake.
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  string
+		want []string // substrings of the error, in order: file:line, id, field, reason
+	}{
+		{"bad json", "{\n  \"id\": \"a/b\",\n  \"regex\": \"x\"\n  \"domain\": \"d\"\n}", []string{"f.json:4", "a/b", "invalid JSON"}},
+		{"truncated", "[\n {\"id\": \"a/b\", \"regex\": \"x\"},\n {\"id\": \"a/c\",", []string{"f.json:3", "unexpected end"}},
+		{"missing id", "{\n  \"regex\": \"x\"\n}", []string{"f.json:1", ": id: missing"}},
+		{"missing regex", "{\n  \"id\": \"a/b\"\n}", []string{"f.json:1", "a/b: regex: missing"}},
+		{"bad regex", "{\n  \"id\": \"a/b\",\n  \"regex\": \"Client (?P<client_id>.+\"\n}", []string{"f.json:3", "a/b: regex: does not compile", "missing closing )"}},
+		{"perl lookahead", "{\"id\": \"a/b\", \"regex\": \"x(?=y)\"}", []string{"f.json:1", "a/b: regex", "invalid or unsupported Perl syntax"}},
+		{"unknown field", "{\n  \"id\": \"a/b\",\n  \"regex\": \"x\",\n  \"regx\": \"y\"\n}", []string{"f.json:4", "a/b: regx: unknown field"}},
+		{"wrong type", "{\n  \"id\": \"a/b\",\n  \"regex\": \"x\",\n  \"confidence\": \"high\"\n}", []string{"f.json:4", "a/b: confidence", "JSON string", "float64"}},
+		{"bad severity", "{\n  \"id\": \"a/b\",\n  \"regex\": \"x\",\n  \"severity\": \"fatal\"\n}", []string{"f.json:4", "a/b: severity", "critical, error, warning, info"}},
+		{"bad broker", "{\"id\": \"a/b\", \"regex\": \"x\", \"broker\": \"hivemq\"}", []string{"a/b: broker"}},
+		{"rate out of range", "{\"id\": \"a/b\", \"regex\": \"x\", \"workarounds\": [{\"action\": \"y\", \"success_rate\": 95}]}", []string{"a/b: workarounds", "success_rate 95"}},
+		{"not an object", "[1]", []string{"f.json:1", "not an object"}},
+		{"scalar document", "\"x\"", []string{"f.json:1", "want a signature object"}},
+		{"empty", "  \n", []string{"f.json:1", "empty document"}},
+		{"trailing data", "[{\"id\": \"a/b\", \"regex\": \"x\"}] []", []string{"unexpected data after the array"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("f.json", []byte(tt.doc))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			pos := 0
+			for _, w := range tt.want {
+				i := strings.Index(msg[pos:], w)
+				if i < 0 {
+					t.Fatalf("error %q lacks %q (in order)", msg, w)
+				}
+				pos += i + len(w)
+			}
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Errorf("error is not a *signatures.Error: %T", err)
+			}
+		})
+	}
+}
+
+// All problems of a file are reported at once, each on its own line.
+func TestParseReportsEveryProblem(t *testing.T) {
+	doc := "[\n {\"id\": \"a/1\", \"regex\": \"(\"},\n {\"id\": \"a/2\"},\n {\"id\": \"a/3\", \"regex\": \"ok\"}\n]"
+	sigs, err := Parse("f.json", []byte(doc))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if n := strings.Count(err.Error(), "\n") + 1; n != 2 {
+		t.Errorf("got %d problems, want 2: %v", n, err)
+	}
+	if len(sigs) != 1 || sigs[0].ID != "a/3" {
+		t.Errorf("good signatures = %v, want a/3", sigs)
+	}
+}
+
+func TestNewPackRejectsDuplicateIDs(t *testing.T) {
+	a, err := Parse("a.json", []byte(`{"id": "x/dup", "regex": "a"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Parse("b.json", []byte("\n\n{\"id\": \"x/dup\", \"regex\": \"b\"}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewPack(a, b)
+	if err == nil {
+		t.Fatal("duplicate id accepted")
+	}
+	for _, w := range []string{"b.json:3", "x/dup", "id", "duplicate id, first defined at a.json:1"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q lacks %q", err, w)
+		}
+	}
+}
+
+func TestLoadDirectoryRecursively(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, doc string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a.json", `{"id": "d/a", "regex": "a"}`)
+	write("sub/b.json", `[{"id": "d/b", "regex": "b"}, {"id": "d/c", "regex": "c"}]`)
+	write("notes.txt", `not json`)
+	sigs, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, s := range sigs {
+		ids = append(ids, s.ID)
+	}
+	if strings.Join(ids, ",") != "d/a,d/b,d/c" {
+		t.Errorf("ids = %v", ids)
+	}
+	if o := sigs[1].Origin(); o.File != filepath.Join(dir, "sub/b.json") {
+		t.Errorf("origin = %+v", o)
+	}
+	if _, err := Load(filepath.Join(dir, "missing")); err == nil {
+		t.Error("missing path accepted")
+	}
+}
+
+// The built-in pack keeps the seed ids, and each built-in signature is
+// proven by its own examples and counterexamples.
+func TestBuiltinPack(t *testing.T) {
+	sigs, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPack(sigs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{
+		"communication/mqtt-packet-identifier-in-use",
+		"communication/mqtt-publish-identifier-already-in-use",
+		"communication/mqtt-publish-identifier-in-use",
+	} {
+		if _, ok := p.Lookup(id); !ok {
+			t.Errorf("seed id %s missing from the built-in pack", id)
+		}
+	}
+	for _, s := range p.Signatures() {
+		re := regexp.MustCompile(s.Regex)
+		if len(s.Examples) == 0 || len(s.Counterexamples) == 0 {
+			t.Errorf("%s: needs examples and counterexamples", s.ID)
+		}
+		for _, ex := range append(append([]string{}, s.Examples...), s.SourceExamples...) {
+			if !re.MatchString(stripTimestamp(ex)) {
+				t.Errorf("%s: example does not match: %q", s.ID, ex)
+			}
+		}
+		for _, ex := range s.Counterexamples {
+			if re.MatchString(stripTimestamp(ex)) {
+				t.Errorf("%s: counterexample matches: %q", s.ID, ex)
+			}
+		}
+		if !strings.HasPrefix(s.Origin().File, "builtin:") {
+			t.Errorf("%s: origin %q", s.ID, s.Origin().File)
+		}
+	}
+}
+
+// stripTimestamp removes Mosquitto's unix-seconds prefix; the full prefix
+// grammar lives in internal/brokerlog, which this package must not import.
+var tsPrefix = regexp.MustCompile(`^\d{9,12}: `)
+
+func stripTimestamp(line string) string { return tsPrefix.ReplaceAllString(line, "") }

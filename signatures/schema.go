@@ -1,0 +1,141 @@
+// Package signatures owns the knowledge base: the signature schema, loading
+// and validating packs from JSON, and the built-in pack embedded in the
+// binary. It is data and its checks; it imports nothing else of mqttdiag.
+//
+// The schema is the one of the seed documents the project started from
+// (every field, so that seeds load unchanged and round-trip), plus a few
+// fields of our own that make a signature testable and routable: Examples,
+// Counterexamples, Severity and Broker.
+package signatures
+
+// Signature is one known fault: how to recognise its log line and what an
+// operator should know and do about it.
+type Signature struct {
+	ID          string  `json:"id"`
+	Signature   string  `json:"signature"` // the title, one line
+	SignatureZh string  `json:"signature_zh"`
+	Regex       string  `json:"regex"` // RE2 syntax, matched against the message without its timestamp prefix
+	Domain      string  `json:"domain"`
+	Category    string  `json:"category"`
+	Subcategory *string `json:"subcategory"`
+
+	RootCause     string `json:"root_cause"`
+	RootCauseType string `json:"root_cause_type"`
+	RootCauseZh   string `json:"root_cause_zh"`
+
+	Versions      []Version       `json:"versions"`
+	OSSpecific    map[string]any  `json:"os_specific"`
+	DeadEnds      []DeadEnd       `json:"dead_ends"`
+	Workarounds   []Workaround    `json:"workarounds"`
+	WorkaroundsZh []string        `json:"workarounds_zh"`
+	Transitions   TransitionGraph `json:"transition_graph"`
+
+	OfficialDocURL     string  `json:"official_doc_url"`
+	OfficialDocSection *string `json:"official_doc_section"`
+	ErrorCode          *string `json:"error_code"`
+
+	VerificationTier string   `json:"verification_tier"`
+	Confidence       float64  `json:"confidence"`
+	FixSuccessRate   float64  `json:"fix_success_rate"`
+	Resolvable       string   `json:"resolvable"`
+	FirstSeen        string   `json:"first_seen"`
+	LastConfirmed    string   `json:"last_confirmed"`
+	LastUpdated      string   `json:"last_updated"`
+	EvidenceCount    int      `json:"evidence_count"`
+	Tags             []string `json:"tags"`
+	Locale           string   `json:"locale"`
+	Aliases          []string `json:"aliases"`
+
+	// Fields below are mqttdiag's additions to the seed schema. They are
+	// omitted when empty so that seed documents round-trip unchanged.
+
+	// Examples are log lines (whole, as the broker prints them, timestamp
+	// included) that the regex must match.
+	Examples []string `json:"examples,omitempty"`
+	// SourceExamples are lines the regex must match that were derived from
+	// a broker's source code or documentation rather than captured from a
+	// running broker (a version we cannot run here, or a fault that cannot
+	// be provoked on one machine). They are checked like Examples but are
+	// not expected to appear in a real capture.
+	SourceExamples []string `json:"source_examples,omitempty"`
+	// Counterexamples are log lines the regex must not match.
+	Counterexamples []string `json:"counterexamples,omitempty"`
+	// Severity is one of critical, error, warning, info.
+	Severity string `json:"severity,omitempty"`
+	// Broker limits the signature to one broker's logs ("mosquitto",
+	// "emqx"); empty means any broker.
+	Broker string `json:"broker,omitempty"`
+
+	// origin is where the signature was loaded from, for error messages.
+	origin Origin
+}
+
+// Origin names the place a signature was loaded from.
+type Origin struct {
+	File string // path, or "builtin:<name>" for the embedded pack
+	Line int    // 1-based line of the signature's opening brace
+}
+
+// Origin reports where the signature was loaded from.
+func (s *Signature) Origin() Origin { return s.origin }
+
+// Version is one entry of a signature's version table.
+type Version struct {
+	Version        string  `json:"version"`
+	Introduced     *string `json:"introduced"`
+	Deprecated     *string `json:"deprecated"`
+	Removed        *string `json:"removed"`
+	BehaviorChange *string `json:"behavior_change"`
+	Status         string  `json:"status"`
+}
+
+// DeadEnd is something operators try that does not fix the fault.
+type DeadEnd struct {
+	Action   string   `json:"action"`
+	WhyFails string   `json:"why_fails"`
+	FailRate float64  `json:"fail_rate"`
+	Cond     string   `json:"condition"`
+	Sources  []string `json:"sources"`
+}
+
+// Workaround is a fix, with how often it works.
+type Workaround struct {
+	Action      string   `json:"action"`
+	SuccessRate float64  `json:"success_rate"`
+	How         string   `json:"how"`
+	Cond        string   `json:"condition"`
+	Sources     []string `json:"sources"`
+}
+
+// TransitionGraph links a signature to the faults around it.
+type TransitionGraph struct {
+	LeadsTo                []string `json:"leads_to"`
+	PrecededBy             []string `json:"preceded_by"`
+	FrequentlyConfusedWith []string `json:"frequently_confused_with"`
+}
+
+// Severities, most severe first.
+const (
+	SeverityCritical = "critical"
+	SeverityError    = "error"
+	SeverityWarning  = "warning"
+	SeverityInfo     = "info"
+)
+
+// Brokers a signature can be scoped to.
+const (
+	BrokerMosquitto = "mosquitto"
+	BrokerEMQX      = "emqx"
+)
+
+// Title is the signature's one-line description.
+func (s *Signature) Title() string { return s.Signature }
+
+// EffectiveSeverity is the signature's severity, defaulting to error for
+// documents (such as the seeds) that predate the field.
+func (s *Signature) EffectiveSeverity() string {
+	if s.Severity == "" {
+		return SeverityError
+	}
+	return s.Severity
+}
