@@ -1,0 +1,169 @@
+// Package brokerlog knows the shapes of broker log lines: it splits a line
+// into the broker's timestamp prefix and the message that signatures are
+// matched against, and parses the time.
+//
+// Signatures match the message only. A timestamp such as Mosquitto's
+// "1700000503: " would otherwise let a pattern containing "503" fire on
+// every line of one second, and would make identical messages look
+// different to a cache.
+package brokerlog
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Split returns the message of line without its timestamp prefix, and the
+// time the prefix gives. ok is false when no known prefix was found; then
+// msg is the whole line. Split does not allocate.
+//
+// Known prefixes:
+//
+//	1700000000: msg                                  Mosquitto, log_timestamp true (default)
+//	2024-01-02T03:04:05: msg                         Mosquitto, log_timestamp_format %Y-%m-%dT%H:%M:%S
+//	2024-01-02T03:04:05.123456+00:00 [warning] msg   EMQX text formatter (level kept in msg)
+//	2024-01-02T03:04:05.123Z msg                     RFC 3339 / ISO 8601, also "2024-01-02 03:04:05,123 msg"
+//
+// A leading RFC 3339 timestamp added by `kubectl logs --timestamps` or
+// `docker logs -t` is removed first.
+func Split(line string) (msg string, t time.Time, ok bool) {
+	rest := line
+	// Container runtimes prefix RFC 3339 with nanoseconds and a space;
+	// the broker's own prefix may follow.
+	if ts, n, good := parseISO(rest); good && n < len(rest) && rest[n] == ' ' && looksPrefixed(rest[n+1:]) {
+		t, rest, ok = ts, rest[n+1:], true
+	}
+	if m, ts, good := splitBroker(rest); good {
+		return m, ts, true
+	}
+	if ok {
+		return rest, t, true
+	}
+	return line, time.Time{}, false
+}
+
+// looksPrefixed reports whether s starts with something splitBroker knows,
+// cheaply.
+func looksPrefixed(s string) bool {
+	return len(s) > 0 && s[0] >= '0' && s[0] <= '9'
+}
+
+func splitBroker(s string) (msg string, t time.Time, ok bool) {
+	if len(s) == 0 || s[0] < '0' || s[0] > '9' {
+		return s, time.Time{}, false
+	}
+	// Mosquitto unix seconds: "1700000000: ".
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	if i >= 9 && i <= 12 && i+1 < len(s) && s[i] == ':' && s[i+1] == ' ' {
+		sec, err := strconv.ParseInt(s[:i], 10, 64)
+		if err == nil {
+			return s[i+2:], time.Unix(sec, 0).UTC(), true
+		}
+	}
+	ts, n, good := parseISO(s)
+	if !good {
+		return s, time.Time{}, false
+	}
+	rest := s[n:]
+	switch {
+	case strings.HasPrefix(rest, ": "): // Mosquitto with log_timestamp_format
+		return rest[2:], ts, true
+	case strings.HasPrefix(rest, " "):
+		return rest[1:], ts, true
+	case rest == "":
+		return rest, ts, true
+	}
+	return s, time.Time{}, false
+}
+
+// parseISO parses "YYYY-MM-DD[T ]HH:MM:SS[.,fraction][Z|±HH:MM|±HHMM]" at
+// the start of s and reports how many bytes it used. Without a zone the
+// time is taken as UTC: brokers in containers log in UTC, and a wrong guess
+// is visible in the diagnosis' log_time rather than silently shifted.
+func parseISO(s string) (t time.Time, n int, ok bool) {
+	if len(s) < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' || s[16] != ':' {
+		return t, 0, false
+	}
+	year, ok1 := atoi(s[0:4])
+	mon, ok2 := atoi(s[5:7])
+	day, ok3 := atoi(s[8:10])
+	hh, ok4 := atoi(s[11:13])
+	mm, ok5 := atoi(s[14:16])
+	ss, ok6 := atoi(s[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || mon < 1 || mon > 12 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 {
+		return t, 0, false
+	}
+	n = 19
+	nsec := 0
+	if n < len(s) && (s[n] == '.' || s[n] == ',') {
+		j := n + 1
+		scale := 100000000
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			if scale > 0 {
+				nsec += int(s[j]-'0') * scale
+				scale /= 10
+			}
+			j++
+		}
+		if j == n+1 {
+			return t, 0, false
+		}
+		n = j
+	}
+	loc := time.UTC
+	if n < len(s) {
+		switch s[n] {
+		case 'Z':
+			n++
+		case '+', '-':
+			sign := 1
+			if s[n] == '-' {
+				sign = -1
+			}
+			var zh, zm int
+			var zok bool
+			switch {
+			case len(s) >= n+6 && s[n+3] == ':':
+				zh, zok = atoi(s[n+1 : n+3])
+				if zok {
+					zm, zok = atoi(s[n+4 : n+6])
+				}
+				if zok {
+					n += 6
+				}
+			case len(s) >= n+5:
+				zh, zok = atoi(s[n+1 : n+3])
+				if zok {
+					zm, zok = atoi(s[n+3 : n+5])
+				}
+				if zok {
+					n += 5
+				}
+			}
+			if !zok {
+				return t, 0, false
+			}
+			if off := sign * (zh*3600 + zm*60); off != 0 {
+				loc = time.FixedZone("", off)
+			}
+		}
+	}
+	t = time.Date(year, time.Month(mon), day, hh, mm, ss, nsec, loc)
+	return t, n, true
+}
+
+func atoi(s string) (int, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}

@@ -1,0 +1,33 @@
+// Package logline defines Line, the unit of work that flows from the tailer
+// through the matcher to the sinks. It is deliberately tiny and neutral so
+// that producer and consumer share a type without importing each other.
+package logline
+
+// Line is one line read from a log source.
+//
+// Offset and End are byte positions in the content stream named by Stream,
+// so that a consumer can acknowledge exactly what it has processed and a
+// checkpoint can resume exactly after it.
+type Line struct {
+	// Source is the path the line was read from, or "-" for standard input.
+	Source string
+	// Stream identifies the content stream the offsets refer to: for a file,
+	// its device, inode and a fingerprint of its first bytes, plus a
+	// generation that changes when the file is truncated in place. Two
+	// different lines never share (Stream, Offset).
+	Stream string
+	// Offset is the byte offset of the line's first byte.
+	Offset int64
+	// End is the byte offset just past the line's terminator.
+	End int64
+	// Number is the 1-based line number in the stream.
+	Number int64
+	// Seq numbers lines per source, starting at 1, for acknowledgements.
+	Seq uint64
+	// Text is the line without its terminator ("\n" or "\r\n"). It may hold
+	// invalid UTF-8: logs are bytes, and consumers must cope.
+	Text string
+	// Truncated reports that the line was longer than the reader's limit and
+	// Text holds only its first part.
+	Truncated bool
+}
