@@ -1,0 +1,94 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/mqttdiag/mqttdiag/matcher"
+	"github.com/mqttdiag/mqttdiag/signatures"
+)
+
+// globalFlags are accepted by every command.
+type globalFlags struct {
+	signatureDirs []string
+	noBuiltin     bool
+	logFormat     string
+	logLevel      string
+}
+
+func (g *globalFlags) register(c *cobra.Command) {
+	f := c.PersistentFlags()
+	f.StringArrayVar(&g.signatureDirs, "signatures", nil, "load signatures from this JSON file or directory, in addition to the built-in pack (repeatable)")
+	f.BoolVar(&g.noBuiltin, "no-builtin", false, "do not load the built-in signature pack")
+	f.StringVar(&g.logFormat, "log-format", "json", "format of mqttdiag's own logs on stderr: json or console")
+	f.StringVar(&g.logLevel, "log-level", "info", "level of mqttdiag's own logs: debug, info, warn, error")
+}
+
+// logger builds the self-logger on stderr.
+func (g *globalFlags) logger(stderr io.Writer) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(strings.ToLower(g.logLevel))
+	if err != nil || g.logLevel == "" {
+		return zerolog.Nop(), fmt.Errorf("--log-level %q: want debug, info, warn or error", g.logLevel)
+	}
+	var w io.Writer
+	switch g.logFormat {
+	case "json":
+		w = stderr
+	case "console":
+		w = zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.RFC3339}
+	default:
+		return zerolog.Nop(), fmt.Errorf("--log-format %q: want json or console", g.logFormat)
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+// loadPack loads the built-in pack and the --signatures paths. Any problem
+// in any file fails the whole load: a bad signature must stop the start,
+// not fail silently at 3 a.m.
+func (g *globalFlags) loadPack() (*signatures.Pack, error) {
+	var sets [][]*signatures.Signature
+	if !g.noBuiltin {
+		b, err := signatures.Builtin()
+		if err != nil {
+			return nil, fmt.Errorf("built-in signature pack: %w", err)
+		}
+		sets = append(sets, b)
+	}
+	if len(g.signatureDirs) > 0 {
+		s, err := signatures.Load(g.signatureDirs...)
+		if err != nil {
+			return nil, fmt.Errorf("load signatures (fix the file or drop it from --signatures):\n%w", err)
+		}
+		sets = append(sets, s)
+	}
+	p, err := signatures.NewPack(sets...)
+	if err != nil {
+		return nil, err
+	}
+	if p.Len() == 0 {
+		return nil, fmt.Errorf("no signatures loaded: drop --no-builtin or give --signatures")
+	}
+	return p, nil
+}
+
+// setup is what run and scan share: logger, pack and matcher.
+func (g *globalFlags) setup(stderr io.Writer) (zerolog.Logger, *signatures.Pack, *matcher.Matcher, error) {
+	log, err := g.logger(stderr)
+	if err != nil {
+		return log, nil, nil, err
+	}
+	pack, err := g.loadPack()
+	if err != nil {
+		return log, nil, nil, err
+	}
+	m, err := matcher.New(pack.Signatures())
+	if err != nil {
+		return log, nil, nil, err
+	}
+	return log, pack, m, nil
+}

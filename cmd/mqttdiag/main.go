@@ -1,0 +1,65 @@
+// Command mqttdiag watches MQTT broker logs and prints a structured
+// diagnosis for every known fault: what is wrong, why, what fixes it and
+// what not to try.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(execute(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// exitError carries a specific exit status out of a command.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// execute runs the command line and returns the process exit status.
+func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRootCmd(stdin, stdout, stderr)
+	root.SetArgs(args)
+	if err := root.ExecuteContext(ctx); err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			return ee.code
+		}
+		fmt.Fprintf(stderr, "mqttdiag: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	g := &globalFlags{}
+	root := &cobra.Command{
+		Use:   "mqttdiag",
+		Short: "Diagnose MQTT broker logs: what is wrong, why, and what fixes it",
+		Long: `mqttdiag follows Mosquitto and EMQX log files (or stdin), matches every line
+against a knowledge base of error signatures, and prints one JSON diagnosis per
+recognised fault on stdout: root cause, ranked workarounds, dead ends to avoid,
+and the fields of the line (client id, address, ...). Its own logs go to stderr.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	g.register(root)
+	root.AddCommand(newRunCmd(g), newScanCmd(g), newVersionCmd())
+	return root
+}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mqttdiag/mqttdiag/internal/logline"
+	"github.com/mqttdiag/mqttdiag/internal/pipeline"
+	"github.com/mqttdiag/mqttdiag/sink"
+	"github.com/mqttdiag/mqttdiag/tailer"
+)
+
+type inputFlags struct {
+	maxLineBytes int
+}
+
+func (in *inputFlags) register(c *cobra.Command) {
+	c.Flags().IntVar(&in.maxLineBytes, "max-line-bytes", tailer.DefaultMaxLineBytes, "cut lines longer than this many bytes (the kept part is still matched)")
+}
+
+func newRunCmd(g *globalFlags) *cobra.Command {
+	var in inputFlags
+	var fromBeginning bool
+	var poll time.Duration
+	c := &cobra.Command{
+		Use:   "run [flags] PATH...",
+		Short: "Follow broker log files (or - for stdin) and print diagnoses until stopped",
+		Long: `run follows each log file as the broker writes it, across log rotation, and
+prints one JSON diagnosis per line on stdout for every recognised fault. It runs
+until SIGINT or SIGTERM, then delivers what it has read and exits 0.
+
+Files start at their end, so only new faults are reported; --from-beginning
+reads what is already there first. A file that does not exist yet is waited for.`,
+		Example: `  mqttdiag run /var/log/mosquitto/mosquitto.log
+  mosquitto -c mosquitto.conf 2>&1 | mqttdiag run -
+  kubectl logs -f deploy/emqx | mqttdiag run --log-format console -`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			log, pack, m, err := g.setup(c.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			log.Info().Int("signatures", pack.Len()).Strs("inputs", args).Msg("mqttdiag starting")
+			opts := []tailer.Option{tailer.Follow(true), tailer.FromBeginning(fromBeginning),
+				tailer.MaxLineBytes(in.maxLineBytes), tailer.Logger(log), tailer.StdinReader(c.InOrStdin())}
+			if poll > 0 {
+				opts = append(opts, tailer.Poll(poll))
+			}
+			st, err := runPipeline(c.Context(), tailer.New(args, opts...),
+				pipeline.New(m, []sink.Notifier{sink.NewWriter(c.OutOrStdout())}, pipeline.Logger(log)))
+			log.Info().Int64("lines", st.Lines).Int64("diagnoses", st.Diagnoses).Msg("mqttdiag stopped")
+			return err
+		},
+	}
+	in.register(c)
+	c.Flags().BoolVar(&fromBeginning, "from-beginning", false, "read files from their first line instead of their end")
+	c.Flags().DurationVar(&poll, "poll", 0, "check files for changes at this interval instead of using inotify (NFS, overlay filesystems)")
+	return c
+}
+
+// runPipeline runs a tailer into a pipeline until the tailer is done (its
+// inputs ended, or ctx was cancelled), then lets the pipeline deliver what
+// was read.
+func runPipeline(ctx context.Context, t *tailer.Tailer, p *pipeline.Pipeline) (pipeline.Stats, error) {
+	lines := make(chan []logline.Line, 16)
+	tailErr := make(chan error, 1)
+	go func() { tailErr <- t.Run(ctx, lines) }()
+	// Delivery outlives the signal: what was read is delivered.
+	perr := p.Run(context.WithoutCancel(ctx), lines)
+	terr := <-tailErr
+	return p.Stats(), errors.Join(terr, perr)
+}

@@ -1,0 +1,108 @@
+package pipeline
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mqttdiag/mqttdiag/internal/logline"
+	"github.com/mqttdiag/mqttdiag/matcher"
+	"github.com/mqttdiag/mqttdiag/signatures"
+	"github.com/mqttdiag/mqttdiag/sink"
+)
+
+// DiagnosisID derives a diagnosis id from where the line is and which
+// signature matched. Re-reading the same stream after a crash yields the
+// same ids, so receivers can drop re-deliveries; two different lines
+// never share (stream, offset).
+func DiagnosisID(stream string, offset int64, signatureID string) string {
+	h := sha256.New()
+	h.Write([]byte(stream))
+	h.Write([]byte{0})
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(offset))
+	h.Write(b[:])
+	h.Write([]byte(signatureID))
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// knowledge is the part of a diagnosis that depends only on the
+// signature, computed once per signature and shared (read-only) by every
+// diagnosis it produces.
+type knowledge struct {
+	workarounds []sink.Workaround
+	deadEnds    []sink.DeadEnd
+	errorCode   string
+}
+
+func newKnowledge(s *signatures.Signature) *knowledge {
+	k := &knowledge{
+		workarounds: make([]sink.Workaround, 0, len(s.Workarounds)),
+		deadEnds:    make([]sink.DeadEnd, 0, len(s.DeadEnds)),
+	}
+	for _, w := range s.Workarounds {
+		how := w.How
+		if how == w.Action {
+			how = "" // the seeds repeat the action as its how
+		}
+		k.workarounds = append(k.workarounds, sink.Workaround{Action: w.Action, How: how, SuccessRate: w.SuccessRate})
+	}
+	sort.SliceStable(k.workarounds, func(i, j int) bool {
+		return k.workarounds[i].SuccessRate > k.workarounds[j].SuccessRate
+	})
+	for _, d := range s.DeadEnds {
+		k.deadEnds = append(k.deadEnds, sink.DeadEnd{Action: d.Action, WhyFails: d.WhyFails, FailRate: d.FailRate})
+	}
+	if s.ErrorCode != nil {
+		k.errorCode = *s.ErrorCode
+	}
+	return k
+}
+
+// diagnoser turns matches into diagnoses.
+type diagnoser struct {
+	known map[*signatures.Signature]*knowledge
+}
+
+func (d *diagnoser) diagnose(l *logline.Line, h matcher.Hit, logTime time.Time, now time.Time) *sink.Diagnosis {
+	s := h.Signature
+	k := d.known[s]
+	if k == nil {
+		k = newKnowledge(s)
+		d.known[s] = k
+	}
+	diag := &sink.Diagnosis{
+		ID:          DiagnosisID(l.Stream, l.Offset, s.ID),
+		SignatureID: s.ID,
+		Title:       s.Title(),
+		Category:    s.Category,
+		Severity:    s.EffectiveSeverity(),
+		Broker:      s.Broker,
+		RootCause:   s.RootCause,
+		Workarounds: k.workarounds,
+		DeadEnds:    k.deadEnds,
+		DocURL:      s.OfficialDocURL,
+		ErrorCode:   k.errorCode,
+		// The line's text shares memory with its read batch; a diagnosis
+		// may outlive the batch (queues, storm windows), so copy it.
+		Line:       strings.Clone(l.Text),
+		Fields:     cloneFields(h.Fields),
+		Source:     sink.Source{File: l.Source, Offset: l.Offset, LineNumber: l.Number},
+		ObservedAt: now,
+	}
+	if !logTime.IsZero() {
+		t := logTime
+		diag.LogTime = &t
+	}
+	return diag
+}
+
+func cloneFields(f map[string]string) map[string]string {
+	for k, v := range f {
+		f[k] = strings.Clone(v)
+	}
+	return f
+}

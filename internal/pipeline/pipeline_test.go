@@ -1,0 +1,139 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mqttdiag/mqttdiag/internal/logline"
+	"github.com/mqttdiag/mqttdiag/matcher"
+	"github.com/mqttdiag/mqttdiag/signatures"
+	"github.com/mqttdiag/mqttdiag/sink"
+)
+
+func TestDiagnosisID(t *testing.T) {
+	a := DiagnosisID("2049:17:0", 100, "sig/a")
+	if a != DiagnosisID("2049:17:0", 100, "sig/a") {
+		t.Error("id is not stable")
+	}
+	for _, other := range []string{
+		DiagnosisID("2049:17:1", 100, "sig/a"), // same file after copytruncate
+		DiagnosisID("2049:18:0", 100, "sig/a"), // another file
+		DiagnosisID("2049:17:0", 101, "sig/a"), // another line
+		DiagnosisID("2049:17:0", 100, "sig/b"), // another signature on the line
+	} {
+		if other == a {
+			t.Errorf("ids collide: %s", a)
+		}
+	}
+	if len(a) != 24 {
+		t.Errorf("id %q: want 24 hex digits", a)
+	}
+}
+
+// recorder is a Notifier that fails the first n calls.
+type recorder struct {
+	mu    sync.Mutex
+	fail  int
+	retry bool
+	calls int
+	got   []*sink.Diagnosis
+}
+
+func (r *recorder) Notify(_ context.Context, ds []*sink.Diagnosis) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls++
+	if r.fail > 0 {
+		r.fail--
+		return r.retry, errors.New("receiver down")
+	}
+	r.got = append(r.got, ds...)
+	return false, nil
+}
+
+func pack(t *testing.T) *matcher.Matcher {
+	t.Helper()
+	s, err := signatures.Parse("p.json", []byte(`[{
+		"id": "takeover", "signature": "Client id takeover", "category": "protocol_error", "severity": "warning",
+		"root_cause": "two clients share an id", "official_doc_url": "https://example.org/spec", "error_code": "0x8E",
+		"regex": "^Client (?P<client_id>.+) already connected, closing old connection\\.$",
+		"workarounds": [{"action": "low", "success_rate": 0.5}, {"action": "high", "success_rate": 0.9}],
+		"dead_ends": [{"action": "restart", "why_fails": "comes back", "fail_rate": 0.9}]
+	}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := matcher.New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func feed(lines ...logline.Line) <-chan []logline.Line {
+	ch := make(chan []logline.Line, 1)
+	ch <- lines
+	close(ch)
+	return ch
+}
+
+func TestRunDiagnoses(t *testing.T) {
+	rec := &recorder{}
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	p := New(pack(t), []sink.Notifier{rec}, Clock(func() time.Time { return now }))
+	err := p.Run(context.Background(), feed(
+		logline.Line{Source: "m.log", Stream: "1:2:0", Offset: 0, Number: 1, Text: "1795320306: New client connected from 127.0.0.1:34914 as c1 (p2, c1, k60)."},
+		logline.Line{Source: "m.log", Stream: "1:2:0", Offset: 76, Number: 2, Text: "1795320306: Client c1 already connected, closing old connection."},
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.got) != 1 {
+		t.Fatalf("got %d diagnoses", len(rec.got))
+	}
+	d := rec.got[0]
+	if d.SignatureID != "takeover" || d.Title != "Client id takeover" || d.Severity != "warning" || d.Category != "protocol_error" ||
+		d.RootCause != "two clients share an id" || d.DocURL != "https://example.org/spec" || d.ErrorCode != "0x8E" {
+		t.Errorf("knowledge: %+v", d)
+	}
+	if d.Fields["client_id"] != "c1" || d.Source != (sink.Source{File: "m.log", Offset: 76, LineNumber: 2}) {
+		t.Errorf("line facts: %+v %+v", d.Fields, d.Source)
+	}
+	if d.LogTime == nil || !d.LogTime.Equal(time.Unix(1795320306, 0)) || !d.ObservedAt.Equal(now) {
+		t.Errorf("times: log %v observed %v", d.LogTime, d.ObservedAt)
+	}
+	if d.Workarounds[0].Action != "high" || d.Workarounds[1].Action != "low" {
+		t.Errorf("workarounds not ranked: %+v", d.Workarounds)
+	}
+	if d.ID != DiagnosisID("1:2:0", 76, "takeover") {
+		t.Errorf("id %s", d.ID)
+	}
+	if st := p.Stats(); st.Lines != 2 || st.Diagnoses != 1 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestRunRetriesRecoverableFailures(t *testing.T) {
+	rec := &recorder{fail: 2, retry: true}
+	p := New(pack(t), []sink.Notifier{rec})
+	if err := p.Run(context.Background(), feed(logline.Line{Text: "Client c1 already connected, closing old connection."})); err != nil {
+		t.Fatal(err)
+	}
+	if rec.calls != 3 || len(rec.got) != 1 {
+		t.Errorf("calls=%d delivered=%d, want 3 calls and 1 delivery", rec.calls, len(rec.got))
+	}
+}
+
+func TestRunStopsOnUnrecoverableFailure(t *testing.T) {
+	rec := &recorder{fail: 1, retry: false}
+	p := New(pack(t), []sink.Notifier{rec})
+	if err := p.Run(context.Background(), feed(logline.Line{Text: "Client c1 already connected, closing old connection."})); err == nil {
+		t.Fatal("unrecoverable failure not reported")
+	}
+	if rec.calls != 1 {
+		t.Errorf("calls=%d, want no retry", rec.calls)
+	}
+}
