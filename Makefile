@@ -1,0 +1,66 @@
+# mqttdiag — see README.md. `make run` and `make test` do all set-up.
+
+GO        ?= go
+BIN       := bin/mqttdiag
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+SAMPLE    := examples/logs/mosquitto-2.0.11.log
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# Debian packages the tests drive for real (no mocks).
+TEST_PKGS := mosquitto mosquitto-clients prometheus-alertmanager
+TEST_CMDS := mosquitto mosquitto_pub mosquitto_sub prometheus-alertmanager
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all build run test test-deps bench lint fuzz sample-log clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mqttdiag
+
+## run: the main job — scan the sample log (captured from a real mosquitto) with the built-in pack.
+run: build
+	./$(BIN) scan $(SAMPLE)
+
+## test: install the brokers the tests drive when missing, then every test with the race detector.
+test: test-deps
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 8m ./...
+
+# Installs what tests need when it is missing, where apt-get exists.
+test-deps:
+	@missing=""; for c in $(TEST_CMDS); do \
+	  PATH="$$PATH:/usr/sbin:/sbin" command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	if [ -n "$$missing" ]; then \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing test tools (missing:$$missing)"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    $(SUDO) apt-get install -y -qq $(TEST_PKGS) >/dev/null || \
+	      { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $(TEST_PKGS) >/dev/null; } || exit 1; \
+	  else \
+	    echo "missing:$$missing and no apt-get: install them, or tests that need them will skip (and fail under CI=true)"; \
+	  fi; \
+	fi
+
+## bench: benchmarks (figures go to BENCHMARKS.md).
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./...
+
+## lint: formatting, vet and staticcheck.
+lint:
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "run gofmt -w ."; exit 1; }
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+## fuzz: a short run of every fuzz target.
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./signatures
+	$(GO) test -run='^$$' -fuzz=FuzzSplit -fuzztime=30s ./internal/brokerlog
+	$(GO) test -run='^$$' -fuzz=FuzzLineReader -fuzztime=30s ./tailer
+
+## sample-log: capture examples/logs/ again from a real mosquitto.
+sample-log: test-deps
+	$(GO) test -count=1 -run TestSampleLogScenario ./internal/brokertest -args -capture=$(CURDIR)/$(SAMPLE)
+
+clean:
+	rm -rf bin
