@@ -22,7 +22,11 @@ type Diagnosis struct {
 	Title       string `json:"title"`
 	Category    string `json:"category"`
 	Severity    string `json:"severity"`
-	Broker      string `json:"broker,omitempty"`
+	// Broker is the broker that wrote the line: detected from its startup
+	// banner, else the one the signature is for.
+	Broker string `json:"broker,omitempty"`
+	// BrokerVersion is the version from the startup banner, when seen.
+	BrokerVersion string `json:"broker_version,omitempty"`
 
 	RootCause   string       `json:"root_cause"`
 	Workarounds []Workaround `json:"workarounds"`

@@ -18,7 +18,7 @@ import (
 type follower struct {
 	t    *Tailer
 	path string
-	out  chan<- []logline.Line
+	out  chan<- logline.Batch
 	wake <-chan struct{} // nil when polling
 
 	f   *os.File

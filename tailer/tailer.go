@@ -82,7 +82,7 @@ func New(paths []string, opts ...Option) *Tailer {
 // are exhausted (without Follow) or ctx is cancelled, then closes out. Each
 // batch is owned by the receiver. A send blocks while the receiver is busy:
 // the tailer stops reading rather than dropping lines.
-func (t *Tailer) Run(ctx context.Context, out chan<- []logline.Line) error {
+func (t *Tailer) Run(ctx context.Context, out chan<- logline.Batch) error {
 	defer close(out)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -131,7 +131,7 @@ type emitter struct {
 	num    int64
 	batch  []logline.Line
 	limit  int
-	out    chan<- []logline.Line
+	out    chan<- logline.Batch
 }
 
 func (e *emitter) add(l rawLine) {
@@ -152,7 +152,7 @@ func (e *emitter) flush(ctx context.Context) bool {
 		return true
 	}
 	select {
-	case e.out <- e.batch:
+	case e.out <- logline.Batch{Lines: e.batch}:
 		e.batch = make([]logline.Line, 0, e.limit)
 		return true
 	case <-ctx.Done():
@@ -161,7 +161,7 @@ func (e *emitter) flush(ctx context.Context) bool {
 }
 
 // readStream reads a non-seekable stream such as stdin to its end.
-func (t *Tailer) readStream(ctx context.Context, source, stream string, r io.Reader, out chan<- []logline.Line) error {
+func (t *Tailer) readStream(ctx context.Context, source, stream string, r io.Reader, out chan<- logline.Batch) error {
 	e := &emitter{source: source, stream: stream, limit: t.o.batchLines, out: out}
 	lr := newLineReader(r, 0, t.o.maxLineBytes)
 	for {

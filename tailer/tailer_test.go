@@ -50,7 +50,7 @@ func waitMsg(t *testing.T, ev logEvents, msg string) {
 
 // follow starts a following tailer on one path and waits until it has
 // opened the file.
-func follow(t *testing.T, path string, opts ...Option) <-chan []logline.Line {
+func follow(t *testing.T, path string, opts ...Option) <-chan logline.Batch {
 	t.Helper()
 	ev := make(logEvents, 64)
 	out, _ := run(t, []string{path}, append([]Option{Follow(true), Logger(zerolog.New(ev).Level(zerolog.DebugLevel))}, opts...)...)
@@ -60,10 +60,10 @@ func follow(t *testing.T, path string, opts ...Option) <-chan []logline.Line {
 
 // run starts a tailer and returns its output channel; the tailer stops
 // when the test ends.
-func run(t *testing.T, paths []string, opts ...Option) (<-chan []logline.Line, <-chan error) {
+func run(t *testing.T, paths []string, opts ...Option) (<-chan logline.Batch, <-chan error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out := make(chan []logline.Line)
+	out := make(chan logline.Batch)
 	errc := make(chan error, 1)
 	go func() { errc <- New(paths, opts...).Run(ctx, out) }()
 	t.Cleanup(func() {
@@ -75,7 +75,7 @@ func run(t *testing.T, paths []string, opts ...Option) (<-chan []logline.Line, <
 }
 
 // next receives lines until n have arrived.
-func next(t *testing.T, out <-chan []logline.Line, n int) []logline.Line {
+func next(t *testing.T, out <-chan logline.Batch, n int) []logline.Line {
 	t.Helper()
 	var got []logline.Line
 	timeout := time.After(10 * time.Second)
@@ -85,7 +85,7 @@ func next(t *testing.T, out <-chan []logline.Line, n int) []logline.Line {
 			if !ok {
 				t.Fatalf("output closed after %d of %d lines", len(got), n)
 			}
-			got = append(got, b...)
+			got = append(got, b.Lines...)
 		case <-timeout:
 			t.Fatalf("got %d of %d lines within 10s: %v", len(got), n, texts(got))
 		}
@@ -98,11 +98,11 @@ func next(t *testing.T, out <-chan []logline.Line, n int) []logline.Line {
 
 // quiet asserts that nothing arrives for a moment. Used only to show an
 // absence, where no event exists to wait for.
-func quiet(t *testing.T, out <-chan []logline.Line) {
+func quiet(t *testing.T, out <-chan logline.Batch) {
 	t.Helper()
 	select {
 	case b := <-out:
-		t.Fatalf("unexpected lines: %v", texts(b))
+		t.Fatalf("unexpected lines: %v", texts(b.Lines))
 	case <-time.After(300 * time.Millisecond):
 	}
 }

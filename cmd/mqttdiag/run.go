@@ -65,7 +65,7 @@ reads what is already there first. A file that does not exist yet is waited for.
 // inputs ended, or ctx was cancelled), then lets the pipeline deliver what
 // was read.
 func runPipeline(ctx context.Context, t *tailer.Tailer, p *pipeline.Pipeline) (pipeline.Stats, error) {
-	lines := make(chan []logline.Line, 16)
+	lines := make(chan logline.Batch, 16)
 	tailErr := make(chan error, 1)
 	go func() { tailErr <- t.Run(ctx, lines) }()
 	// Delivery outlives the signal: what was read is delivered.

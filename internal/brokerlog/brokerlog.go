@@ -167,3 +167,38 @@ func atoi(s string) (int, bool) {
 	}
 	return n, true
 }
+
+// Banner recognises a broker's startup line in a message and returns the
+// broker ("mosquitto" or "emqx") and its version:
+//
+//	mosquitto version 2.0.11 starting         Mosquitto
+//	mosquitto version 2.0.11 running
+//	EMQX 5.8.9 is running now!                EMQX (console)
+func Banner(msg string) (broker, version string, ok bool) {
+	switch {
+	case strings.HasPrefix(msg, "mosquitto version "):
+		rest := msg[len("mosquitto version "):]
+		if v, tail, found := strings.Cut(rest, " "); found && (tail == "starting" || tail == "running") && validVersion(v) {
+			return "mosquitto", v, true
+		}
+	case strings.HasPrefix(msg, "EMQX "):
+		rest := msg[len("EMQX "):]
+		if v, tail, found := strings.Cut(rest, " "); found && strings.HasPrefix(tail, "is running now") && validVersion(v) {
+			return "emqx", v, true
+		}
+	}
+	return "", "", false
+}
+
+func validVersion(v string) bool {
+	if v == "" || len(v) > 40 || v[0] < '0' || v[0] > '9' {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '.' || c == '-' || c == '+' || c == '~') {
+			return false
+		}
+	}
+	return true
+}

@@ -71,3 +71,21 @@ func FuzzSplit(f *testing.F) {
 		}
 	})
 }
+
+func TestBanner(t *testing.T) {
+	tests := []struct{ msg, broker, version string }{
+		{"mosquitto version 2.0.11 starting", "mosquitto", "2.0.11"},
+		{"mosquitto version 2.0.11 running", "mosquitto", "2.0.11"},
+		{"mosquitto version 2.1.0-rc1 running", "mosquitto", "2.1.0-rc1"},
+		{"EMQX 5.8.9 is running now!", "emqx", "5.8.9"},
+		{"mosquitto version 2.0.11 terminating", "", ""},
+		{"Client mosquitto version 2.0.11 running", "", ""},
+		{"mosquitto version x running", "", ""},
+	}
+	for _, tt := range tests {
+		b, v, ok := Banner(tt.msg)
+		if b != tt.broker || v != tt.version || ok != (tt.broker != "") {
+			t.Errorf("Banner(%q) = %q %q %v", tt.msg, b, v, ok)
+		}
+	}
+}

@@ -31,3 +31,14 @@ type Line struct {
 	// Text holds only its first part.
 	Truncated bool
 }
+
+// Batch is a run of consecutive lines from one source, the unit the
+// tailer sends.
+type Batch struct {
+	Lines []Line
+	// Done, when not nil, is called exactly once when the batch has been
+	// dealt with: every diagnosis made from its lines accepted by every
+	// sink (at once when there were none). It lets the source's checkpoint
+	// advance past the batch: at-least-once delivery rests on it.
+	Done func()
+}

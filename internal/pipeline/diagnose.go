@@ -67,7 +67,9 @@ type diagnoser struct {
 	known map[*signatures.Signature]*knowledge
 }
 
-func (d *diagnoser) diagnose(l *logline.Line, h matcher.Hit, logTime time.Time, now time.Time) *sink.Diagnosis {
+// diagnose builds the diagnosis for hit h on line l. broker and version
+// are what the source's startup banner said, if it was seen.
+func (d *diagnoser) diagnose(l *logline.Line, h matcher.Hit, logTime, now time.Time, broker, version string) *sink.Diagnosis {
 	s := h.Signature
 	k := d.known[s]
 	if k == nil {
@@ -75,23 +77,27 @@ func (d *diagnoser) diagnose(l *logline.Line, h matcher.Hit, logTime time.Time, 
 		d.known[s] = k
 	}
 	diag := &sink.Diagnosis{
-		ID:          DiagnosisID(l.Stream, l.Offset, s.ID),
-		SignatureID: s.ID,
-		Title:       s.Title(),
-		Category:    s.Category,
-		Severity:    s.EffectiveSeverity(),
-		Broker:      s.Broker,
-		RootCause:   s.RootCause,
-		Workarounds: k.workarounds,
-		DeadEnds:    k.deadEnds,
-		DocURL:      s.OfficialDocURL,
-		ErrorCode:   k.errorCode,
+		ID:            DiagnosisID(l.Stream, l.Offset, s.ID),
+		SignatureID:   s.ID,
+		Title:         s.Title(),
+		Category:      s.Category,
+		Severity:      s.EffectiveSeverity(),
+		Broker:        s.Broker,
+		BrokerVersion: version,
+		RootCause:     s.RootCause,
+		Workarounds:   k.workarounds,
+		DeadEnds:      k.deadEnds,
+		DocURL:        s.OfficialDocURL,
+		ErrorCode:     k.errorCode,
 		// The line's text shares memory with its read batch; a diagnosis
 		// may outlive the batch (queues, storm windows), so copy it.
 		Line:       strings.Clone(l.Text),
 		Fields:     cloneFields(h.Fields),
 		Source:     sink.Source{File: l.Source, Offset: l.Offset, LineNumber: l.Number},
 		ObservedAt: now,
+	}
+	if broker != "" {
+		diag.Broker = broker
 	}
 	if !logTime.IsZero() {
 		t := logTime

@@ -22,11 +22,12 @@ import (
 
 // Pipeline diagnoses lines and delivers the diagnoses.
 type Pipeline struct {
-	m     *matcher.Matcher
-	sinks []sink.Notifier
-	o     options
-	d     diagnoser
-	stats Stats
+	m       *matcher.Matcher
+	sinks   []sink.Notifier
+	o       options
+	d       diagnoser
+	stats   Stats
+	sources map[string]*sourceState
 }
 
 // Stats counts what a pipeline did.
@@ -55,36 +56,60 @@ func New(m *matcher.Matcher, sinks []sink.Notifier, opts ...Option) *Pipeline {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return &Pipeline{m: m, sinks: sinks, o: o, d: diagnoser{known: make(map[*signatures.Signature]*knowledge)}}
+	return &Pipeline{m: m, sinks: sinks, o: o, d: diagnoser{known: make(map[*signatures.Signature]*knowledge)}, sources: make(map[string]*sourceState)}
 }
 
-// Run consumes batches until in is closed. Delivery uses ctx: cancel it
-// to abandon undelivered diagnoses (a shutdown deadline), not to stop
+// Run consumes batches until in is closed, and calls each batch's Done
+// once its diagnoses were accepted by every sink. Delivery uses ctx: cancel
+// it to abandon undelivered diagnoses (a shutdown deadline), not to stop
 // reading; stop the producer for that.
-func (p *Pipeline) Run(ctx context.Context, in <-chan []logline.Line) error {
+func (p *Pipeline) Run(ctx context.Context, in <-chan logline.Batch) error {
 	var ds []*sink.Diagnosis
-	for batch := range in {
+	for b := range in {
 		ds = ds[:0]
 		now := p.o.now()
-		for i := range batch {
-			l := &batch[i]
+		for i := range b.Lines {
+			l := &b.Lines[i]
 			msg, ts, _ := brokerlog.Split(l.Text)
+			src := p.source(l.Source)
+			if broker, version, ok := brokerlog.Banner(msg); ok {
+				if src.broker != broker || src.version != version {
+					p.o.log.Info().Str("source", l.Source).Str("broker", broker).Str("version", version).Msg("broker detected from its startup banner")
+				}
+				src.broker, src.version = broker, version
+			}
 			for _, h := range p.m.Match(msg) {
-				ds = append(ds, p.d.diagnose(l, h, ts, now))
+				ds = append(ds, p.d.diagnose(l, h, ts, now, src.broker, src.version))
 			}
 		}
-		p.stats.Lines += int64(len(batch))
+		p.stats.Lines += int64(len(b.Lines))
 		p.stats.Diagnoses += int64(len(ds))
-		if len(ds) == 0 {
-			continue
-		}
-		for _, s := range p.sinks {
-			if err := deliver(ctx, s, ds, p.o.log); err != nil {
-				return err
+		if len(ds) > 0 {
+			for _, s := range p.sinks {
+				if err := deliver(ctx, s, ds, p.o.log); err != nil {
+					return err
+				}
 			}
+		}
+		if b.Done != nil {
+			b.Done()
 		}
 	}
 	return nil
+}
+
+// sourceState is what the pipeline has learnt about one log source.
+type sourceState struct {
+	broker, version string // from the startup banner; empty until seen
+}
+
+func (p *Pipeline) source(name string) *sourceState {
+	s := p.sources[name]
+	if s == nil {
+		s = &sourceState{}
+		p.sources[name] = s
+	}
+	return s
 }
 
 // Stats returns the counts so far. Call it after Run returns.

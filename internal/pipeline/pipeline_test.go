@@ -73,9 +73,9 @@ func pack(t *testing.T) *matcher.Matcher {
 	return m
 }
 
-func feed(lines ...logline.Line) <-chan []logline.Line {
-	ch := make(chan []logline.Line, 1)
-	ch <- lines
+func feed(lines ...logline.Line) <-chan logline.Batch {
+	ch := make(chan logline.Batch, 1)
+	ch <- logline.Batch{Lines: lines}
 	close(ch)
 	return ch
 }
@@ -135,5 +135,45 @@ func TestRunStopsOnUnrecoverableFailure(t *testing.T) {
 	}
 	if rec.calls != 1 {
 		t.Errorf("calls=%d, want no retry", rec.calls)
+	}
+}
+
+// Done is called once per batch, after every sink accepted its diagnoses,
+// and diagnoses carry the broker and version from the startup banner.
+func TestRunAcknowledgesAfterDeliveryAndDetectsBroker(t *testing.T) {
+	rec := &recorder{fail: 1, retry: true}
+	p := New(pack(t), []sink.Notifier{rec})
+	in := make(chan logline.Batch, 2)
+	var done []int
+	mk := func(i int) func() {
+		return func() {
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			if len(rec.got) == 0 && i == 1 {
+				t.Errorf("batch %d acknowledged before its diagnosis was delivered", i)
+			}
+			done = append(done, i)
+		}
+	}
+	in <- logline.Batch{Lines: []logline.Line{
+		{Source: "a.log", Text: "1795320305: mosquitto version 2.0.11 starting"},
+		{Source: "a.log", Text: "1795320306: Client c1 already connected, closing old connection."},
+	}, Done: mk(1)}
+	in <- logline.Batch{Lines: []logline.Line{{Source: "b.log", Text: "1795320306: Client c2 already connected, closing old connection."}}, Done: mk(2)}
+	close(in)
+	if err := p.Run(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	if len(done) != 2 || done[0] != 1 || done[1] != 2 {
+		t.Errorf("done calls = %v, want [1 2]", done)
+	}
+	if len(rec.got) != 2 {
+		t.Fatalf("got %d diagnoses", len(rec.got))
+	}
+	if d := rec.got[0]; d.Broker != "mosquitto" || d.BrokerVersion != "2.0.11" {
+		t.Errorf("a.log: broker %q version %q", d.Broker, d.BrokerVersion)
+	}
+	if d := rec.got[1]; d.BrokerVersion != "" {
+		t.Errorf("b.log has no banner, but version %q", d.BrokerVersion)
 	}
 }
