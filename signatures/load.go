@@ -199,6 +199,9 @@ func validate(s *Signature, raw []byte, line int) []error {
 	default:
 		fail("broker", fmt.Errorf("%q is not one of mosquitto, emqx (or empty for any broker)", s.Broker))
 	}
+	if s.LogLevel != "" && !validLogLevel(s.Broker, s.LogLevel) {
+		fail("log_level", fmt.Errorf("%q is not a Mosquitto log_type (error, warning, notice, information, debug, subscribe, unsubscribe, websockets) or an EMQX level (debug, info, notice, warning, error, critical, alert, emergency)", s.LogLevel))
+	}
 	for i, w := range s.Workarounds {
 		if w.SuccessRate < 0 || w.SuccessRate > 1 {
 			fail("workarounds", fmt.Errorf("[%d].success_rate %v is not within 0..1", i, w.SuccessRate))
@@ -351,4 +354,18 @@ func Load(paths ...string) ([]*Signature, error) {
 		}
 	}
 	return all, errors.Join(errs...)
+}
+
+// validLogLevel reports whether level names something the broker can be
+// configured to log.
+func validLogLevel(broker, level string) bool {
+	mosquitto := map[string]bool{"error": true, "warning": true, "notice": true, "information": true, "debug": true, "subscribe": true, "unsubscribe": true, "websockets": true}
+	emqx := map[string]bool{"debug": true, "info": true, "notice": true, "warning": true, "error": true, "critical": true, "alert": true, "emergency": true}
+	switch broker {
+	case BrokerMosquitto:
+		return mosquitto[level]
+	case BrokerEMQX:
+		return emqx[level]
+	}
+	return mosquitto[level] || emqx[level]
 }

@@ -65,6 +65,15 @@ type Signature struct {
 	// Broker limits the signature to one broker's logs ("mosquitto",
 	// "emqx"); empty means any broker.
 	Broker string `json:"broker,omitempty"`
+	// LogLevel is what the broker must log for the line to appear at all:
+	// a Mosquitto log_type (error, warning, notice, information, debug,
+	// subscribe, unsubscribe, websockets) or an EMQX level (debug, info,
+	// notice, warning, error, critical, alert, emergency). Empty means the
+	// broker's default configuration prints it.
+	LogLevel string `json:"log_level,omitempty"`
+	// VerificationNote says how the examples were obtained, and why a
+	// fault could not be provoked on a real broker when it could not.
+	VerificationNote string `json:"verification_note,omitempty"`
 
 	// origin is where the signature was loaded from, for error messages.
 	origin Origin
