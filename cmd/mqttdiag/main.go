@@ -60,6 +60,6 @@ and the fields of the line (client id, address, ...). Its own logs go to stderr.
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	g.register(root)
-	root.AddCommand(newRunCmd(g), newScanCmd(g), newVersionCmd())
+	root.AddCommand(newRunCmd(g), newScanCmd(g), newSignaturesCmd(g), newVersionCmd())
 	return root
 }

@@ -89,3 +89,56 @@ func TestBanner(t *testing.T) {
 		}
 	}
 }
+
+func TestFault(t *testing.T) {
+	tests := []struct {
+		msg, severity string
+	}{
+		{"Error: Unable to open log file /var/log/mosquitto/mosquitto.log for writing.", "error"},
+		{"OpenSSL Error[0]: error:0A000126:SSL routines::unexpected eof while reading", "error"},
+		{"Client <unknown> disconnected due to protocol error.", "warning"},
+		{"Client sensor-1 has exceeded timeout, disconnecting.", "warning"},
+		{"Client sensor-1 disconnected, not authorised.", "warning"},
+		{"Outgoing messages are being dropped for client sensor-1.", "warning"},
+		{"Warning: Mosquitto should not be run as root/administrator.", "warning"},
+		{"[error] msg: failed_to_start_listener, reason: eaddrinuse", "error"},
+		{"[warning] msg: session_stepdown_request_timeout", "warning"},
+		{`{"time":1700000000000000,"level":"warning","msg":"dropped_msg_due_to_mqueue_is_full"}`, "warning"},
+		// Normal traffic.
+		{"Client sensor-1 disconnected.", ""},
+		{"Client sensor-1 closed its connection.", ""},
+		{"New client connected from 127.0.0.1:1234 as c (p2, c1, k60).", ""},
+		{"Sending CONNACK to c (0, 0)", ""},
+		{"[info] msg: client_connected", ""},
+		{`{"time":1,"level":"info","msg":"x"}`, ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		sev, ok := Fault(tt.msg)
+		if sev != tt.severity || ok != (tt.severity != "") {
+			t.Errorf("Fault(%q) = %q %v, want %q", tt.msg, sev, ok, tt.severity)
+		}
+	}
+}
+
+func TestShape(t *testing.T) {
+	a := Shape("Client sensor-17 disconnected due to protocol error.")
+	b := Shape("Client pump 3/ä disconnected due to protocol error.")
+	if a != "Client * disconnected due to protocol error." {
+		t.Errorf("shape %q", a)
+	}
+	// A client id with a space leaves one word behind; that is accepted.
+	if b != "Client * * disconnected due to protocol error." {
+		t.Errorf("shape %q", b)
+	}
+	if s := Shape("Error: Unable to open log file /var/log/x2.log for writing."); s != "Error: Unable to open log file * for writing." {
+		t.Errorf("shape %q", s)
+	}
+}
+
+func BenchmarkFaultNormalLine(b *testing.B) {
+	msg := "Received PUBLISH from line3-sensor (d0, q1, r0, m1, 'plant/line3/temp', ... (22 bytes))"
+	for b.Loop() {
+		Fault(msg)
+	}
+}
