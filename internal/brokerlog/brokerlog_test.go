@@ -26,6 +26,13 @@ func TestSplit(t *testing.T) {
 		{"2024-03-05 07:08:09,250-0130 hello", "hello", time.Date(2024, 3, 5, 7, 8, 9, 250000000, time.FixedZone("", -5400)), true, -5400},
 		// kubectl logs --timestamps in front of Mosquitto's own prefix.
 		{"2024-03-05T07:08:09.123456789Z 1709622489: Client x disconnected.", "Client x disconnected.", time.Unix(1709622489, 0).UTC(), true, 0},
+		{"1741944413123456 [warning] msg: alarm_is_activated", "[warning] msg: alarm_is_activated", time.UnixMicro(1741944413123456).UTC(), true, 0},
+		// EMQX JSON: the time member goes, the rest is the message.
+		{`{"time":1741944413123456,"level":"warning","msg":"authentication_failure","clientid":"sensor-42"}`, `"level":"warning","msg":"authentication_failure","clientid":"sensor-42"}`, time.UnixMicro(1741944413123456).UTC(), true, 0},
+		{`{"time":"2025-03-14T17:26:53.123456+08:00","level":"warning","msg":"x"}`, `"level":"warning","msg":"x"}`, time.Date(2025, 3, 14, 17, 26, 53, 123456000, time.FixedZone("", 8*3600)), true, 8 * 3600},
+		// EMQX 5.0.4-5.2: a text prefix in front of the JSON.
+		{`2025-03-14T09:26:53.123456+00:00 warning: {"msg":"cannot_publish_to_topic"}`, `warning: {"msg":"cannot_publish_to_topic"}`, time.Date(2025, 3, 14, 9, 26, 53, 123456000, time.UTC), true, 0},
+		{`{"time":abc,"level":"warning"}`, `{"time":abc,"level":"warning"}`, time.Time{}, false, 0},
 		// Not prefixes.
 		{"Client 1700000503: odd id", "Client 1700000503: odd id", time.Time{}, false, 0},
 		{"12345: short number", "12345: short number", time.Time{}, false, 0},
@@ -58,7 +65,7 @@ func TestSplitDoesNotAllocate(t *testing.T) {
 // FuzzSplit: the message is always a suffix of the line, and Split never
 // panics on any bytes.
 func FuzzSplit(f *testing.F) {
-	for _, s := range []string{"1795320306: x", "2024-03-05T07:08:09.123456+08:00 [warning] m", "2024-03-05 07:08:09,1 -0130 m", "2024-03-05T07:08:09Z 1709622489: y"} {
+	for _, s := range []string{"1795320306: x", "2024-03-05T07:08:09.123456+08:00 [warning] m", "2024-03-05 07:08:09,1 -0130 m", "2024-03-05T07:08:09Z 1709622489: y", `{"time":1741944413123456,"level":"warning","msg":"x"}`, `{"time":"2025-03-14T17:26:53.1+08:00","level":"x"}`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, line string) {
@@ -78,6 +85,7 @@ func TestBanner(t *testing.T) {
 		{"mosquitto version 2.0.11 running", "mosquitto", "2.0.11"},
 		{"mosquitto version 2.1.0-rc1 running", "mosquitto", "2.1.0-rc1"},
 		{"EMQX 5.8.9 is running now!", "emqx", "5.8.9"},
+		{"EMQX Enterprise 5.8.9 is running now!", "emqx", "5.8.9"},
 		{"mosquitto version 2.0.11 terminating", "", ""},
 		{"Client mosquitto version 2.0.11 running", "", ""},
 		{"mosquitto version x running", "", ""},
@@ -104,6 +112,7 @@ func TestFault(t *testing.T) {
 		{"[error] msg: failed_to_start_listener, reason: eaddrinuse", "error"},
 		{"[warning] msg: session_stepdown_request_timeout", "warning"},
 		{`{"time":1700000000000000,"level":"warning","msg":"dropped_msg_due_to_mqueue_is_full"}`, "warning"},
+		{`"level":"error","msg":"health_check_exception"}`, "error"},
 		// Normal traffic.
 		{"Client sensor-1 disconnected.", ""},
 		{"Client sensor-1 closed its connection.", ""},

@@ -20,8 +20,9 @@ func Fault(msg string) (severity string, ok bool) {
 			return emqxLevel(msg[1:end])
 		}
 	}
-	// EMQX JSON: {"time":...,"level":"error",...}.
-	if strings.HasPrefix(msg, "{") {
+	// EMQX JSON: {"time":...,"level":"error",...}, whose message starts
+	// at "level" once Split has removed the time.
+	if strings.HasPrefix(msg, `"level":"`) || strings.HasPrefix(msg, "{") {
 		if i := strings.Index(msg, `"level":"`); i >= 0 {
 			rest := msg[i+len(`"level":"`):]
 			if end := strings.IndexByte(rest, '"'); end > 0 {
