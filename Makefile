@@ -7,8 +7,8 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 SAMPLE    := examples/logs/mosquitto-2.0.11.log
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Debian packages the tests drive for real (no mocks).
-TEST_PKGS := mosquitto mosquitto-clients prometheus-alertmanager
-TEST_CMDS := mosquitto mosquitto_pub mosquitto_sub prometheus-alertmanager
+TEST_PKGS := mosquitto mosquitto-clients prometheus-alertmanager chromium
+TEST_CMDS := mosquitto mosquitto_pub mosquitto_sub prometheus-alertmanager chromium
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all build run test test-deps bench lint fuzz sample-log clean

@@ -82,6 +82,6 @@ and the fields of the line (client id, address, ...). Its own logs go to stderr.
 		_, err := applyConfig(c, cf, env, allFlagNames(c.Root()))
 		return err
 	}
-	root.AddCommand(newRunCmd(g), newScanCmd(g), newSignaturesCmd(g), newConfigCmd(root, env), newVersionCmd())
+	root.AddCommand(newRunCmd(g), newScanCmd(g), newSignaturesCmd(g), newExplainCmd(g), newConfigCmd(root, env), newVersionCmd())
 	return root
 }

@@ -112,3 +112,26 @@ func TestBrokerConfigWarnsAboutUnfireableSignatures(t *testing.T) {
 		t.Errorf("stderr: %s", errOut)
 	}
 }
+
+func TestExplainCommand(t *testing.T) {
+	code, out, _ := runCLI(t, "", "explain", "1795320306: Client dup already connected, closing old connection.")
+	if code != 0 || !strings.Contains(out, "MATCH communication/mqtt-publish-identifier-already-in-use") ||
+		!strings.Contains(out, `client_id = "dup"`) || !strings.Contains(out, "## Workarounds") {
+		t.Errorf("match: exit %d\n%s", code, out)
+	}
+	stdin := "Client dup already connected closing old connection.\nReceived PINGREQ from c1\n"
+	code, out, _ = runCLI(t, stdin, "explain", "--no-card")
+	if code != 0 {
+		t.Fatal(code)
+	}
+	for _, want := range []string{
+		"1. closest: communication/mqtt-publish-identifier-already-in-use",
+		`missing:     "already connected, closing old connection."`,
+		"fails at:      already connected, closing old connection\\.",
+		"No signature shares any literal text with it.",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain output lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -22,18 +23,20 @@ import (
 
 // Pipeline diagnoses lines and delivers the diagnoses.
 type Pipeline struct {
-	m       *matcher.Matcher
-	sinks   []sink.Notifier
-	o       options
-	d       diagnoser
-	stats   Stats
-	sources map[string]*sourceState
-	unknown *unknowns // nil when off
+	m     *matcher.Matcher
+	sinks []sink.Notifier
+	o     options
+	d     diagnoser
+	// Counters are atomic so that progress can be read while Run runs.
+	lines, bytes, diagnoses atomic.Int64
+	sources                 map[string]*sourceState
+	unknown                 *unknowns // nil when off
 }
 
 // Stats counts what a pipeline did.
 type Stats struct {
 	Lines     int64
+	Bytes     int64 // of the lines read, terminators included
 	Diagnoses int64
 }
 
@@ -101,8 +104,13 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan logline.Batch) error {
 				}
 			}
 		}
-		p.stats.Lines += int64(len(b.Lines))
-		p.stats.Diagnoses += int64(len(ds))
+		var n int64
+		for i := range b.Lines {
+			n += b.Lines[i].End - b.Lines[i].Offset
+		}
+		p.lines.Add(int64(len(b.Lines)))
+		p.bytes.Add(n)
+		p.diagnoses.Add(int64(len(ds)))
 		if len(ds) > 0 {
 			for _, s := range p.sinks {
 				if err := deliver(ctx, s, ds, p.o.log); err != nil {
@@ -131,8 +139,10 @@ func (p *Pipeline) source(name string) *sourceState {
 	return s
 }
 
-// Stats returns the counts so far. Call it after Run returns.
-func (p *Pipeline) Stats() Stats { return p.stats }
+// Stats returns the counts so far; it may be called while Run runs.
+func (p *Pipeline) Stats() Stats {
+	return Stats{Lines: p.lines.Load(), Bytes: p.bytes.Load(), Diagnoses: p.diagnoses.Load()}
+}
 
 // deliver retries a recoverable failure with exponential backoff and
 // jitter until it succeeds or ctx ends. A failure the sink calls

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/creack/pty"
+
+	"github.com/mqttdiag/mqttdiag/internal/brokertest"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const sampleLog = "../../examples/logs/mosquitto-2.0.11.log"
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+// The text report of the real captured log, without and with colour.
+func TestScanTextReportGolden(t *testing.T) {
+	code, out, errOut := runCLI(t, "", "scan", "--format", "text", "--color", "never", sampleLog)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	golden(t, "scan-report.txt", out)
+	if strings.Contains(out, "\x1b[") {
+		t.Error("--color never printed escape codes")
+	}
+	code, out, _ = runCLI(t, "", "scan", "--format", "text", "--color", "always", sampleLog)
+	if code != 0 {
+		t.Fatal(code)
+	}
+	golden(t, "scan-report-color.txt", out)
+}
+
+// Piped (not a terminal), scan prints JSON lines and no colour, whatever
+// NO_COLOR says.
+func TestScanNonTTYDefaultsToJSON(t *testing.T) {
+	code, out, _ := runCLI(t, "", "scan", sampleLog)
+	if code != 0 {
+		t.Fatal(code)
+	}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	n := 0
+	for sc.Scan() {
+		if !strings.HasPrefix(sc.Text(), `{"id":"`) {
+			t.Fatalf("non-JSON line on a pipe: %q", sc.Text())
+		}
+		n++
+	}
+	if n != 6 || strings.Contains(out, "\x1b[") {
+		t.Errorf("%d JSON lines (want 6), escapes: %v", n, strings.Contains(out, "\x1b["))
+	}
+}
+
+// runPTY runs mqttdiag with stdin, stdout and stderr on a real
+// pseudo-terminal and returns what it printed.
+func runPTY(t *testing.T, env []string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(append(os.Environ(), "MQTTDIAG_BE_MAIN=1", "NO_COLOR="), env...)
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: 160})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	done := make(chan struct{})
+	go func() { _, _ = io.Copy(&buf, f); close(done) }() // returns at EIO when the child exits
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("mqttdiag %v: %v\n%s", args, err, buf.String())
+	}
+	<-done
+	return buf.String()
+}
+
+// On a terminal, scan prints the text report, in colour unless NO_COLOR is
+// set (https://no-color.org).
+func TestScanOnTerminal(t *testing.T) {
+	out := runPTY(t, nil, "scan", "--log-level", "warn", sampleLog)
+	if !strings.Contains(out, "known faults (3 kinds) in 2,016 lines") || !strings.Contains(out, "\x1b[1;31m") {
+		t.Errorf("terminal output is not the coloured text report:\n%q", out)
+	}
+	out = runPTY(t, []string{"NO_COLOR=1"}, "scan", "--log-level", "warn", sampleLog)
+	if !strings.Contains(out, "known faults (3 kinds) in 2,016 lines") || strings.Contains(out, "\x1b[1") {
+		t.Errorf("NO_COLOR did not turn colour off:\n%q", out)
+	}
+}
+
+// A large file on a terminal gets a progress bar on stderr; a small one
+// and a pipe do not.
+func TestScanProgressBar(t *testing.T) {
+	sample, err := os.ReadFile(sampleLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(t.TempDir(), "big.log")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for written := 0; written < progressMinBytes+1; written += len(sample) {
+		if _, err := f.Write(sample); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out := runPTY(t, []string{"NO_COLOR=1"}, "scan", "--log-level", "warn", big)
+	if !strings.Contains(out, "scanning") || !strings.Contains(out, "%") {
+		t.Errorf("no progress bar on a terminal for an %d-byte file:\n%q", progressMinBytes, out[:min(len(out), 2000)])
+	}
+	if out := runPTY(t, nil, "scan", "--log-level", "warn", sampleLog); strings.Contains(out, "scanning") {
+		t.Errorf("progress bar for a small file")
+	}
+	code, _, errOut := runCLI(t, "", "scan", "--format", "text", big)
+	if code != 0 || strings.Contains(errOut, "scanning") {
+		t.Errorf("progress bar on a pipe: %q", errOut)
+	}
+}
+
+// The HTML report opens in a real headless Chromium with no network
+// access: the timeline is drawn, its bars add up to the table's counts, and
+// a screenshot is kept with the test's artifacts (go test -artifacts).
+func TestHTMLReportInChromium(t *testing.T) {
+	chromium := brokertest.RequireTool(t, "chromium")
+	dir := t.TempDir()
+	html := filepath.Join(dir, "report.html")
+	code, _, errOut := runCLI(t, "", "scan", "--format", "json", "--html", html, sampleLog)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(filepath.Join(dir, "profile")),
+		chromedp.WindowSize(1280, 1400),
+	)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	// The first action starts the browser; its context must not time out,
+	// or the browser goes with it. A watchdog bounds the whole test instead.
+	watchdog := time.AfterFunc(90*time.Second, cancel)
+	defer watchdog.Stop()
+	if err := chromedp.Do(ctx, chromedp.Navigate("file://"+html), chromedp.WaitVisible(`#timeline[data-rendered="true"]`)); err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	attr, err := chromedp.Run(ctx, chromedp.AttributeValue("#timeline", "data-rendered"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rendered := attr.Value
+	chart, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]int](`(() => { const m = {}; document.querySelectorAll('#timeline rect[data-sig]').forEach(r => { m[r.dataset.sig] = (m[r.dataset.sig] || 0) + Number(r.dataset.count) }); return m })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	table, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]int](`(() => { const m = {}; document.querySelectorAll('#faults tbody tr').forEach(r => { m[r.dataset.sig] = Number(r.dataset.count) }); let u = 0; document.querySelectorAll('#unknown tbody tr').forEach(r => u += Number(r.dataset.count)); if (u) m["unknown"] = u; return m })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	requests, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`performance.getEntriesByType("resource").map(e => e.name)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rendered != "true" {
+		t.Errorf("chart not rendered")
+	}
+	if len(table) != 4 {
+		t.Errorf("table has %d rows, want 3 signatures and the unknown group: %v", len(table), table)
+	}
+	for id, n := range table {
+		if chart[id] != n {
+			t.Errorf("%s: chart bars add up to %d, table says %d", id, chart[id], n)
+		}
+	}
+	if len(requests) != 0 {
+		t.Errorf("the report made network requests: %v", requests)
+	}
+	png := filepath.Join(t.ArtifactDir(), "report.png")
+	if err := os.WriteFile(png, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s (%d bytes)", png, len(shot))
+}

@@ -1,0 +1,142 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// verdict is the report's first line and its worst severity.
+func verdict(r *Report) (worst, line string) {
+	known := 0
+	for _, s := range r.Signatures {
+		known += s.Count
+	}
+	unexplained := 0
+	for _, g := range r.Unknown {
+		unexplained += g.Count
+	}
+	tail := ""
+	if unexplained > 0 {
+		tail = fmt.Sprintf(" %s no signature explains.", plural(unexplained, "fault-looking line", "fault-looking lines"))
+	}
+	if known == 0 {
+		return "", fmt.Sprintf("No known faults in %s.%s", plural64(r.Lines, "line", "lines"), tail)
+	}
+	worst = r.Signatures[0].Severity
+	return worst, fmt.Sprintf("%s: %s (%s) in %s; worst: %s.%s",
+		strings.ToUpper(worst), plural(known, "known fault", "known faults"), plural(len(r.Signatures), "kind", "kinds"),
+		plural64(r.Lines, "line", "lines"), r.Signatures[0].Title, tail)
+}
+
+func plural(n int, one, many string) string { return plural64(int64(n), one, many) }
+
+func plural64(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return group(n) + " " + many
+}
+
+// group writes n with thousands separators.
+func group(n int64) string {
+	s := fmt.Sprint(n)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 && c != '-' {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// TextOptions control the terminal report.
+type TextOptions struct {
+	// Color adds ANSI colours: on a terminal, unless NO_COLOR is set.
+	Color bool
+}
+
+// WriteText writes the report for a person at a terminal.
+func (r *Report) WriteText(w io.Writer, o TextOptions) error {
+	st := style{on: o.Color}
+	var b strings.Builder
+	b.WriteString(st.bold(st.severity(r.Worst, r.Verdict)))
+	b.WriteByte('\n')
+	if len(r.Sources) > 0 {
+		fmt.Fprintf(&b, "%s\n", st.dim("Read "+strings.Join(r.Sources, ", ")+timeRange(r.Start, r.End)))
+	}
+	for _, s := range r.Signatures {
+		b.WriteByte('\n')
+		fmt.Fprintf(&b, "%s %5s  %s\n", st.severity(s.Severity, fmt.Sprintf("%-8s", strings.ToUpper(s.Severity))), "×"+fmt.Sprint(s.Count), st.bold(s.Title))
+		pad := strings.Repeat(" ", 16)
+		fmt.Fprintf(&b, "%s%s\n", pad, st.dim(s.ID))
+		fmt.Fprintf(&b, "%sfirst %s   last %s\n", pad, stamp(s.First), stamp(s.Last))
+		if len(s.TopClients) > 0 {
+			var parts []string
+			for _, c := range s.TopClients {
+				parts = append(parts, fmt.Sprintf("%s (%d)", c.Value, c.N))
+			}
+			fmt.Fprintf(&b, "%stop: %s\n", pad, strings.Join(parts, ", "))
+		}
+		if len(s.Workarounds) > 0 {
+			wa := s.Workarounds[0]
+			fmt.Fprintf(&b, "%sfix: %s (%d%% success)\n", pad, wa.Action, int(wa.SuccessRate*100+0.5))
+		}
+		if len(s.DeadEnds) > 0 && s.DeadEnds[0].Action != "" {
+			fmt.Fprintf(&b, "%sdon't: %s\n", pad, s.DeadEnds[0].Action)
+		}
+	}
+	if len(r.Unknown) > 0 {
+		fmt.Fprintf(&b, "\n%s\n", st.bold(fmt.Sprintf("Fault-looking lines no signature explains (%s):", plural(len(r.Unknown), "wording", "wordings"))))
+		for _, g := range r.Unknown {
+			fmt.Fprintf(&b, "%s %5s  %s\n", st.severity(g.Severity, fmt.Sprintf("%-8s", strings.ToUpper(g.Severity))), "×"+fmt.Sprint(g.Count), g.Shape)
+			fmt.Fprintf(&b, "%se.g. %s\n", strings.Repeat(" ", 16), st.dim(g.Example))
+		}
+		fmt.Fprintf(&b, "\n%s\n", st.dim("Explain a line against the pack with `mqttdiag explain LINE`."))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func timeRange(start, end time.Time) string {
+	if start.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf(" (faults from %s to %s)", stamp(start), stamp(end))
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
+}
+
+// style applies ANSI colours when on.
+type style struct{ on bool }
+
+func (s style) wrap(code, text string) string {
+	if !s.on || text == "" {
+		return text
+	}
+	return "\x1b[" + code + "m" + text + "\x1b[0m"
+}
+
+func (s style) bold(t string) string { return s.wrap("1", t) }
+func (s style) dim(t string) string  { return s.wrap("2", t) }
+
+func (s style) severity(sev, t string) string {
+	switch sev {
+	case "critical":
+		return s.wrap("1;35", t)
+	case "error":
+		return s.wrap("1;31", t)
+	case "warning":
+		return s.wrap("33", t)
+	case "":
+		return s.wrap("32", t) // nothing found
+	}
+	return s.wrap("36", t)
+}
