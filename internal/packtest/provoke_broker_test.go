@@ -179,9 +179,9 @@ var brokerProvokers = []provoker{
 		},
 	},
 	{
-		id:     "mosquitto/socket-count-exceeded",
+		id:     "mosquitto/connection-denied-tcpd",
 		desc:   "broker started with ulimit -n 24; raw clients connect until it runs out of descriptors",
-		fields: map[string]string{},
+		fields: map[string]string{"address": "127.0.0.1"},
 		run: func(t *testing.T) output {
 			port := brokertest.FreePort(t)
 			p := brokertest.LaunchWith(t, t.TempDir(), brokertest.LogConf()+fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\n", port), brokertest.LaunchOpts{NoFile: 24})
@@ -193,14 +193,14 @@ var brokerProvokers = []provoker{
 				}
 				t.Cleanup(func() { _ = c.Close() })
 			}
-			p.Wait(t, `system socket count has been exceeded`)
+			p.Wait(t, `denied access by tcpd`)
 			return output{Log: p.Log(), Stderr: p.Stderr()}
 		},
 	},
 	{
 		id:     "mosquitto/persistence-save-failed",
 		desc:   "persistence_location in a directory that does not exist; the broker saves on SIGTERM",
-		fields: map[string]string{"file": "missing-dir/mosquitto.db.new"},
+		fields: map[string]string{"file": "missing-dir//mosquitto.db.new"},
 		also:   []string{"mosquitto/persistence-errno"},
 		run: func(t *testing.T) output {
 			b := start(t, "persistence true", "persistence_location missing-dir/")
@@ -308,6 +308,7 @@ var brokerProvokers = []provoker{
 		id:     "mosquitto/acl-dangerous-client-id",
 		desc:   "pattern ACL with %c; a client whose id contains + publishes",
 		fields: map[string]string{"client_id": "dev+1"},
+		also:   []string{"mosquitto/acl-deny-publish"},
 		run: func(t *testing.T) output {
 			dir := t.TempDir()
 			write(t, dir, "acl", "pattern readwrite devices/%c/#\n")
@@ -315,8 +316,12 @@ var brokerProvokers = []provoker{
 			if out, err := b.pub(t, "-i", "dev+1", "-q", "1", "-t", "devices/x", "-m", "x"); err != nil {
 				t.Fatalf("mosquitto_pub: %v %s", err, out)
 			}
+			if out, err := b.pub(t, "-i", "ops-console", "-u", "ops#1", "-q", "1", "-t", "devices/x", "-m", "x"); err != nil {
+				t.Fatalf("mosquitto_pub: %v %s", err, out)
+			}
 			b.Wait(t, `dangerous client id`)
-			b.Wait(t, `Client dev\+1 disconnected\.`)
+			b.Wait(t, `dangerous username`)
+			b.Wait(t, `Client ops-console disconnected\.`)
 			return b.out()
 		},
 	},

@@ -297,7 +297,7 @@ var clientProvokers = []provoker{
 	{
 		id:     "mosquitto/message-size-limit-dropped",
 		desc:   "message_size_limit 2000: QoS 1 publishes of 3000 bytes from MQTT 3.1.1 and 5 clients",
-		fields: map[string]string{"client_id": "msgsize5", "topic": "big/t", "bytes": "3000"},
+		fields: map[string]string{"client_id": "msgsize-v5", "topic": "big/t", "bytes": "3000"},
 		run: func(t *testing.T) output {
 			b := start(t, "message_size_limit 2000")
 			for _, v := range []string{"mqttv311", "mqttv5"} {
@@ -347,7 +347,7 @@ var clientProvokers = []provoker{
 	{
 		id:     "mosquitto/outgoing-publish-too-large",
 		desc:   "MQTT 5 subscriber announcing Maximum Packet Size 100, then a 1000-byte publish to its topic",
-		fields: map[string]string{"client_id": "tiny-sub", "bytes": "1011"},
+		fields: map[string]string{"client_id": "tiny-sub", "bytes": "1008"},
 		run: func(t *testing.T) output {
 			b := start(t)
 			props := binary.BigEndian.AppendUint32([]byte{0x27}, 100)
