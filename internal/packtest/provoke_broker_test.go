@@ -220,10 +220,10 @@ var brokerProvokers = []provoker{
 		},
 	},
 	{
-		id:     "mosquitto/persistence-restore-failed",
-		desc:   "mosquitto.db replaced by garbage, and by a file of database format version 99",
-		also:   []string{"mosquitto/persistence-db-invalid"},
-		run:    corruptDB,
+		id:   "mosquitto/persistence-restore-failed",
+		desc: "mosquitto.db replaced by garbage, and by a file of database format version 99",
+		also: []string{"mosquitto/persistence-db-invalid"},
+		run:  corruptDB,
 	},
 	{
 		id:     "mosquitto/persistence-db-invalid",
@@ -275,16 +275,16 @@ var brokerProvokers = []provoker{
 		},
 	},
 	{
-		id:     "mosquitto/websockets-listener-failed",
-		desc:   "websockets listener on a port another process already listens on, websockets_log_level 255",
-		also:   []string{"mosquitto/websockets-lws-error"},
-		run:    wsBusyPort,
+		id:   "mosquitto/websockets-listener-failed",
+		desc: "websockets listener on a port another process already listens on, websockets_log_level 255",
+		also: []string{"mosquitto/websockets-lws-error"},
+		run:  wsBusyPort,
 	},
 	{
-		id:     "mosquitto/websockets-lws-error",
-		desc:   "websockets listener on a port another process already listens on, websockets_log_level 255",
-		also:   []string{"mosquitto/websockets-listener-failed"},
-		run:    wsBusyPort,
+		id:   "mosquitto/websockets-lws-error",
+		desc: "websockets listener on a port another process already listens on, websockets_log_level 255",
+		also: []string{"mosquitto/websockets-listener-failed"},
+		run:  wsBusyPort,
 	},
 	{
 		id:     "mosquitto/acl-deny-publish",
@@ -406,7 +406,7 @@ func fakeRemote(t *testing.T, connack []byte) int {
 					return
 				}
 				_ = r.SendBytes(connack)
-				_, _ = r.Read(10*time.Second)
+				_, _ = r.Read(10 * time.Second)
 			}()
 		}
 	}()
