@@ -27,6 +27,9 @@ type Diagnosis struct {
 	Broker string `json:"broker,omitempty"`
 	// BrokerVersion is the version from the startup banner, when seen.
 	BrokerVersion string `json:"broker_version,omitempty"`
+	// VersionNote is set when the signature's version table does not list
+	// BrokerVersion: the knowledge may not apply to this release.
+	VersionNote string `json:"version_note,omitempty"`
 
 	RootCause   string       `json:"root_cause"`
 	Workarounds []Workaround `json:"workarounds"`

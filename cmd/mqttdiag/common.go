@@ -9,6 +9,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/mqttdiag/mqttdiag/internal/brokerconf"
+	"github.com/mqttdiag/mqttdiag/internal/pipeline"
 	"github.com/mqttdiag/mqttdiag/matcher"
 	"github.com/mqttdiag/mqttdiag/signatures"
 )
@@ -74,6 +76,30 @@ func (g *globalFlags) loadPack() (*signatures.Pack, error) {
 		return nil, fmt.Errorf("no signatures loaded: drop --no-builtin or give --signatures")
 	}
 	return p, nil
+}
+
+// diagFlags are the diagnosis options run and scan share.
+type diagFlags struct {
+	noUnknown    bool
+	brokerConfig string
+}
+
+func (d *diagFlags) register(c *cobra.Command) {
+	c.Flags().BoolVar(&d.noUnknown, "no-unknown", false, "do not report fault-looking lines that no signature explains (signature_id \"unknown\")")
+	c.Flags().StringVar(&d.brokerConfig, "broker-config", "", "the broker's mosquitto.conf or emqx.conf: at start, say which signatures cannot fire with its logging settings")
+}
+
+// options returns the pipeline options for the flags, and checks the
+// broker config against the pack.
+func (d *diagFlags) options(log zerolog.Logger, pack *signatures.Pack) ([]pipeline.Option, error) {
+	if d.brokerConfig != "" {
+		cfg, err := brokerconf.Load(d.brokerConfig)
+		if err != nil {
+			return nil, fmt.Errorf("--broker-config: %w", err)
+		}
+		warnUnfireable(log, pack, cfg)
+	}
+	return []pipeline.Option{pipeline.Logger(log), pipeline.Unknown(!d.noUnknown, time.Minute)}, nil
 }
 
 // setup is what run and scan share: logger, pack and matcher.

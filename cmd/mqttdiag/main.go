@@ -31,7 +31,7 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 
 // execute runs the command line and returns the process exit status.
 func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	root := newRootCmd(stdin, stdout, stderr)
+	root := newRootCmd(stdin, stdout, stderr, os.Getenv)
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
 		var ee exitError
@@ -44,7 +44,9 @@ func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	return 0
 }
 
-func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+// newRootCmd builds the command tree. env reads the environment (tests
+// pass their own).
+func newRootCmd(stdin io.Reader, stdout, stderr io.Writer, env func(string) string) *cobra.Command {
 	g := &globalFlags{}
 	root := &cobra.Command{
 		Use:   "mqttdiag",
@@ -60,6 +62,26 @@ and the fields of the line (client id, address, ...). Its own logs go to stderr.
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	g.register(root)
-	root.AddCommand(newRunCmd(g), newScanCmd(g), newVersionCmd())
+	var configPath string
+	root.PersistentFlags().StringVar(&configPath, "config", "", "YAML configuration file (also MQTTDIAG_CONFIG); flags override the environment, which overrides the file")
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		if c.Parent() != nil && c.Parent().Name() == "config" {
+			return nil // config check applies the configuration itself
+		}
+		path := configPath
+		if path == "" {
+			path = env(envName("config"))
+		}
+		var cf *configFile
+		if path != "" {
+			var err error
+			if cf, err = loadConfigFile(path); err != nil {
+				return err
+			}
+		}
+		_, err := applyConfig(c, cf, env, allFlagNames(c.Root()))
+		return err
+	}
+	root.AddCommand(newRunCmd(g), newScanCmd(g), newSignaturesCmd(g), newConfigCmd(root, env), newVersionCmd())
 	return root
 }

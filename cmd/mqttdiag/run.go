@@ -23,6 +23,7 @@ func (in *inputFlags) register(c *cobra.Command) {
 
 func newRunCmd(g *globalFlags) *cobra.Command {
 	var in inputFlags
+	var df diagFlags
 	var fromBeginning bool
 	var poll time.Duration
 	c := &cobra.Command{
@@ -44,18 +45,23 @@ reads what is already there first. A file that does not exist yet is waited for.
 				return err
 			}
 			log.Info().Int("signatures", pack.Len()).Strs("inputs", args).Msg("mqttdiag starting")
+			popts, err := df.options(log, pack)
+			if err != nil {
+				return err
+			}
 			opts := []tailer.Option{tailer.Follow(true), tailer.FromBeginning(fromBeginning),
 				tailer.MaxLineBytes(in.maxLineBytes), tailer.Logger(log), tailer.StdinReader(c.InOrStdin())}
 			if poll > 0 {
 				opts = append(opts, tailer.Poll(poll))
 			}
 			st, err := runPipeline(c.Context(), tailer.New(args, opts...),
-				pipeline.New(m, []sink.Notifier{sink.NewWriter(c.OutOrStdout())}, pipeline.Logger(log)))
+				pipeline.New(m, []sink.Notifier{sink.NewWriter(c.OutOrStdout())}, popts...))
 			log.Info().Int64("lines", st.Lines).Int64("diagnoses", st.Diagnoses).Msg("mqttdiag stopped")
 			return err
 		},
 	}
 	in.register(c)
+	df.register(c)
 	c.Flags().BoolVar(&fromBeginning, "from-beginning", false, "read files from their first line instead of their end")
 	c.Flags().DurationVar(&poll, "poll", 0, "check files for changes at this interval instead of using inotify (NFS, overlay filesystems)")
 	return c

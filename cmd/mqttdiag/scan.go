@@ -12,6 +12,7 @@ import (
 
 func newScanCmd(g *globalFlags) *cobra.Command {
 	var in inputFlags
+	var df diagFlags
 	var format string
 	c := &cobra.Command{
 		Use:   "scan [flags] FILE...",
@@ -26,18 +27,23 @@ diagnosis per recognised fault on stdout, then exits.`,
 			if format != "json" {
 				return fmt.Errorf("--format %q: only json is supported", format)
 			}
-			log, _, m, err := g.setup(c.ErrOrStderr())
+			log, pack, m, err := g.setup(c.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			popts, err := df.options(log, pack)
 			if err != nil {
 				return err
 			}
 			st, err := runPipeline(c.Context(),
 				tailer.New(args, tailer.MaxLineBytes(in.maxLineBytes), tailer.Logger(log), tailer.StdinReader(c.InOrStdin())),
-				pipeline.New(m, []sink.Notifier{sink.NewWriter(c.OutOrStdout())}, pipeline.Logger(log)))
+				pipeline.New(m, []sink.Notifier{sink.NewWriter(c.OutOrStdout())}, popts...))
 			log.Debug().Int64("lines", st.Lines).Int64("diagnoses", st.Diagnoses).Msg("scan done")
 			return err
 		},
 	}
 	in.register(c)
+	df.register(c)
 	c.Flags().StringVar(&format, "format", "json", "output format: json (one diagnosis per line)")
 	return c
 }

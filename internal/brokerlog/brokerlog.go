@@ -23,11 +23,20 @@ import (
 //	1700000000: msg                                  Mosquitto, log_timestamp true (default)
 //	2024-01-02T03:04:05: msg                         Mosquitto, log_timestamp_format %Y-%m-%dT%H:%M:%S
 //	2024-01-02T03:04:05.123456+00:00 [warning] msg   EMQX text formatter (level kept in msg)
+//	1741944413123456 [warning] msg                   EMQX text, timestamp_format = epoch (µs)
 //	2024-01-02T03:04:05.123Z msg                     RFC 3339 / ISO 8601, also "2024-01-02 03:04:05,123 msg"
+//	{"time":1741944413123456,"level":"warning",...}  EMQX JSON formatter (5.3+): time in µs or RFC 3339;
+//	                                                 the message is the rest: "level":"warning",...}
 //
 // A leading RFC 3339 timestamp added by `kubectl logs --timestamps` or
 // `docker logs -t` is removed first.
 func Split(line string) (msg string, t time.Time, ok bool) {
+	if strings.HasPrefix(line, `{"time":`) {
+		if m, ts, good := splitEMQXJSON(line); good {
+			return m, ts, true
+		}
+		return line, time.Time{}, false
+	}
 	rest := line
 	// Container runtimes prefix RFC 3339 with nanoseconds and a space;
 	// the broker's own prefix may follow.
@@ -49,6 +58,31 @@ func looksPrefixed(s string) bool {
 	return len(s) > 0 && s[0] >= '0' && s[0] <= '9'
 }
 
+// splitEMQXJSON removes EMQX's leading "time" member, which its JSON
+// formatter always writes first (emqx_logger_jsonfmt json_obj_root).
+func splitEMQXJSON(line string) (msg string, t time.Time, ok bool) {
+	rest := line[len(`{"time":`):]
+	switch {
+	case len(rest) > 0 && rest[0] >= '0' && rest[0] <= '9': // microseconds since the epoch
+		i := 0
+		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+			i++
+		}
+		us, err := strconv.ParseInt(rest[:i], 10, 64)
+		if err != nil || i >= len(rest) || rest[i] != ',' {
+			return line, time.Time{}, false
+		}
+		return rest[i+1:], time.UnixMicro(us).UTC(), true
+	case len(rest) > 0 && rest[0] == '"': // timestamp_format = rfc3339
+		ts, n, good := parseISO(rest[1:])
+		if !good || len(rest) < n+3 || rest[1+n] != '"' || rest[2+n] != ',' {
+			return line, time.Time{}, false
+		}
+		return rest[n+3:], ts, true
+	}
+	return line, time.Time{}, false
+}
+
 func splitBroker(s string) (msg string, t time.Time, ok bool) {
 	if len(s) == 0 || s[0] < '0' || s[0] > '9' {
 		return s, time.Time{}, false
@@ -62,6 +96,13 @@ func splitBroker(s string) (msg string, t time.Time, ok bool) {
 		sec, err := strconv.ParseInt(s[:i], 10, 64)
 		if err == nil {
 			return s[i+2:], time.Unix(sec, 0).UTC(), true
+		}
+	}
+	// EMQX text with timestamp_format = epoch: "1741944413123456 [warning] ...".
+	if i == 16 && i+1 < len(s) && s[i] == ' ' && s[i+1] == '[' {
+		us, err := strconv.ParseInt(s[:i], 10, 64)
+		if err == nil {
+			return s[i+1:], time.UnixMicro(us).UTC(), true
 		}
 	}
 	ts, n, good := parseISO(s)
@@ -173,7 +214,8 @@ func atoi(s string) (int, bool) {
 //
 //	mosquitto version 2.0.11 starting         Mosquitto
 //	mosquitto version 2.0.11 running
-//	EMQX 5.8.9 is running now!                EMQX (console)
+//	EMQX 5.8.9 is running now!                EMQX (console only: containers, or stdin)
+//	EMQX Enterprise 5.8.9 is running now!
 func Banner(msg string) (broker, version string, ok bool) {
 	switch {
 	case strings.HasPrefix(msg, "mosquitto version "):
@@ -182,7 +224,7 @@ func Banner(msg string) (broker, version string, ok bool) {
 			return "mosquitto", v, true
 		}
 	case strings.HasPrefix(msg, "EMQX "):
-		rest := msg[len("EMQX "):]
+		rest := strings.TrimPrefix(msg[len("EMQX "):], "Enterprise ")
 		if v, tail, found := strings.Cut(rest, " "); found && strings.HasPrefix(tail, "is running now") && validVersion(v) {
 			return "emqx", v, true
 		}

@@ -26,6 +26,13 @@ func TestSplit(t *testing.T) {
 		{"2024-03-05 07:08:09,250-0130 hello", "hello", time.Date(2024, 3, 5, 7, 8, 9, 250000000, time.FixedZone("", -5400)), true, -5400},
 		// kubectl logs --timestamps in front of Mosquitto's own prefix.
 		{"2024-03-05T07:08:09.123456789Z 1709622489: Client x disconnected.", "Client x disconnected.", time.Unix(1709622489, 0).UTC(), true, 0},
+		{"1741944413123456 [warning] msg: alarm_is_activated", "[warning] msg: alarm_is_activated", time.UnixMicro(1741944413123456).UTC(), true, 0},
+		// EMQX JSON: the time member goes, the rest is the message.
+		{`{"time":1741944413123456,"level":"warning","msg":"authentication_failure","clientid":"sensor-42"}`, `"level":"warning","msg":"authentication_failure","clientid":"sensor-42"}`, time.UnixMicro(1741944413123456).UTC(), true, 0},
+		{`{"time":"2025-03-14T17:26:53.123456+08:00","level":"warning","msg":"x"}`, `"level":"warning","msg":"x"}`, time.Date(2025, 3, 14, 17, 26, 53, 123456000, time.FixedZone("", 8*3600)), true, 8 * 3600},
+		// EMQX 5.0.4-5.2: a text prefix in front of the JSON.
+		{`2025-03-14T09:26:53.123456+00:00 warning: {"msg":"cannot_publish_to_topic"}`, `warning: {"msg":"cannot_publish_to_topic"}`, time.Date(2025, 3, 14, 9, 26, 53, 123456000, time.UTC), true, 0},
+		{`{"time":abc,"level":"warning"}`, `{"time":abc,"level":"warning"}`, time.Time{}, false, 0},
 		// Not prefixes.
 		{"Client 1700000503: odd id", "Client 1700000503: odd id", time.Time{}, false, 0},
 		{"12345: short number", "12345: short number", time.Time{}, false, 0},
@@ -58,7 +65,7 @@ func TestSplitDoesNotAllocate(t *testing.T) {
 // FuzzSplit: the message is always a suffix of the line, and Split never
 // panics on any bytes.
 func FuzzSplit(f *testing.F) {
-	for _, s := range []string{"1795320306: x", "2024-03-05T07:08:09.123456+08:00 [warning] m", "2024-03-05 07:08:09,1 -0130 m", "2024-03-05T07:08:09Z 1709622489: y"} {
+	for _, s := range []string{"1795320306: x", "2024-03-05T07:08:09.123456+08:00 [warning] m", "2024-03-05 07:08:09,1 -0130 m", "2024-03-05T07:08:09Z 1709622489: y", `{"time":1741944413123456,"level":"warning","msg":"x"}`, `{"time":"2025-03-14T17:26:53.1+08:00","level":"x"}`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, line string) {
@@ -78,6 +85,7 @@ func TestBanner(t *testing.T) {
 		{"mosquitto version 2.0.11 running", "mosquitto", "2.0.11"},
 		{"mosquitto version 2.1.0-rc1 running", "mosquitto", "2.1.0-rc1"},
 		{"EMQX 5.8.9 is running now!", "emqx", "5.8.9"},
+		{"EMQX Enterprise 5.8.9 is running now!", "emqx", "5.8.9"},
 		{"mosquitto version 2.0.11 terminating", "", ""},
 		{"Client mosquitto version 2.0.11 running", "", ""},
 		{"mosquitto version x running", "", ""},
@@ -87,5 +95,59 @@ func TestBanner(t *testing.T) {
 		if b != tt.broker || v != tt.version || ok != (tt.broker != "") {
 			t.Errorf("Banner(%q) = %q %q %v", tt.msg, b, v, ok)
 		}
+	}
+}
+
+func TestFault(t *testing.T) {
+	tests := []struct {
+		msg, severity string
+	}{
+		{"Error: Unable to open log file /var/log/mosquitto/mosquitto.log for writing.", "error"},
+		{"OpenSSL Error[0]: error:0A000126:SSL routines::unexpected eof while reading", "error"},
+		{"Client <unknown> disconnected due to protocol error.", "warning"},
+		{"Client sensor-1 has exceeded timeout, disconnecting.", "warning"},
+		{"Client sensor-1 disconnected, not authorised.", "warning"},
+		{"Outgoing messages are being dropped for client sensor-1.", "warning"},
+		{"Warning: Mosquitto should not be run as root/administrator.", "warning"},
+		{"[error] msg: failed_to_start_listener, reason: eaddrinuse", "error"},
+		{"[warning] msg: session_stepdown_request_timeout", "warning"},
+		{`{"time":1700000000000000,"level":"warning","msg":"dropped_msg_due_to_mqueue_is_full"}`, "warning"},
+		{`"level":"error","msg":"health_check_exception"}`, "error"},
+		// Normal traffic.
+		{"Client sensor-1 disconnected.", ""},
+		{"Client sensor-1 closed its connection.", ""},
+		{"New client connected from 127.0.0.1:1234 as c (p2, c1, k60).", ""},
+		{"Sending CONNACK to c (0, 0)", ""},
+		{"[info] msg: client_connected", ""},
+		{`{"time":1,"level":"info","msg":"x"}`, ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		sev, ok := Fault(tt.msg)
+		if sev != tt.severity || ok != (tt.severity != "") {
+			t.Errorf("Fault(%q) = %q %v, want %q", tt.msg, sev, ok, tt.severity)
+		}
+	}
+}
+
+func TestShape(t *testing.T) {
+	a := Shape("Client sensor-17 disconnected due to protocol error.")
+	b := Shape("Client pump 3/ä disconnected due to protocol error.")
+	if a != "Client * disconnected due to protocol error." {
+		t.Errorf("shape %q", a)
+	}
+	// A client id with a space leaves one word behind; that is accepted.
+	if b != "Client * * disconnected due to protocol error." {
+		t.Errorf("shape %q", b)
+	}
+	if s := Shape("Error: Unable to open log file /var/log/x2.log for writing."); s != "Error: Unable to open log file * for writing." {
+		t.Errorf("shape %q", s)
+	}
+}
+
+func BenchmarkFaultNormalLine(b *testing.B) {
+	msg := "Received PUBLISH from line3-sensor (d0, q1, r0, m1, 'plant/line3/temp', ... (22 bytes))"
+	for b.Loop() {
+		Fault(msg)
 	}
 }

@@ -20,6 +20,7 @@ func TestSampleLogScenario(t *testing.T) {
 	m.NormalTraffic(t, 20)
 	rejected := m.IdentifierRejected(t)
 	inUse := m.PacketIDInUse(t, "historian-v5b")
+	m.PacketIDInUse(t, "meter 9/ü")
 	m.Takeover(t, "dup")
 	m.NormalTraffic(t, 20)
 

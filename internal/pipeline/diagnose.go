@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -98,6 +99,9 @@ func (d *diagnoser) diagnose(l *logline.Line, h matcher.Hit, logTime, now time.T
 	}
 	if broker != "" {
 		diag.Broker = broker
+		if covered, known := s.CoversVersion(broker, version); known && !covered {
+			diag.VersionNote = fmt.Sprintf("the signature's versions do not list %s %s; the wording matched, but check the knowledge against this release", broker, version)
+		}
 	}
 	if !logTime.IsZero() {
 		t := logTime

@@ -28,6 +28,7 @@ type Pipeline struct {
 	d       diagnoser
 	stats   Stats
 	sources map[string]*sourceState
+	unknown *unknowns // nil when off
 }
 
 // Stats counts what a pipeline did.
@@ -37,8 +38,10 @@ type Stats struct {
 }
 
 type options struct {
-	log zerolog.Logger
-	now func() time.Time
+	log             zerolog.Logger
+	now             func() time.Time
+	unknown         bool
+	unknownInterval time.Duration
 }
 
 // Option configures a Pipeline.
@@ -50,13 +53,23 @@ func Logger(l zerolog.Logger) Option { return func(o *options) { o.log = l } }
 // Clock replaces time.Now (tests).
 func Clock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
+// Unknown turns on diagnoses for fault-looking lines no signature
+// explains (signature_id "unknown"), at most one per wording per interval.
+func Unknown(on bool, interval time.Duration) Option {
+	return func(o *options) { o.unknown, o.unknownInterval = on, interval }
+}
+
 // New returns a pipeline that matches with m and delivers to every sink.
 func New(m *matcher.Matcher, sinks []sink.Notifier, opts ...Option) *Pipeline {
-	o := options{log: zerolog.Nop(), now: time.Now}
+	o := options{log: zerolog.Nop(), now: time.Now, unknown: true, unknownInterval: time.Minute}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return &Pipeline{m: m, sinks: sinks, o: o, d: diagnoser{known: make(map[*signatures.Signature]*knowledge)}, sources: make(map[string]*sourceState)}
+	p := &Pipeline{m: m, sinks: sinks, o: o, d: diagnoser{known: make(map[*signatures.Signature]*knowledge)}, sources: make(map[string]*sourceState)}
+	if o.unknown {
+		p.unknown = newUnknowns(o.unknownInterval)
+	}
+	return p
 }
 
 // Run consumes batches until in is closed, and calls each batch's Done
@@ -78,8 +91,14 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan logline.Batch) error {
 				}
 				src.broker, src.version = broker, version
 			}
-			for _, h := range p.m.Match(msg) {
+			hits := p.m.Match(msg)
+			for _, h := range hits {
 				ds = append(ds, p.d.diagnose(l, h, ts, now, src.broker, src.version))
+			}
+			if len(hits) == 0 && p.unknown != nil {
+				if d := p.unknown.check(l, msg, ts, now, src.broker, src.version); d != nil {
+					ds = append(ds, d)
+				}
 			}
 		}
 		p.stats.Lines += int64(len(b.Lines))

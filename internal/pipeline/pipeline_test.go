@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -61,7 +62,8 @@ func pack(t *testing.T) *matcher.Matcher {
 		"root_cause": "two clients share an id", "official_doc_url": "https://example.org/spec", "error_code": "0x8E",
 		"regex": "^Client (?P<client_id>.+) already connected, closing old connection\\.$",
 		"workarounds": [{"action": "low", "success_rate": 0.5}, {"action": "high", "success_rate": 0.9}],
-		"dead_ends": [{"action": "restart", "why_fails": "comes back", "fail_rate": 0.9}]
+		"dead_ends": [{"action": "restart", "why_fails": "comes back", "fail_rate": 0.9}],
+		"versions": [{"version": "Mosquitto 2.0.0 - 2.0.20", "status": "active"}]
 	}]`))
 	if err != nil {
 		t.Fatal(err)
@@ -160,6 +162,19 @@ func TestRunAcknowledgesAfterDeliveryAndDetectsBroker(t *testing.T) {
 		{Source: "a.log", Text: "1795320306: Client c1 already connected, closing old connection."},
 	}, Done: mk(1)}
 	in <- logline.Batch{Lines: []logline.Line{{Source: "b.log", Text: "1795320306: Client c2 already connected, closing old connection."}}, Done: mk(2)}
+	in2 := make(chan logline.Batch, 1)
+	in2 <- logline.Batch{Lines: []logline.Line{
+		{Source: "c.log", Text: "1795320305: mosquitto version 2.0.22 starting"},
+		{Source: "c.log", Text: "1795320306: Client c3 already connected, closing old connection."},
+	}}
+	close(in2)
+	rec2 := &recorder{}
+	if err := New(pack(t), []sink.Notifier{rec2}).Run(context.Background(), in2); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec2.got) != 1 || !strings.Contains(rec2.got[0].VersionNote, "do not list mosquitto 2.0.22") {
+		t.Errorf("2.0.22 beyond the signature's versions: %+v", rec2.got)
+	}
 	close(in)
 	if err := p.Run(context.Background(), in); err != nil {
 		t.Fatal(err)
@@ -173,7 +188,46 @@ func TestRunAcknowledgesAfterDeliveryAndDetectsBroker(t *testing.T) {
 	if d := rec.got[0]; d.Broker != "mosquitto" || d.BrokerVersion != "2.0.11" {
 		t.Errorf("a.log: broker %q version %q", d.Broker, d.BrokerVersion)
 	}
+	if d := rec.got[0]; d.VersionNote != "" {
+		t.Errorf("a.log: version note %q although the signature lists 2.0.11", d.VersionNote)
+	}
 	if d := rec.got[1]; d.BrokerVersion != "" {
 		t.Errorf("b.log has no banner, but version %q", d.BrokerVersion)
+	}
+}
+
+func TestUnknownFaultLines(t *testing.T) {
+	lines := []logline.Line{
+		{Source: "m.log", Offset: 0, Text: "1795320000: Client a disconnected due to protocol error."},
+		{Source: "m.log", Offset: 60, Text: "1795320010: Client b disconnected due to protocol error."}, // same wording, within a minute
+		{Source: "m.log", Offset: 120, Text: "1795320011: Error: Unable to open log file /x.log for writing."},
+		{Source: "m.log", Offset: 180, Text: "1795320071: Client c disconnected due to protocol error."}, // a minute later
+		{Source: "m.log", Offset: 240, Text: "1795320072: Client c disconnected."},                       // a normal goodbye
+		{Source: "m.log", Offset: 300, Text: "1795320073: Client c already connected, closing old connection."},
+	}
+	rec := &recorder{}
+	if err := New(pack(t), []sink.Notifier{rec}).Run(context.Background(), feed(lines...)); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range rec.got {
+		got = append(got, d.SignatureID+"@"+d.Fields["shape"]+"@"+d.Severity)
+	}
+	want := []string{
+		"unknown@Client * disconnected due to protocol error.@warning",
+		"unknown@Error: Unable to open log file * for writing.@error",
+		"unknown@Client * disconnected due to protocol error.@warning",
+		"takeover@@warning",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	rec = &recorder{}
+	if err := New(pack(t), []sink.Notifier{rec}, Unknown(false, 0)).Run(context.Background(), feed(lines...)); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.got) != 1 {
+		t.Errorf("with unknown off got %d diagnoses, want only the takeover", len(rec.got))
 	}
 }

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+)
+
+// executeEnv runs the CLI in-process with a given environment.
+func executeEnv(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	root := newRootCmd(strings.NewReader(""), &out, &errb, func(k string) string { return env[k] })
+	root.SetArgs(args)
+	code := 0
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		errb.WriteString(err.Error())
+		code = 1
+	}
+	return code, out.String(), errb.String()
+}
+
+func writeConfig(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "mqttdiag.yaml")
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// The precedence table: env > file > default, for a scalar and a list
+// setting (flags over both: TestConfigFlagWins).
+func TestConfigPrecedence(t *testing.T) {
+	file := writeConfig(t, "max-line-bytes: 3000\nsignatures: [/from/file]\nlog-format: console\n")
+	tests := []struct {
+		name string
+		env  map[string]string
+		cfg  bool
+		want []string
+	}{
+		{"default", nil, false, []string{"max-line-bytes: 65536  # default", "signatures: []  # default"}},
+		{"file", nil, true, []string{"max-line-bytes: 3000  # file " + file + ":1", "signatures: [/from/file]  # file " + file + ":2", "log-format: console  # file"}},
+		{"env over file", map[string]string{"MQTTDIAG_MAX_LINE_BYTES": "2000", "MQTTDIAG_SIGNATURES": "/e1,/e2"}, true,
+			[]string{"max-line-bytes: 2000  # env MQTTDIAG_MAX_LINE_BYTES", "signatures: [/e1, /e2]  # env MQTTDIAG_SIGNATURES", "log-format: console  # file"}},
+		{"config file from the environment", map[string]string{"MQTTDIAG_CONFIG": file}, false, []string{"max-line-bytes: 3000  # file"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := []string{"config", "check"}
+			if tt.cfg {
+				args = append(args, "--config", file)
+			}
+			code, out, errOut := executeEnv(t, tt.env, args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("effective config lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+// A flag on the command line beats the environment and the file: the
+// command sees the flag's value.
+func TestConfigFlagWins(t *testing.T) {
+	file := writeConfig(t, "format: yaml\n")
+	// The file sets an invalid --format; the flag overrides it, so scan runs.
+	code, _, errOut := executeEnv(t, map[string]string{"MQTTDIAG_FORMAT": "xml"}, "scan", "--config", file, "--format", "json", "-")
+	if code != 0 {
+		t.Errorf("flag did not override env and file: %s", errOut)
+	}
+	code, _, errOut = executeEnv(t, map[string]string{"MQTTDIAG_FORMAT": "xml"}, "scan", "--config", file, "-")
+	if code == 0 || !strings.Contains(errOut, `--format "xml"`) {
+		t.Errorf("env did not override the file: exit %d %s", code, errOut)
+	}
+	code, _, errOut = executeEnv(t, nil, "scan", "--config", file, "-")
+	if code == 0 || !strings.Contains(errOut, `--format "yaml"`) {
+		t.Errorf("file value not used: exit %d %s", code, errOut)
+	}
+}
+
+func TestConfigErrorsNameFileAndLine(t *testing.T) {
+	tests := []struct {
+		content string
+		want    []string
+	}{
+		{"log-format: [json\n", []string{":1: did not find expected"}},
+		{"max-line-bytes: 100\nmax-lines: 3\n", []string{":2: max-lines: unknown setting"}},
+		{"from-beginning: maybe\n", []string{":1: from-beginning:", "maybe"}},
+		{"max-line-bytes: [1, 2]\n", []string{":1: max-line-bytes: takes one value, not a list"}},
+		{"- a\n- b\n", []string{":1: the configuration must be a mapping"}},
+		{"poll: 1s\npoll: 2s\n", []string{":2: poll: set twice"}},
+	}
+	for _, tt := range tests {
+		file := writeConfig(t, tt.content)
+		code, _, errOut := executeEnv(t, nil, "config", "check", "--config", file)
+		if code == 0 {
+			t.Errorf("%q accepted", tt.content)
+			continue
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(errOut, file+w) && !strings.Contains(errOut, w) {
+				t.Errorf("%q: error %q lacks %q", tt.content, errOut, w)
+			}
+		}
+		if !strings.Contains(errOut, file) {
+			t.Errorf("%q: error %q does not name the file", tt.content, errOut)
+		}
+	}
+}
+
+func TestEffectiveConfigMasksSecrets(t *testing.T) {
+	c := &cobra.Command{Use: "run"}
+	c.Flags().String("webhook-token", "", "")
+	c.Flags().StringArray("webhook-secret", nil, "")
+	c.Flags().String("webhook-token-file", "", "")
+	src, err := applyConfig(c, nil, func(k string) string {
+		return map[string]string{"MQTTDIAG_WEBHOOK_TOKEN": "s3cr3t-token", "MQTTDIAG_WEBHOOK_SECRET": "hmac-key", "MQTTDIAG_WEBHOOK_TOKEN_FILE": "/run/secrets/token"}[k]
+	}, map[string]bool{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := writeEffective(&out, c, src); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "s3cr3t") || strings.Contains(out.String(), "hmac-key") {
+		t.Errorf("secret printed:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "webhook-token: '****'") && !strings.Contains(out.String(), `webhook-token: "****"`) {
+		t.Errorf("token not masked:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "/run/secrets/token") {
+		t.Errorf("a file path is not a secret and should show:\n%s", out.String())
+	}
+}

@@ -1,0 +1,279 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/mqttdiag/mqttdiag/internal/brokerconf"
+	"github.com/mqttdiag/mqttdiag/internal/pipeline"
+	"github.com/mqttdiag/mqttdiag/signatures"
+	"github.com/mqttdiag/mqttdiag/signatures/lint"
+	"github.com/mqttdiag/mqttdiag/sink"
+	"github.com/mqttdiag/mqttdiag/tailer"
+)
+
+func newSignaturesCmd(g *globalFlags) *cobra.Command {
+	c := &cobra.Command{
+		Use:     "signatures",
+		Aliases: []string{"sig"},
+		Short:   "List, show, lint and test signatures",
+		Long: `The signatures commands work on the loaded pack: the built-in one plus
+--signatures files and directories (or only those with --no-builtin).`,
+	}
+	c.AddCommand(newSigListCmd(g), newSigShowCmd(g), newSigLintCmd(g), newSigTestCmd(g))
+	return c
+}
+
+func newSigListCmd(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:     "list",
+		Short:   "Print a table of the loaded signatures: id, broker, severity, title",
+		Example: "  mqttdiag signatures list\n  mqttdiag signatures list --no-builtin --signatures ./site-pack",
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			pack, err := g.loadPack()
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tBROKER\tSEVERITY\tTITLE")
+			for _, s := range pack.Signatures() {
+				broker := s.Broker
+				if broker == "" {
+					broker = "any"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.ID, broker, s.EffectiveSeverity(), s.Title())
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func newSigShowCmd(g *globalFlags) *cobra.Command {
+	var lang string
+	c := &cobra.Command{
+		Use:   "show ID",
+		Short: "Print a signature's card in Markdown",
+		Example: `  mqttdiag signatures show communication/mqtt-publish-identifier-already-in-use
+  mqttdiag signatures show --lang zh communication/mqtt-publish-identifier-already-in-use`,
+		Args: cobra.ExactArgs(1),
+		ValidArgsFunction: func(c *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+			pack, err := g.loadPack()
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveError
+			}
+			return pack.IDs(), cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			if lang != "en" && lang != "zh" {
+				return fmt.Errorf("--lang %q: want en or zh", lang)
+			}
+			pack, err := g.loadPack()
+			if err != nil {
+				return err
+			}
+			s, ok := pack.Lookup(args[0])
+			if !ok {
+				return fmt.Errorf("no signature %q; `mqttdiag signatures list` shows the ids", args[0])
+			}
+			_, err = io.WriteString(c.OutOrStdout(), signatures.Markdown(s, lang))
+			return err
+		},
+	}
+	c.Flags().StringVar(&lang, "lang", "en", "language of the card: en or zh (Chinese where the signature has it)")
+	return c
+}
+
+func newSigLintCmd(g *globalFlags) *cobra.Command {
+	var strict bool
+	c := &cobra.Command{
+		Use:   "lint [PATH...]",
+		Short: "Check signatures: schema, regexes, examples, overlaps, translations",
+		Long: `lint loads the given signature files and directories (or, without arguments,
+the loaded pack) and reports, one per line as file:line: id: field: problem,
+everything that makes a signature wrong or weak: a regex that does not compile
+or matches the empty string, an unguarded top-level alternation, examples that
+do not match, counterexamples that do, two signatures matching one line without
+naming each other in frequently_confused_with, missing translations. --strict
+also requires the knowledge the built-in pack promises and fails on warnings.
+It exits 1 when there are errors.`,
+		Example: "  mqttdiag signatures lint ./site-pack\n  mqttdiag signatures lint --strict",
+		RunE: func(c *cobra.Command, args []string) error {
+			var sigs []*signatures.Signature
+			var err error
+			if len(args) > 0 {
+				sigs, err = signatures.Load(args...)
+				if err == nil {
+					_, err = signatures.NewPack(sigs)
+				}
+			} else {
+				var pack *signatures.Pack
+				if pack, err = g.loadPack(); err == nil {
+					sigs = pack.Signatures()
+				}
+			}
+			out := c.OutOrStdout()
+			if err != nil {
+				fmt.Fprintln(out, err)
+				return exitError{1}
+			}
+			errs := 0
+			for _, p := range lint.Check(sigs, lint.Options{Strict: strict}) {
+				fmt.Fprintln(out, p)
+				if p.Level == lint.Error {
+					errs++
+				}
+			}
+			if errs > 0 {
+				fmt.Fprintf(c.ErrOrStderr(), "%d signatures checked, %d errors\n", len(sigs), errs)
+				return exitError{1}
+			}
+			fmt.Fprintf(c.ErrOrStderr(), "%d signatures checked, no errors\n", len(sigs))
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&strict, "strict", false, "require full knowledge (as the built-in pack does) and treat warnings as errors")
+	return c
+}
+
+// collector is a Notifier that keeps every diagnosis, for reports.
+type collector struct {
+	mu sync.Mutex
+	ds []*sink.Diagnosis
+}
+
+func (c *collector) Notify(_ context.Context, ds []*sink.Diagnosis) (bool, error) {
+	c.mu.Lock()
+	c.ds = append(c.ds, ds...)
+	c.mu.Unlock()
+	return false, nil
+}
+
+func newSigTestCmd(g *globalFlags) *cobra.Command {
+	var in inputFlags
+	c := &cobra.Command{
+		Use:   "test LOG...",
+		Short: "Run logs against the pack: counts per signature and the fault lines nothing explains",
+		Long: `test reads each log (or - for stdin) to its end, like fail2ban-regex: it prints how
+many lines each signature matched, and groups the lines that look like faults
+(Mosquitto "Error:", "Warning:", unclean disconnects; EMQX [error] and
+[warning]) that no signature explains, with a count and an example each. Use it
+to see what a pack misses on your own logs before writing a signature.`,
+		Example: "  mqttdiag signatures test /var/log/mosquitto/mosquitto.log\n  mqttdiag signatures test --signatures ./site-pack broker.log",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			log, pack, m, err := g.setup(c.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			col := &collector{}
+			// Every unexplained line counts here: no rate limit.
+			p := pipeline.New(m, []sink.Notifier{col}, pipeline.Logger(log), pipeline.Unknown(true, 0))
+			st, err := runPipeline(c.Context(), tailer.New(args, tailer.MaxLineBytes(in.maxLineBytes), tailer.Logger(log), tailer.StdinReader(c.InOrStdin())), p)
+			if err != nil {
+				return err
+			}
+			return writeTestReport(c.OutOrStdout(), pack, st, col.ds)
+		},
+	}
+	in.register(c)
+	return c
+}
+
+func writeTestReport(w io.Writer, pack *signatures.Pack, st pipeline.Stats, ds []*sink.Diagnosis) error {
+	counts := map[string]int{}
+	type group struct {
+		count   int
+		example string
+	}
+	unknown := map[string]*group{}
+	for _, d := range ds {
+		if d.SignatureID == pipeline.UnknownID {
+			g := unknown[d.Fields["shape"]]
+			if g == nil {
+				g = &group{example: d.Line}
+				unknown[d.Fields["shape"]] = g
+			}
+			g.count++
+			continue
+		}
+		counts[d.SignatureID]++
+	}
+	fmt.Fprintf(w, "Lines: %d   Diagnoses: %d   Unexplained fault lines: %d\n\n", st.Lines, len(ds)-sumGroups(unknown, func(g *group) int { return g.count }), sumGroups(unknown, func(g *group) int { return g.count }))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MATCHES\tSIGNATURE\tTITLE")
+	ids := make([]string, 0, len(counts))
+	for id := range counts {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool {
+		return counts[ids[i]] > counts[ids[j]] || counts[ids[i]] == counts[ids[j]] && ids[i] < ids[j]
+	})
+	for _, id := range ids {
+		title := ""
+		if s, ok := pack.Lookup(id); ok {
+			title = s.Title()
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\n", counts[id], id, title)
+	}
+	if len(ids) == 0 {
+		fmt.Fprintln(tw, "0\t(no signature matched)\t")
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(unknown) == 0 {
+		_, err := fmt.Fprintln(w, "\nEvery fault-looking line is explained by a signature.")
+		return err
+	}
+	fmt.Fprintf(w, "\nFault-looking lines no signature explains (%d wordings):\n", len(unknown))
+	shapes := make([]string, 0, len(unknown))
+	for s := range unknown {
+		shapes = append(shapes, s)
+	}
+	sort.Slice(shapes, func(i, j int) bool {
+		a, b := unknown[shapes[i]], unknown[shapes[j]]
+		return a.count > b.count || a.count == b.count && shapes[i] < shapes[j]
+	})
+	for _, s := range shapes {
+		g := unknown[s]
+		fmt.Fprintf(w, "%6d  %s\n        e.g. %s\n", g.count, s, strings.TrimSpace(g.example))
+	}
+	return nil
+}
+
+func sumGroups[G any](m map[string]G, f func(G) int) int {
+	n := 0
+	for _, g := range m {
+		n += f(g)
+	}
+	return n
+}
+
+// warnUnfireable logs, at start, the signatures that cannot fire with the
+// broker configuration given by --broker-config.
+func warnUnfireable(log zerolog.Logger, pack *signatures.Pack, cfg *brokerconf.Config) {
+	if cfg == nil {
+		return
+	}
+	var ids []string
+	for _, s := range pack.Signatures() {
+		if s.Broker != "" && s.Broker != cfg.Broker {
+			continue
+		}
+		if ok, why := cfg.Logs(s.LogLevel); !ok {
+			ids = append(ids, s.ID+" ("+why+")")
+		}
+	}
+	if len(ids) > 0 {
+		log.Warn().Strs("signatures", ids).Int("count", len(ids)).Msg("these signatures cannot fire with the broker's logging configuration")
+	}
+}

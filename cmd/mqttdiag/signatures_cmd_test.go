@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// run executes the CLI in-process.
+func runCLI(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = execute(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestSignaturesList(t *testing.T) {
+	code, out, _ := runCLI(t, "", "signatures", "list")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if !strings.HasPrefix(lines[0], "ID") || !strings.Contains(lines[0], "BROKER") || !strings.Contains(lines[0], "SEVERITY") || !strings.Contains(lines[0], "TITLE") {
+		t.Errorf("header %q", lines[0])
+	}
+	if !strings.Contains(out, "communication/mqtt-publish-identifier-already-in-use  mosquitto  warning   Client id takeover") {
+		t.Errorf("takeover row missing:\n%s", out)
+	}
+}
+
+func TestSignaturesShow(t *testing.T) {
+	code, out, _ := runCLI(t, "", "signatures", "show", "communication/mqtt-publish-identifier-already-in-use")
+	if code != 0 || !strings.HasPrefix(out, "# Client id takeover") || !strings.Contains(out, "## Dead Ends") {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+	code, out, _ = runCLI(t, "", "signatures", "show", "--lang", "zh", "communication/mqtt-publish-identifier-already-in-use")
+	if code != 0 || !strings.HasPrefix(out, "# 客户端 ID 被接管") || !strings.Contains(out, "## 解决方法") {
+		t.Errorf("zh exit %d:\n%s", code, out)
+	}
+	code, _, errOut := runCLI(t, "", "signatures", "show", "no/such")
+	if code == 0 || !strings.Contains(errOut, "signatures list") {
+		t.Errorf("unknown id: exit %d, %q", code, errOut)
+	}
+}
+
+func TestSignaturesLint(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`[
+  {"id": "site/broad", "regex": "CONNACK.*returned.*identifier rejected|0x02",
+   "examples": ["1700000000: Client x closed its connection."]}
+]`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := runCLI(t, "", "signatures", "lint", bad)
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	for _, want := range []string{
+		bad + ":2: site/broad: regex: top-level alternative \"0x02\"",
+		bad + ":2: site/broad: examples: example does not match",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lint output lacks %q:\n%s", want, out)
+		}
+	}
+	if code, out, _ := runCLI(t, "", "signatures", "lint", "--strict"); code != 0 {
+		t.Errorf("built-in pack fails strict lint:\n%s", out)
+	}
+}
+
+func TestSignaturesTestReport(t *testing.T) {
+	log := "1795320305: mosquitto version 2.0.11 starting\n" +
+		"1795320306: Client a already connected, closing old connection.\n" +
+		"1795320306: Client b already connected, closing old connection.\n" +
+		"1795320307: Client <unknown> disconnected due to protocol error.\n" +
+		"1795320307: Client x9 disconnected due to protocol error.\n" +
+		"1795320308: Error: Unable to open log file /var/log/m.log for writing.\n" +
+		"1795320309: Client c disconnected.\n"
+	code, out, _ := runCLI(t, log, "signatures", "test", "-")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{
+		"Lines: 7",
+		"2        communication/mqtt-publish-identifier-already-in-use",
+		"Fault-looking lines no signature explains (2 wordings):",
+		"     2  Client * disconnected due to protocol error.",
+		"     1  Error: Unable to open log file * for writing.",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestBrokerConfigWarnsAboutUnfireableSignatures(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
+	if err := os.WriteFile(conf, []byte("listener 1883\nlog_dest file /var/log/mosquitto/mosquitto.log\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI(t, "", "scan", "--broker-config", conf, "-")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(errOut, "cannot fire with the broker's logging configuration") ||
+		!strings.Contains(errOut, "communication/mqtt-packet-identifier-in-use (needs `log_type debug`") ||
+		strings.Contains(errOut, "communication/mqtt-publish-identifier-already-in-use (") {
+		t.Errorf("stderr: %s", errOut)
+	}
+}

@@ -1,0 +1,106 @@
+package lint
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/mqttdiag/mqttdiag/signatures"
+)
+
+func parse(t *testing.T, doc string) []*signatures.Signature {
+	t.Helper()
+	s, err := signatures.Parse("pack.json", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  string
+		want []string // each a substring of one problem; none means no problem
+	}{
+		{"seed 002's unguarded alternation",
+			`{"id": "s/002", "regex": "CONNACK.*returned.*identifier rejected|server unavailable|0x02|0x03"}`,
+			[]string{`pack.json:1: s/002: regex: top-level alternative "0x0[23]" matches on its own anywhere in a line (e.g. any line containing "0x0")`}},
+		{"grouped alternation is fine",
+			`{"id": "s/ok", "regex": "^Connection Refused: (?:identifier rejected|broker unavailable)$"}`, nil},
+		{"anchored alternatives are fine",
+			`{"id": "s/ok", "regex": "^Client (?P<c>.+) closed|^Socket error on client (?P<c>.+)"}`, nil},
+		{"empty match",
+			`{"id": "s/empty", "regex": "^(?:Error: )?"}`, []string{"s/empty: regex: matches the empty string"}},
+		{"example mismatch after the timestamp",
+			`{"id": "s/ex", "regex": "^Client (?P<c>.+) disconnected\\.$", "examples": ["1700000000: Client a disconnected.", "1700000000: Client a closed its connection."]}`,
+			[]string{`s/ex: examples: example does not match: "1700000000: Client a closed its connection."`}},
+		{"counterexample matches",
+			`{"id": "s/cx", "regex": "disconnected", "counterexamples": ["1700000000: Client a disconnected."]}`,
+			[]string{"s/cx: counterexamples: counterexample matches"}},
+		{"overlap",
+			`[{"id": "s/a", "regex": "^Client (?P<c>.+) disconnected\\.$", "examples": ["1700000000: Client x disconnected."]},
+			  {"id": "s/b", "regex": "disconnected\\.$"}]`,
+			[]string{`s/a: examples: example "1700000000: Client x disconnected." also matches s/b`}},
+		{"declared overlap is fine",
+			`[{"id": "s/a", "regex": "^Client (?P<c>.+) disconnected\\.$", "examples": ["1700000000: Client x disconnected."], "transition_graph": {"frequently_confused_with": ["s/b"]}},
+			  {"id": "s/b", "regex": "disconnected\\.$"}]`, nil},
+		{"different brokers do not overlap",
+			`[{"id": "s/a", "broker": "mosquitto", "regex": "^Client (?P<c>.+) disconnected\\.$", "examples": ["Client x disconnected."]},
+			  {"id": "s/b", "broker": "emqx", "regex": "disconnected"}]`, nil},
+		{"unknown related id",
+			`{"id": "s/r", "regex": "x", "transition_graph": {"leads_to": ["s/nowhere"]}}`,
+			[]string{`s/r: transition_graph.leads_to: warning: names "s/nowhere"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, p := range Check(parse(t, tt.doc), Options{}) {
+				if strings.Contains(p.Msg, "Chinese") || p.Field == "workarounds_zh" {
+					continue // translations are tested below
+				}
+				got = append(got, p.String())
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %d problems %q, want %d %q", len(got), got, len(tt.want), tt.want)
+			}
+			for i, w := range tt.want {
+				if !strings.Contains(got[i], w) {
+					t.Errorf("problem %q lacks %q", got[i], w)
+				}
+			}
+		})
+	}
+}
+
+func TestStrictRequiresKnowledge(t *testing.T) {
+	ps := Check(parse(t, `{"id": "s/bare", "regex": "^Client (?P<client_id>.+) x$"}`), Options{Strict: true})
+	var fields []string
+	for _, p := range ps {
+		if p.Level != Error {
+			t.Errorf("strict left a warning: %s", p)
+		}
+		fields = append(fields, p.Field)
+	}
+	for _, want := range []string{"signature_zh", "examples", "counterexamples", "root_cause", "workarounds", "dead_ends", "versions", "official_doc_url", "severity", "verification_tier"} {
+		if !strings.Contains(strings.Join(fields, " "), want) {
+			t.Errorf("strict lint does not ask for %s: %v", want, ps)
+		}
+	}
+	// Without Strict, only translations are flagged, as warnings.
+	for _, p := range Check(parse(t, `{"id": "s/bare", "regex": "^x$"}`), Options{}) {
+		if p.Level != Warning {
+			t.Errorf("non-strict error: %s", p)
+		}
+	}
+}
+
+// The built-in pack passes the strict lint: `make test` runs this.
+func TestBuiltinPackIsClean(t *testing.T) {
+	sigs, err := signatures.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range Check(sigs, Options{Strict: true}) {
+		t.Error(p)
+	}
+}
