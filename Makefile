@@ -11,7 +11,7 @@ TEST_PKGS := mosquitto mosquitto-clients prometheus-alertmanager chromium
 TEST_CMDS := mosquitto mosquitto_pub mosquitto_sub prometheus-alertmanager chromium
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build run test test-deps bench lint fuzz sample-log clean
+.PHONY: all build run test test-deps bench lint fuzz sample-log fault-log clean
 
 all: build
 
@@ -61,6 +61,10 @@ fuzz:
 ## sample-log: capture examples/logs/ again from a real mosquitto.
 sample-log: test-deps
 	$(GO) test -count=1 -run TestSampleLogScenario ./internal/brokertest -args -capture=$(CURDIR)/$(SAMPLE)
+
+## fault-log: provoke every fault of the Mosquitto pack on a real mosquitto (two runs each) and capture its output.
+fault-log: test-deps
+	$(GO) test -count=1 -run TestProvokers ./internal/packtest -args -capture=$(CURDIR)/examples/logs/mosquitto-2.0.11-faults.log
 
 clean:
 	rm -rf bin

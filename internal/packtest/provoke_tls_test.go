@@ -1,0 +1,160 @@
+package packtest
+
+import (
+	"crypto/tls"
+	"fmt"
+	"testing"
+
+	"github.com/mqttdiag/mqttdiag/internal/brokertest"
+)
+
+// tlsBroker runs a broker whose second listener speaks TLS with the
+// certificates of brokertest.WriteCerts, named relative to its directory.
+func tlsBroker(t *testing.T, tlsConf ...string) (b *broker, tlsPort int, certs brokertest.Certs) {
+	t.Helper()
+	dir := t.TempDir()
+	certs = brokertest.WriteCerts(t, dir)
+	tlsPort = brokertest.FreePort(t)
+	conf := append([]string{fmt.Sprintf("listener %d 127.0.0.1", tlsPort), "allow_anonymous true"}, tlsConf...)
+	return startIn(t, dir, conf...), tlsPort, certs
+}
+
+// tlsPub runs mosquitto_pub against the TLS listener; it is expected to fail.
+func tlsPub(t *testing.T, port int, id string, args ...string) {
+	t.Helper()
+	args = append([]string{"-h", "localhost", "-p", fmt.Sprint(port), "-i", id, "-t", "t/x", "-m", "x"}, args...)
+	if out, err := brokertest.RunClient(t, "mosquitto_pub", args...); err == nil {
+		t.Errorf("mosquitto_pub %v succeeded: %s", args, out)
+	}
+}
+
+var tlsProvokers = []provoker{
+	{
+		id:     "mosquitto/tls-client-certificate-verify-failed",
+		desc:   "require_certificate true: a client certificate from an unknown CA, and an expired client certificate",
+		fields: map[string]string{"reason": "certificate verify failed"},
+		also:   []string{"mosquitto/client-socket-error"},
+		run: func(t *testing.T) output {
+			b, port, c := tlsBroker(t, "certfile server.crt", "keyfile server.key", "cafile ca.crt", "require_certificate true")
+			tlsPub(t, port, "foreign-cert", "--cafile", c.CA, "--cert", c.Foreign, "--key", c.ForeignKey)
+			tlsPub(t, port, "expired-cert", "--cafile", c.CA, "--cert", c.ExpiredClient, "--key", c.ExpiredCKey)
+			b.WaitCount(t, `certificate verify failed$`, 2)
+			b.WaitCount(t, `Client <unknown> disconnected: Protocol error\.`, 2)
+			return b.out()
+		},
+	},
+	{
+		id:     "mosquitto/tls-client-certificate-missing",
+		desc:   "require_certificate true: a TLS client without a certificate",
+		fields: map[string]string{"reason": "peer did not return a certificate"},
+		also:   []string{"mosquitto/client-socket-error"},
+		run: func(t *testing.T) output {
+			b, port, c := tlsBroker(t, "certfile server.crt", "keyfile server.key", "cafile ca.crt", "require_certificate true")
+			tlsPub(t, port, "no-cert", "--cafile", c.CA)
+			b.Wait(t, `peer did not return a certificate$`)
+			b.Wait(t, `Client <unknown> disconnected: Protocol error\.`)
+			return b.out()
+		},
+	},
+	{
+		id:     "mosquitto/tls-alert-unknown-ca",
+		desc:   "a client that trusts another CA rejects the broker's certificate",
+		fields: map[string]string{"reason": "tlsv1 alert unknown ca"},
+		also:   []string{"mosquitto/client-socket-error"},
+		run: func(t *testing.T) output {
+			b, port, c := tlsBroker(t, "certfile server.crt", "keyfile server.key")
+			tlsPub(t, port, "wrong-ca", "--cafile", c.ForeignCA)
+			b.Wait(t, `tlsv1 alert unknown ca$`)
+			b.Wait(t, `Client <unknown> disconnected: Protocol error\.`)
+			return b.out()
+		},
+	},
+	{
+		id:     "mosquitto/tls-alert-certificate-expired",
+		desc:   "the broker's certfile expired yesterday; a client that checks it aborts the handshake",
+		fields: map[string]string{"reason": "sslv3 alert certificate expired"},
+		also:   []string{"mosquitto/client-socket-error"},
+		run: func(t *testing.T) output {
+			b, port, c := tlsBroker(t, "certfile expired-server.crt", "keyfile expired-server.key")
+			tlsPub(t, port, "sees-expired", "--cafile", c.CA)
+			b.Wait(t, `sslv3 alert certificate expired$`)
+			b.Wait(t, `Client <unknown> disconnected: Protocol error\.`)
+			return b.out()
+		},
+	},
+	{
+		id:     "mosquitto/tls-plain-client-on-tls-listener",
+		desc:   "mosquitto_pub without TLS, and a raw CONNECT, to the TLS listener",
+		fields: map[string]string{"reason": "wrong version number"},
+		also:   []string{"mosquitto/client-socket-error"},
+		run: func(t *testing.T) output {
+			b, port, _ := tlsBroker(t, "certfile server.crt", "keyfile server.key")
+			if out, err := brokertest.RunClient(t, "mosquitto_pub", "-h", "127.0.0.1", "-p", fmt.Sprint(port), "-i", "plain-on-tls", "-t", "t/x", "-m", "x"); err == nil {
+				t.Errorf("plain mosquitto_pub on the TLS listener succeeded: %s", out)
+			}
+			b.Wait(t, `wrong version number`)
+			c, err := brokertest.Dial(fmt.Sprintf("127.0.0.1:%d", port))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.Send(brokertest.Connect(brokertest.ConnectOpts{Level: 4, ClientID: "raw-plain-on-tls", CleanStart: true, KeepAlive: 60}))
+			waitClosed(c)
+			b.WaitCount(t, `wrong version number`, 2)
+			return b.out()
+		},
+	},
+	{
+		id:     "mosquitto/tls-unsupported-protocol",
+		desc:   "listener with tls_version tlsv1.3, client limited to TLS 1.2",
+		fields: map[string]string{"reason": "unsupported protocol"},
+		also:   []string{"mosquitto/client-socket-error"},
+		run: func(t *testing.T) output {
+			b, port, _ := tlsBroker(t, "certfile server.crt", "keyfile server.key", "tls_version tlsv1.3")
+			// A TLS 1.2-only client, as an old device would be; mosquitto_pub
+			// cannot be limited to a maximum version.
+			conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port), &tls.Config{MaxVersion: tls.VersionTLS12, InsecureSkipVerify: true}) //nolint:gosec // the point is an old client
+			if err == nil {
+				conn.Close()
+				t.Fatal("TLS 1.2 handshake with a tlsv1.3 listener succeeded")
+			}
+			b.Wait(t, `unsupported protocol`)
+			return b.out()
+		},
+	},
+	{
+		id:     "mosquitto/connack-bad-username-password",
+		desc:   "use_identity_as_username true without require_certificate: TLS clients (MQTT 3.1.1 and 5) without a certificate",
+		fields: map[string]string{"address": "no-identity", "reason_code": "4"},
+		also:   []string{"mosquitto/client-not-authorised"},
+		run: func(t *testing.T) output {
+			b, port, c := tlsBroker(t, "certfile server.crt", "keyfile server.key", "cafile ca.crt", "use_identity_as_username true")
+			tlsPub(t, port, "no-identity", "--cafile", c.CA)
+			tlsPub(t, port, "no-identity-5", "--cafile", c.CA, "-V", "mqttv5")
+			b.Wait(t, `Sending CONNACK to \S+ \(0, 134\)`)
+			b.WaitCount(t, `disconnected, not authorised\.`, 2)
+			return b.out()
+		},
+	},
+	{
+		id:     "mosquitto/tls-listener-file-load-failed",
+		desc:   "listeners whose certfile is missing, whose keyfile belongs to another certificate, whose cafile is missing",
+		fields: map[string]string{"option": "keyfile", "file": "client.key"},
+		run: func(t *testing.T) output {
+			var all output
+			for _, files := range [][]string{
+				{"certfile missing.crt", "keyfile server.key"},
+				{"certfile server.crt", "keyfile client.key"},
+				{"certfile server.crt", "keyfile server.key", "cafile missing-ca.crt"},
+			} {
+				dir := t.TempDir()
+				brokertest.WriteCerts(t, dir)
+				conf := append([]string{fmt.Sprintf("listener %d 127.0.0.1", brokertest.FreePort(t))}, files...)
+				out := launchFailing(t, dir, conf...)
+				all.Log += out.Log
+				all.Stderr += out.Stderr
+			}
+			return all
+		},
+	},
+}
