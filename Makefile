@@ -66,5 +66,9 @@ sample-log: test-deps
 fault-log: test-deps
 	$(GO) test -count=1 -run TestProvokers ./internal/packtest -args -capture=$(CURDIR)/examples/logs/mosquitto-2.0.11-faults.log
 
+## docker: the container image (needs a Docker engine; not available on every build machine).
+docker:
+	docker build --build-arg VERSION=$(VERSION) -t mqttdiag:$(VERSION) -t mqttdiag:latest .
+
 clean:
 	rm -rf bin
