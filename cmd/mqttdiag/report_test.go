@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -127,7 +128,10 @@ func TestScanProgressBar(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for written := 0; written < progressMinBytes+1; written += len(sample) {
+	// A small threshold keeps the test fast under -race; the default is
+	// progressMinBytes.
+	const threshold = 256 << 10
+	for written := 0; written < threshold+1; written += len(sample) {
 		if _, err := f.Write(sample); err != nil {
 			t.Fatal(err)
 		}
@@ -135,14 +139,15 @@ func TestScanProgressBar(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	out := runPTY(t, []string{"NO_COLOR=1"}, "scan", "--log-level", "warn", big)
+	minFlag := fmt.Sprintf("--progress-min-bytes=%d", threshold)
+	out := runPTY(t, []string{"NO_COLOR=1"}, "scan", "--log-level", "warn", minFlag, big)
 	if !strings.Contains(out, "scanning") || !strings.Contains(out, "%") {
-		t.Errorf("no progress bar on a terminal for an %d-byte file:\n%q", progressMinBytes, out[:min(len(out), 2000)])
+		t.Errorf("no progress bar on a terminal for a file over the threshold:\n%q", out[:min(len(out), 2000)])
 	}
-	if out := runPTY(t, nil, "scan", "--log-level", "warn", sampleLog); strings.Contains(out, "scanning") {
+	if out := runPTY(t, nil, "scan", "--log-level", "warn", minFlag, sampleLog); strings.Contains(out, "scanning") {
 		t.Errorf("progress bar for a small file")
 	}
-	code, _, errOut := runCLI(t, "", "scan", "--format", "text", big)
+	code, _, errOut := runCLI(t, "", "scan", "--format", "text", minFlag, big)
 	if code != 0 || strings.Contains(errOut, "scanning") {
 		t.Errorf("progress bar on a pipe: %q", errOut)
 	}

@@ -27,6 +27,7 @@ func newScanCmd(g *globalFlags) *cobra.Command {
 	var df diagFlags
 	var format, htmlPath, colorMode string
 	var noProgress bool
+	var progressMin int64
 	c := &cobra.Command{
 		Use:   "scan [flags] FILE...",
 		Short: "Read log files (or - for stdin) to their end, report what went wrong and exit",
@@ -79,7 +80,7 @@ Colour is used on a terminal unless NO_COLOR is set.`,
 			p := pipeline.New(m, sinks, popts...)
 			stopBar := func() {}
 			if !noProgress && isTerminal(c.ErrOrStderr()) {
-				if total := inputSize(args); total >= progressMinBytes {
+				if total := inputSize(args); total >= progressMin {
 					stopBar = showProgress(c.Context(), c.ErrOrStderr(), total, p)
 				}
 			}
@@ -114,6 +115,8 @@ Colour is used on a terminal unless NO_COLOR is set.`,
 	c.Flags().StringVar(&htmlPath, "html", "", "also write a self-contained HTML incident report to this file")
 	c.Flags().StringVar(&colorMode, "color", "auto", "colour the text report: auto (on a terminal, unless NO_COLOR is set), always, never")
 	c.Flags().BoolVar(&noProgress, "no-progress", false, "never show the progress bar")
+	c.Flags().Int64Var(&progressMin, "progress-min-bytes", progressMinBytes, "show the progress bar for inputs of at least this many bytes")
+	_ = c.Flags().MarkHidden("progress-min-bytes") // for tests
 	return c
 }
 
