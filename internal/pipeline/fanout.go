@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/mqttdiag/mqttdiag/internal/clock"
 	"github.com/mqttdiag/mqttdiag/signatures"
 	"github.com/mqttdiag/mqttdiag/sink"
@@ -110,6 +112,8 @@ func (p *Pipeline) drainContext(ctx context.Context) (context.Context, func()) {
 // network is one Run's delivery: lanes that get every diagnosis
 // straight away, and the storm stage feeding the lanes behind it.
 type network struct {
+	log     zerolog.Logger
+	lanes   []*lane
 	direct  []*lane
 	stormIn chan item // nil without a storm stage
 	wg      sync.WaitGroup
@@ -129,7 +133,7 @@ func (p *Pipeline) startDelivery(ctx context.Context) *network {
 	p.lanes = append(append([]*lane(nil), records...), alerts...)
 	p.lanesMu.Unlock()
 
-	n := &network{}
+	n := &network{log: o.log, lanes: p.lanes}
 	behind := alerts
 	if o.dedupRecords {
 		behind = append(behind, records...)
@@ -209,6 +213,15 @@ func (n *network) close(ctx context.Context) error {
 		close(n.stormIn)
 	}
 	n.wg.Wait()
+	for _, l := range n.lanes {
+		st := l.stats()
+		ev := n.log.Info()
+		if st.QueueDepth > 0 || st.Poisoned > 0 {
+			ev = n.log.Warn()
+		}
+		ev.Str("sink", st.Name).Int64("sent", st.Sent).Int64("poisoned", st.Poisoned).Int64("failed_attempts", st.Failed).
+			Int("undelivered", st.QueueDepth).Msg("delivery ended")
+	}
 	if ctx.Err() != nil {
 		// The shutdown deadline: what is undelivered stays
 		// unacknowledged, by design; not an error of the run.
