@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -43,6 +44,9 @@ type Webhook struct {
 	secret []byte
 	token  string
 	o      HTTPOptions
+
+	mu  sync.Mutex   // serialises Notify, which reuses buf
+	buf bytes.Buffer // the last body, kept to encode the next one without regrowing
 }
 
 // WebhookConfig is what a webhook needs beyond its URL.
@@ -84,14 +88,16 @@ func (w *Webhook) String() string { return w.name }
 // Notify POSTs ds as one WebhookPayload. Network errors, 408, 429 and 5xx
 // are recoverable (with the receiver's Retry-After); other 4xx are not.
 func (w *Webhook) Notify(ctx context.Context, ds []*Diagnosis) (bool, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	now := w.o.now()
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	w.buf.Reset()
+	enc := json.NewEncoder(&w.buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(WebhookPayload{Version: WebhookVersion, SentAt: now.UTC(), Diagnoses: ds}); err != nil {
 		return false, fmt.Errorf("%s: encode payload: %w", w.name, err)
 	}
-	body := buf.Bytes()
+	body := w.buf.Bytes()
 	h := w.header.Clone()
 	if len(w.secret) > 0 {
 		h.Set(SignatureHeader, Sign(w.secret, body))

@@ -178,7 +178,7 @@ func occurrences(ds []*sink.Diagnosis) int {
 }
 
 // writeLines appends lines to the file at path in one write.
-func writeLines(t *testing.T, path string, lines []string) {
+func writeLines(t testing.TB, path string, lines []string) {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
