@@ -119,33 +119,34 @@ func TestSlowSinkBackpressure(t *testing.T) {
 	go func() { ran <- p.Run(context.Background(), in) }()
 
 	const total = 20
-	sent := 0
-	send := func(i int) bool {
+	send := func(i int, timeout time.Duration) bool {
 		select {
 		case in <- logline.Batch{Lines: []logline.Line{takeoverLine(i, fmt.Sprintf("c%d", i))}, Done: func() { acked <- i }}:
 			return true
-		case <-time.After(200 * time.Millisecond):
-			// Only ever reached when Run is blocked: the assertion below
-			// checks that this happens, not how fast.
+		case <-time.After(timeout):
 			return false
 		}
 	}
-	if !send(0) {
+	if !send(0, 10*time.Second) {
 		t.Fatal("Run did not take the first batch")
 	}
-	sent++
-	waitFor(t, slow.entered, "the slow sink's first call")
-	for sent < total && send(sent) {
-		sent++
+	// The slow sink is stuck in its first call with what it had queued.
+	inCall := waitFor(t, slow.entered, "the slow sink's first call")
+	// It holds that, its queue fills, and the pipeline holds one more
+	// while it waits for room: that many batches go through at once.
+	room := inCall + queue + 1
+	for i := 1; i < room; i++ {
+		if !send(i, 10*time.Second) {
+			t.Fatalf("producer blocked at batch %d, before the slow sink's queue (%d) was full", i, queue)
+		}
 	}
-	// The slow sink holds one diagnosis in its call and queue more; the
-	// pipeline holds one more while it blocks; then the producer blocks.
-	if sent == total || sent < queue {
-		t.Fatalf("producer sent %d of %d batches while a sink was stuck: want backpressure after about %d", sent, total, queue+2)
+	// Then the producer blocks (a short wait: this can only pass falsely,
+	// never fail falsely).
+	if send(room, 300*time.Millisecond) {
+		t.Fatalf("producer sent batch %d while the slow sink's queue was full: no backpressure", room)
 	}
-	// The fast sink got every batch but the one the pipeline holds while
-	// it waits for room in the slow sink's queue.
-	for range sent - 1 {
+	// The fast sink got every batch but the one the pipeline holds.
+	for range room - 1 {
 		waitFor(t, fast.ch, "the fast sink")
 	}
 	select {
@@ -154,9 +155,9 @@ func TestSlowSinkBackpressure(t *testing.T) {
 	default:
 	}
 	close(slow.open)
-	for ; sent < total; sent++ {
-		if !send(sent) {
-			t.Fatalf("producer still blocked after the slow sink recovered, at batch %d", sent)
+	for i := room; i < total; i++ {
+		if !send(i, 10*time.Second) {
+			t.Fatalf("producer still blocked after the slow sink recovered, at batch %d", i)
 		}
 	}
 	close(in)
