@@ -11,8 +11,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Error is a problem with one signature document, located precisely enough
@@ -201,6 +203,24 @@ func validate(s *Signature, raw []byte, line int) []error {
 	}
 	if s.LogLevel != "" && !validLogLevel(s.Broker, s.LogLevel) {
 		fail("log_level", fmt.Errorf("%q is not a Mosquitto log_type (error, warning, notice, information, debug, subscribe, unsubscribe, websockets) or an EMQX level (debug, info, notice, warning, error, critical, alert, emergency)", s.LogLevel))
+	}
+	if len(s.DedupFields) > 0 {
+		names := captureNames(s.Regex)
+		for _, f := range s.DedupFields {
+			if !slices.Contains(names, f) {
+				fail("dedup_fields", fmt.Errorf("%q is not a named capture of the regex (have %s)", f, strings.Join(names, ", ")))
+			}
+		}
+	}
+	if th := s.Threshold; th != nil {
+		if th.Count < 2 {
+			fail("threshold", fmt.Errorf("count %d: want 2 or more (a threshold of 1 is no threshold: drop the field)", th.Count))
+		}
+		if d, err := time.ParseDuration(th.Window); err != nil {
+			fail("threshold", fmt.Errorf("window %q is not a Go duration such as \"5m\" or \"30s\"", th.Window))
+		} else if d <= 0 {
+			fail("threshold", fmt.Errorf("window %q: want a positive duration", th.Window))
+		}
 	}
 	for i, w := range s.Workarounds {
 		if w.SuccessRate < 0 || w.SuccessRate > 1 {

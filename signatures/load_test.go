@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 var seedFiles = []string{
@@ -109,6 +110,10 @@ func TestParseErrors(t *testing.T) {
 		{"bad severity", "{\n  \"id\": \"a/b\",\n  \"regex\": \"x\",\n  \"severity\": \"fatal\"\n}", []string{"f.json:4", "a/b: severity", "critical, error, warning, info"}},
 		{"bad broker", "{\"id\": \"a/b\", \"regex\": \"x\", \"broker\": \"hivemq\"}", []string{"a/b: broker"}},
 		{"rate out of range", "{\"id\": \"a/b\", \"regex\": \"x\", \"workarounds\": [{\"action\": \"y\", \"success_rate\": 95}]}", []string{"a/b: workarounds", "success_rate 95"}},
+		{"dedup field not captured", "{\n  \"id\": \"a/b\",\n  \"regex\": \"Client (?P<client_id>\\\\S+)\",\n  \"dedup_fields\": [\"client\"]\n}", []string{"f.json:4", "a/b: dedup_fields", `"client" is not a named capture`, "client_id"}},
+		{"threshold count", "{\"id\": \"a/b\", \"regex\": \"x\", \"threshold\": {\"count\": 1, \"window\": \"5m\"}}", []string{"a/b: threshold", "count 1"}},
+		{"threshold window", "{\n  \"id\": \"a/b\",\n  \"regex\": \"x\",\n  \"threshold\": {\"count\": 50, \"window\": \"5 minutes\"}\n}", []string{"f.json:4", "a/b: threshold", `window "5 minutes" is not a Go duration`}},
+		{"threshold negative window", "{\"id\": \"a/b\", \"regex\": \"x\", \"threshold\": {\"count\": 5, \"window\": \"-1m\"}}", []string{"a/b: threshold", "positive"}},
 		{"not an object", "[1]", []string{"f.json:1", "not an object"}},
 		{"scalar document", "\"x\"", []string{"f.json:1", "want a signature object"}},
 		{"empty", "  \n", []string{"f.json:1", "empty document"}},
@@ -149,6 +154,32 @@ func TestParseReportsEveryProblem(t *testing.T) {
 	}
 	if len(sigs) != 1 || sigs[0].ID != "a/3" {
 		t.Errorf("good signatures = %v, want a/3", sigs)
+	}
+}
+
+func TestKeyFields(t *testing.T) {
+	tests := []struct {
+		regex string
+		dedup []string
+		want  string
+	}{
+		{`^Client (?P<client_id>\S+) already connected`, nil, "client_id"},
+		// The address carries an ephemeral port and the mid cycles: a
+		// reconnect storm keyed on them would never fold.
+		{`^New client connected from (?P<address>\S+) as (?P<client_id>\S+) .*mid (?P<mid>\d+) (?P<reason>.*)`, nil, "client_id,reason"},
+		{`^(?P<client_id>\S+) (?P<address>\S+)|^(?P<client_id>x)`, nil, "client_id"},
+		{`^Client (?P<client_id>\S+) from (?P<address>\S+)`, []string{"address"}, "address"},
+		{`^no captures`, nil, ""},
+	}
+	for _, tt := range tests {
+		s := &Signature{Regex: tt.regex, DedupFields: tt.dedup}
+		if got := strings.Join(s.KeyFields(), ","); got != tt.want {
+			t.Errorf("%s %v: key fields %q, want %q", tt.regex, tt.dedup, got, tt.want)
+		}
+	}
+	th := Threshold{Count: 50, Window: "5m"}
+	if th.WindowDuration() != 5*time.Minute {
+		t.Errorf("window %v", th.WindowDuration())
 	}
 }
 

@@ -8,6 +8,12 @@
 // Counterexamples, Severity and Broker.
 package signatures
 
+import (
+	"regexp/syntax"
+	"slices"
+	"time"
+)
+
 // Signature is one known fault: how to recognise its log line and what an
 // operator should know and do about it.
 type Signature struct {
@@ -74,6 +80,16 @@ type Signature struct {
 	// VerificationNote says how the examples were obtained, and why a
 	// fault could not be provoked on a real broker when it could not.
 	VerificationNote string `json:"verification_note,omitempty"`
+	// DedupFields are the named captures that, with the id, say whether
+	// two diagnoses are the same fault for storm control: the same
+	// signature and the same values of these fields within the dedup
+	// window are sent once and then summarised. Empty means every named
+	// capture except the volatile ones (see VolatileFields).
+	DedupFields []string `json:"dedup_fields,omitempty"`
+	// Threshold, when set, makes a single occurrence noise and many an
+	// incident: the alerting sinks hear of the fault only when Count
+	// occurrences (of any key) fall within Window.
+	Threshold *Threshold `json:"threshold,omitempty"`
 
 	// origin is where the signature was loaded from, for error messages.
 	origin Origin
@@ -87,6 +103,62 @@ type Origin struct {
 
 // Origin reports where the signature was loaded from.
 func (s *Signature) Origin() Origin { return s.origin }
+
+// Threshold is how many occurrences within how long make an incident.
+type Threshold struct {
+	Count int `json:"count"`
+	// Window is a Go duration such as "5m".
+	Window string `json:"window"`
+}
+
+// WindowDuration is Window parsed; 0 when it does not parse (loading
+// rejects such a signature).
+func (t *Threshold) WindowDuration() time.Duration {
+	d, err := time.ParseDuration(t.Window)
+	if err != nil {
+		return 0
+	}
+	return d
+}
+
+// VolatileFields are named captures left out of the default dedup key
+// because they differ between occurrences of one fault: a client's
+// address carries an ephemeral source port that changes with every
+// reconnect, and message and packet ids cycle with every message. Keyed
+// on them, a reconnect storm would never fold.
+var VolatileFields = map[string]bool{"address": true, "port": true, "mid": true, "packet_id": true}
+
+// KeyFields returns the fields that form the signature's dedup key:
+// DedupFields, or by default its named captures less VolatileFields, in
+// the order the regex names them.
+func (s *Signature) KeyFields() []string {
+	if len(s.DedupFields) > 0 {
+		return s.DedupFields
+	}
+	var fields []string
+	for _, n := range captureNames(s.Regex) {
+		if !VolatileFields[n] && !slices.Contains(fields, n) {
+			fields = append(fields, n)
+		}
+	}
+	return fields
+}
+
+// captureNames lists the named groups of an RE2 regex, empty when it
+// does not parse.
+func captureNames(re string) []string {
+	r, err := syntax.Parse(re, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, n := range r.CapNames() {
+		if n != "" {
+			names = append(names, n)
+		}
+	}
+	return names
+}
 
 // Version is one entry of a signature's version table.
 type Version struct {

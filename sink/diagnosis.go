@@ -8,6 +8,7 @@ package sink
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -43,6 +44,47 @@ type Diagnosis struct {
 	// LogTime is the time the broker wrote on the line, when it has one.
 	LogTime    *time.Time `json:"log_time,omitempty"`
 	ObservedAt time.Time  `json:"observed_at"`
+
+	// The fields below are set on summaries only (storm control and
+	// thresholds), so a single diagnosis reads as it always did.
+
+	// Count is how many occurrences this notification stands for. No
+	// occurrence is counted in two notifications, so the counts of every
+	// notification about a fault add up to its occurrences. Absent means 1.
+	Count int `json:"count,omitempty"`
+	// FirstSeen and LastSeen bound the occurrences counted (each one's log
+	// time when it has one, else when mqttdiag read it).
+	FirstSeen *time.Time `json:"first_seen,omitempty"`
+	LastSeen  *time.Time `json:"last_seen,omitempty"`
+	// Clients are the distinct client ids involved, sorted, at most
+	// MaxClients of them; ClientCount says how many there were in all.
+	Clients     []string `json:"clients,omitempty"`
+	ClientCount int      `json:"client_count,omitempty"`
+	// Summary says why the notification stands for several occurrences:
+	// "dedup" (identical diagnoses within the window, after the first was
+	// sent) or "threshold" (a signature's threshold was crossed).
+	Summary string `json:"summary,omitempty"`
+}
+
+// MaxClients bounds Diagnosis.Clients, so that a summary of a storm from
+// a million clients stays a small message.
+const MaxClients = 20
+
+// Occurrences is the number of occurrences d stands for: Count, or 1.
+func (d *Diagnosis) Occurrences() int {
+	if d.Count > 0 {
+		return d.Count
+	}
+	return 1
+}
+
+// SeenAt is when the fault occurred: the line's own time when it has one,
+// else when mqttdiag read it.
+func (d *Diagnosis) SeenAt() time.Time {
+	if d.LogTime != nil {
+		return *d.LogTime
+	}
+	return d.ObservedAt
 }
 
 // Workaround is a fix and how often it works, 0..1.
@@ -70,6 +112,33 @@ type Source struct {
 // is recoverable, that is whether trying again later may succeed (a
 // network error, a 5xx), as opposed to a request the receiver will always
 // refuse.
+//
+// A recoverable failure may carry how long to wait before the next try
+// (an HTTP 429 or 503 with Retry-After) as a *RetryAfterError.
 type Notifier interface {
 	Notify(ctx context.Context, ds []*Diagnosis) (retry bool, err error)
 }
+
+// Refresher is a Notifier that must repeat what it sent while it is
+// current: Alertmanager forgets an alert at its endsAt and after a
+// restart, so a firing alert is re-sent, as Prometheus does. The delivery
+// loop calls Refresh every RefreshInterval, between deliveries; a failed
+// refresh is simply tried again at the next interval.
+type Refresher interface {
+	Notifier
+	RefreshInterval() time.Duration
+	Refresh(ctx context.Context) error
+}
+
+// RetryAfterError is a recoverable failure whose receiver said when to
+// try again.
+type RetryAfterError struct {
+	Err   error
+	After time.Duration
+}
+
+func (e *RetryAfterError) Error() string {
+	return fmt.Sprintf("%v (receiver asks to retry in %v)", e.Err, e.After)
+}
+
+func (e *RetryAfterError) Unwrap() error { return e.Err }

@@ -82,11 +82,13 @@ func (g *globalFlags) loadPack() (*signatures.Pack, error) {
 type diagFlags struct {
 	noUnknown    bool
 	brokerConfig string
+	sinks        sinkFlags // delivery: sink_flags.go
 }
 
 func (d *diagFlags) register(c *cobra.Command) {
 	c.Flags().BoolVar(&d.noUnknown, "no-unknown", false, "do not report fault-looking lines that no signature explains (signature_id \"unknown\")")
 	c.Flags().StringVar(&d.brokerConfig, "broker-config", "", "the broker's mosquitto.conf or emqx.conf: at start, say which signatures cannot fire with its logging settings")
+	d.sinks.register(c)
 }
 
 // options returns the pipeline options for the flags, and checks the
@@ -99,7 +101,11 @@ func (d *diagFlags) options(log zerolog.Logger, pack *signatures.Pack) ([]pipeli
 		}
 		warnUnfireable(log, pack, cfg)
 	}
-	return []pipeline.Option{pipeline.Logger(log), pipeline.Unknown(!d.noUnknown, time.Minute)}, nil
+	sinkOpts, err := d.sinks.options(log, pack)
+	if err != nil {
+		return nil, err
+	}
+	return append([]pipeline.Option{pipeline.Logger(log), pipeline.Unknown(!d.noUnknown, time.Minute)}, sinkOpts...), nil
 }
 
 // setup is what run and scan share: logger, pack and matcher.

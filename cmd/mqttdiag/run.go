@@ -74,8 +74,9 @@ func runPipeline(ctx context.Context, t *tailer.Tailer, p *pipeline.Pipeline) (p
 	lines := make(chan logline.Batch, 16)
 	tailErr := make(chan error, 1)
 	go func() { tailErr <- t.Run(ctx, lines) }()
-	// Delivery outlives the signal: what was read is delivered.
-	perr := p.Run(context.WithoutCancel(ctx), lines)
+	// Delivery outlives the signal by the pipeline's shutdown timeout:
+	// what was read is delivered.
+	perr := p.Run(ctx, lines)
 	terr := <-tailErr
 	return p.Stats(), errors.Join(terr, perr)
 }

@@ -7,8 +7,7 @@ package pipeline
 
 import (
 	"context"
-	"errors"
-	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,10 +22,12 @@ import (
 
 // Pipeline diagnoses lines and delivers the diagnoses.
 type Pipeline struct {
-	m     *matcher.Matcher
-	sinks []sink.Notifier
-	o     options
-	d     diagnoser
+	lanesMu sync.Mutex
+	lanes   []*lane // of the last Run, for SinkStats
+	m       *matcher.Matcher
+	sinks   []sink.Notifier
+	o       options
+	d       diagnoser
 	// Counters are atomic so that progress can be read while Run runs.
 	lines, bytes, diagnoses atomic.Int64
 	sources                 map[string]*sourceState
@@ -45,6 +46,7 @@ type options struct {
 	now             func() time.Time
 	unknown         bool
 	unknownInterval time.Duration
+	delivery
 }
 
 // Option configures a Pipeline.
@@ -62,11 +64,16 @@ func Unknown(on bool, interval time.Duration) Option {
 	return func(o *options) { o.unknown, o.unknownInterval = on, interval }
 }
 
-// New returns a pipeline that matches with m and delivers to every sink.
+// New returns a pipeline that matches with m and delivers every diagnosis
+// to each of sinks (the recording sinks, such as stdout); see Alerting for
+// the sinks behind storm control.
 func New(m *matcher.Matcher, sinks []sink.Notifier, opts ...Option) *Pipeline {
-	o := options{log: zerolog.Nop(), now: time.Now, unknown: true, unknownInterval: time.Minute}
+	o := options{log: zerolog.Nop(), unknown: true, unknownInterval: time.Minute, delivery: defaultDelivery()}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.now == nil {
+		o.now = o.clock.Now
 	}
 	p := &Pipeline{m: m, sinks: sinks, o: o, d: diagnoser{known: make(map[*signatures.Signature]*knowledge)}, sources: make(map[string]*sourceState)}
 	if o.unknown {
@@ -76,13 +83,23 @@ func New(m *matcher.Matcher, sinks []sink.Notifier, opts ...Option) *Pipeline {
 }
 
 // Run consumes batches until in is closed, and calls each batch's Done
-// once its diagnoses were accepted by every sink. Delivery uses ctx: cancel
-// it to abandon undelivered diagnoses (a shutdown deadline), not to stop
-// reading; stop the producer for that.
+// once its diagnoses were accepted by every sink; batches may complete
+// out of order. Delivery runs behind per-sink queues: a full queue blocks
+// Run, which blocks the producer (backpressure), and nothing is dropped.
+//
+// To stop, stop the producer (close in): Run then delivers what was read,
+// flushes storm-control windows, and returns. Cancelling ctx does not
+// abandon that at once: delivery goes on for at most the ShutdownTimeout
+// after ctx ends (without one, until done); what is undelivered then stays
+// unacknowledged, so its lines are read again after a restart.
 func (p *Pipeline) Run(ctx context.Context, in <-chan logline.Batch) error {
+	ctx, stop := p.drainContext(ctx)
+	defer stop()
+	out := p.startDelivery(ctx)
 	var ds []*sink.Diagnosis
+	var sigs []*signatures.Signature
 	for b := range in {
-		ds = ds[:0]
+		ds, sigs = ds[:0], sigs[:0]
 		now := p.o.now()
 		for i := range b.Lines {
 			l := &b.Lines[i]
@@ -97,10 +114,12 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan logline.Batch) error {
 			hits := p.m.Match(msg)
 			for _, h := range hits {
 				ds = append(ds, p.d.diagnose(l, h, ts, now, src.broker, src.version))
+				sigs = append(sigs, h.Signature)
 			}
 			if len(hits) == 0 && p.unknown != nil {
 				if d := p.unknown.check(l, msg, ts, now, src.broker, src.version); d != nil {
 					ds = append(ds, d)
+					sigs = append(sigs, nil)
 				}
 			}
 		}
@@ -111,18 +130,11 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan logline.Batch) error {
 		p.lines.Add(int64(len(b.Lines)))
 		p.bytes.Add(n)
 		p.diagnoses.Add(int64(len(ds)))
-		if len(ds) > 0 {
-			for _, s := range p.sinks {
-				if err := deliver(ctx, s, ds, p.o.log); err != nil {
-					return err
-				}
-			}
-		}
-		if b.Done != nil {
-			b.Done()
+		if out.send(ctx, ds, sigs, b.Done) != nil {
+			break // the shutdown deadline passed: the rest stays unacknowledged
 		}
 	}
-	return nil
+	return out.close(ctx)
 }
 
 // sourceState is what the pipeline has learnt about one log source.
@@ -142,28 +154,4 @@ func (p *Pipeline) source(name string) *sourceState {
 // Stats returns the counts so far; it may be called while Run runs.
 func (p *Pipeline) Stats() Stats {
 	return Stats{Lines: p.lines.Load(), Bytes: p.bytes.Load(), Diagnoses: p.diagnoses.Load()}
-}
-
-// deliver retries a recoverable failure with exponential backoff and
-// jitter until it succeeds or ctx ends. A failure the sink calls
-// unrecoverable is returned at once.
-func deliver(ctx context.Context, n sink.Notifier, ds []*sink.Diagnosis, log zerolog.Logger) error {
-	backoff := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		retry, err := n.Notify(ctx, ds)
-		if err == nil {
-			return nil
-		}
-		if !retry {
-			return err
-		}
-		wait := backoff/2 + rand.N(backoff)
-		log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).Msg("delivery failed; retrying")
-		select {
-		case <-ctx.Done():
-			return errors.Join(err, ctx.Err())
-		case <-time.After(wait):
-		}
-		backoff = min(2*backoff, 30*time.Second)
-	}
 }

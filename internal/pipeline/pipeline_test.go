@@ -120,23 +120,37 @@ func TestRunDiagnoses(t *testing.T) {
 
 func TestRunRetriesRecoverableFailures(t *testing.T) {
 	rec := &recorder{fail: 2, retry: true}
-	p := New(pack(t), []sink.Notifier{rec})
+	p := New(pack(t), []sink.Notifier{rec}, WaitClock(instantClock(t)))
 	if err := p.Run(context.Background(), feed(logline.Line{Text: "Client c1 already connected, closing old connection."})); err != nil {
 		t.Fatal(err)
 	}
 	if rec.calls != 3 || len(rec.got) != 1 {
 		t.Errorf("calls=%d delivered=%d, want 3 calls and 1 delivery", rec.calls, len(rec.got))
 	}
+	if st := p.SinkStats()[0]; st.Sent != 1 || st.Failed != 2 || st.Retried != 2 || st.Poisoned != 0 {
+		t.Errorf("stats %+v", st)
+	}
 }
 
-func TestRunStopsOnUnrecoverableFailure(t *testing.T) {
+// A failure the sink calls unrecoverable (a 4xx) is not retried: it is
+// logged, counted as poisoned and acknowledged, so that one bad request
+// cannot stall every later diagnosis.
+func TestRunPoisonIsCountedAndAcknowledged(t *testing.T) {
 	rec := &recorder{fail: 1, retry: false}
-	p := New(pack(t), []sink.Notifier{rec})
-	if err := p.Run(context.Background(), feed(logline.Line{Text: "Client c1 already connected, closing old connection."})); err == nil {
-		t.Fatal("unrecoverable failure not reported")
+	p := New(pack(t), nil, Alerting(rec), Batch(1, 0))
+	in := make(chan logline.Batch, 2)
+	var done int
+	in <- logline.Batch{Lines: []logline.Line{{Text: "Client c1 already connected, closing old connection."}}, Done: func() { done++ }}
+	in <- logline.Batch{Lines: []logline.Line{{Text: "Client c2 already connected, closing old connection."}}, Done: func() { done++ }}
+	close(in)
+	if err := p.Run(context.Background(), in); err != nil {
+		t.Fatal(err)
 	}
-	if rec.calls != 1 {
-		t.Errorf("calls=%d, want no retry", rec.calls)
+	if rec.calls != 2 || len(rec.got) != 1 || done != 2 {
+		t.Errorf("calls=%d delivered=%d done=%d, want 2 calls, the second delivered, both acknowledged", rec.calls, len(rec.got), done)
+	}
+	if st := p.SinkStats()[0]; st.Poisoned != 1 || st.Sent != 1 || st.Retried != 0 {
+		t.Errorf("stats %+v", st)
 	}
 }
 

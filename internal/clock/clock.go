@@ -1,0 +1,133 @@
+// Package clock owns time for the parts of mqttdiag that wait: delivery
+// backoffs, storm-control windows and Alertmanager re-sends. Production
+// code uses Real; tests use Fake and move time forward themselves, so that
+// a one-minute window passes in microseconds and no test sleeps.
+//
+// It follows the idea of mtail's waker: whoever waits asks the clock for a
+// channel, and a test can wait until the code under test is waiting
+// (BlockUntil) before advancing time, instead of guessing with a sleep.
+package clock
+
+import (
+	"sync"
+	"time"
+)
+
+// Clock tells the time and delivers it after a while.
+type Clock interface {
+	Now() time.Time
+	// After returns a channel that receives the time once d has passed.
+	After(d time.Duration) <-chan time.Time
+}
+
+// Real is the system clock.
+type Real struct{}
+
+// Now returns time.Now().
+func (Real) Now() time.Time { return time.Now() }
+
+// After is time.After. Since Go 1.23 an unstopped timer is collected once
+// unreferenced, so a select loop may call it on every turn.
+func (Real) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Fake is a clock that moves only when Advance is called.
+type Fake struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []waiter
+	changed chan struct{} // closed and replaced when waiters are added
+}
+
+type waiter struct {
+	at time.Time
+	ch chan time.Time
+}
+
+// NewFake returns a Fake clock showing now.
+func NewFake(now time.Time) *Fake { return &Fake{now: now, changed: make(chan struct{})} }
+
+// Now returns the fake time.
+func (f *Fake) Now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+// After returns a channel that receives the fake time once Advance has
+// moved it d or more past now. d <= 0 fires at once.
+func (f *Fake) After(d time.Duration) <-chan time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if d <= 0 {
+		ch <- f.now
+		return ch
+	}
+	f.waiters = append(f.waiters, waiter{at: f.now.Add(d), ch: ch})
+	close(f.changed)
+	f.changed = make(chan struct{})
+	return ch
+}
+
+// Advance moves the time forward by d and fires every waiter that is due.
+func (f *Fake) Advance(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.now = f.now.Add(d)
+	kept := f.waiters[:0]
+	for _, w := range f.waiters {
+		if !w.at.After(f.now) {
+			w.ch <- f.now
+			continue
+		}
+		kept = append(kept, w)
+	}
+	f.waiters = kept
+}
+
+// Waiters is the number of channels from After that have not fired yet.
+// Channels abandoned by their receivers still count until they fire.
+func (f *Fake) Waiters() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.waiters)
+}
+
+// BlockUntil waits until at least n channels from After are pending, so a
+// test can advance time knowing the code under test is waiting on it.
+// It returns false when timeout passes first (real time: a test's guard
+// against a hang, never part of what is measured).
+func (f *Fake) BlockUntil(n int, timeout time.Duration) bool {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		f.mu.Lock()
+		ok, changed := len(f.waiters) >= n, f.changed
+		f.mu.Unlock()
+		if ok {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return false
+		}
+	}
+}
+
+// NextIn is how far the earliest pending waiter is from now, and false
+// when none is pending.
+func (f *Fake) NextIn() (time.Duration, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.waiters) == 0 {
+		return 0, false
+	}
+	next := f.waiters[0].at
+	for _, w := range f.waiters[1:] {
+		if w.at.Before(next) {
+			next = w.at
+		}
+	}
+	return next.Sub(f.now), true
+}

@@ -1,0 +1,245 @@
+package pipeline
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/mqttdiag/mqttdiag/internal/clock"
+	"github.com/mqttdiag/mqttdiag/signatures"
+	"github.com/mqttdiag/mqttdiag/sink"
+)
+
+// delivery is how diagnoses leave the pipeline: which sinks, their
+// queues and batches, storm control, retries and the clock they wait on.
+type delivery struct {
+	clock        clock.Clock
+	retry        RetryPolicy
+	alerting     []sink.Notifier
+	queue        int
+	batchMax     int
+	batchWait    time.Duration
+	dedupWindow  time.Duration
+	thresholds   map[string]Threshold
+	dedupRecords bool
+	shutdown     time.Duration
+}
+
+func defaultDelivery() delivery {
+	return delivery{clock: clock.Real{}, retry: DefaultRetry, queue: DefaultQueue, batchMax: 100}
+}
+
+// DefaultQueue is each sink's queue length, in diagnoses, unless Queue
+// sets another.
+const DefaultQueue = 4096
+
+// recordBatchMax bounds a batch to a recording sink (stdout); they wait
+// for nothing, so a batch is what was queued at that moment.
+const recordBatchMax = 256
+
+// Alerting adds sinks that alert people (webhooks, Alertmanager). They
+// sit behind storm control (StormControl), each with its own queue; the
+// sinks given to New record every diagnosis.
+func Alerting(sinks ...sink.Notifier) Option {
+	return func(o *options) { o.alerting = append(o.alerting, sinks...) }
+}
+
+// StormControl folds identical diagnoses (same signature and key fields)
+// within window into one summary after the first, and holds back the
+// diagnoses of signatures with a threshold until it is crossed. thresholds
+// override the signatures' own, by signature id; a Count below 2 turns a
+// signature's threshold off. A window of 0 turns dedup off. It applies to
+// the alerting sinks, and to the recording ones with DedupRecords.
+func StormControl(window time.Duration, thresholds map[string]Threshold) Option {
+	return func(o *options) { o.dedupWindow, o.thresholds = window, thresholds }
+}
+
+// DedupRecords puts the recording sinks (stdout) behind storm control too.
+func DedupRecords(on bool) Option { return func(o *options) { o.dedupRecords = on } }
+
+// Queue sets each sink's queue length, in diagnoses.
+func Queue(n int) Option { return func(o *options) { o.queue = max(1, n) } }
+
+// Batch sets how many diagnoses an alerting sink gets per call at most,
+// and how long a batch may wait to fill up after its first diagnosis.
+func Batch(maxDiagnoses int, wait time.Duration) Option {
+	return func(o *options) { o.batchMax, o.batchWait = max(1, maxDiagnoses), wait }
+}
+
+// Retry sets the backoff of the retry loop every sink shares.
+func Retry(p RetryPolicy) Option { return func(o *options) { o.retry = p } }
+
+// WaitClock sets the clock that backoffs, batch waits, windows, re-sends
+// and the shutdown timeout wait on; tests pass a clock.Fake. Unless Clock
+// is given too, it also stamps observed_at.
+func WaitClock(c clock.Clock) Option { return func(o *options) { o.clock = c } }
+
+// ShutdownTimeout bounds delivery after Run's context ends.
+func ShutdownTimeout(d time.Duration) Option { return func(o *options) { o.shutdown = d } }
+
+// SinkStats returns each sink's counters: the recording sinks first, then
+// the alerting ones, in the order given. Safe to call while Run runs.
+func (p *Pipeline) SinkStats() []SinkStats {
+	p.lanesMu.Lock()
+	defer p.lanesMu.Unlock()
+	st := make([]SinkStats, 0, len(p.lanes))
+	for _, l := range p.lanes {
+		st = append(st, l.stats())
+	}
+	return st
+}
+
+// drainContext is the delivery context: it outlives ctx by the shutdown
+// timeout (forever without one).
+func (p *Pipeline) drainContext(ctx context.Context) (context.Context, func()) {
+	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	if p.o.shutdown <= 0 {
+		return dctx, cancel
+	}
+	stop := context.AfterFunc(ctx, func() {
+		select {
+		case <-p.o.clock.After(p.o.shutdown):
+			p.o.log.Error().Dur("shutdown_timeout", p.o.shutdown).Msg("shutdown timeout: abandoning undelivered diagnoses; their lines stay unacknowledged and are read again after a restart")
+			cancel()
+		case <-dctx.Done():
+		}
+	})
+	return dctx, func() { stop(); cancel() }
+}
+
+// network is one Run's delivery: lanes that get every diagnosis
+// straight away, and the storm stage feeding the lanes behind it.
+type network struct {
+	log     zerolog.Logger
+	lanes   []*lane
+	direct  []*lane
+	stormIn chan item // nil without a storm stage
+	wg      sync.WaitGroup
+	err     error // of the storm stage
+}
+
+func (p *Pipeline) startDelivery(ctx context.Context) *network {
+	o := &p.o
+	var records, alerts []*lane
+	for _, s := range p.sinks {
+		records = append(records, newLane(s, o.queue, recordBatchMax, 0, o))
+	}
+	for _, s := range o.alerting {
+		alerts = append(alerts, newLane(s, o.queue, o.batchMax, o.batchWait, o))
+	}
+	p.lanesMu.Lock()
+	p.lanes = append(append([]*lane(nil), records...), alerts...)
+	p.lanesMu.Unlock()
+
+	n := &network{log: o.log, lanes: p.lanes}
+	behind := alerts
+	if o.dedupRecords {
+		behind = append(behind, records...)
+	} else {
+		n.direct = records
+	}
+	st := newStorm(o.dedupWindow, o.thresholds, o.clock)
+	if st.active() && len(behind) > 0 {
+		n.stormIn = make(chan item, o.queue)
+		st.emit = func(ctx context.Context, d *sink.Diagnosis, then func()) error {
+			t := newTally(int64(len(behind)), then)
+			for _, l := range behind {
+				if err := put(ctx, l.q, item{d: d, ack: t}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.err = st.run(ctx, n.stormIn)
+			for _, l := range behind {
+				close(l.q)
+			}
+		}()
+	} else {
+		n.direct = append(n.direct, behind...)
+	}
+	for _, l := range p.lanes {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			l.run(ctx)
+		}()
+	}
+	return n
+}
+
+// send routes a batch's diagnoses, and arranges for done to run once
+// every route accepted every one of them (at once when there are none).
+// It blocks while a queue is full.
+func (n *network) send(ctx context.Context, ds []*sink.Diagnosis, sigs []*signatures.Signature, done func()) error {
+	if len(ds) == 0 {
+		if done != nil {
+			done()
+		}
+		return nil
+	}
+	t := newTally(1, done) // the 1 keeps it open until every route has its share
+	for i, d := range ds {
+		it := item{d: d, sig: sigs[i], ack: t}
+		for _, l := range n.direct {
+			t.add(1)
+			if err := put(ctx, l.q, it); err != nil {
+				return err
+			}
+		}
+		if n.stormIn != nil {
+			t.add(1)
+			if err := put(ctx, n.stormIn, it); err != nil {
+				return err
+			}
+		}
+	}
+	t.release()
+	return nil
+}
+
+// close ends the input and waits until every lane has delivered what it
+// holds, or ctx ended.
+func (n *network) close(ctx context.Context) error {
+	for _, l := range n.direct {
+		close(l.q)
+	}
+	if n.stormIn != nil {
+		close(n.stormIn)
+	}
+	n.wg.Wait()
+	for _, l := range n.lanes {
+		st := l.stats()
+		ev := n.log.Info()
+		if st.QueueDepth > 0 || st.Poisoned > 0 {
+			ev = n.log.Warn()
+		}
+		ev.Str("sink", st.Name).Int64("sent", st.Sent).Int64("poisoned", st.Poisoned).Int64("failed_attempts", st.Failed).
+			Int("undelivered", st.QueueDepth).Msg("delivery ended")
+	}
+	if ctx.Err() != nil {
+		// The shutdown deadline: what is undelivered stays
+		// unacknowledged, by design; not an error of the run.
+		return nil
+	}
+	return n.err
+}
+
+func put(ctx context.Context, q chan<- item, it item) error {
+	select {
+	case q <- it:
+		return nil
+	default:
+	}
+	select {
+	case q <- it:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
