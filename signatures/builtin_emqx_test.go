@@ -351,3 +351,29 @@ func TestEMQXSignaturesIgnoreMosquitto(t *testing.T) {
 		}
 	}
 }
+
+// The derived sample logs: every fault line EMQX would print at warning or
+// worse is explained by an EMQX signature, every EMQX signature fires at
+// least once across the two files, and the normal info lines stay quiet
+// except where an info-level signature is meant to fire.
+func TestEMQXSampleLogs(t *testing.T) {
+	_, emqx, m := emqxPack(t)
+	fired := map[string]int{}
+	for _, path := range []string{"../examples/logs/emqx-5.8.9-derived-text.log", "../examples/logs/emqx-5.8.9-derived-json.log"} {
+		for _, line := range lines(t, path) {
+			msg, _, _ := brokerlog.Split(line)
+			hits := m.Match(msg)
+			for _, h := range hits {
+				fired[h.Signature.ID]++
+			}
+			if _, fault := brokerlog.Fault(msg); fault && len(hits) == 0 {
+				t.Errorf("%s: fault line no signature explains: %q", path, line)
+			}
+		}
+	}
+	for _, s := range emqx {
+		if fired[s.ID] == 0 {
+			t.Errorf("%s never fires on the sample logs", s.ID)
+		}
+	}
+}
