@@ -278,8 +278,10 @@ func TestBuiltinPack(t *testing.T) {
 	}
 }
 
-// stripTimestamp removes Mosquitto's unix-seconds prefix; the full prefix
-// grammar lives in internal/brokerlog, which this package must not import.
-var tsPrefix = regexp.MustCompile(`^\d{9,12}: `)
+// stripTimestamp removes Mosquitto's unix-seconds prefix and EMQX's
+// prefixes (RFC 3339 or epoch-µs text, the JSON "time" member); the full
+// prefix grammar lives in internal/brokerlog, which this package must not
+// import.
+var tsPrefix = regexp.MustCompile(`^(?:\d{9,12}: |\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+[+-]\d\d:\d\d |\d{16} |\{"time":(?:\d+|"[^"]*"),)`)
 
 func stripTimestamp(line string) string { return tsPrefix.ReplaceAllString(line, "") }
