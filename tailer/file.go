@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/mqttdiag/mqttdiag/internal/logline"
@@ -18,7 +20,8 @@ import (
 
 // Per file and round, read at most this much before giving the other
 // files a turn.
-const roundBytes = 4 << 20
+// The smaller, the sooner a rotation is seen while the sinks are slow.
+const roundBytes = 256 << 10
 
 // file is one open file being read: a content stream with its reader, its
 // emitter and its checkpoint.
@@ -31,11 +34,16 @@ type file struct {
 	lr    *lineReader
 	e     *emitter
 	fp    fingerprint
-	gen   int
+	// head fingerprints the first bytes seen while fp is unknown (no
+	// complete first line yet): enough to find a copy of them.
+	head fingerprint
+	gen  int
 
 	lastSize  int64
 	lastMod   time.Time
 	idleSince time.Time // when an unnamed file was last seen without new data
+	copyBorn  int64     // birth time of the last copy of it read (copytruncate)
+	dirMod    time.Time // modification time of its directory when last looked at
 }
 
 // fileSet follows the files of a set of inputs. One goroutine owns it: the
@@ -56,6 +64,8 @@ type fileSet struct {
 	seq   map[string]*uint64
 	w     *watcher
 
+	born     map[string]int64  // input path -> birth time of the file it named before
+	consumed map[fileID]bool   // copies read to finish a truncated stream (device, inode)
 	waiting  map[string]bool   // paths we said we are waiting for
 	problems map[string]string // path -> last problem reported, to say it once
 }
@@ -63,7 +73,7 @@ type fileSet struct {
 func newFileSet(t *Tailer, ins []input, out chan<- logline.Batch, prev *stateFile) *fileSet {
 	s := &fileSet{t: t, o: &t.o, out: out, inputs: ins, cp: t.cp, prev: prev,
 		named: make(map[string]*file), seq: make(map[string]*uint64),
-		waiting: make(map[string]bool), problems: make(map[string]string)}
+		born: make(map[string]int64), consumed: make(map[fileID]bool), waiting: make(map[string]bool), problems: make(map[string]string)}
 	if prev != nil {
 		s.claimed = make([]bool, len(prev.Files))
 	}
@@ -181,6 +191,7 @@ func (s *fileSet) discover(ctx context.Context, initial bool) {
 		}
 		delete(s.named, p)
 		f.names--
+		s.born[p] = f.id.btime
 		s.readFile(ctx, f, false, -1)
 		if f.names == 0 {
 			f.idleSince = time.Time{}
@@ -256,6 +267,7 @@ func (s *fileSet) open(ctx context.Context, path string, initial bool) bool {
 	}
 	size := fi.Size()
 	f := &file{id: id, path: path, names: 1, f: fd, fp: fp, lastSize: size, lastMod: fi.ModTime()}
+	f.head, _ = readHead(fd)
 
 	var start, lines int64
 	var stream string
@@ -273,7 +285,7 @@ func (s *fileSet) open(ctx context.Context, path string, initial bool) bool {
 		// Same file, other content: truncated (copytruncate) while we
 		// were down. Finish the old stream from its copy, if there is one.
 		s.o.log.Info().Str("file", path).Int64("offset", e.Offset).Msg("log file was truncated while mqttdiag was down; reading it from its beginning")
-		s.finishFromCopy(ctx, *e, filepath.Dir(path), id)
+		f.copyBorn = s.finishFromCopy(ctx, *e, filepath.Dir(path), id)
 		f.gen = e.Generation + 1
 	case fp.known() && s.copyOfFollowed(fp, id):
 		// A copy of a file we follow (copytruncate, under a glob): its
@@ -288,20 +300,125 @@ func (s *fileSet) open(ctx context.Context, path string, initial bool) bool {
 		s.report(path, err, "cannot read log file; retrying every second")
 		return false
 	}
-	f.r = &posReader{r: fd, pos: start}
+	if e == nil {
+		// The path named another file before (a rotation now, or while
+		// we were down): files rotated away in between, unseen, come
+		// first.
+		s.catchUp(ctx, path, s.bornBefore(path), id.btime)
+	}
+	delete(s.born, path)
+	s.add(f, path, start, lines, stream, skip)
+	s.named[path] = f
+	s.o.log.Debug().Str("file", path).Int64("offset", start).Str("stream", stream).Msg("following")
+	switch {
+	case e != nil && replaced:
+		s.laterCopies(ctx, f, f.copyBorn) // copytruncated more than once while down
+	case initial || e != nil:
+		// Copies made before now were read before, or are older than
+		// where we start.
+		f.copyBorn = max(id.btime, time.Now().UnixNano())
+	default:
+		// A file that appeared while we run may have been copied and
+		// truncated already, before we could open it.
+		s.laterCopies(ctx, f, 0)
+	}
+	return true
+}
+
+// add starts reading f at start, after lines lines, in stream (empty:
+// fixed at its first line). source is the input path its lines are
+// reported under, which may be the name it had before a rotation.
+func (s *fileSet) add(f *file, source string, start, lines int64, stream string, skip bool) {
+	f.r = &posReader{r: f.f, pos: start}
 	f.lr = newLineReader(f.r, start, s.o.maxLineBytes)
 	if skip {
 		f.lr.skipFirst()
 	}
-	f.e = &emitter{source: path, stream: stream, seq: s.seqOf(path), num: lines,
+	f.e = &emitter{source: source, stream: stream, seq: s.seqOf(source), num: lines,
 		limit: s.o.batchLines, blimit: s.o.batchBytes, out: s.out}
 	if s.cp != nil {
 		f.e.tr = s.cp.newTrack(f.entry(start, lines, stream))
 	}
 	s.files = append(s.files, f)
-	s.named[path] = f
-	s.o.log.Debug().Str("file", path).Int64("offset", start).Str("stream", stream).Msg("following")
-	return true
+}
+
+// bornBefore returns the birth time of the file path named before, when
+// it named another one: from this run, or from the state file.
+func (s *fileSet) bornBefore(path string) int64 {
+	if b, ok := s.born[path]; ok {
+		return b
+	}
+	var b int64
+	if s.prev != nil {
+		for _, e := range s.prev.Files {
+			if e.Path == path && e.Btime > b {
+				b = e.Btime
+			}
+		}
+	}
+	return b
+}
+
+// catchUp reads, oldest first, files rotated from path (named path.*)
+// that were born after the file path named before (born after) and before
+// the one it names now (born before), and that nobody read: the log was
+// rotated more than once between two looks, or while mqttdiag was down.
+// Without birth times (a filesystem without statx) they cannot be told
+// from older rotated files, and are not read.
+func (s *fileSet) catchUp(ctx context.Context, path string, after, before int64) (last int64) {
+	if after == 0 || before == 0 {
+		return 0
+	}
+	dir, base := filepath.Split(path)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	var missed []*file
+	for _, ent := range ents {
+		p := filepath.Join(dir, ent.Name())
+		if !ent.Type().IsRegular() || !strings.HasPrefix(ent.Name(), base+".") || excluded(p, defaultSkip) {
+			continue
+		}
+		fd, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		fi, err := fd.Stat()
+		id := fileID{}
+		if err == nil {
+			id = statID(fi)
+			id.btime = birthTime(fd)
+		}
+		fp, ferr := readFingerprint(fd, false)
+		if err != nil || ferr != nil || id.btime <= after || id.btime >= before || s.byInode(id) != nil || s.inState(id) || s.consumed[fileID{dev: id.dev, ino: id.ino}] ||
+			(fp.known() && s.copyOfFollowed(fp, id)) {
+			fd.Close()
+			continue
+		}
+		missed = append(missed, &file{id: id, path: p, f: fd, fp: fp, lastSize: fi.Size(), lastMod: fi.ModTime()})
+	}
+	sort.Slice(missed, func(i, j int) bool { return missed[i].id.btime < missed[j].id.btime })
+	for _, f := range missed {
+		s.o.log.Info().Str("file", path).Str("found_as", f.path).Msg("found a log file rotated away before it was read; reading it first")
+		s.add(f, path, 0, 0, "", false)
+		s.readFile(ctx, f, false, -1)
+		last = f.id.btime
+	}
+	return last
+}
+
+// inState reports whether the state file has a checkpoint for the file.
+func (s *fileSet) inState(id fileID) bool {
+	if s.prev == nil {
+		return false
+	}
+	for _, e := range s.prev.Files {
+		if e.id().same(id) {
+			return true
+		}
+	}
+	return false
 }
 
 // entry is the state entry of f's current stream at the given position.
@@ -441,19 +558,33 @@ func (s *fileSet) readFile(ctx context.Context, f *file, atEOF bool, budget int6
 		return false
 	}
 	if size, mod := fi.Size(), fi.ModTime(); size != f.lastSize || !mod.Equal(f.lastMod) {
+		if f.names > 0 {
+			if d, err := os.Stat(filepath.Dir(f.path)); err == nil && !d.ModTime().Equal(f.dirMod) {
+				// A file was created or renamed beside it: perhaps copies
+				// made by copytruncates we did not see in the file.
+				f.dirMod = d.ModTime()
+				s.laterCopies(ctx, f, 0)
+			}
+		}
 		// The size check alone misses a file truncated and written past
 		// the old size before we look (nxadm/tail only compares sizes);
 		// the fingerprint of its first bytes catches that.
 		switch {
-		case size < f.r.pos:
+		case size < f.r.pos || size < f.lastSize: // files shrink only by truncation
 			s.truncated(ctx, f, f.lastSize)
 		case f.fp.known():
 			if ok, err := f.fp.matches(f.f); err == nil && !ok {
 				s.truncated(ctx, f, f.lastSize)
 			}
+		case size == f.lastSize && size <= f.r.pos:
+			// Written and emptied again between two looks, before we saw
+			// a line of it (or only touched): what was written can only
+			// be in a copy made meanwhile.
+			s.laterCopies(ctx, f, 0)
 		}
 		f.lastSize, f.lastMod = size, mod
 		if !f.fp.known() {
+			f.head, _ = readHead(f.f)
 			if fp, err := readFingerprint(f.f, false); err == nil && fp.known() {
 				f.fp = fp
 				if f.e.tr != nil {
@@ -544,33 +675,57 @@ func (s *fileSet) truncated(ctx context.Context, f *file, oldSize int64) {
 	from := f.lr.offset()
 	s.o.log.Info().Str("file", f.path).Int64("offset", from).Msg("log file was truncated; reading from its beginning")
 	f.e.flush(ctx)
-	if f.fp.known() && f.e.stream != "" {
-		old := f.entry(from, f.e.num, f.e.stream)
-		unread := oldSize > from || f.lr.pos() > from
-		s.finishFromCopyWith(ctx, old, filepath.Dir(f.path), f.id, f.e, unread)
-	} else if oldSize > from {
+	if !f.fp.known() {
+		f.fp = f.head // no first line seen; its first bytes still find a copy
+	}
+	if f.e.stream == "" && f.fp.known() {
+		// Nothing emitted yet, but the content is known by its first
+		// bytes: its copy can still be found.
+		s.startStream(f)
+	}
+	old, oldEntry, unread := f.e, f.entry(from, f.e.num, f.e.stream), oldSize > from || f.lr.pos() > from
+	// The new generation first, with the fingerprint of what the file
+	// holds now: should it be truncated again while the old stream is
+	// finished from its copy, the next look sees it.
+	f.gen++
+	f.fp, _ = readFingerprint(f.f, false)
+	f.head, _ = readHead(f.f)
+	f.r = &posReader{r: f.f}
+	f.lr = newLineReader(f.r, 0, s.o.maxLineBytes)
+	f.e = &emitter{source: f.path, seq: old.seq, limit: s.o.batchLines, blimit: s.o.batchBytes, out: s.out}
+	if s.cp != nil {
+		f.e.tr = s.cp.newTrack(f.entry(0, 0, ""))
+	}
+	var born int64
+	if oldEntry.FingerprintBytes > 0 && old.stream != "" {
+		born = s.finishFromCopyWith(ctx, oldEntry, filepath.Dir(f.path), f.id, old, unread)
+	} else if unread {
 		s.o.log.Warn().Str("file", f.path).Int64("offset", from).Int64("size", oldSize).
 			Msg("the log file was truncated before it was read to its end: lines after this offset were not read")
 	}
-	if f.e.tr != nil {
-		f.e.tr.retire()
+	if old.tr != nil {
+		old.tr.retire()
 	}
-	f.gen++
-	f.fp = fingerprint{}
-	f.r = &posReader{r: f.f}
-	f.lr = newLineReader(f.r, 0, s.o.maxLineBytes)
-	f.e = &emitter{source: f.path, seq: f.e.seq, limit: s.o.batchLines, blimit: s.o.batchBytes, out: s.out}
-	if s.cp != nil {
-		f.e.tr = s.cp.newTrack(f.entry(0, 0, ""))
+	s.laterCopies(ctx, f, born)
+}
+
+// laterCopies reads copies of f made by later copytruncates that we never
+// saw in f: the file was copied and truncated more than once between two
+// looks (the sinks were slow, or mqttdiag was busy elsewhere). They are
+// the files named like f plus a suffix born after the last copy read.
+func (s *fileSet) laterCopies(ctx context.Context, f *file, born int64) {
+	f.copyBorn = max(f.copyBorn, f.id.btime, born)
+	if b := s.catchUp(ctx, f.path, f.copyBorn, math.MaxInt64); b > 0 {
+		f.copyBorn = b
 	}
 }
 
 // finishFromCopy reads the rest of the stream of state entry e from a
 // copy of it found in dir, with an emitter of its own.
-func (s *fileSet) finishFromCopy(ctx context.Context, e stateEntry, dir string, exclude fileID) {
+func (s *fileSet) finishFromCopy(ctx context.Context, e stateEntry, dir string, exclude fileID) (born int64) {
 	fp, _ := parseFingerprint(e.Fingerprint, e.FingerprintBytes)
 	if !fp.known() {
-		return // nothing of it was read, and nothing tells its copy
+		return 0 // nothing of it was read, and nothing tells its copy
 	}
 	if e.Stream == "" {
 		e.Stream = streamID(e.id(), e.Generation, fp)
@@ -581,7 +736,7 @@ func (s *fileSet) finishFromCopy(ctx context.Context, e stateEntry, dir string, 
 		em.tr = s.cp.newTrack(e)
 		defer em.tr.retire()
 	}
-	s.finishFromCopyWith(ctx, e, dir, exclude, em, true)
+	return s.finishFromCopyWith(ctx, e, dir, exclude, em, true)
 }
 
 // finishFromCopyWith reads the stream of e from its offset to the end of
@@ -589,7 +744,7 @@ func (s *fileSet) finishFromCopy(ctx context.Context, e stateEntry, dir string, 
 // bytes (fingerprint) and is at least as long as the offset. logrotate's
 // copytruncate copies the file, then truncates it: lines we had not read
 // yet are in the copy (mosquitto.log.1 with delaycompress).
-func (s *fileSet) finishFromCopyWith(ctx context.Context, e stateEntry, dir string, exclude fileID, em *emitter, unread bool) {
+func (s *fileSet) finishFromCopyWith(ctx context.Context, e stateEntry, dir string, exclude fileID, em *emitter, unread bool) (born int64) {
 	fp, _ := parseFingerprint(e.Fingerprint, e.FingerprintBytes)
 	c, cpath := findFile(dir, e.Offset, func(fd *os.File, id fileID) bool {
 		if id.sameInode(exclude) {
@@ -603,9 +758,14 @@ func (s *fileSet) finishFromCopyWith(ctx context.Context, e stateEntry, dir stri
 			s.o.log.Warn().Str("file", e.Path).Int64("offset", e.Offset).
 				Msg("the log file was truncated or rotated away before it was read to its end, and no copy of it was found beside it: lines after this offset, if there were any, were not read")
 		}
-		return
+		return 0
 	}
 	defer c.Close()
+	if fi, err := c.Stat(); err == nil {
+		id := statID(fi)
+		s.consumed[id] = true
+		born = birthTime(c)
+	}
 	s.o.log.Info().Str("file", e.Path).Str("copy", cpath).Int64("offset", e.Offset).Msg("reading the rest of the truncated log file from its copy")
 	lr := newLineReader(&posReader{r: c, pos: e.Offset}, e.Offset, s.o.maxLineBytes)
 	cf := &file{id: e.id(), gen: e.Generation, f: c, fp: fp, e: em}
@@ -618,10 +778,13 @@ func (s *fileSet) finishFromCopyWith(ctx context.Context, e stateEntry, dir stri
 			break
 		}
 		if !s.emit(ctx, cf, l) {
-			return
+			return born
 		}
 	}
-	em.flush(ctx)
+	if em.flush(ctx) {
+		s.o.log.Info().Str("file", e.Path).Str("copy", cpath).Int64("offset", lr.offset()).Msg("finished the truncated log file from its copy")
+	}
+	return born
 }
 
 // findFile returns the first regular file in dir, at least minSize bytes
@@ -740,15 +903,7 @@ func (s *fileSet) recoverRotated(ctx context.Context) {
 		}
 		f := &file{id: e.id(), path: p, f: fd, fp: fp, gen: e.Generation, lastSize: fi.Size(), lastMod: fi.ModTime()}
 		f.id.btime = birthTime(fd)
-		f.r = &posReader{r: fd, pos: e.Offset}
-		f.lr = newLineReader(f.r, e.Offset, s.o.maxLineBytes)
-		f.e = &emitter{source: e.Path, stream: e.Stream, seq: s.seqOf(e.Path), num: e.Line,
-			limit: s.o.batchLines, blimit: s.o.batchBytes, out: s.out}
-		if s.cp != nil {
-			f.e.tr = s.cp.newTrack(e)
-			f.e.tr.update(func(x *stateEntry) { x.Path = p })
-		}
-		s.files = append(s.files, f)
+		s.add(f, e.Path, e.Offset, e.Line, e.Stream, false)
 		s.o.log.Info().Str("file", e.Path).Str("found_as", p).Int64("offset", e.Offset).Msg("rotated log file found by identity; finishing it first")
 		s.readFile(ctx, f, false, -1)
 	}

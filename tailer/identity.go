@@ -101,6 +101,20 @@ func readFingerprint(r io.ReaderAt, final bool) (fingerprint, error) {
 	return fingerprint{n: len(head), sum: sum64(head)}, nil
 }
 
+// readHead fingerprints the first bytes r holds, up to FingerprintBytes,
+// whether or not they make a line.
+func readHead(r io.ReaderAt) (fingerprint, error) {
+	var buf [FingerprintBytes]byte
+	n, err := r.ReadAt(buf[:], 0)
+	if err != nil && err != io.EOF {
+		return fingerprint{}, err
+	}
+	if n == 0 {
+		return fingerprint{}, nil
+	}
+	return fingerprint{n: n, sum: sum64(buf[:n])}, nil
+}
+
 // matches reports whether r's content starts with the bytes fp was made
 // from. An unknown fingerprint matches anything.
 func (fp fingerprint) matches(r io.ReaderAt) (bool, error) {
