@@ -64,8 +64,13 @@ type fileSet struct {
 	seq   map[string]*uint64
 	w     *watcher
 
-	born     map[string]int64  // input path -> birth time of the file it named before
-	consumed map[fileID]bool   // copies read to finish a truncated stream (device, inode)
+	born map[string]int64 // input path -> birth time of the file it named before
+	// seen holds (device, inode) of every file read in this run, copies
+	// included, so that a catch-up never reads one again.
+	seen map[fileID]bool
+	// done holds where files let go of in this run ended, should one come
+	// back under an input path (its directory renamed away and back).
+	done     map[fileID]stateEntry
 	waiting  map[string]bool   // paths we said we are waiting for
 	problems map[string]string // path -> last problem reported, to say it once
 }
@@ -73,7 +78,7 @@ type fileSet struct {
 func newFileSet(t *Tailer, ins []input, out chan<- logline.Batch, prev *stateFile) *fileSet {
 	s := &fileSet{t: t, o: &t.o, out: out, inputs: ins, cp: t.cp, prev: prev,
 		named: make(map[string]*file), seq: make(map[string]*uint64),
-		born: make(map[string]int64), consumed: make(map[fileID]bool), waiting: make(map[string]bool), problems: make(map[string]string)}
+		born: make(map[string]int64), seen: make(map[fileID]bool), done: make(map[fileID]stateEntry), waiting: make(map[string]bool), problems: make(map[string]string)}
 	if prev != nil {
 		s.claimed = make([]bool, len(prev.Files))
 	}
@@ -273,6 +278,12 @@ func (s *fileSet) open(ctx context.Context, path string, initial bool) bool {
 	var stream string
 	skip := false
 	e, replaced := s.claim(id, fd, size)
+	if d, ok := s.done[fileID{dev: id.dev, ino: id.ino}]; ok && d.id().same(id) {
+		fp, _ := parseFingerprint(d.Fingerprint, d.FingerprintBytes)
+		if ok, err := fp.matches(fd); err == nil && ok && d.Offset <= size {
+			e, replaced = &d, false
+		}
+	}
 	switch {
 	case e != nil && !replaced:
 		start, lines, f.gen = e.Offset, e.Line, e.Generation
@@ -304,6 +315,7 @@ func (s *fileSet) open(ctx context.Context, path string, initial bool) bool {
 		// The path named another file before (a rotation now, or while
 		// we were down): files rotated away in between, unseen, come
 		// first.
+		s.seen[fileID{dev: id.dev, ino: id.ino}] = true // not a missed one
 		s.catchUp(ctx, path, s.bornBefore(path), id.btime)
 	}
 	delete(s.born, path)
@@ -329,6 +341,7 @@ func (s *fileSet) open(ctx context.Context, path string, initial bool) bool {
 // fixed at its first line). source is the input path its lines are
 // reported under, which may be the name it had before a rotation.
 func (s *fileSet) add(f *file, source string, start, lines int64, stream string, skip bool) {
+	s.seen[fileID{dev: f.id.dev, ino: f.id.ino}] = true
 	f.r = &posReader{r: f.f, pos: start}
 	f.lr = newLineReader(f.r, start, s.o.maxLineBytes)
 	if skip {
@@ -391,14 +404,19 @@ func (s *fileSet) catchUp(ctx context.Context, path string, after, before int64)
 			id.btime = birthTime(fd)
 		}
 		fp, ferr := readFingerprint(fd, false)
-		if err != nil || ferr != nil || id.btime <= after || id.btime >= before || s.byInode(id) != nil || s.inState(id) || s.consumed[fileID{dev: id.dev, ino: id.ino}] ||
+		if err != nil || ferr != nil || id.btime < after || id.btime > before || s.byInode(id) != nil || s.inState(id) || s.seen[fileID{dev: id.dev, ino: id.ino}] ||
 			(fp.known() && s.copyOfFollowed(fp, id)) {
 			fd.Close()
 			continue
 		}
 		missed = append(missed, &file{id: id, path: p, f: fd, fp: fp, lastSize: fi.Size(), lastMod: fi.ModTime()})
 	}
-	sort.Slice(missed, func(i, j int) bool { return missed[i].id.btime < missed[j].id.btime })
+	// Birth times are only as fine as the kernel's coarse clock (a few
+	// ms): files born in the same tick are taken in inode order.
+	sort.Slice(missed, func(i, j int) bool {
+		a, b := missed[i].id, missed[j].id
+		return a.btime < b.btime || a.btime == b.btime && a.ino < b.ino
+	})
 	for _, f := range missed {
 		s.o.log.Info().Str("file", path).Str("found_as", f.path).Msg("found a log file rotated away before it was read; reading it first")
 		s.add(f, path, 0, 0, "", false)
@@ -762,8 +780,7 @@ func (s *fileSet) finishFromCopyWith(ctx context.Context, e stateEntry, dir stri
 	}
 	defer c.Close()
 	if fi, err := c.Stat(); err == nil {
-		id := statID(fi)
-		s.consumed[id] = true
+		s.seen[statID(fi)] = true
 		born = birthTime(c)
 	}
 	s.o.log.Info().Str("file", e.Path).Str("copy", cpath).Int64("offset", e.Offset).Msg("reading the rest of the truncated log file from its copy")
@@ -847,6 +864,7 @@ func (s *fileSet) letGo(ctx context.Context, f *file) {
 }
 
 func (s *fileSet) closeFile(f *file) {
+	s.done[fileID{dev: f.id.dev, ino: f.id.ino}] = f.entry(f.lr.offset(), f.e.num, f.e.stream)
 	if f.e.tr != nil {
 		f.e.tr.retire()
 	}

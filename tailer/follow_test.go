@@ -31,8 +31,8 @@ func TestGlobPicksUpLateFilesAndExcludes(t *testing.T) {
 	}
 	appendFile(t, a+".1", "a 2 after rename\n")
 	appendFile(t, a, "new a 1\n")
-	got := s.c.waitText(t, "new a 1")
-	got = s.c.waitText(t, "a 2 after rename")
+	s.c.waitText(t, "new a 1")
+	got := s.c.waitText(t, "a 2 after rename")
 	seen := map[string]int{}
 	for _, l := range got {
 		seen[l.Text]++

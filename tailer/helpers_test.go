@@ -153,7 +153,11 @@ func (c *collector) wait(t *testing.T, n int) []logline.Line {
 				t.Fatalf("output closed after %d of %d lines", got, n)
 			}
 		case <-deadline:
-			t.Fatalf("got %d of %d lines within 20s: %v", got, n, texts(c.snapshot()))
+			ls := texts(c.snapshot())
+			if len(ls) > 20 {
+				ls = append(ls[:20], "...")
+			}
+			t.Fatalf("got %d of %d lines within 20s: %q", got, n, ls)
 		}
 	}
 }
