@@ -57,11 +57,9 @@ func newLineReader(r io.Reader, offset int64, max int) *lineReader {
 	if max <= 0 {
 		max = DefaultMaxLineBytes
 	}
-	size := 32 << 10
-	if size > max+1 {
-		size = max + 1
-	}
-	return &lineReader{r: r, buf: make([]byte, size), max: max, off: offset}
+	// Large reads for throughput; never less than a longest line and its
+	// newline, so that the buffer never grows.
+	return &lineReader{r: r, buf: make([]byte, bufSize(max)), max: max, off: offset}
 }
 
 // skipFirst makes the reader discard everything up to and including the
@@ -71,6 +69,19 @@ func (lr *lineReader) skipFirst() {
 	lr.skipping = true
 	lr.pending = rawLine{offset: lr.off, skipped: true}
 	lr.cut = lr.cut[:0]
+}
+
+// readSize is the least a reader's buffer holds.
+const readSize = 128 << 10
+
+// bufSize is the reader's buffer size for a line limit: the memory bound.
+func bufSize(max int) int { return maxInt(readSize, max+1) }
+
+func maxInt(a, b int) int {
+	if a > b {
+		return a
+	}
+	return b
 }
 
 // errNoLine is returned by next when no complete line is buffered and the
@@ -113,10 +124,6 @@ func (lr *lineReader) fill() (int, error) {
 			copy(lr.buf, lr.buf[lr.lo:lr.hi])
 			lr.hi -= lr.lo
 			lr.lo = 0
-		} else if len(lr.buf) < lr.max+1 {
-			nb := make([]byte, min(2*len(lr.buf), lr.max+1))
-			copy(nb, lr.buf[:lr.hi])
-			lr.buf = nb
 		}
 	}
 	n, err := lr.r.Read(lr.buf[lr.hi:])
@@ -167,8 +174,10 @@ func (lr *lineReader) line() (rawLine, bool) {
 		lr.cut = append(append(lr.cut[:0], data[:keep]...), TruncatedMarker...)
 		lr.pending = rawLine{offset: lr.off, truncated: true}
 		lr.skipping = true
-		lr.off += int64(len(data))
-		lr.lo = lr.hi
+		// Consume the kept part; the skipping scan finds the newline in
+		// what follows, which may already be in the buffer.
+		lr.off += int64(lr.max)
+		lr.lo += lr.max
 		return lr.line()
 	}
 	return rawLine{}, false

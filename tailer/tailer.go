@@ -213,6 +213,11 @@ type emitter struct {
 	seq    *uint64 // per source, shared across the source's streams
 	num    int64   // lines before the next one
 	batch  []logline.Line
+	// text holds the batch's line texts back to back; at flush it becomes
+	// one string that every Line.Text of the batch slices: one allocation
+	// per batch instead of one per line.
+	text   []byte
+	ends   []int
 	bytes  int
 	limit  int
 	blimit int
@@ -229,8 +234,10 @@ func (e *emitter) add(l rawLine) {
 	e.batch = append(e.batch, logline.Line{
 		Source: e.source, Stream: e.stream,
 		Offset: l.offset, End: l.end, Number: e.num, Seq: *e.seq,
-		Text: string(l.text), Truncated: l.truncated,
+		Truncated: l.truncated,
 	})
+	e.text = append(e.text, l.text...)
+	e.ends = append(e.ends, len(e.text))
 	e.bytes += len(l.text)
 }
 
@@ -243,6 +250,12 @@ func (e *emitter) flush(ctx context.Context) bool {
 	if len(e.batch) == 0 {
 		return true
 	}
+	all, start := string(e.text), 0
+	for i, end := range e.ends {
+		e.batch[i].Text = all[start:end]
+		start = end
+	}
+	e.text, e.ends = e.text[:0], e.ends[:0]
 	b := logline.Batch{Lines: e.batch}
 	if e.tr != nil {
 		last := e.batch[len(e.batch)-1]
