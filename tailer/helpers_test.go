@@ -92,9 +92,12 @@ func (c *fakeClock) awaitIdle(t *testing.T, d time.Duration) {
 	}
 }
 
-// tick advances the clock by d and waits until the loop is idle again.
+// tick waits until the loop waits on its d timer, advances the clock by d
+// and waits until the loop is idle again. (Advancing while the loop is
+// still busy with its last round would fire no timer of it.)
 func (c *fakeClock) tick(t *testing.T, d time.Duration) {
 	t.Helper()
+	c.awaitIdle(t, d)
 	c.Advance(d)
 	c.awaitIdle(t, d)
 }
