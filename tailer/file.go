@@ -95,7 +95,8 @@ func (s *fileSet) run(ctx context.Context) error {
 		tick = safetyTick
 		w, err := s.o.newWatcher(s.o.log)
 		if err != nil {
-			// nxadm/tail exits the process here (watch/inotify_tracker.go).
+			// nxadm/tail v1.4.11 exits the process here
+			// (watch/inotify_tracker.go:217-221).
 			s.o.log.Warn().Err(err).Msg("inotify unavailable; checking files every second (use --poll to choose the interval)")
 		} else {
 			s.w = w
@@ -154,7 +155,7 @@ func (s *fileSet) discover(ctx context.Context, initial bool) {
 			s.o.log.Info().Str("input", in.arg).Msg("no files match yet; waiting for them to appear")
 		}
 		for _, p := range cands {
-			if _, dup := seen[p]; dup || p == s.o.statePath {
+			if _, dup := seen[p]; dup || sameFile(p, s.o.statePath) {
 				continue
 			}
 			fi, err := s.o.stat(p)
@@ -168,7 +169,8 @@ func (s *fileSet) discover(ctx context.Context, initial bool) {
 			case err != nil:
 				// Permission denied, a stale NFS handle: transient more
 				// often than not. Keep what the path named, and retry.
-				// (nxadm/tail calls os.Exit here: watch/inotify.go.)
+				// (nxadm/tail v1.4.11 calls os.Exit here:
+				// watch/inotify.go:113-122, watch/polling.go:70-82.)
 				s.report(p, err, "cannot stat log file; retrying every second")
 				if f := s.named[p]; f != nil {
 					seen[p] = f.id
@@ -188,7 +190,8 @@ func (s *fileSet) discover(ctx context.Context, initial bool) {
 	}
 	// Names that no longer name their file: the file was rotated away,
 	// deleted or replaced. Read it to its end now, before any line of a
-	// file that replaced it.
+	// file that replaced it (nxadm/tail v1.4.11 reopens the path without
+	// draining the old descriptor: tail.go:389-400).
 	for _, p := range sortedKeys(s.named) {
 		f := s.named[p]
 		if id, ok := seen[p]; ok && id.sameInode(f.id) {
@@ -223,6 +226,17 @@ func (s *fileSet) discover(ctx context.Context, initial bool) {
 			delete(s.waiting, p)
 		}
 	}
+}
+
+// sameFile reports whether two paths name the same place, so that the
+// state file is never followed as a log under a glob or a directory.
+func sameFile(a, b string) bool {
+	if b == "" {
+		return false
+	}
+	aa, err1 := filepath.Abs(a)
+	bb, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && aa == bb
 }
 
 func (s *fileSet) byInode(id fileID) *file {
@@ -585,7 +599,8 @@ func (s *fileSet) readFile(ctx context.Context, f *file, atEOF bool, budget int6
 			}
 		}
 		// The size check alone misses a file truncated and written past
-		// the old size before we look (nxadm/tail only compares sizes);
+		// the old size before we look (nxadm/tail v1.4.11 only compares
+		// sizes, watch/inotify.go:123-129, and loses the new first bytes);
 		// the fingerprint of its first bytes catches that.
 		switch {
 		case size < f.r.pos || size < f.lastSize: // files shrink only by truncation

@@ -36,8 +36,8 @@ type rawLine struct {
 // It exists because bufio.Scanner fails on long lines and loses the
 // position, bufio.Reader.ReadString grows without bound, and nxadm/tail's
 // MaxLineSize splits a line only after reading all of it into memory
-// (nxadm/tail tail.go readLine: ReadString('\n')) and cuts through
-// multi-byte characters.
+// (nxadm/tail v1.4.11 tail.go:240 reads with ReadString('\n'), tail.go:449-451
+// splits) and cuts through multi-byte characters (util/util.go:29-48).
 type lineReader struct {
 	r   io.Reader
 	buf []byte

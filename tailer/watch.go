@@ -27,9 +27,9 @@ func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 // re-stats and re-reads every file itself, and also looks on a timer, so a
 // lost or coalesced event (queue overflow) costs latency, never data.
 //
-// Every Tailer has its own fsnotify.Watcher: nxadm/tail shares one
-// process-wide watcher between tails, so that stopping one tail or calling
-// Cleanup breaks the others (its watch/inotify_tracker.go).
+// Every Tailer has its own fsnotify.Watcher: nxadm/tail v1.4.11 shares one
+// process-wide watcher between tails, so that two tails on a file go deaf
+// and re-tailing after Cleanup sees nothing (watch/inotify_tracker.go:139-196).
 type watcher struct {
 	fs   *fsnotify.Watcher
 	log  zerolog.Logger
