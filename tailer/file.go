@@ -110,6 +110,13 @@ func (s *fileSet) run(ctx context.Context) error {
 	}
 	s.recoverRotated(ctx)
 	s.discover(ctx, true)
+	if s.cp != nil {
+		// Where each file starts is on disk before its first line leaves:
+		// a crash now must not turn the next start into a first run.
+		if err := s.cp.save(); err != nil {
+			s.o.log.Error().Err(err).Msg("cannot save checkpoints; will retry")
+		}
+	}
 	for {
 		more := s.readAll(ctx)
 		if ctx.Err() != nil {
