@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"unicode/utf8"
 )
 
 // TruncatedMarker is appended to the kept part of a line that was longer
@@ -20,16 +21,23 @@ type rawLine struct {
 	offset    int64 // first byte
 	end       int64 // past the terminator
 	truncated bool
+	// skipped marks the rest of a line that began before the reader's
+	// start (see skipFirst): it carries a position but is not a line.
+	skipped bool
 }
 
 // lineReader splits a byte stream into lines, keeping exact byte offsets
 // and bounded memory whatever the input: a line longer than max is cut to
-// max bytes and the rest is skipped up to its newline. An unterminated
-// last line is held back (it may still be being written) until the caller
-// says the stream has ended.
+// max bytes (at a UTF-8 character boundary when the cut would split one)
+// and the rest is skipped up to its newline. An unterminated last line is
+// held back (it may still be being written) until the caller says the
+// stream has ended.
 //
 // It exists because bufio.Scanner fails on long lines and loses the
-// position, and bufio.Reader.ReadString grows without bound.
+// position, bufio.Reader.ReadString grows without bound, and nxadm/tail's
+// MaxLineSize splits a line only after reading all of it into memory
+// (nxadm/tail v1.4.11 tail.go:240 reads with ReadString('\n'), tail.go:449-451
+// splits) and cuts through multi-byte characters (util/util.go:29-48).
 type lineReader struct {
 	r   io.Reader
 	buf []byte
@@ -49,11 +57,31 @@ func newLineReader(r io.Reader, offset int64, max int) *lineReader {
 	if max <= 0 {
 		max = DefaultMaxLineBytes
 	}
-	size := 32 << 10
-	if size > max+1 {
-		size = max + 1
+	// Large reads for throughput; never less than a longest line and its
+	// newline, so that the buffer never grows.
+	return &lineReader{r: r, buf: make([]byte, bufSize(max)), max: max, off: offset}
+}
+
+// skipFirst makes the reader discard everything up to and including the
+// first newline, reported as one skipped rawLine: the reader starts inside
+// a line that began before it, and that line is not one of ours.
+func (lr *lineReader) skipFirst() {
+	lr.skipping = true
+	lr.pending = rawLine{offset: lr.off, skipped: true}
+	lr.cut = lr.cut[:0]
+}
+
+// readSize is the least a reader's buffer holds.
+const readSize = 128 << 10
+
+// bufSize is the reader's buffer size for a line limit: the memory bound.
+func bufSize(max int) int { return maxInt(readSize, max+1) }
+
+func maxInt(a, b int) int {
+	if a > b {
+		return a
 	}
-	return &lineReader{r: r, buf: make([]byte, size), max: max, off: offset}
+	return b
 }
 
 // errNoLine is returned by next when no complete line is buffered and the
@@ -65,36 +93,17 @@ var errNoLine = errors.New("no complete line")
 // an unterminated final line is returned as a line.
 func (lr *lineReader) next(atEOF bool) (rawLine, error) {
 	for {
-		if l, ok := lr.scan(); ok {
+		if l, ok := lr.line(); ok {
 			return l, nil
 		}
-		if lr.lo > 0 && lr.lo == lr.hi {
-			lr.lo, lr.hi = 0, 0
-		}
-		if lr.hi == len(lr.buf) {
-			if lr.lo > 0 {
-				copy(lr.buf, lr.buf[lr.lo:lr.hi])
-				lr.hi -= lr.lo
-				lr.lo = 0
-			} else if len(lr.buf) < lr.max+1 {
-				nb := make([]byte, min(2*len(lr.buf), lr.max+1))
-				copy(nb, lr.buf[:lr.hi])
-				lr.buf = nb
-			}
-		}
-		n, err := lr.r.Read(lr.buf[lr.hi:])
-		lr.hi += n
+		n, err := lr.fill()
 		if n > 0 {
 			continue
 		}
 		if err != nil && err != io.EOF {
 			return rawLine{}, err
 		}
-		if err == nil {
-			// A reader may return 0, nil; treat it as no data for now.
-			return rawLine{}, errNoLine
-		}
-		if atEOF {
+		if err == io.EOF && atEOF {
 			if l, ok := lr.flush(); ok {
 				return l, nil
 			}
@@ -103,8 +112,28 @@ func (lr *lineReader) next(atEOF bool) (rawLine, error) {
 	}
 }
 
-// scan looks for a line in the buffer.
-func (lr *lineReader) scan() (rawLine, bool) {
+// fill reads once from the underlying reader into the buffer. It returns
+// what Read returned; a reader may return 0, nil, which means no data for
+// now.
+func (lr *lineReader) fill() (int, error) {
+	if lr.lo > 0 && lr.lo == lr.hi {
+		lr.lo, lr.hi = 0, 0
+	}
+	if lr.hi == len(lr.buf) {
+		if lr.lo > 0 {
+			copy(lr.buf, lr.buf[lr.lo:lr.hi])
+			lr.hi -= lr.lo
+			lr.lo = 0
+		}
+	}
+	n, err := lr.r.Read(lr.buf[lr.hi:])
+	lr.hi += n
+	return n, err
+}
+
+// line returns the next complete line already in the buffer, without
+// reading.
+func (lr *lineReader) line() (rawLine, bool) {
 	data := lr.buf[lr.lo:lr.hi]
 	if lr.skipping {
 		i := bytes.IndexByte(data, '\n')
@@ -133,12 +162,23 @@ func (lr *lineReader) scan() (rawLine, bool) {
 	}
 	if len(data) > lr.max {
 		// Too long: keep the first max bytes and skip to the newline.
-		lr.cut = append(append(lr.cut[:0], data[:lr.max]...), TruncatedMarker...)
+		keep := lr.max
+		// Do not split a UTF-8 character: back off to its first byte
+		// (at most 3 bytes, the longest continuation run).
+		for k := 0; k < utf8.UTFMax-1 && keep > 0 && !utf8.RuneStart(data[keep]); k++ {
+			keep--
+		}
+		if !utf8.RuneStart(data[keep]) {
+			keep = lr.max // not UTF-8 anyway: cut where the limit says
+		}
+		lr.cut = append(append(lr.cut[:0], data[:keep]...), TruncatedMarker...)
 		lr.pending = rawLine{offset: lr.off, truncated: true}
 		lr.skipping = true
-		lr.off += int64(len(data))
-		lr.lo = lr.hi
-		return lr.scan()
+		// Consume the kept part; the skipping scan finds the newline in
+		// what follows, which may already be in the buffer.
+		lr.off += int64(lr.max)
+		lr.lo += lr.max
+		return lr.line()
 	}
 	return rawLine{}, false
 }
@@ -150,7 +190,7 @@ func (lr *lineReader) flush() (rawLine, bool) {
 		l := lr.pending
 		l.end = lr.off
 		l.text = lr.cut
-		return l, true
+		return l, l.end > l.offset
 	}
 	data := lr.buf[lr.lo:lr.hi]
 	if len(data) == 0 {
@@ -169,4 +209,26 @@ func (lr *lineReader) offset() int64 {
 		return lr.pending.offset
 	}
 	return lr.off
+}
+
+// pos is the stream offset of the next byte the reader will read from its
+// source: everything before it has been read, whether or not it has been
+// returned as a line yet.
+func (lr *lineReader) pos() int64 { return lr.off + int64(lr.hi-lr.lo) }
+
+// posReader reads a file with pread at an explicit position, so that the
+// position is ours (exact, and reset at will after a truncation) rather
+// than the file descriptor's.
+type posReader struct {
+	r   io.ReaderAt
+	pos int64
+}
+
+func (p *posReader) Read(b []byte) (int, error) {
+	n, err := p.r.ReadAt(b, p.pos)
+	p.pos += int64(n)
+	if n > 0 && err == io.EOF {
+		err = nil // ReadAt reports EOF with a short read; Read need not
+	}
+	return n, err
 }

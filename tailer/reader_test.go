@@ -102,7 +102,7 @@ func TestLineReaderBoundedMemory(t *testing.T) {
 	if !l.truncated || len(l.text) != max+len(TruncatedMarker) || l.end != 50<<20+1 {
 		t.Fatalf("long line: truncated=%v len=%d end=%d", l.truncated, len(l.text), l.end)
 	}
-	if cap(lr.buf) > max+1 {
+	if cap(lr.buf) > bufSize(max) {
 		t.Errorf("buffer grew to %d bytes for a %d-byte limit", cap(lr.buf), max)
 	}
 	l, err = lr.next(false)
@@ -156,7 +156,7 @@ func FuzzLineReader(f *testing.F) {
 			} else if !bytes.Equal(l.text, raw) {
 				t.Fatalf("line %q, input holds %q", l.text, raw)
 			}
-			if len(lr.buf) > max+1 {
+			if len(lr.buf) > bufSize(max) {
 				t.Fatalf("buffer %d > limit %d", len(lr.buf), max)
 			}
 			pos = l.end

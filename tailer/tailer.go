@@ -1,11 +1,16 @@
-// Package tailer reads log lines from files and standard input, following
-// files as they grow and as they are rotated, and reports each line with
-// its exact byte position. It knows bytes, positions and file identities,
-// and nothing about signatures.
+// Package tailer owns reading log lines from files and standard input:
+// following files as they grow, across rotation (rename-and-create,
+// copytruncate, deletion and re-creation, EMQX wrap logs), globs and
+// directories whose files appear later, and checkpoints that let a
+// restarted process resume exactly where every line had been
+// acknowledged. Each line is reported with its exact byte position in a
+// content stream whose identity survives restarts. It knows bytes,
+// positions and file identities, and nothing about signatures.
 //
 // It reads files itself rather than through github.com/nxadm/tail, whose
-// reader cannot give exact offsets (Tell is racy against its own buffered
-// channel), exits the process on a failed stat, and emits partial lines;
+// v1.4.11 exits the process on a failed stat, skips to the end of a file
+// when its rate limiter fills, emits partial lines, may switch to a new
+// file before draining the rotated one, and cannot give exact offsets;
 // see README "Why not nxadm/tail".
 package tailer
 
@@ -14,12 +19,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
 	"github.com/rs/zerolog"
 
 	"github.com/mqttdiag/mqttdiag/internal/logline"
@@ -28,10 +32,20 @@ import (
 // Stdin is the path that names standard input.
 const Stdin = "-"
 
+// Defaults of the options.
+const (
+	DefaultRotateWait    = 5 * time.Minute
+	DefaultFlushInterval = time.Second
+	safetyTick           = time.Second
+)
+
 // Tailer reads lines from a set of paths.
 type Tailer struct {
 	paths []string
 	o     options
+
+	mu sync.Mutex
+	cp *checkpoints // with StateFile, once Run has loaded it
 }
 
 type options struct {
@@ -40,8 +54,19 @@ type options struct {
 	maxLineBytes  int
 	poll          time.Duration
 	batchLines    int
+	batchBytes    int
 	log           zerolog.Logger
 	stdin         io.Reader
+	statePath     string
+	exclude       []string
+	clock         Clock
+	rotateWait    time.Duration
+	flushEvery    time.Duration
+
+	// Seams for fault injection in tests.
+	stat       func(string) (fs.FileInfo, error)
+	open       func(string) (*os.File, error)
+	newWatcher func(zerolog.Logger) (*watcher, error)
 }
 
 // Option configures a Tailer.
@@ -51,7 +76,8 @@ type Option func(*options)
 // context is cancelled. Without it each input is read to its end once.
 func Follow(on bool) Option { return func(o *options) { o.follow = on } }
 
-// FromBeginning starts files at their first byte instead of their end.
+// FromBeginning starts files found at start at their first byte instead
+// of their end, when the state file does not say where to resume.
 // Without Follow, files are always read from the beginning.
 func FromBeginning(on bool) Option { return func(o *options) { o.fromBeginning = on } }
 
@@ -69,9 +95,42 @@ func Logger(l zerolog.Logger) Option { return func(o *options) { o.log = l } }
 // StdinReader replaces os.Stdin as the source of the "-" path (tests).
 func StdinReader(r io.Reader) Option { return func(o *options) { o.stdin = r } }
 
-// New returns a Tailer for paths. "-" means standard input.
+// StateFile keeps checkpoints in the file at path (README "State file"):
+// where every line was acknowledged, per file, so that a restart resumes
+// there. Only with Follow; standard input has no checkpoint.
+func StateFile(path string) Option { return func(o *options) { o.statePath = path } }
+
+// Exclude skips files of globs and directories whose base name (or whole
+// path, for a pattern with a slash) matches one of the patterns.
+func Exclude(patterns ...string) Option {
+	return func(o *options) { o.exclude = append(o.exclude, patterns...) }
+}
+
+// WithClock replaces the real clock (tests).
+func WithClock(c Clock) Option { return func(o *options) { o.clock = c } }
+
+// RotateWait is how long a rotated or deleted file that no longer grows is
+// kept open when the kernel cannot tell whether its writer has let go of
+// it (see writerGone). Mosquitto writes to the renamed file until it is
+// told to reopen its log.
+func RotateWait(d time.Duration) Option { return func(o *options) { o.rotateWait = d } }
+
+// FlushInterval is the most often the state file is written while
+// acknowledgements come in.
+func FlushInterval(d time.Duration) Option { return func(o *options) { o.flushEvery = d } }
+
+// batchLines bounds the lines per batch (tests).
+func batchLines(n int) Option { return func(o *options) { o.batchLines = n } }
+
+// New returns a Tailer for paths: files, globs, directories, or "-" for
+// standard input.
 func New(paths []string, opts ...Option) *Tailer {
-	o := options{maxLineBytes: DefaultMaxLineBytes, batchLines: 256, log: zerolog.Nop(), stdin: os.Stdin}
+	o := options{
+		maxLineBytes: DefaultMaxLineBytes, batchLines: 256, batchBytes: 1 << 20,
+		log: zerolog.Nop(), stdin: os.Stdin, clock: realClock{},
+		rotateWait: DefaultRotateWait, flushEvery: DefaultFlushInterval,
+		stat: os.Stat, open: os.Open, newWatcher: newWatcher,
+	}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -80,106 +139,229 @@ func New(paths []string, opts ...Option) *Tailer {
 
 // Run reads every path and sends batches of lines to out until all inputs
 // are exhausted (without Follow) or ctx is cancelled, then closes out. Each
-// batch is owned by the receiver. A send blocks while the receiver is busy:
-// the tailer stops reading rather than dropping lines.
+// batch is owned by the receiver, who must call its Done (when not nil)
+// once the batch is dealt with: checkpoints advance only over batches whose
+// Done was called. A send blocks while the receiver is busy: the tailer
+// stops reading rather than dropping lines (nxadm/tail v1.4.11's
+// RateLimiter skips to the end of the file instead: tail.go:311-327), and
+// it returns when ctx ends even if nobody receives.
+//
+// With StateFile, call Close after the receiver has finished, to write the
+// final checkpoints.
 func (t *Tailer) Run(ctx context.Context, out chan<- logline.Batch) error {
 	defer close(out)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	var w *watcher
-	if t.o.follow && t.o.poll == 0 {
-		var err error
-		if w, err = newWatcher(t.o.log); err != nil {
-			t.o.log.Warn().Err(err).Msg("inotify unavailable; polling files every second (use --poll to choose the interval)")
-			w = nil
-		} else {
-			defer w.close()
-			go w.run(ctx)
+	if err := validPatterns(t.o.exclude); err != nil {
+		return err
+	}
+	var stdin bool
+	var ins []input
+	for _, p := range t.paths {
+		if p == Stdin {
+			stdin = true
+			continue
 		}
+		ins = append(ins, parseInput(p))
+	}
+	var prev *stateFile
+	if t.o.statePath != "" && t.o.follow {
+		var err error
+		if prev, err = loadState(t.o.statePath); err != nil {
+			return err
+		}
+		cp := newCheckpoints(t.o.statePath, t.paths, t.o.clock, t.o.flushEvery, t.o.log)
+		t.mu.Lock()
+		t.cp = cp
+		t.mu.Unlock()
+		go cp.run()
 	}
 
 	var wg sync.WaitGroup
-	errs := make([]error, len(t.paths))
-	for i, p := range t.paths {
+	var stdinErr error
+	if stdin {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if p == Stdin {
-				errs[i] = t.readStream(ctx, Stdin, "stdin:"+processNonce(), t.o.stdin, out)
-				return
-			}
-			f := &follower{t: t, path: p, out: out}
-			if w != nil {
-				f.wake = w.subscribe(p)
-			}
-			errs[i] = f.run(ctx)
+			stdinErr = t.readStream(ctx, Stdin, "stdin:"+processNonce(), t.o.stdin, out)
 		}()
+	}
+	var filesErr error
+	if len(ins) > 0 {
+		s := newFileSet(t, ins, out, prev)
+		filesErr = s.run(ctx)
 	}
 	wg.Wait()
 	if ctx.Err() != nil {
 		return nil
 	}
-	return errors.Join(errs...)
+	return errors.Join(stdinErr, filesErr)
 }
 
-// emitter batches lines for one source.
+// Close writes the final checkpoints, once every batch sent by Run has been
+// dealt with. Without StateFile it does nothing.
+func (t *Tailer) Close() error {
+	t.mu.Lock()
+	cp := t.cp
+	t.mu.Unlock()
+	if cp == nil {
+		return nil
+	}
+	return cp.close()
+}
+
+// emitter batches lines of one content stream.
 type emitter struct {
 	source string
 	stream string
-	seq    uint64
-	num    int64
+	seq    *uint64 // per source, shared across the source's streams
+	num    int64   // lines before the next one
 	batch  []logline.Line
+	// text holds the batch's line texts back to back; at flush it becomes
+	// one string that every Line.Text of the batch slices: one allocation
+	// per batch instead of one per line.
+	text   []byte
+	ends   []int
+	bytes  int
 	limit  int
+	blimit int
 	out    chan<- logline.Batch
+	tr     *track // nil without checkpoints
 }
 
 func (e *emitter) add(l rawLine) {
-	e.seq++
+	*e.seq++
 	e.num++
+	if e.batch == nil {
+		e.batch = make([]logline.Line, 0, e.limit)
+	}
 	e.batch = append(e.batch, logline.Line{
 		Source: e.source, Stream: e.stream,
-		Offset: l.offset, End: l.end, Number: e.num, Seq: e.seq,
-		Text: string(l.text), Truncated: l.truncated,
+		Offset: l.offset, End: l.end, Number: e.num, Seq: *e.seq,
+		Truncated: l.truncated,
 	})
+	e.text = append(e.text, l.text...)
+	e.ends = append(e.ends, len(e.text))
+	e.bytes += len(l.text)
 }
 
-func (e *emitter) full() bool { return len(e.batch) >= e.limit }
+// full reports that the batch should be sent: enough lines, or enough
+// bytes that the batches in flight stay small whatever the line length.
+func (e *emitter) full() bool { return len(e.batch) >= e.limit || e.bytes >= e.blimit }
 
 // flush sends the pending batch; false when ctx ended first.
 func (e *emitter) flush(ctx context.Context) bool {
 	if len(e.batch) == 0 {
 		return true
 	}
+	all, start := string(e.text), 0
+	for i, end := range e.ends {
+		e.batch[i].Text = all[start:end]
+		start = end
+	}
+	e.text, e.ends = e.text[:0], e.ends[:0]
+	b := logline.Batch{Lines: e.batch}
+	if e.tr != nil {
+		last := e.batch[len(e.batch)-1]
+		b.Done = e.tr.emitted(last.End, last.Number)
+	}
 	select {
-	case e.out <- logline.Batch{Lines: e.batch}:
-		e.batch = make([]logline.Line, 0, e.limit)
+	case e.out <- b:
+		e.batch, e.bytes = nil, 0
 		return true
 	case <-ctx.Done():
 		return false
 	}
 }
 
-// readStream reads a non-seekable stream such as stdin to its end.
+// readStream reads a non-seekable stream such as stdin to its end. A
+// pending batch is sent before every read that may block, so that a line
+// is not held back waiting for the next one.
 func (t *Tailer) readStream(ctx context.Context, source, stream string, r io.Reader, out chan<- logline.Batch) error {
-	e := &emitter{source: source, stream: stream, limit: t.o.batchLines, out: out}
-	lr := newLineReader(r, 0, t.o.maxLineBytes)
+	var seq uint64
+	e := &emitter{source: source, stream: stream, seq: &seq, limit: t.o.batchLines, blimit: t.o.batchBytes, out: out}
+	lr := newLineReader(newCtxReader(ctx, r), 0, t.o.maxLineBytes)
 	for {
-		l, err := lr.next(true)
-		if err == errNoLine {
-			// A pipe returns EOF only when the writer closed it.
-			e.flush(ctx)
+		for {
+			l, ok := lr.line()
+			if !ok {
+				break
+			}
+			e.add(l)
+			if e.full() && !e.flush(ctx) {
+				return nil
+			}
+		}
+		if !e.flush(ctx) {
 			return nil
 		}
-		if err != nil {
+		n, err := lr.fill()
+		if n > 0 {
+			continue
+		}
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err == io.EOF:
+			// A pipe returns EOF only when the writer closed it.
+			if l, ok := lr.flush(); ok {
+				e.add(l)
+			}
 			e.flush(ctx)
+			return nil
+		case err != nil:
 			return fmt.Errorf("read %s: %w", source, err)
 		}
-		e.add(l)
-		if e.full() && !e.flush(ctx) {
-			return nil
+	}
+}
+
+// ctxReader reads r in a goroutine of its own, so that a read blocked on a
+// pipe that stays open (kubectl logs -f) does not keep Run from returning
+// when ctx ends. The goroutine then stays blocked until the process exits.
+type ctxReader struct {
+	ctx context.Context
+	ch  chan chunk
+	cur []byte
+	err error
+}
+
+type chunk struct {
+	b   []byte
+	err error
+}
+
+func newCtxReader(ctx context.Context, r io.Reader) *ctxReader {
+	cr := &ctxReader{ctx: ctx, ch: make(chan chunk)}
+	go func() {
+		for {
+			b := make([]byte, 64<<10)
+			n, err := r.Read(b)
+			select {
+			case cr.ch <- chunk{b[:n], err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return cr
+}
+
+func (cr *ctxReader) Read(p []byte) (int, error) {
+	for len(cr.cur) == 0 {
+		if cr.err != nil {
+			return 0, cr.err
+		}
+		select {
+		case c := <-cr.ch:
+			cr.cur, cr.err = c.b, c.err
+		case <-cr.ctx.Done():
+			return 0, cr.ctx.Err()
 		}
 	}
+	n := copy(p, cr.cur)
+	cr.cur = cr.cur[n:]
+	return n, nil
 }
 
 // processNonce distinguishes one run's stdin stream from another's, so
@@ -187,72 +369,3 @@ func (t *Tailer) readStream(ctx context.Context, source, stream string, r io.Rea
 func processNonce() string {
 	return fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano())
 }
-
-// watcher fans inotify events on the directories of followed files out to
-// the followers, as wake-ups: a follower always re-reads the file itself,
-// so a lost or coalesced event costs latency, never data.
-type watcher struct {
-	fs   *fsnotify.Watcher
-	log  zerolog.Logger
-	mu   sync.Mutex
-	subs map[string][]chan struct{} // by cleaned absolute path
-	dirs map[string]bool
-}
-
-func newWatcher(log zerolog.Logger) (*watcher, error) {
-	fw, err := fsnotify.NewWatcher()
-	if err != nil {
-		return nil, err
-	}
-	return &watcher{fs: fw, log: log, subs: make(map[string][]chan struct{}), dirs: make(map[string]bool)}, nil
-}
-
-func (w *watcher) subscribe(path string) <-chan struct{} {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		abs = filepath.Clean(path)
-	}
-	ch := make(chan struct{}, 1)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.subs[abs] = append(w.subs[abs], ch)
-	dir := filepath.Dir(abs)
-	if !w.dirs[dir] {
-		if err := w.fs.Add(dir); err != nil {
-			w.log.Warn().Err(err).Str("dir", dir).Msg("cannot watch directory; relying on the one-second check")
-		} else {
-			w.dirs[dir] = true
-		}
-	}
-	return ch
-}
-
-func (w *watcher) run(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev, ok := <-w.fs.Events:
-			if !ok {
-				return
-			}
-			w.mu.Lock()
-			for _, ch := range w.subs[ev.Name] {
-				select {
-				case ch <- struct{}{}:
-				default:
-				}
-			}
-			w.mu.Unlock()
-		case err, ok := <-w.fs.Errors:
-			if !ok {
-				return
-			}
-			// An overflow loses events, not data: followers also check
-			// on a timer.
-			w.log.Warn().Err(err).Msg("inotify error")
-		}
-	}
-}
-
-func (w *watcher) close() { _ = w.fs.Close() }

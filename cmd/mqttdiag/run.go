@@ -26,6 +26,8 @@ func newRunCmd(g *globalFlags) *cobra.Command {
 	var df diagFlags
 	var fromBeginning bool
 	var poll time.Duration
+	var state string
+	var exclude []string
 	c := &cobra.Command{
 		Use:   "run [flags] PATH...",
 		Short: "Follow broker log files (or - for stdin) and print diagnoses until stopped",
@@ -34,8 +36,12 @@ prints one JSON diagnosis per line on stdout for every recognised fault. It runs
 until SIGINT or SIGTERM, then delivers what it has read and exits 0.
 
 Files start at their end, so only new faults are reported; --from-beginning
-reads what is already there first. A file that does not exist yet is waited for.`,
+reads what is already there first. A file that does not exist yet is waited for.
+A PATH may be a glob or a directory: files that appear later are followed too.
+With --state, a restart resumes where every diagnosis had been delivered.`,
 		Example: `  mqttdiag run /var/log/mosquitto/mosquitto.log
+  mqttdiag run --state /var/lib/mqttdiag/state.json /var/log/mosquitto/mosquitto.log
+  mqttdiag run --exclude '*.debug' '/var/log/emqx/*'
   mosquitto -c mosquitto.conf 2>&1 | mqttdiag run -
   kubectl logs -f deploy/emqx | mqttdiag run --log-format console -`,
 		Args: cobra.MinimumNArgs(1),
@@ -50,12 +56,16 @@ reads what is already there first. A file that does not exist yet is waited for.
 				return err
 			}
 			opts := []tailer.Option{tailer.Follow(true), tailer.FromBeginning(fromBeginning),
-				tailer.MaxLineBytes(in.maxLineBytes), tailer.Logger(log), tailer.StdinReader(c.InOrStdin())}
+				tailer.MaxLineBytes(in.maxLineBytes), tailer.Logger(log), tailer.StdinReader(c.InOrStdin()),
+				tailer.StateFile(state), tailer.Exclude(exclude...)}
 			if poll > 0 {
 				opts = append(opts, tailer.Poll(poll))
 			}
-			st, err := runPipeline(c.Context(), tailer.New(args, opts...),
+			tl := tailer.New(args, opts...)
+			st, err := runPipeline(c.Context(), tl,
 				pipeline.New(m, []sink.Notifier{sink.NewWriter(c.OutOrStdout())}, popts...))
+			// Every batch delivered has been acknowledged: save where to resume.
+			err = errors.Join(err, tl.Close())
 			log.Info().Int64("lines", st.Lines).Int64("diagnoses", st.Diagnoses).Msg("mqttdiag stopped")
 			return err
 		},
@@ -64,6 +74,8 @@ reads what is already there first. A file that does not exist yet is waited for.
 	df.register(c)
 	c.Flags().BoolVar(&fromBeginning, "from-beginning", false, "read files from their first line instead of their end")
 	c.Flags().DurationVar(&poll, "poll", 0, "check files for changes at this interval instead of using inotify (NFS, overlay filesystems)")
+	c.Flags().StringVar(&state, "state", "", "keep checkpoints in this file and resume from them after a restart (at least once; exactly once after a clean stop)")
+	c.Flags().StringArrayVar(&exclude, "exclude", nil, "skip files of globs and directories that match this glob (base name, or whole path when it has a /); repeatable")
 	return c
 }
 

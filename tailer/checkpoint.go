@@ -1,0 +1,305 @@
+package tailer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// stateVersion is the version of the state file format written.
+const stateVersion = 1
+
+// stateFile is the on-disk form of the checkpoints (README "State file").
+// Like Loki's positions file it is small JSON, rewritten whole.
+type stateFile struct {
+	Version int `json:"version"`
+	// Inputs are the PATH arguments of the run that wrote the file: a file
+	// found at start under one of them but absent from Files appeared
+	// while mqttdiag was down, and is read from its beginning.
+	Inputs []string     `json:"inputs"`
+	Files  []stateEntry `json:"files"`
+}
+
+// stateEntry is the checkpoint of one content stream.
+type stateEntry struct {
+	// Path is the name the file had when last seen.
+	Path string `json:"path"`
+	// Dev, Inode and Btime (birth time, ns; 0 when the filesystem has
+	// none) identify the file.
+	Dev   uint64 `json:"dev"`
+	Inode uint64 `json:"inode"`
+	Btime int64  `json:"btime,omitempty"`
+	// Fingerprint is a hash of the first FingerprintBytes bytes, or of the
+	// first line when shorter, over FingerprintBytes bytes; empty until the
+	// file has a first line.
+	Fingerprint      string `json:"fingerprint,omitempty"`
+	FingerprintBytes int    `json:"fingerprint_bytes,omitempty"`
+	// Generation counts truncations of the file (copytruncate).
+	Generation int `json:"generation"`
+	// Stream is the stream id diagnosis ids are derived from.
+	Stream string `json:"stream,omitempty"`
+	// Offset is the byte offset up to which every line was acknowledged;
+	// Line is the number of lines before it.
+	Offset int64 `json:"offset"`
+	Line   int64 `json:"line"`
+}
+
+func (e stateEntry) id() fileID { return fileID{dev: e.Dev, ino: e.Inode, btime: e.Btime} }
+
+// loadState reads a state file. A missing file is a first run (nil, nil).
+func loadState(path string) (*stateFile, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state file %s: %w", path, err)
+	}
+	var s stateFile
+	bad := func(err error) error {
+		return fmt.Errorf("state file %s is corrupt (%w): move it aside to start over, files then start at their end as on a first run, or restore it from a backup", path, err)
+	}
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, bad(err)
+	}
+	if s.Version != stateVersion {
+		return nil, bad(fmt.Errorf("version %d, this mqttdiag reads version %d", s.Version, stateVersion))
+	}
+	for i, e := range s.Files {
+		if _, err := parseFingerprint(e.Fingerprint, e.FingerprintBytes); err != nil {
+			return nil, bad(fmt.Errorf("files[%d]: %w", i, err))
+		}
+		if e.Offset < 0 || e.Line < 0 || e.Generation < 0 || e.Path == "" {
+			return nil, bad(fmt.Errorf("files[%d]: negative offset, line or generation, or no path", i))
+		}
+	}
+	return &s, nil
+}
+
+// writeFileAtomic replaces path with data so that a crash at any moment
+// leaves either the old or the new content: temporary file in the same
+// directory, fsync, rename, fsync of the directory.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write state file: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename, a no-op
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write state file %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("fsync state file %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write state file %s: %w", tmp.Name(), err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("replace state file %s: %w", path, err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("fsync directory of state file %s: %w", path, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync directory of state file %s: %w", path, err)
+	}
+	return nil
+}
+
+// checkpoints keeps, per content stream, the offset up to which every line
+// was acknowledged, and writes them to the state file: at most once per
+// interval while acknowledgements come in, at once when a stream starts
+// (so that a stream's id is on disk before any of its diagnoses leaves),
+// and on Close.
+//
+// Acknowledgements may arrive out of order (sinks with independent
+// queues): each stream keeps its emitted batches in order and advances
+// its checkpoint over the acknowledged prefix only.
+type checkpoints struct {
+	path   string
+	inputs []string
+	clock  Clock
+	every  time.Duration
+	log    zerolog.Logger
+
+	mu     sync.Mutex
+	tracks []*track
+	dirty  bool
+
+	saveMu sync.Mutex // serialises writes of the file
+	saves  int        // files written, for tests
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// track is the checkpoint of one content stream.
+type track struct {
+	cp *checkpoints
+	// Set by the reading goroutine, read by the saver; under cp.mu.
+	entry stateEntry // Offset and Line are the acknowledged position
+	// spans are emitted batches not yet acknowledged, oldest first.
+	spans   []*span
+	retired bool // no more batches will be emitted
+}
+
+// span is one emitted batch: the position after its last line.
+type span struct {
+	end, line int64
+	done      bool
+}
+
+func newCheckpoints(path string, inputs []string, clock Clock, every time.Duration, log zerolog.Logger) *checkpoints {
+	return &checkpoints{path: path, inputs: inputs, clock: clock, every: every, log: log, stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+// newTrack starts tracking a stream whose checkpoint is e.
+func (c *checkpoints) newTrack(e stateEntry) *track {
+	t := &track{cp: c, entry: e}
+	c.mu.Lock()
+	c.tracks = append(c.tracks, t)
+	c.dirty = true
+	c.mu.Unlock()
+	return t
+}
+
+// update changes a track's identity fields (path, fingerprint, stream)
+// under the lock.
+func (t *track) update(f func(e *stateEntry)) {
+	t.cp.mu.Lock()
+	f(&t.entry)
+	t.cp.dirty = true
+	t.cp.mu.Unlock()
+}
+
+// emitted records a batch that ends at end, after line number line, and
+// returns its acknowledgement function.
+func (t *track) emitted(end, line int64) func() {
+	s := &span{end: end, line: line}
+	t.cp.mu.Lock()
+	t.spans = append(t.spans, s)
+	t.cp.mu.Unlock()
+	return func() { t.ack(s) }
+}
+
+// skipped records a range that holds no line of ours (the rest of a line
+// that began before the reader started), acknowledged at once.
+func (t *track) skipped(end, line int64) { t.emitted(end, line)() }
+
+func (t *track) ack(s *span) {
+	t.cp.mu.Lock()
+	defer t.cp.mu.Unlock()
+	if s.done {
+		return // Done is called exactly once by contract; be safe anyway
+	}
+	s.done = true
+	n := 0
+	for n < len(t.spans) && t.spans[n].done {
+		t.entry.Offset, t.entry.Line = t.spans[n].end, t.spans[n].line
+		n++
+	}
+	if n > 0 {
+		t.spans = slices.Delete(t.spans, 0, n)
+		t.cp.dirty = true
+	}
+}
+
+// retire says no more batches of the stream will be emitted. The track is
+// dropped from the state once all of them are acknowledged.
+func (t *track) retire() {
+	t.cp.mu.Lock()
+	t.retired = true
+	t.cp.dirty = true
+	t.cp.mu.Unlock()
+}
+
+// acked returns the acknowledged position (tests).
+func (t *track) acked() (offset, line int64) {
+	t.cp.mu.Lock()
+	defer t.cp.mu.Unlock()
+	return t.entry.Offset, t.entry.Line
+}
+
+// snapshot returns the state to write and drops finished tracks.
+func (c *checkpoints) snapshot() ([]byte, bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.dirty {
+		return nil, false, nil
+	}
+	c.dirty = false
+	s := stateFile{Version: stateVersion, Inputs: c.inputs, Files: []stateEntry{}}
+	live := c.tracks[:0]
+	for _, t := range c.tracks {
+		if t.retired && len(t.spans) == 0 {
+			continue
+		}
+		live = append(live, t)
+		s.Files = append(s.Files, t.entry)
+	}
+	clear(c.tracks[len(live):])
+	c.tracks = live
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		c.dirty = true
+		return nil, false, fmt.Errorf("encode state: %w", err)
+	}
+	return append(data, '\n'), true, nil
+}
+
+// save writes the state file if anything changed since the last write.
+func (c *checkpoints) save() error {
+	c.saveMu.Lock()
+	defer c.saveMu.Unlock()
+	data, ok, err := c.snapshot()
+	if !ok || err != nil {
+		return err
+	}
+	if err := writeFileAtomic(c.path, data); err != nil {
+		c.mu.Lock()
+		c.dirty = true // try again next time
+		c.mu.Unlock()
+		return err
+	}
+	c.saves++
+	return nil
+}
+
+// run saves at most once per interval until close.
+func (c *checkpoints) run() {
+	defer close(c.done)
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-c.clock.After(c.every):
+			if err := c.save(); err != nil {
+				c.log.Error().Err(err).Msg("cannot save checkpoints; will retry (lines after the last saved checkpoint would be read again after a restart)")
+			}
+		}
+	}
+}
+
+// close stops the periodic saves and writes the final state.
+func (c *checkpoints) close() error {
+	select {
+	case <-c.stop:
+	default:
+		close(c.stop)
+	}
+	<-c.done
+	return c.save()
+}

@@ -1,0 +1,335 @@
+package tailer
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mqttdiag/mqttdiag/internal/logline"
+)
+
+func readState(t *testing.T, path string) stateFile {
+	t.Helper()
+	var s stateFile
+	if err := json.Unmarshal(readFile(t, path), &s); err != nil {
+		t.Fatalf("state file: %v", err)
+	}
+	return s
+}
+
+// A restart with the state file resumes exactly after the last
+// acknowledged line: nothing before it again, nothing after it skipped,
+// with the same stream (so the same diagnosis ids) and line numbers.
+func TestCheckpointResumesExactly(t *testing.T) {
+	dir, path := tempLog(t)
+	state := filepath.Join(dir, "state.json")
+	writeLines(t, path, "before start", 0, 3)
+	s := start(t, []string{path}, StateFile(state))
+	s.waitMsg(t, "following")
+	writeLines(t, path, "seq", 0, 5)
+	first := s.c.wait(t, 5)
+	s.stop(t)
+
+	writeLines(t, path, "seq", 5, 8) // while down
+	s2 := start(t, []string{path}, StateFile(state))
+	s2.waitMsg(t, "resuming from checkpoint")
+	writeLines(t, path, "seq", 8, 10)
+	got := s2.c.wait(t, 5)
+	wantTexts(t, got, "seq 5", "seq 6", "seq 7", "seq 8", "seq 9")
+	checkPositions(t, readFile(t, path), append(first, got...))
+	if got[0].Stream != first[0].Stream {
+		t.Errorf("stream changed across the restart: %q -> %q", first[0].Stream, got[0].Stream)
+	}
+}
+
+// Only acknowledged lines advance the checkpoint: lines read but not
+// acknowledged before a stop are read again, with the same stream and
+// offsets (so the same diagnosis ids).
+func TestCheckpointOnlyAcknowledgedLines(t *testing.T) {
+	dir, path := tempLog(t)
+	state := filepath.Join(dir, "state.json")
+	appendFile(t, path, "")
+	s := start(t, []string{path}, StateFile(state), batchLines(2))
+	s.waitMsg(t, "following")
+	s.c.mu.Lock()
+	s.c.hold = true
+	s.c.mu.Unlock()
+	writeLines(t, path, "seq", 0, 6)
+	first := s.c.wait(t, 6)
+	// Acknowledge batches 1 and 3 of [0,1] [2,3] [4,5]: the checkpoint may
+	// only move past the first.
+	s.c.mu.Lock()
+	nb := len(s.c.held)
+	s.c.mu.Unlock()
+	if nb < 2 {
+		t.Fatalf("want at least 2 batches, got %d", nb)
+	}
+	s.c.ackHeld(0, nb-1)
+	s.stop(t)
+	st := readState(t, state)
+	if len(st.Files) != 1 || st.Files[0].Offset != first[1].End || st.Files[0].Line != 2 {
+		t.Fatalf("state = %+v, want offset %d line 2", st, first[1].End)
+	}
+
+	s2 := start(t, []string{path}, StateFile(state))
+	got := s2.c.wait(t, 4)
+	wantTexts(t, got, "seq 2", "seq 3", "seq 4", "seq 5")
+	for i, l := range got {
+		w := first[i+2]
+		if l.Stream != w.Stream || l.Offset != w.Offset || l.Number != w.Number {
+			t.Errorf("re-read %+v, first read %+v", l, w)
+		}
+	}
+}
+
+// The checkpoint is the end of the highest contiguous acknowledged batch,
+// whatever order the acknowledgements come in.
+func TestCheckpointOutOfOrderAcknowledgements(t *testing.T) {
+	cp := newCheckpoints(filepath.Join(t.TempDir(), "s.json"), nil, newFakeClock(), time.Second, nopLog())
+	tr := cp.newTrack(stateEntry{Path: "x", Offset: 100, Line: 10})
+	acks := []func(){tr.emitted(200, 20), tr.emitted(300, 30), tr.emitted(400, 40)}
+	tests := []struct {
+		ack        int
+		off, lines int64
+	}{{2, 100, 10}, {1, 100, 10}, {0, 400, 40}}
+	for _, tt := range tests {
+		acks[tt.ack]()
+		if off, n := tr.acked(); off != tt.off || n != tt.lines {
+			t.Fatalf("after ack %d: %d/%d, want %d/%d", tt.ack, off, n, tt.off, tt.lines)
+		}
+	}
+	acks[0]() // a second call changes nothing
+	if off, _ := tr.acked(); off != 400 {
+		t.Fatalf("offset %d after a repeated ack", off)
+	}
+}
+
+// The state file is written at most once per interval while
+// acknowledgements come in, and on close; atomically, leaving no
+// temporary file behind.
+func TestStateFileWrittenBatchedAndAtomically(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
+	clk := newFakeClock()
+	cp := newCheckpoints(path, []string{"x"}, clk, time.Second, nopLog())
+	go cp.run()
+	tr := cp.newTrack(stateEntry{Path: "x"})
+	for i := 1; i <= 100; i++ {
+		tr.emitted(int64(i*10), int64(i))()
+	}
+	clk.awaitIdle(t, time.Second)
+	if _, err := os.Stat(path); err == nil {
+		t.Fatal("state written before the interval")
+	}
+	clk.tick(t, time.Second)
+	if cp.saves != 1 || readState(t, path).Files[0].Offset != 1000 {
+		t.Fatalf("saves %d, state %+v", cp.saves, readState(t, path))
+	}
+	clk.tick(t, time.Second) // nothing changed: no write
+	tr.emitted(1010, 101)()
+	if err := cp.close(); err != nil {
+		t.Fatal(err)
+	}
+	if cp.saves != 2 || readState(t, path).Files[0].Offset != 1010 {
+		t.Fatalf("saves %d, state %+v", cp.saves, readState(t, path))
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Errorf("directory holds %d files, want the state file only", len(ents))
+	}
+}
+
+// A corrupt state file stops the start with an error that names the file
+// and says how to recover; it is not overwritten.
+func TestStateFileCorrupt(t *testing.T) {
+	dir, path := tempLog(t)
+	appendFile(t, path, "x\n")
+	state := filepath.Join(dir, "state.json")
+	for _, content := range []string{"{not json", `{"version": 99, "files": []}`, `{"version":1,"files":[{"path":"a","offset":-1}]}`} {
+		if err := os.WriteFile(state, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out := make(chan logline.Batch)
+		err := New([]string{path}, Follow(true), StateFile(state)).Run(t.Context(), out)
+		if err == nil || !strings.Contains(err.Error(), state) || !strings.Contains(err.Error(), "move it aside") {
+			t.Errorf("%s: err = %v", content, err)
+		}
+		if string(readFile(t, state)) != content {
+			t.Errorf("corrupt state file was changed")
+		}
+	}
+}
+
+// Rotated while mqttdiag was down: the rotated file is found beside the
+// path by its identity and finished first, from its checkpoint; the new
+// file at the path is read from its beginning.
+func TestCheckpointRotatedWhileDown(t *testing.T) {
+	dir, path := tempLog(t)
+	state := filepath.Join(dir, "state.json")
+	appendFile(t, path, "")
+	s := start(t, []string{path}, StateFile(state))
+	s.waitMsg(t, "following")
+	writeLines(t, path, "old", 0, 3)
+	s.c.wait(t, 3)
+	s.stop(t)
+
+	writeLines(t, path, "old", 3, 5)
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	writeLines(t, path, "new", 0, 2)
+	s2 := start(t, []string{path}, StateFile(state))
+	s2.waitMsg(t, "rotated log file found by identity; finishing it first")
+	got := s2.c.wait(t, 4)
+	wantTexts(t, got, "old 3", "old 4", "new 0", "new 1")
+	checkPositions(t, readFile(t, path+".1"), got[:2])
+	checkPositions(t, readFile(t, path), got[2:])
+	s2.waitMsg(t, "finished rotated log file")
+}
+
+// Truncated (copytruncate) while mqttdiag was down: the unread lines are
+// read from the copy, then the file from its beginning as a new stream.
+func TestCheckpointCopytruncateWhileDown(t *testing.T) {
+	dir, path := tempLog(t)
+	state := filepath.Join(dir, "state.json")
+	appendFile(t, path, "")
+	s := start(t, []string{path}, StateFile(state))
+	s.waitMsg(t, "following")
+	writeLines(t, path, "old", 0, 3)
+	first := s.c.wait(t, 3)
+	s.stop(t)
+
+	writeLines(t, path, "old", 3, 5)
+	copyFile(t, path, path+".1")
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	writeLines(t, path, "new line that is longer than before", 0, 3)
+	s2 := start(t, []string{path}, StateFile(state))
+	got := s2.c.wait(t, 5)
+	wantTexts(t, got, "old 3", "old 4", "new line that is longer than before 0", "new line that is longer than before 1", "new line that is longer than before 2")
+	if got[0].Stream != first[0].Stream || got[2].Stream == first[0].Stream {
+		t.Errorf("streams: first %q, rest of old %q, new %q", first[0].Stream, got[0].Stream, got[2].Stream)
+	}
+	checkPositions(t, readFile(t, path+".1"), got[:2])
+	checkPositions(t, readFile(t, path), got[2:])
+}
+
+// Deleted and re-created while down (the new file may even get the old
+// inode number, as ext4 often does): it is read from its beginning as a
+// new stream, never resumed at the old offset.
+func TestCheckpointReplacedWhileDown(t *testing.T) {
+	dir, path := tempLog(t)
+	state := filepath.Join(dir, "state.json")
+	appendFile(t, path, "")
+	s := start(t, []string{path}, StateFile(state))
+	s.waitMsg(t, "following")
+	appendFile(t, path, "1700000000: old line A\n")
+	first := s.c.wait(t, 1)
+	s.stop(t)
+
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, "1800000000: NEW line 1\n1800000001: NEW line 2\n")
+	s2 := start(t, []string{path}, StateFile(state))
+	got := s2.c.wait(t, 2)
+	wantTexts(t, got, "1800000000: NEW line 1", "1800000001: NEW line 2")
+	if got[0].Stream == first[0].Stream || got[0].Offset != 0 {
+		t.Errorf("new file read as %+v, old stream %q", got[0], first[0].Stream)
+	}
+}
+
+// A file that appeared under a glob while mqttdiag was down is read from
+// its beginning; one under an input new to this run starts at its end.
+func TestCheckpointFileNewSinceLastRun(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state.json")
+	logs := filepath.Join(dir, "logs")
+	other := filepath.Join(dir, "other")
+	for _, d := range []string{logs, other} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendFile(t, filepath.Join(logs, "a.log"), "a old\n")
+	s := start(t, []string{filepath.Join(logs, "*.log")}, StateFile(state))
+	s.waitMsg(t, "following")
+	s.stop(t)
+
+	appendFile(t, filepath.Join(logs, "b.log"), "b while down\n")
+	appendFile(t, filepath.Join(other, "c.log"), "c before its input was added\n")
+	s2 := start(t, []string{filepath.Join(logs, "*.log"), filepath.Join(other, "*.log")}, StateFile(state))
+	wantTexts(t, s2.c.wait(t, 1), "b while down")
+	appendFile(t, filepath.Join(other, "c.log"), "c new\n")
+	got := s2.c.waitText(t, "c new")
+	wantTexts(t, got, "b while down", "c new")
+}
+
+// A file first seen empty or without a complete first line has no
+// fingerprint yet; its checkpoint still resumes, and the fingerprint is
+// taken when the first line is complete.
+func TestFingerprintOfShortFile(t *testing.T) {
+	tests := []struct {
+		name, content string
+		final         bool
+		wantN         int
+	}{
+		{"empty", "", false, 0},
+		{"partial first line", "1795321246: mosq", false, 0},
+		{"partial first line at the end", "1795321246: mosq", true, 16},
+		{"short first line", "a\nb\n", false, 2},
+		{"long first line", strings.Repeat("x", 300) + "\n", false, FingerprintBytes},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fp, err := readFingerprint(strings.NewReader(tt.content), tt.final)
+			if err != nil || fp.n != tt.wantN {
+				t.Fatalf("fingerprint over %d bytes (%v), want %d", fp.n, err, tt.wantN)
+			}
+			if ok, _ := fp.matches(strings.NewReader(tt.content + "more\n")); !ok {
+				t.Error("fingerprint does not match the grown file")
+			}
+		})
+	}
+	dir, path := tempLog(t)
+	state := filepath.Join(dir, "state.json")
+	appendFile(t, path, "")
+	s := start(t, []string{path}, StateFile(state))
+	s.waitMsg(t, "following")
+	s.stop(t)
+	if e := readState(t, state).Files[0]; e.Fingerprint != "" || e.Offset != 0 {
+		t.Fatalf("entry of an empty file: %+v", e)
+	}
+	appendFile(t, path, "first\n")
+	s2 := start(t, []string{path}, StateFile(state))
+	wantTexts(t, s2.c.wait(t, 1), "first")
+	s2.stop(t)
+	if e := readState(t, state).Files[0]; e.FingerprintBytes != 6 || e.Offset != 6 {
+		t.Fatalf("entry after the first line: %+v", e)
+	}
+}
+
+func TestStreamIDStable(t *testing.T) {
+	id := fileID{dev: 2049, ino: 17, btime: 5}
+	fp := fingerprint{n: 10, sum: 0xabcdef}
+	a := streamID(id, 0, fp)
+	for _, other := range []string{
+		streamID(id, 1, fp),
+		streamID(fileID{dev: 2049, ino: 18, btime: 5}, 0, fp),
+		streamID(fileID{dev: 2049, ino: 17, btime: 6}, 0, fp),
+		streamID(id, 0, fingerprint{n: 10, sum: 1}),
+	} {
+		if other == a {
+			t.Errorf("stream ids collide: %s", a)
+		}
+	}
+	if a != streamID(id, 0, fp) {
+		t.Error("stream id not stable")
+	}
+	_ = fmt.Sprint(a)
+}

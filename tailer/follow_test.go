@@ -1,0 +1,231 @@
+package tailer
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const testTick = 250 * time.Millisecond
+
+// A glob picks up files that appear later (from their beginning), skips
+// excluded and compressed ones, and does not read a file again when it is
+// renamed to another name the glob matches.
+func TestGlobPicksUpLateFilesAndExcludes(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.log")
+	appendFile(t, a, "old a\n")
+	s := start(t, []string{filepath.Join(dir, "*.log*")}, Exclude("*.debug.log"))
+	s.waitMsg(t, "following")
+	appendFile(t, filepath.Join(dir, "b.log"), "b 1\n")
+	appendFile(t, filepath.Join(dir, "x.debug.log"), "excluded\n")
+	appendFile(t, filepath.Join(dir, "a.log.2.gz"), "\x1f\x8b compressed\n")
+	s.c.waitText(t, "b 1")
+	appendFile(t, a, "a 1\n")
+	s.c.waitText(t, "a 1")
+	if err := os.Rename(a, a+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, a+".1", "a 2 after rename\n")
+	appendFile(t, a, "new a 1\n")
+	s.c.waitText(t, "new a 1")
+	got := s.c.waitText(t, "a 2 after rename")
+	seen := map[string]int{}
+	for _, l := range got {
+		seen[l.Text]++
+	}
+	for _, bad := range []string{"old a", "excluded", "\x1f\x8b compressed"} {
+		if seen[bad] > 0 {
+			t.Errorf("read %q", bad)
+		}
+	}
+	for txt, n := range seen {
+		if n > 1 {
+			t.Errorf("%q read %d times", txt, n)
+		}
+	}
+}
+
+// A directory is followed like the glob dir/*: files that appear later
+// are read from their beginning.
+func TestDirectoryInput(t *testing.T) {
+	dir := t.TempDir()
+	appendFile(t, filepath.Join(dir, "old.log"), "old\n")
+	s := start(t, []string{dir})
+	s.waitMsg(t, "following")
+	appendFile(t, filepath.Join(dir, "emqx.log"), "late 1\nlate 2\n")
+	got := s.c.wait(t, 2)
+	wantTexts(t, got, "late 1", "late 2")
+	if got[0].Offset != 0 || got[0].Number != 1 {
+		t.Errorf("late file starts at %+v", got[0])
+	}
+}
+
+// A glob that matches nothing yet is waited for, with a self-log.
+func TestGlobWaitsForFiles(t *testing.T) {
+	dir := t.TempDir()
+	s := start(t, []string{filepath.Join(dir, "*.log")})
+	s.waitMsg(t, "no files match yet; waiting for them to appear")
+	appendFile(t, filepath.Join(dir, "m.log"), "first\n")
+	wantTexts(t, s.c.wait(t, 1), "first")
+}
+
+// Deletion and re-creation: the old file is finished, the new one read
+// from its beginning as a new stream.
+func TestDeleteAndRecreate(t *testing.T) {
+	_, path := tempLog(t)
+	appendFile(t, path, "")
+	s := start(t, []string{path})
+	s.waitMsg(t, "following")
+	appendFile(t, path, "before\n")
+	s.c.wait(t, 1)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, "after\n")
+	got := s.c.wait(t, 2)
+	wantTexts(t, got, "before", "after")
+	if got[1].Offset != 0 || got[1].Number != 1 || got[1].Stream == got[0].Stream {
+		t.Errorf("re-created file: %+v (before: %+v)", got[1], got[0])
+	}
+	s.waitMsg(t, "finished rotated log file")
+}
+
+// Rename-and-create, as logrotate does: the writer keeps writing to the
+// renamed file until it reopens its log (Mosquitto on SIGHUP), even after
+// the new file has lines; both are read whole, and the renamed file is
+// let go when its writer closes it, with its unterminated last line.
+func TestRotatedFileReadUntilWriterLetsGo(t *testing.T) {
+	_, path := tempLog(t)
+	w, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	s := start(t, []string{path})
+	s.waitMsg(t, "following")
+	fmt.Fprint(w, "old 1\nold 2 split ")
+	s.c.waitText(t, "old 1")
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, "new 1\n")
+	s.c.waitText(t, "new 1")
+	fmt.Fprint(w, "across the rename\nold 3\nunterminated")
+	s.c.waitText(t, "old 3")
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, "new 2\n") // an event, so the loop looks again
+	got := s.c.waitText(t, "unterminated")
+	seen := map[string]bool{}
+	for _, l := range got {
+		if seen[l.Text] {
+			t.Errorf("%q twice", l.Text)
+		}
+		seen[l.Text] = true
+	}
+	for _, want := range []string{"old 1", "old 2 split across the rename", "old 3", "unterminated", "new 1"} {
+		if !seen[want] {
+			t.Errorf("missing %q in %q", want, texts(got))
+		}
+	}
+	checkPositions(t, append(readFile(t, path+".1"), '\n'), filterText(got, func(s string) bool { return strings.HasPrefix(s, "old") }))
+}
+
+// Without a lease answer (polling, as on NFS), a rotated file that stopped
+// growing is let go after RotateWait.
+func TestRotatedFileLetGoAfterRotateWaitWhenPolling(t *testing.T) {
+	_, path := tempLog(t)
+	appendFile(t, path, "")
+	clk := newFakeClock()
+	s := start(t, []string{path}, Poll(testTick), WithClock(clk), RotateWait(time.Minute))
+	clk.awaitIdle(t, testTick)
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path+".1", "late\n")
+	clk.tick(t, testTick)
+	s.c.waitText(t, "late")
+	clk.Advance(30 * time.Second)
+	clk.awaitIdle(t, testTick)
+	for len(s.ev) > 0 {
+		if m := <-s.ev; m == "finished rotated log file" {
+			t.Fatal("let go before RotateWait")
+		}
+	}
+	clk.Advance(31 * time.Second)
+	s.waitMsg(t, "finished rotated log file")
+}
+
+// copytruncate: logrotate copies the file, then truncates it. Lines the
+// tailer had not read yet are read from the copy, under the old stream;
+// the file is then read from 0 as a new stream.
+func TestCopytruncateReadsUnreadLinesFromCopy(t *testing.T) {
+	_, path := tempLog(t)
+	appendFile(t, path, "")
+	clk := newFakeClock()
+	s := start(t, []string{path}, Poll(testTick), WithClock(clk))
+	clk.awaitIdle(t, testTick)
+	writeLines(t, path, "seq", 0, 10)
+	clk.tick(t, testTick)
+	s.c.wait(t, 10)
+	writeLines(t, path, "seq", 10, 20) // not read before the rotation
+	copyFile(t, path, path+".1")
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	writeLines(t, path, "after", 0, 3)
+	clk.tick(t, testTick)
+	got := s.c.wait(t, 23)
+	for i := 0; i < 20; i++ {
+		if got[i].Text != fmt.Sprintf("seq %d", i) || got[i].Stream != got[0].Stream {
+			t.Fatalf("line %d = %+v", i, got[i])
+		}
+	}
+	checkPositions(t, readFile(t, path+".1"), got[:20])
+	checkPositions(t, readFile(t, path), got[20:])
+	if got[20].Stream == got[0].Stream || got[20].Text != "after 0" {
+		t.Errorf("after truncation: %+v", got[20])
+	}
+}
+
+// An EMQX (Erlang disk_log) wrap log: emqx.log.1..N with .idx and .siz
+// beside them; the tailer follows the member being written, and a member
+// reused after the wrap is read again from its beginning.
+func TestEMQXWrapLog(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "emqx.log")
+	for _, sfx := range []string{".idx", ".siz"} {
+		if err := os.WriteFile(base+sfx, []byte{0, 1, 2, 3}, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendFile(t, base+".1", "old in 1\n")
+	s := start(t, []string{base})
+	s.waitMsg(t, "following")
+	appendFile(t, base+".1", "w 1\n")
+	appendFile(t, base+".2", "w 2\n") // the next member
+	s.c.waitText(t, "w 2")
+	// Wrap: member 1 is emptied and written again.
+	if err := os.WriteFile(base+".1", []byte("w 3 wrapped into member one\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := s.c.waitText(t, "w 3 wrapped into member one")
+	wantTexts(t, got, "w 1", "w 2", "w 3 wrapped into member one")
+	for _, l := range got {
+		if strings.HasSuffix(l.Source, ".idx") || strings.HasSuffix(l.Source, ".siz") {
+			t.Errorf("read the index file %s", l.Source)
+		}
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.WriteFile(to, readFile(t, from), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

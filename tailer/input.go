@@ -1,0 +1,148 @@
+package tailer
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// inputKind says how a PATH argument names files.
+type inputKind int
+
+const (
+	inputFile inputKind = iota // one path, which may not exist yet
+	inputGlob                  // a pattern; files that match later are picked up
+	inputDir                   // the files directly inside a directory
+)
+
+// input is one PATH argument.
+type input struct {
+	arg  string
+	kind inputKind
+	// path is the cleaned path (inputFile, inputDir) or pattern (inputGlob).
+	path string
+}
+
+// defaultSkip are names never followed through a glob or a directory:
+// compressed rotated logs (binary, and their content was read before they
+// were compressed) and the index files of an EMQX (Erlang disk_log) wrap
+// log. A file named explicitly is always followed.
+var defaultSkip = []string{"*.gz", "*.bz2", "*.xz", "*.zst", "*.lz4", "*.zip", "*.idx", "*.siz", ".*"}
+
+func parseInput(arg string) input {
+	p := filepath.Clean(arg)
+	if strings.ContainsAny(p, "*?[") {
+		return input{arg: arg, kind: inputGlob, path: p}
+	}
+	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+		return input{arg: arg, kind: inputDir, path: p}
+	}
+	return input{arg: arg, kind: inputFile, path: p}
+}
+
+// dirs returns the directories whose changes may change what the input
+// names.
+func (in input) dirs() []string {
+	switch in.kind {
+	case inputDir:
+		return []string{in.path}
+	case inputGlob:
+		d := filepath.Dir(in.path)
+		if !strings.ContainsAny(d, "*?[") {
+			return []string{d}
+		}
+		ds, _ := filepath.Glob(d)
+		return ds
+	default:
+		return []string{filepath.Dir(in.path)}
+	}
+}
+
+// excluded reports whether name matches one of the patterns: a pattern
+// with a slash is matched against the whole path, others against the base
+// name.
+func excluded(path string, patterns []string) bool {
+	base := filepath.Base(path)
+	for _, p := range patterns {
+		target := base
+		if strings.ContainsRune(p, '/') {
+			target = path
+		}
+		if ok, _ := filepath.Match(p, target); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// validPatterns checks exclude patterns up front, so that a typo is an
+// error at start rather than a pattern that silently never matches.
+func validPatterns(patterns []string) error {
+	for _, p := range patterns {
+		if _, err := filepath.Match(p, ""); err != nil {
+			return fmt.Errorf("--exclude %q: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// candidates returns the paths the input names now. For inputFile the path
+// is returned whether it exists or not, except when it is the base name of
+// an EMQX wrap log (see wrapMembers).
+func (in input) candidates(exclude []string) []string {
+	var names []string
+	switch in.kind {
+	case inputFile:
+		if ms := wrapMembers(in.path); ms != nil {
+			return ms
+		}
+		return []string{in.path}
+	case inputGlob:
+		names, _ = filepath.Glob(in.path) // the pattern was checked at start
+	case inputDir:
+		ents, err := os.ReadDir(in.path)
+		if err != nil {
+			return nil
+		}
+		for _, e := range ents {
+			names = append(names, filepath.Join(in.path, e.Name()))
+		}
+	}
+	out := names[:0]
+	for _, n := range names {
+		if !excluded(n, exclude) && !excluded(n, defaultSkip) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// wrapMembers returns the files of an Erlang disk_log wrap log, the
+// default file handler of EMQX: the log named path does not exist itself;
+// the broker writes path.1 up to a size, then path.2, and so on up to
+// path.N, then wraps to path.1 again (emptying it), with path.idx (which
+// file is current) and path.siz beside them. Following every member
+// follows the one being written: a member that is reused is a truncated
+// file and is read again from its beginning. It returns nil when path is
+// not such a log.
+func wrapMembers(path string) []string {
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if _, err := os.Stat(path + ".idx"); err != nil {
+		return nil
+	}
+	ms, _ := filepath.Glob(path + ".[0-9]*")
+	out := ms[:0]
+	for _, m := range ms {
+		if strings.Trim(m[len(path)+1:], "0123456789") == "" {
+			out = append(out, m)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) < len(out[j]) || len(out[i]) == len(out[j]) && out[i] < out[j] })
+	return out
+}

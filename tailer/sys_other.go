@@ -1,0 +1,9 @@
+//go:build !linux
+
+package tailer
+
+import "os"
+
+func birthTime(*os.File) int64 { return 0 }
+
+func writerGone(*os.File) (gone, known bool) { return false, false }

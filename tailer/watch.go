@@ -1,0 +1,105 @@
+package tailer
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/rs/zerolog"
+)
+
+// Clock is the tailer's source of time: the safety and poll timers, the
+// wait before a rotated file is let go, and the interval between state
+// file writes. Tests pass a fake one, so they never sleep.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// watcher turns inotify events in the directories of the followed files
+// into wake-ups of the reading loop. Events are hints only: the loop
+// re-stats and re-reads every file itself, and also looks on a timer, so a
+// lost or coalesced event (queue overflow) costs latency, never data.
+//
+// Every Tailer has its own fsnotify.Watcher: nxadm/tail v1.4.11 shares one
+// process-wide watcher between tails, so that two tails on a file go deaf
+// and re-tailing after Cleanup sees nothing (watch/inotify_tracker.go:139-196).
+type watcher struct {
+	fs   *fsnotify.Watcher
+	log  zerolog.Logger
+	wake chan struct{}
+	mu   sync.Mutex
+	dirs map[string]bool
+}
+
+func newWatcher(log zerolog.Logger) (*watcher, error) {
+	fw, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, err
+	}
+	return &watcher{fs: fw, log: log, wake: make(chan struct{}, 1), dirs: make(map[string]bool)}, nil
+}
+
+// watch adds a directory; a failure is reported once and left to the timer.
+func (w *watcher) watch(dir string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, tried := w.dirs[dir]; tried {
+		return
+	}
+	if err := w.fs.Add(dir); err != nil {
+		// Typically the directory does not exist yet; the timer finds it
+		// and we try again then.
+		w.log.Debug().Err(err).Str("dir", dir).Msg("cannot watch directory yet; checking it on the timer")
+		return
+	}
+	w.dirs[dir] = true
+}
+
+// forget drops a directory that went away, so that watch adds it again
+// when it comes back.
+func (w *watcher) forget(dir string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.dirs[dir] {
+		_ = w.fs.Remove(dir)
+		delete(w.dirs, dir)
+	}
+}
+
+func (w *watcher) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-w.fs.Events:
+			if !ok {
+				return
+			}
+			if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
+				w.forget(ev.Name) // no-op unless it was a watched directory
+			}
+			select {
+			case w.wake <- struct{}{}:
+			default:
+			}
+		case err, ok := <-w.fs.Errors:
+			if !ok {
+				return
+			}
+			w.log.Warn().Err(err).Msg("inotify error; files are still checked every second")
+			select {
+			case w.wake <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+func (w *watcher) close() { _ = w.fs.Close() }
