@@ -141,6 +141,9 @@ type checkpoints struct {
 
 	saveMu sync.Mutex // serialises writes of the file
 	saves  int        // files written, for tests
+	// lastCurrent is when the file on disk was last known to hold every
+	// acknowledged position (written, or found unchanged); under mu.
+	lastCurrent time.Time
 
 	stop chan struct{}
 	done chan struct{}
@@ -265,17 +268,29 @@ func (c *checkpoints) save() error {
 	c.saveMu.Lock()
 	defer c.saveMu.Unlock()
 	data, ok, err := c.snapshot()
-	if !ok || err != nil {
+	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(c.path, data); err != nil {
-		c.mu.Lock()
-		c.dirty = true // try again next time
-		c.mu.Unlock()
-		return err
+	if ok {
+		if err := writeFileAtomic(c.path, data); err != nil {
+			c.mu.Lock()
+			c.dirty = true // try again next time
+			c.mu.Unlock()
+			return err
+		}
+		c.saves++
 	}
-	c.saves++
+	c.mu.Lock()
+	c.lastCurrent = c.clock.Now()
+	c.mu.Unlock()
 	return nil
+}
+
+// current is when the state file was last known current.
+func (c *checkpoints) current() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastCurrent
 }
 
 // run saves at most once per interval until close.

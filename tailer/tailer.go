@@ -46,6 +46,8 @@ type Tailer struct {
 
 	mu sync.Mutex
 	cp *checkpoints // with StateFile, once Run has loaded it
+
+	statsState
 }
 
 type options struct {
@@ -224,7 +226,8 @@ type emitter struct {
 	limit  int
 	blimit int
 	out    chan<- logline.Batch
-	tr     *track // nil without checkpoints
+	tr     *track          // nil without checkpoints
+	ctr    *sourceCounters // nil in tests that build emitters by hand
 }
 
 func (e *emitter) add(l rawLine) {
@@ -259,6 +262,12 @@ func (e *emitter) flush(ctx context.Context) bool {
 	}
 	e.text, e.ends = e.text[:0], e.ends[:0]
 	b := logline.Batch{Lines: e.batch}
+	if e.ctr != nil {
+		last := e.batch[len(e.batch)-1]
+		e.ctr.lines.Add(int64(len(e.batch)))
+		e.ctr.bytes.Add(last.End - e.batch[0].Offset)
+		e.ctr.offset.Store(last.End)
+	}
 	if e.tr != nil {
 		last := e.batch[len(e.batch)-1]
 		b.Done = e.tr.emitted(last.End, last.Number)
@@ -277,7 +286,7 @@ func (e *emitter) flush(ctx context.Context) bool {
 // is not held back waiting for the next one.
 func (t *Tailer) readStream(ctx context.Context, source, stream string, r io.Reader, out chan<- logline.Batch) error {
 	var seq uint64
-	e := &emitter{source: source, stream: stream, seq: &seq, limit: t.o.batchLines, blimit: t.o.batchBytes, out: out}
+	e := &emitter{source: source, stream: stream, seq: &seq, limit: t.o.batchLines, blimit: t.o.batchBytes, out: out, ctr: t.counters(source)}
 	lr := newLineReader(newCtxReader(ctx, r), 0, t.o.maxLineBytes)
 	for {
 		for {

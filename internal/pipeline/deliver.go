@@ -61,11 +61,15 @@ type SinkStats struct {
 	// QueueDepth is how many diagnoses wait in the lane's queue, of
 	// QueueCap.
 	QueueDepth, QueueCap int
+	// FailingSince is when the sink's current run of failed attempts
+	// began; zero while its last attempt succeeded.
+	FailingSince time.Time
 }
 
 // laneCounters are a lane's SinkStats, updated while it runs.
 type laneCounters struct {
 	sent, poisoned, failed, retried, refreshes, refreshFailures atomic.Int64
+	failingSince                                                atomic.Int64 // Unix ns; 0 when healthy
 }
 
 // RetryPolicy is the shared retry loop's backoff: the first wait is
@@ -117,7 +121,15 @@ func (l *lane) stats() SinkStats {
 		Failed: l.c.failed.Load(), Retried: l.c.retried.Load(),
 		Refreshes: l.c.refreshes.Load(), RefreshFailures: l.c.refreshFailures.Load(),
 		QueueDepth: len(l.q), QueueCap: cap(l.q),
+		FailingSince: unixNano(l.c.failingSince.Load()),
 	}
+}
+
+func unixNano(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
 }
 
 // run delivers the queue in batches until it is closed and drained, or
@@ -215,12 +227,14 @@ func (l *lane) deliver(ctx context.Context, ds []*sink.Diagnosis) error {
 		retry, err := l.n.Notify(ctx, ds)
 		if err == nil {
 			l.c.sent.Add(int64(len(ds)))
+			l.c.failingSince.Store(0)
 			if attempt > 1 {
 				l.log.Info().Str("sink", l.name).Int("attempts", attempt).Int("diagnoses", len(ds)).Msg("delivered after retrying")
 			}
 			return nil
 		}
 		l.c.failed.Add(1)
+		l.c.failingSince.CompareAndSwap(0, l.clock.Now().UnixNano())
 		if !retry {
 			l.c.poisoned.Add(int64(len(ds)))
 			ids := make([]string, 0, min(len(ds), 5))

@@ -32,6 +32,7 @@ type Pipeline struct {
 	lines, bytes, diagnoses atomic.Int64
 	sources                 map[string]*sourceState
 	unknown                 *unknowns // nil when off
+	bySig                   sigCounts
 }
 
 // Stats counts what a pipeline did.
@@ -113,13 +114,16 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan logline.Batch) error {
 			}
 			hits := p.m.Match(msg)
 			for _, h := range hits {
-				ds = append(ds, p.d.diagnose(l, h, ts, now, src.broker, src.version))
+				d := p.d.diagnose(l, h, ts, now, src.broker, src.version)
+				ds = append(ds, d)
 				sigs = append(sigs, h.Signature)
+				p.bySig.add(d.SignatureID, d.Severity)
 			}
 			if len(hits) == 0 && p.unknown != nil {
 				if d := p.unknown.check(l, msg, ts, now, src.broker, src.version); d != nil {
 					ds = append(ds, d)
 					sigs = append(sigs, nil)
+					p.bySig.add(d.SignatureID, d.Severity)
 				}
 			}
 		}
@@ -154,4 +158,39 @@ func (p *Pipeline) source(name string) *sourceState {
 // Stats returns the counts so far; it may be called while Run runs.
 func (p *Pipeline) Stats() Stats {
 	return Stats{Lines: p.lines.Load(), Bytes: p.bytes.Load(), Diagnoses: p.diagnoses.Load()}
+}
+
+// SignatureCount is how many diagnoses one signature produced at one
+// severity.
+type SignatureCount struct {
+	SignatureID, Severity string
+	N                     int64
+}
+
+// sigCounts counts diagnoses per signature; written by Run, read by
+// metrics scrapes.
+type sigCounts struct {
+	mu sync.Mutex
+	m  map[[2]string]int64
+}
+
+func (c *sigCounts) add(id, severity string) {
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[[2]string]int64{}
+	}
+	c.m[[2]string{id, severity}]++
+	c.mu.Unlock()
+}
+
+// SignatureCounts returns the diagnoses made per signature and severity
+// ("unknown" included); it may be called while Run runs.
+func (p *Pipeline) SignatureCounts() []SignatureCount {
+	p.bySig.mu.Lock()
+	defer p.bySig.mu.Unlock()
+	out := make([]SignatureCount, 0, len(p.bySig.m))
+	for k, n := range p.bySig.m {
+		out = append(out, SignatureCount{SignatureID: k[0], Severity: k[1], N: n})
+	}
+	return out
 }

@@ -1,0 +1,86 @@
+package tailer
+
+import (
+	"os"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// FileStats is what the tailer has read of one input path, for metrics.
+type FileStats struct {
+	Path string
+	// Lines and Bytes count what was read from the path since start,
+	// across rotations.
+	Lines, Bytes int64
+	// Offset is the position reached in the file the path names now.
+	Offset int64
+	// Lag is how many bytes of that file are not read yet (0 for stdin,
+	// or when the path names no file).
+	Lag int64
+}
+
+// sourceCounters are updated by the emitters of one source, per batch.
+type sourceCounters struct {
+	lines, bytes, offset atomic.Int64
+}
+
+// counters returns the counters of a source, creating them.
+func (t *Tailer) counters(source string) *sourceCounters {
+	t.statsMu.Lock()
+	defer t.statsMu.Unlock()
+	if t.stats == nil {
+		t.stats = map[string]*sourceCounters{}
+	}
+	c := t.stats[source]
+	if c == nil {
+		c = &sourceCounters{}
+		t.stats[source] = c
+	}
+	return c
+}
+
+// Stats reports each input path read so far. It may be called while Run
+// runs; the lag is measured now, with a stat of each path.
+func (t *Tailer) Stats() []FileStats {
+	t.statsMu.Lock()
+	out := make([]FileStats, 0, len(t.stats))
+	for p, c := range t.stats {
+		out = append(out, FileStats{Path: p, Lines: c.lines.Load(), Bytes: c.bytes.Load(), Offset: c.offset.Load()})
+	}
+	t.statsMu.Unlock()
+	for i := range out {
+		if out[i].Path == Stdin {
+			continue
+		}
+		if fi, err := os.Stat(out[i].Path); err == nil {
+			out[i].Lag = max(0, fi.Size()-out[i].Offset)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// CheckpointAge is how long ago the checkpoints were last known to be on
+// disk (written, or unchanged since the last write); ok is false without a
+// state file.
+func (t *Tailer) CheckpointAge() (age time.Duration, ok bool) {
+	t.mu.Lock()
+	cp := t.cp
+	t.mu.Unlock()
+	if cp == nil {
+		return 0, false
+	}
+	last := cp.current()
+	if last.IsZero() {
+		return 0, false
+	}
+	return t.o.clock.Now().Sub(last), true
+}
+
+// statsState is embedded in Tailer.
+type statsState struct {
+	statsMu sync.Mutex
+	stats   map[string]*sourceCounters
+}
