@@ -1,0 +1,234 @@
+package matcher
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// A literal is a string a regex requires verbatim, rune by rune, each rune
+// either exact or case-folded (Go's (?i) folds by Unicode simple folding,
+// so k also matches the Kelvin sign U+212A and s the long s U+017F).
+type literal []litRune
+
+type litRune struct {
+	r    rune
+	fold bool
+}
+
+func (l literal) String() string {
+	var b strings.Builder
+	for _, lr := range l {
+		b.WriteRune(lr.r)
+	}
+	return b.String()
+}
+
+// The prefilter runs over a normalised text: ASCII letters lowercased, and
+// the two non-ASCII runes that fold to an ASCII letter (the Kelvin sign and
+// the long s) replaced by that letter. Every other byte, non-ASCII or
+// invalid UTF-8 included, is kept as it is. So a line with UTF-8 client ids
+// still goes through the automaton, and a folded ASCII literal hits on it
+// exactly when Go's (?i) would match it.
+var (
+	kelvin = string('\u212A') // E2 84 AA, folds to k
+	longS  = string('\u017F') // C5 BF, folds to s
+)
+
+// asciiFold returns the lowercase ASCII letter that r folds to under
+// Unicode simple folding, if any.
+func asciiFold(r rune) (byte, bool) {
+	switch {
+	case r >= 'a' && r <= 'z':
+		return byte(r), true
+	case r >= 'A' && r <= 'Z':
+		return byte(r) + 'a' - 'A', true
+	case r == '\u212A':
+		return 'k', true
+	case r == '\u017F':
+		return 's', true
+	}
+	return 0, false
+}
+
+// hasCase reports whether r has other runes in its simple-folding orbit.
+func hasCase(r rune) bool { return unicode.SimpleFold(r) != r }
+
+// key appends the normalised bytes of rune lr to dst, and reports whether
+// the automaton can use the rune at all (usable) and whether a hit on the
+// normalised text decides the rune exactly (exact). A folded rune with
+// non-ASCII case variants (ä, Ä) is not usable: the automaton would miss
+// the other case. U+FFFD is not usable either: the regex engine reads every
+// invalid byte as U+FFFD, the automaton sees the byte.
+func (lr litRune) key(dst []byte) (out []byte, usable, exact bool) {
+	r := lr.r
+	if r == utf8.RuneError {
+		return dst, false, false
+	}
+	if a, ok := asciiFold(r); ok {
+		// Case-sensitive letters hit on either case: a candidate only.
+		return append(dst, a), true, lr.fold
+	}
+	if r < utf8.RuneSelf {
+		return append(dst, byte(r)), true, true
+	}
+	if lr.fold && hasCase(r) {
+		return dst, false, false
+	}
+	// A case-sensitive non-ASCII rune, or one without case.
+	return utf8.AppendRune(dst, r), true, true
+}
+
+// equalRune reports whether text rune t matches literal rune lr as Go's
+// regexp does.
+func (lr litRune) equalRune(t rune) bool {
+	if t == lr.r {
+		return true
+	}
+	if !lr.fold {
+		return false
+	}
+	for f := unicode.SimpleFold(lr.r); f != lr.r; f = unicode.SimpleFold(f) {
+		if f == t {
+			return true
+		}
+	}
+	return false
+}
+
+// matchAt reports whether l occurs in s at byte i, and where it ends.
+func (l literal) matchAt(s string, i int) (end int, ok bool) {
+	for _, lr := range l {
+		if i >= len(s) {
+			return 0, false
+		}
+		c := s[i]
+		if c < utf8.RuneSelf && lr.r < utf8.RuneSelf {
+			// Fast path, both ASCII.
+			if c != byte(lr.r) && !(lr.fold && asciiLower(c) == asciiLower(byte(lr.r)) && isLetter(c)) {
+				return 0, false
+			}
+			i++
+			continue
+		}
+		t, w := utf8.DecodeRuneInString(s[i:])
+		if !lr.equalRune(t) {
+			return 0, false
+		}
+		i += w
+	}
+	return i, true
+}
+
+func asciiLower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+
+// index returns the first byte offset at or after from where l occurs in
+// s, and where that occurrence ends; -1 if none. from must be a rune
+// boundary as the regex engine decodes s (0, or the end of a match).
+//
+// The engine decodes s rune by rune from its start, an invalid byte as
+// U+FFFD of width 1, so every byte that is not a UTF-8 continuation byte
+// starts a rune. A plain literal starts with such a byte, so a byte search
+// finds exactly the engine's occurrences; other literals (U+FFFD matches
+// any invalid byte) are tried at each rune boundary.
+func (l literal) index(s string, from int) (start, end int) {
+	if len(l) == 0 {
+		return from, from
+	}
+	if from > len(s) {
+		return -1, -1
+	}
+	if str, ok := l.plain(); ok {
+		i := strings.Index(s[from:], str)
+		if i < 0 {
+			return -1, -1
+		}
+		return from + i, from + i + len(str)
+	}
+	for i := from; i < len(s); {
+		if e, ok := l.matchAt(s, i); ok {
+			return i, e
+		}
+		_, w := utf8.DecodeRuneInString(s[i:])
+		i += w
+	}
+	return -1, -1
+}
+
+// suffixFrom reports whether s ends with l, the occurrence starting at a
+// rune boundary at or after from (itself a boundary).
+func (l literal) suffixFrom(s string, from int) bool {
+	if str, ok := l.plain(); ok {
+		return len(s)-len(str) >= from && strings.HasSuffix(s, str)
+	}
+	// A folded rune takes 1 to 3 bytes (k, K, Kelvin sign): only starts
+	// this close to the end can end exactly at len(s).
+	lo := len(s) - utf8.UTFMax*len(l)
+	for i := from; i < len(s); {
+		if i >= lo {
+			if e, ok := l.matchAt(s, i); ok && e == len(s) {
+				return true
+			}
+		}
+		_, w := utf8.DecodeRuneInString(s[i:])
+		i += w
+	}
+	return false
+}
+
+// skipRunes returns the offset n runes after the boundary i, as the regex
+// engine decodes s, or -1 if s has fewer.
+func skipRunes(s string, i, n int) int {
+	for ; n > 0; n-- {
+		if i >= len(s) {
+			return -1
+		}
+		if s[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		_, w := utf8.DecodeRuneInString(s[i:])
+		i += w
+	}
+	return i
+}
+
+// plain returns l as a string when every rune must match exactly, so that
+// a byte search finds it. U+FFFD is never plain: the regex engine reads
+// any invalid byte as U+FFFD.
+func (l literal) plain() (string, bool) {
+	for _, lr := range l {
+		if lr.fold && hasCase(lr.r) || lr.r == utf8.RuneError {
+			return "", false
+		}
+	}
+	return l.String(), true
+}
+
+// normalize appends the normalised form of text to dst (tests and the
+// frequency table use it; the scanner normalises on the fly).
+func normalize(dst []byte, text string) []byte {
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		switch {
+		case c < utf8.RuneSelf:
+			dst = append(dst, asciiLower(c))
+		case strings.HasPrefix(text[i:], kelvin):
+			dst = append(dst, 'k')
+			i += len(kelvin) - 1
+		case strings.HasPrefix(text[i:], longS):
+			dst = append(dst, 's')
+			i += len(longS) - 1
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
