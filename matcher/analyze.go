@@ -12,6 +12,9 @@ const (
 	maxBranches = 64 // top-level branches one signature is expanded into
 	maxSetSize  = 16 // strings in a finite literal set
 	maxClass    = 8  // runes of a character class expanded into literals
+	// maxClassBranches: a class of at most this many literals is split
+	// into branches.
+	maxClassBranches = 4
 )
 
 // kind says how a branch is decided once its trigger literal was hit.
@@ -148,6 +151,21 @@ func expand(re *syntax.Regexp) []*syntax.Regexp {
 			out[i] = &syntax.Regexp{Op: syntax.OpConcat, Sub: p, Flags: re.Flags}
 		}
 		return out
+	case syntax.OpCharClass:
+		// A small class ([01], [23], (?i)'s [Kk\x{212A}]) becomes
+		// literals, so that "\((?:0|1), (?:2|3)\)" yields the literal
+		// " (0, 2)" rather than the common " (".
+		if set, ok := classSet(re.Rune); ok && len(set) <= maxClassBranches {
+			out := make([]*syntax.Regexp, len(set))
+			for i, l := range set {
+				lit := &syntax.Regexp{Op: syntax.OpLiteral, Rune: []rune{l[0].r}}
+				if l[0].fold {
+					lit.Flags = syntax.FoldCase
+				}
+				out[i] = lit
+			}
+			return out
+		}
 	}
 	return []*syntax.Regexp{re}
 }

@@ -1,6 +1,11 @@
 package matcher
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
 
 // automaton is an Aho-Corasick matcher compiled to a dense DFA over byte
 // classes of the normalised text (see literal.go): one table load per
@@ -9,19 +14,23 @@ import "fmt"
 // It is our own rather than a package because the literal scan is most of
 // the matcher's time on a broker log, and a dense DFA over the few dozen
 // byte classes that occur in the patterns ran about twice as fast as the
-// best Go Aho-Corasick package measured for this (and cloudflare/ahocorasick
-// and the Rust port petar-dambovaliev/aho-corasick neither fold case nor
-// know the Kelvin sign and the long s, which our normalisation needs at
-// scan time).
+// best Go Aho-Corasick package in the feasibility measurement behind issue
+// 4; and a package scanning bytes cannot fold non-ASCII runes on the fly,
+// which keeps UTF-8 lines on the prefilter here.
 type automaton struct {
-	// class maps a byte to its class; uppercase ASCII shares the class of
-	// its lowercase letter. The lead bytes of the Kelvin sign and the long
-	// s map to leadMarker and are resolved in scan.
+	// class maps a byte to its class at scan time; uppercase ASCII shares
+	// the class of its lowercase letter. Bytes that need folding first
+	// map to slowPath.
 	class [256]uint8
-	// lead holds the real class of 0xE2 and 0xC5 when not part of the
-	// Kelvin sign or the long s.
-	leadE2, leadC5 uint8
-	nclass         uint32
+	// byteClass is the class of a byte fed after folding.
+	byteClass [256]uint8
+	// unicode is set when some pattern has non-ASCII bytes: then every
+	// non-ASCII rune of the text is folded (canon) at scan time. Without
+	// it, only the Kelvin sign and the long s need folding (to k and s);
+	// other non-ASCII bytes cannot be part of a hit.
+	unicode bool
+	canon2  []uint16 // canon of runes below 0x800, when unicode
+	nclass  uint32
 	// trans is indexed by state*nclass + class. A value is the next
 	// state's row offset (state*nclass), with matchFlag set when that
 	// state has outputs.
@@ -31,45 +40,63 @@ type automaton struct {
 }
 
 const (
-	matchFlag  = 1 << 31
-	leadMarker = 255
+	matchFlag = 1 << 31
+	slowPath  = 255
 )
 
 // newAutomaton compiles normalised patterns; pattern i is reported as i.
 func newAutomaton(patterns [][]byte) (*automaton, error) {
 	a := &automaton{npat: len(patterns)}
 	var used [256]bool
+	size := 1
 	for _, p := range patterns {
+		size += len(p)
 		for _, c := range p {
 			used[c] = true
+			if c >= utf8.RuneSelf {
+				a.unicode = true
+			}
 		}
 	}
 	n := uint8(1) // class 0: bytes no pattern contains
 	for c := 0; c < 256; c++ {
 		if used[c] && !(c >= 'A' && c <= 'Z') {
-			if n == leadMarker {
-				return nil, fmt.Errorf("automaton: more than %d byte classes", leadMarker-1)
+			if n == slowPath {
+				return nil, fmt.Errorf("automaton: more than %d byte classes", slowPath-1)
 			}
-			a.class[c] = n
+			a.byteClass[c] = n
 			n++
 		}
 	}
 	for c := 'A'; c <= 'Z'; c++ {
-		a.class[c] = a.class[c+'a'-'A']
+		a.byteClass[c] = a.byteClass[c+'a'-'A']
 	}
-	a.leadE2, a.leadC5 = a.class[0xE2], a.class[0xC5]
-	a.class[0xE2], a.class[0xC5] = leadMarker, leadMarker
+	a.class = a.byteClass
+	if a.unicode {
+		for c := utf8.RuneSelf; c < 256; c++ {
+			a.class[c] = slowPath
+		}
+		a.canon2 = make([]uint16, 0x800)
+		for r := range a.canon2 {
+			a.canon2[r] = uint16(canon(rune(r)))
+		}
+	} else {
+		a.class[0xE2], a.class[0xC5] = slowPath, slowPath
+	}
 	a.nclass = uint32(n)
 	nc := a.nclass
+	if size >= matchFlag/int(nc) {
+		return nil, fmt.Errorf("automaton: %d states is too many", size)
+	}
 
 	// Trie: goto transitions in the dense table, 0 meaning none (no edge
-	// leads back to the root).
-	a.trans = make([]uint32, nc)
-	a.out = [][]int32{nil}
+	// leads back to the root). Sized for the worst case, no shared prefix.
+	a.trans = make([]uint32, nc, size*int(nc))
+	a.out = make([][]int32, 1, size)
 	for id, p := range patterns {
 		s := uint32(0)
 		for _, c := range p {
-			cl := uint32(a.classOf(c))
+			cl := uint32(a.byteClass[c])
 			next := a.trans[s*nc+cl]
 			if next == 0 {
 				next = uint32(len(a.out))
@@ -81,9 +108,8 @@ func newAutomaton(patterns [][]byte) (*automaton, error) {
 		}
 		a.out[s] = append(a.out[s], int32(id))
 	}
-	if len(a.out) >= matchFlag/int(nc) {
-		return nil, fmt.Errorf("automaton: %d states is too many", len(a.out))
-	}
+	a.trans = slices.Clip(a.trans)
+	a.out = slices.Clip(a.out)
 
 	// Breadth-first: failure links, then every missing transition filled
 	// from the failure state's, and outputs merged along failure links.
@@ -122,52 +148,66 @@ func newAutomaton(patterns [][]byte) (*automaton, error) {
 	return a, nil
 }
 
-func (a *automaton) classOf(c byte) uint8 {
-	switch c {
-	case 0xE2:
-		return a.leadE2
-	case 0xC5:
-		return a.leadC5
-	}
-	return a.class[c]
-}
-
 // scan feeds the normalised s through the automaton and records every
 // pattern that occurs in it.
 func (a *automaton) scan(s string, sc *scratch) {
-	trans, nc := a.trans, a.nclass
+	trans := a.trans
 	st := uint32(0)
 	for i := 0; i < len(s); i++ {
 		c := a.class[s[i]]
-		if c == leadMarker {
-			c, i = a.lead(s, i)
+		if c == slowPath {
+			i, st = a.fold(s, i, st, sc)
+			continue
 		}
 		st = trans[st+uint32(c)]
 		if st&matchFlag != 0 {
 			st &^= matchFlag
-			sc.addPatterns(a.out[st/nc])
+			sc.addPatterns(a.out[st/a.nclass])
 		}
 	}
 }
 
-// lead resolves a 0xE2 or 0xC5 byte at s[i]: the Kelvin sign reads as k,
-// the long s as s, anything else as the byte itself.
-func (a *automaton) lead(s string, i int) (uint8, int) {
-	if s[i] == 0xE2 {
-		if i+2 < len(s) && s[i+1] == 0x84 && s[i+2] == 0xAA {
-			return a.class['k'], i + 2
+// step feeds one byte class.
+func (a *automaton) step(st uint32, c uint8, sc *scratch) uint32 {
+	st = a.trans[st+uint32(c)]
+	if st&matchFlag != 0 {
+		st &^= matchFlag
+		sc.addPatterns(a.out[st/a.nclass])
+	}
+	return st
+}
+
+// fold feeds the rune at s[i] folded, and returns the index of its last
+// byte and the new state.
+func (a *automaton) fold(s string, i int, st uint32, sc *scratch) (int, uint32) {
+	if !a.unicode {
+		switch {
+		case strings.HasPrefix(s[i:], "\u212A"): // Kelvin sign
+			return i + 2, a.step(st, a.byteClass['k'], sc)
+		case strings.HasPrefix(s[i:], "\u017F"): // long s
+			return i + 1, a.step(st, a.byteClass['s'], sc)
 		}
-		return a.leadE2, i
+		return i, a.step(st, a.byteClass[s[i]], sc)
 	}
-	if i+1 < len(s) && s[i+1] == 0xBF {
-		return a.class['s'], i + 1
+	r, w := utf8.DecodeRuneInString(s[i:])
+	if r == utf8.RuneError && w == 1 {
+		return i, a.step(st, a.byteClass[s[i]], sc)
 	}
-	return a.leadC5, i
+	if int(r) < len(a.canon2) {
+		r = rune(a.canon2[r])
+	} else {
+		r = canon(r)
+	}
+	var buf [utf8.UTFMax]byte
+	for _, b := range utf8.AppendRune(buf[:0], r) {
+		st = a.step(st, a.byteClass[b], sc)
+	}
+	return i + w - 1, st
 }
 
 // bytes is the memory the tables hold, for the cost report.
 func (a *automaton) bytes() int {
-	n := 4 * len(a.trans)
+	n := 4*len(a.trans) + 2*len(a.canon2)
 	for _, o := range a.out {
 		n += 24 + 4*len(o)
 	}

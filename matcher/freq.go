@@ -1,6 +1,6 @@
 package matcher
 
-//go:generate go run ./internal/genfreq -out freq_table.go
+//go:generate go run ./internal/genfreq -out freq_table.go -logs=${MQTTDIAG_EXTRA_LOGS}
 
 // frequency estimates in how many broker log lines per million the
 // normalised key occurs, from ngramFreq (freq_table.go, generated from

@@ -24,31 +24,27 @@ func (l literal) String() string {
 	return b.String()
 }
 
-// The prefilter runs over a normalised text: ASCII letters lowercased, and
-// the two non-ASCII runes that fold to an ASCII letter (the Kelvin sign and
-// the long s) replaced by that letter. Every other byte, non-ASCII or
-// invalid UTF-8 included, is kept as it is. So a line with UTF-8 client ids
-// still goes through the automaton, and a folded ASCII literal hits on it
+// The prefilter runs over a normalised text: every rune replaced by the
+// representative of its simple-folding orbit (canon), invalid UTF-8 bytes
+// kept as they are. ASCII letters become lowercase, and so do the Kelvin
+// sign and the long s, which fold to k and s. So a line with UTF-8 client
+// ids still goes through the automaton, and a folded literal hits on it
 // exactly when Go's (?i) would match it.
-var (
-	kelvin = string('\u212A') // E2 84 AA, folds to k
-	longS  = string('\u017F') // C5 BF, folds to s
-)
 
-// asciiFold returns the lowercase ASCII letter that r folds to under
-// Unicode simple folding, if any.
-func asciiFold(r rune) (byte, bool) {
-	switch {
-	case r >= 'a' && r <= 'z':
-		return byte(r), true
-	case r >= 'A' && r <= 'Z':
-		return byte(r) + 'a' - 'A', true
-	case r == '\u212A':
-		return 'k', true
-	case r == '\u017F':
-		return 's', true
+// canon returns the representative of r's simple-folding orbit: the
+// lowercase ASCII letter if the orbit has one, else its smallest rune.
+func canon(r rune) rune {
+	if r < utf8.RuneSelf {
+		return rune(asciiLower(byte(r)))
 	}
-	return 0, false
+	best := r
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		if f < utf8.RuneSelf {
+			return rune(asciiLower(byte(f)))
+		}
+		best = min(best, f)
+	}
+	return best
 }
 
 // hasCase reports whether r has other runes in its simple-folding orbit.
@@ -56,27 +52,16 @@ func hasCase(r rune) bool { return unicode.SimpleFold(r) != r }
 
 // key appends the normalised bytes of rune lr to dst, and reports whether
 // the automaton can use the rune at all (usable) and whether a hit on the
-// normalised text decides the rune exactly (exact). A folded rune with
-// non-ASCII case variants (ä, Ä) is not usable: the automaton would miss
-// the other case. U+FFFD is not usable either: the regex engine reads every
-// invalid byte as U+FFFD, the automaton sees the byte.
+// normalised text decides the rune exactly (exact): a folded rune matches
+// exactly the runes of its orbit, which all normalise alike; a
+// case-sensitive rune with case variants hits on all of them, a candidate
+// to verify. U+FFFD is not usable: the regex engine reads every invalid
+// byte as U+FFFD, the automaton sees the byte.
 func (lr litRune) key(dst []byte) (out []byte, usable, exact bool) {
-	r := lr.r
-	if r == utf8.RuneError {
+	if lr.r == utf8.RuneError {
 		return dst, false, false
 	}
-	if a, ok := asciiFold(r); ok {
-		// Case-sensitive letters hit on either case: a candidate only.
-		return append(dst, a), true, lr.fold
-	}
-	if r < utf8.RuneSelf {
-		return append(dst, byte(r)), true, true
-	}
-	if lr.fold && hasCase(r) {
-		return dst, false, false
-	}
-	// A case-sensitive non-ASCII rune, or one without case.
-	return utf8.AppendRune(dst, r), true, true
+	return utf8.AppendRune(dst, canon(lr.r)), true, lr.fold || !hasCase(lr.r)
 }
 
 // equalRune reports whether text rune t matches literal rune lr as Go's
@@ -212,23 +197,17 @@ func (l literal) plain() (string, bool) {
 	return l.String(), true
 }
 
-// normalize appends the normalised form of text to dst (tests and the
-// frequency table use it; the scanner normalises on the fly).
+// normalize appends the normalised form of text to dst, as the automaton
+// sees it (tests use it; the scanner normalises on the fly).
 func normalize(dst []byte, text string) []byte {
-	for i := 0; i < len(text); i++ {
-		c := text[i]
-		switch {
-		case c < utf8.RuneSelf:
-			dst = append(dst, asciiLower(c))
-		case strings.HasPrefix(text[i:], kelvin):
-			dst = append(dst, 'k')
-			i += len(kelvin) - 1
-		case strings.HasPrefix(text[i:], longS):
-			dst = append(dst, 's')
-			i += len(longS) - 1
-		default:
-			dst = append(dst, c)
+	for i := 0; i < len(text); {
+		r, w := utf8.DecodeRuneInString(text[i:])
+		if r == utf8.RuneError && w == 1 {
+			dst = append(dst, text[i])
+		} else {
+			dst = utf8.AppendRune(dst, canon(r))
 		}
+		i += w
 	}
 	return dst
 }
