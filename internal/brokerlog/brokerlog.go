@@ -24,6 +24,13 @@ import (
 //	2024-01-02T03:04:05: msg                         Mosquitto, log_timestamp_format %Y-%m-%dT%H:%M:%S
 //	2024-01-02T03:04:05.123456+00:00 [warning] msg   EMQX text formatter (level kept in msg)
 //	2024-01-02T03:04:05.123Z msg                     RFC 3339 / ISO 8601, also "2024-01-02 03:04:05,123 msg"
+//	1741944413123456 [warning] msg                   EMQX 5.6+ text, timestamp_format = epoch (µs)
+//	{"time":1741944413123456,"level":...}            EMQX 5.3+ JSON: msg is `"level":...}`, the object
+//	{"time":"2025-03-14T17:26:53.123456+08:00",...}  without `{"time":...,`; the time is µs or RFC 3339
+//
+// EMQX's JSON formatter writes "time" first from 5.3.0 on; the older
+// 5.0.4-5.2 layout, `<RFC 3339> warning: {json}`, loses only its leading
+// timestamp (the "time" member inside stays part of the message).
 //
 // A leading RFC 3339 timestamp added by `kubectl logs --timestamps` or
 // `docker logs -t` is removed first.
@@ -46,10 +53,13 @@ func Split(line string) (msg string, t time.Time, ok bool) {
 // looksPrefixed reports whether s starts with something splitBroker knows,
 // cheaply.
 func looksPrefixed(s string) bool {
-	return len(s) > 0 && s[0] >= '0' && s[0] <= '9'
+	return len(s) > 0 && s[0] >= '0' && s[0] <= '9' || strings.HasPrefix(s, `{"time":`)
 }
 
 func splitBroker(s string) (msg string, t time.Time, ok bool) {
+	if strings.HasPrefix(s, `{"time":`) {
+		return splitEMQXJSON(s)
+	}
 	if len(s) == 0 || s[0] < '0' || s[0] > '9' {
 		return s, time.Time{}, false
 	}
@@ -62,6 +72,13 @@ func splitBroker(s string) (msg string, t time.Time, ok bool) {
 		sec, err := strconv.ParseInt(s[:i], 10, 64)
 		if err == nil {
 			return s[i+2:], time.Unix(sec, 0).UTC(), true
+		}
+	}
+	// EMQX epoch microseconds before the level: "1741944413123456 [warning] ".
+	if i == 16 && i+1 < len(s) && s[i] == ' ' && s[i+1] == '[' {
+		us, err := strconv.ParseInt(s[:i], 10, 64)
+		if err == nil {
+			return s[i+1:], time.UnixMicro(us).UTC(), true
 		}
 	}
 	ts, n, good := parseISO(s)
@@ -78,6 +95,33 @@ func splitBroker(s string) (msg string, t time.Time, ok bool) {
 		return rest, ts, true
 	}
 	return s, time.Time{}, false
+}
+
+// splitEMQXJSON strips the leading "time" member of an EMQX JSON line:
+// an integer of microseconds, or an RFC 3339 string.
+func splitEMQXJSON(s string) (msg string, t time.Time, ok bool) {
+	v := s[len(`{"time":`):]
+	var n int
+	if len(v) > 0 && v[0] == '"' {
+		ts, m, good := parseISO(v[1:])
+		if !good || m+1 >= len(v) || v[m+1] != '"' {
+			return s, time.Time{}, false
+		}
+		t, n = ts, m+2
+	} else {
+		for n < len(v) && v[n] >= '0' && v[n] <= '9' {
+			n++
+		}
+		us, err := strconv.ParseInt(v[:n], 10, 64)
+		if n == 0 || err != nil {
+			return s, time.Time{}, false
+		}
+		t = time.UnixMicro(us).UTC()
+	}
+	if n >= len(v) || v[n] != ',' {
+		return s, time.Time{}, false
+	}
+	return v[n+1:], t, true
 }
 
 // parseISO parses "YYYY-MM-DD[T ]HH:MM:SS[.,fraction][Z|±HH:MM|±HHMM]" at

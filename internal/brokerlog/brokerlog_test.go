@@ -26,6 +26,16 @@ func TestSplit(t *testing.T) {
 		{"2024-03-05 07:08:09,250-0130 hello", "hello", time.Date(2024, 3, 5, 7, 8, 9, 250000000, time.FixedZone("", -5400)), true, -5400},
 		// kubectl logs --timestamps in front of Mosquitto's own prefix.
 		{"2024-03-05T07:08:09.123456789Z 1709622489: Client x disconnected.", "Client x disconnected.", time.Unix(1709622489, 0).UTC(), true, 0},
+		// EMQX 5.6+ text with timestamp_format = epoch, and EMQX 5.3+ JSON
+		// (research/emqx/FORMATS.md, rendered by EMQX v5.8.9's formatters).
+		{"1741944413123456 [warning] tag: AUTHN, clientid: sensor-42, msg: authentication_failure", "[warning] tag: AUTHN, clientid: sensor-42, msg: authentication_failure", time.UnixMicro(1741944413123456).UTC(), true, 0},
+		{`{"time":1741944413123456,"level":"warning","msg":"authentication_failure","username":"alice","tag":"AUTHN"}`, `"level":"warning","msg":"authentication_failure","username":"alice","tag":"AUTHN"}`, time.UnixMicro(1741944413123456).UTC(), true, 0},
+		{`{"time":"2025-03-14T17:26:53.123456+08:00","level":"warning","msg":"authenticator_error"}`, `"level":"warning","msg":"authenticator_error"}`, time.Date(2025, 3, 14, 17, 26, 53, 123456000, time.FixedZone("", 8*3600)), true, 8 * 3600},
+		{`{"time":"bogus","level":"warning"}`, `{"time":"bogus","level":"warning"}`, time.Time{}, false, 0},
+		{`{"time":17419444,}`, `}`, time.UnixMicro(17419444).UTC(), true, 0},
+		{`{"time":,"level":"x"}`, `{"time":,"level":"x"}`, time.Time{}, false, 0},
+		{`{"level":"warning","time":1741944413123456}`, `{"level":"warning","time":1741944413123456}`, time.Time{}, false, 0},
+		{`2024-03-05T07:08:09.5Z {"time":1741944413123456,"level":"error"}`, `"level":"error"}`, time.UnixMicro(1741944413123456).UTC(), true, 0},
 		// Not prefixes.
 		{"Client 1700000503: odd id", "Client 1700000503: odd id", time.Time{}, false, 0},
 		{"12345: short number", "12345: short number", time.Time{}, false, 0},
@@ -49,16 +59,21 @@ func TestSplit(t *testing.T) {
 }
 
 func TestSplitDoesNotAllocate(t *testing.T) {
-	line := "1795320306: Client dup already connected, closing old connection."
-	if n := testing.AllocsPerRun(100, func() { Split(line) }); n != 0 {
-		t.Errorf("Split allocates %v times per call", n)
+	for _, line := range []string{
+		"1795320306: Client dup already connected, closing old connection.",
+		`{"time":1741944413123456,"level":"warning","msg":"authentication_failure"}`,
+		`{"time":"2025-03-14T17:26:53.123456+08:00","level":"warning","msg":"x"}`,
+	} {
+		if n := testing.AllocsPerRun(100, func() { Split(line) }); n != 0 {
+			t.Errorf("Split(%q) allocates %v times per call", line, n)
+		}
 	}
 }
 
 // FuzzSplit: the message is always a suffix of the line, and Split never
 // panics on any bytes.
 func FuzzSplit(f *testing.F) {
-	for _, s := range []string{"1795320306: x", "2024-03-05T07:08:09.123456+08:00 [warning] m", "2024-03-05 07:08:09,1 -0130 m", "2024-03-05T07:08:09Z 1709622489: y"} {
+	for _, s := range []string{"1795320306: x", `{"time":1741944413123456,"level":"warning"}`, `{"time":"2024-03-05T07:08:09Z",`, "1741944413123456 [warning] x", "2024-03-05T07:08:09.123456+08:00 [warning] m", "2024-03-05 07:08:09,1 -0130 m", "2024-03-05T07:08:09Z 1709622489: y"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, line string) {

@@ -126,7 +126,9 @@ var (
 	sites      = []string{"plant", "site", "building", "farm", "fleet"}
 	metrics    = []string{"temp", "humidity", "pressure", "state", "power", "telemetry", "status", "alarm"}
 	faultLines = []func(g *gen, c *client) string{
-		func(g *gen, c *client) string { return "Client " + c.id + " already connected, closing old connection." },
+		func(g *gen, c *client) string {
+			return "Client " + c.id + " already connected, closing old connection."
+		},
 		func(g *gen, c *client) string { return "Client " + c.id + " disconnected, session taken over." },
 		func(g *gen, c *client) string { return "Client " + c.id + " has exceeded timeout, disconnecting." },
 		func(g *gen, c *client) string { return "Client <unknown> disconnected, not authorised." },
