@@ -24,6 +24,7 @@
 package matcher
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"regexp/syntax"
@@ -328,15 +329,24 @@ func (m *Matcher) evaluate(s *scope, msg string, sc *scratch) []Hit {
 		}
 	}
 	runs := 0
+	// Several triggered regex branches of one signature (PUBACK|PUBCOMP
+	// behind one literal) run its whole regex once instead.
+	slices.SortFunc(sc.deferred, func(a, b user) int { return cmp.Compare(a.sig, b.sig) })
 	for _, list := range [][]user{sc.deferred, s.always} {
-		for _, u := range list {
+		for i, u := range list {
 			if sc.sigStamp[u.sig] == sc.gen {
 				continue
 			}
+			re := m.sigs[u.sig].res[u.branch]
+			if i+1 < len(list) && list[i+1].sig == u.sig {
+				re = m.sigs[u.sig].full
+			}
 			runs++
 			m.evals[u.sig].Add(1)
-			if m.sigs[u.sig].res[u.branch].get().MatchString(msg) {
+			if re.get().MatchString(msg) {
 				sc.matchSig(u.sig)
+			} else if re == m.sigs[u.sig].full {
+				sc.sigStamp[u.sig] = sc.gen // decided: no match
 			}
 		}
 	}
