@@ -61,5 +61,6 @@ and the fields of the line (client id, address, ...). Its own logs go to stderr.
 	root.SetErr(stderr)
 	g.register(root)
 	root.AddCommand(newRunCmd(g), newScanCmd(g), newVersionCmd())
+	attachSignaturesCost(root, g)
 	return root
 }

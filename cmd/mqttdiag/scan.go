@@ -26,13 +26,18 @@ diagnosis per recognised fault on stdout, then exits.`,
 			if format != "json" {
 				return fmt.Errorf("--format %q: only json is supported", format)
 			}
-			log, _, m, err := g.setup(c.ErrOrStderr())
+			mopts, popts, err := in.options()
+			if err != nil {
+				return err
+			}
+			log, _, m, err := g.setup(c.ErrOrStderr(), mopts...)
 			if err != nil {
 				return err
 			}
 			st, err := runPipeline(c.Context(),
 				tailer.New(args, tailer.MaxLineBytes(in.maxLineBytes), tailer.Logger(log), tailer.StdinReader(c.InOrStdin())),
-				pipeline.New(m, []sink.Notifier{sink.NewWriter(c.OutOrStdout())}, pipeline.Logger(log)))
+				pipeline.New(m, []sink.Notifier{sink.NewWriter(c.OutOrStdout())}, append(popts, pipeline.Logger(log))...))
+			logMatcherStats(log, m)
 			log.Debug().Int64("lines", st.Lines).Int64("diagnoses", st.Diagnoses).Msg("scan done")
 			return err
 		},

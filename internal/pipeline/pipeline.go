@@ -37,8 +37,9 @@ type Stats struct {
 }
 
 type options struct {
-	log zerolog.Logger
-	now func() time.Time
+	log    zerolog.Logger
+	now    func() time.Time
+	broker string
 }
 
 // Option configures a Pipeline.
@@ -49,6 +50,11 @@ func Logger(l zerolog.Logger) Option { return func(o *options) { o.log = l } }
 
 // Clock replaces time.Now (tests).
 func Clock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// Broker fixes every source's broker ("mosquitto", "emqx") instead of
+// waiting for its startup banner, which a log followed from its end never
+// shows. The matcher then applies only that broker's signatures.
+func Broker(name string) Option { return func(o *options) { o.broker = name } }
 
 // New returns a pipeline that matches with m and delivers to every sink.
 func New(m *matcher.Matcher, sinks []sink.Notifier, opts ...Option) *Pipeline {
@@ -76,9 +82,12 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan logline.Batch) error {
 				if src.broker != broker || src.version != version {
 					p.o.log.Info().Str("source", l.Source).Str("broker", broker).Str("version", version).Msg("broker detected from its startup banner")
 				}
-				src.broker, src.version = broker, version
+				if p.o.broker == "" {
+					src.broker = broker
+				}
+				src.version = version
 			}
-			for _, h := range p.m.Match(msg) {
+			for _, h := range p.m.MatchBroker(src.broker, msg) {
 				ds = append(ds, p.d.diagnose(l, h, ts, now, src.broker, src.version))
 			}
 		}
@@ -100,13 +109,13 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan logline.Batch) error {
 
 // sourceState is what the pipeline has learnt about one log source.
 type sourceState struct {
-	broker, version string // from the startup banner; empty until seen
+	broker, version string // from the startup banner (or Broker); empty until seen
 }
 
 func (p *Pipeline) source(name string) *sourceState {
 	s := p.sources[name]
 	if s == nil {
-		s = &sourceState{}
+		s = &sourceState{broker: p.o.broker}
 		p.sources[name] = s
 	}
 	return s
