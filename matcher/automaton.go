@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"unicode/utf8"
 )
 
 // automaton is an Aho-Corasick matcher compiled to a dense DFA over byte
@@ -15,21 +14,16 @@ import (
 // the matcher's time on a broker log, and a dense DFA over the few dozen
 // byte classes that occur in the patterns ran about twice as fast as the
 // best Go Aho-Corasick package in the feasibility measurement behind issue
-// 4; and a package scanning bytes cannot fold non-ASCII runes on the fly,
-// which keeps UTF-8 lines on the prefilter here.
+// 4; and the packages scan raw bytes, while ours reads the Kelvin sign and
+// the long s as k and s on the fly, which keeps UTF-8 lines exact on the
+// prefilter.
 type automaton struct {
-	// class maps a byte to its class at scan time; uppercase ASCII shares
-	// the class of its lowercase letter. Bytes that need folding first
-	// map to slowPath.
+	// class maps a byte to its class at scan time: the class of its
+	// normalised form (normByte), except that the lead bytes of the Kelvin
+	// sign and the long s map to slowPath.
 	class [256]uint8
-	// byteClass is the class of a byte fed after folding.
+	// byteClass is the class of a byte's normalised form.
 	byteClass [256]uint8
-	// unicode is set when some pattern has non-ASCII bytes: then every
-	// non-ASCII rune of the text is folded (canon) at scan time. Without
-	// it, only the Kelvin sign and the long s need folding (to k and s);
-	// other non-ASCII bytes cannot be part of a hit.
-	unicode bool
-	canon2  []uint16 // canon of runes below 0x800, when unicode
 	nclass  uint32
 	// trans is indexed by state*nclass + class. A value is the next
 	// state's row offset (state*nclass), with matchFlag set when that
@@ -53,14 +47,11 @@ func newAutomaton(patterns [][]byte) (*automaton, error) {
 		size += len(p)
 		for _, c := range p {
 			used[c] = true
-			if c >= utf8.RuneSelf {
-				a.unicode = true
-			}
 		}
 	}
 	n := uint8(1) // class 0: bytes no pattern contains
 	for c := 0; c < 256; c++ {
-		if used[c] && !(c >= 'A' && c <= 'Z') {
+		if used[c] && normByte(byte(c)) == byte(c) {
 			if n == slowPath {
 				return nil, fmt.Errorf("automaton: more than %d byte classes", slowPath-1)
 			}
@@ -68,21 +59,11 @@ func newAutomaton(patterns [][]byte) (*automaton, error) {
 			n++
 		}
 	}
-	for c := 'A'; c <= 'Z'; c++ {
-		a.byteClass[c] = a.byteClass[c+'a'-'A']
+	for c := 0; c < 256; c++ {
+		a.byteClass[c] = a.byteClass[normByte(byte(c))]
 	}
 	a.class = a.byteClass
-	if a.unicode {
-		for c := utf8.RuneSelf; c < 256; c++ {
-			a.class[c] = slowPath
-		}
-		a.canon2 = make([]uint16, 0x800)
-		for r := range a.canon2 {
-			a.canon2[r] = uint16(canon(rune(r)))
-		}
-	} else {
-		a.class[0xE2], a.class[0xC5] = slowPath, slowPath
-	}
+	a.class[0xE2], a.class[0xC5] = slowPath, slowPath
 	a.nclass = uint32(n)
 	nc := a.nclass
 	if size >= matchFlag/int(nc) {
@@ -177,37 +158,22 @@ func (a *automaton) step(st uint32, c uint8, sc *scratch) uint32 {
 	return st
 }
 
-// fold feeds the rune at s[i] folded, and returns the index of its last
-// byte and the new state.
+// fold feeds the Kelvin sign as k and the long s as s, any other byte as
+// itself, and returns the index of the last byte it consumed and the new
+// state.
 func (a *automaton) fold(s string, i int, st uint32, sc *scratch) (int, uint32) {
-	if !a.unicode {
-		switch {
-		case strings.HasPrefix(s[i:], "\u212A"): // Kelvin sign
-			return i + 2, a.step(st, a.byteClass['k'], sc)
-		case strings.HasPrefix(s[i:], "\u017F"): // long s
-			return i + 1, a.step(st, a.byteClass['s'], sc)
-		}
-		return i, a.step(st, a.byteClass[s[i]], sc)
+	switch {
+	case strings.HasPrefix(s[i:], "\u212A"):
+		return i + 2, a.step(st, a.byteClass['k'], sc)
+	case strings.HasPrefix(s[i:], "\u017F"):
+		return i + 1, a.step(st, a.byteClass['s'], sc)
 	}
-	r, w := utf8.DecodeRuneInString(s[i:])
-	if r == utf8.RuneError && w == 1 {
-		return i, a.step(st, a.byteClass[s[i]], sc)
-	}
-	if int(r) < len(a.canon2) {
-		r = rune(a.canon2[r])
-	} else {
-		r = canon(r)
-	}
-	var buf [utf8.UTFMax]byte
-	for _, b := range utf8.AppendRune(buf[:0], r) {
-		st = a.step(st, a.byteClass[b], sc)
-	}
-	return i + w - 1, st
+	return i, a.step(st, a.byteClass[s[i]], sc)
 }
 
 // bytes is the memory the tables hold, for the cost report.
 func (a *automaton) bytes() int {
-	n := 4*len(a.trans) + 2*len(a.canon2)
+	n := 4 * len(a.trans)
 	for _, o := range a.out {
 		n += 24 + 4*len(o)
 	}

@@ -1,5 +1,7 @@
 package matcher
 
+import "bytes"
+
 //go:generate go run ./internal/genfreq -out freq_table.go -logs=${MQTTDIAG_EXTRA_LOGS}
 
 // frequency estimates in how many broker log lines per million the
@@ -12,6 +14,13 @@ package matcher
 // Ranking triggers this way, as ripgrep ranks bytes, keeps common words
 // ("client", "from ") from being chosen just because they are long.
 func frequency(key []byte) uint32 {
+	// The table does not tell scripts apart: every non-ASCII byte is 0x80.
+	key = bytes.Clone(key)
+	for i, c := range key {
+		if c >= nonASCII {
+			key[i] = nonASCII
+		}
+	}
 	if len(key) < 3 {
 		return ngram(key)
 	}

@@ -24,27 +24,41 @@ func (l literal) String() string {
 	return b.String()
 }
 
-// The prefilter runs over a normalised text: every rune replaced by the
-// representative of its simple-folding orbit (canon), invalid UTF-8 bytes
-// kept as they are. ASCII letters become lowercase, and so do the Kelvin
-// sign and the long s, which fold to k and s. So a line with UTF-8 client
-// ids still goes through the automaton, and a folded literal hits on it
-// exactly when Go's (?i) would match it.
+// The prefilter runs over a normalised text: ASCII letters lowercased, the
+// Kelvin sign and the long s (which Go's (?i) folds to k and s) read as k
+// and s, every UTF-8 continuation byte read as nonASCII, and every lead
+// byte as the representative of its group (leadGroup, generated: lead
+// bytes that case folding links, such as Cyrillic's 0xD0 and 0xD1). So a
+// line with UTF-8 client ids still goes through the automaton, a folded
+// ASCII literal hits on it exactly when Go's (?i) would match it, and the
+// automaton keeps few byte classes (the deadends.dev corpus needs about 75
+// against 150 with every UTF-8 byte of its Cyrillic and CJK literals),
+// which halves its tables. A literal with non-ASCII runes hits on any
+// text of the same script and byte length: a candidate, verified on the
+// message.
+const nonASCII = 0x80
 
-// canon returns the representative of r's simple-folding orbit: the
-// lowercase ASCII letter if the orbit has one, else its smallest rune.
-func canon(r rune) rune {
-	if r < utf8.RuneSelf {
-		return rune(asciiLower(byte(r)))
+// normByte is the normalised form of a byte other than the Kelvin sign's
+// and the long s's leads.
+func normByte(c byte) byte {
+	switch {
+	case c < utf8.RuneSelf:
+		return asciiLower(c)
+	case c < 0xC0:
+		return nonASCII
 	}
-	best := r
-	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-		if f < utf8.RuneSelf {
-			return rune(asciiLower(byte(f)))
-		}
-		best = min(best, f)
+	return leadGroup[c-0xC0]
+}
+
+// asciiFold returns the lowercase ASCII letter a non-ASCII rune folds to.
+func asciiFold(r rune) (byte, bool) {
+	switch r {
+	case '\u212A': // Kelvin sign
+		return 'k', true
+	case '\u017F': // long s
+		return 's', true
 	}
-	return best
+	return 0, false
 }
 
 // hasCase reports whether r has other runes in its simple-folding orbit.
@@ -52,16 +66,41 @@ func hasCase(r rune) bool { return unicode.SimpleFold(r) != r }
 
 // key appends the normalised bytes of rune lr to dst, and reports whether
 // the automaton can use the rune at all (usable) and whether a hit on the
-// normalised text decides the rune exactly (exact): a folded rune matches
-// exactly the runes of its orbit, which all normalise alike; a
-// case-sensitive rune with case variants hits on all of them, a candidate
-// to verify. U+FFFD is not usable: the regex engine reads every invalid
-// byte as U+FFFD, the automaton sees the byte.
+// normalised text decides the rune exactly (exact).
+//
+// A folded ASCII letter is exact: every rune of its orbit normalises to
+// it. A case-sensitive letter hits on either case, and a non-ASCII rune on
+// any non-ASCII rune of its length: candidates. A folded non-ASCII rune
+// whose orbit mixes UTF-8 lengths (ß, ẞ) is not usable: the text's rune may
+// be longer or shorter than the key. Nor is U+FFFD: the regex engine reads
+// every invalid byte as U+FFFD, the automaton sees the byte.
 func (lr litRune) key(dst []byte) (out []byte, usable, exact bool) {
-	if lr.r == utf8.RuneError {
+	r := lr.r
+	switch {
+	case r == utf8.RuneError:
 		return dst, false, false
+	case r < utf8.RuneSelf:
+		c := byte(r)
+		return append(dst, asciiLower(c)), true, lr.fold || !isLetter(c)
 	}
-	return utf8.AppendRune(dst, canon(lr.r)), true, lr.fold || !hasCase(lr.r)
+	if a, ok := asciiFold(r); ok {
+		return append(dst, a), true, lr.fold
+	}
+	n := utf8.RuneLen(r)
+	if lr.fold {
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if utf8.RuneLen(f) != n {
+				return dst, false, false
+			}
+		}
+	}
+	var buf [utf8.UTFMax]byte
+	utf8.EncodeRune(buf[:], r)
+	dst = append(dst, normByte(buf[0]))
+	for ; n > 1; n-- {
+		dst = append(dst, nonASCII)
+	}
+	return dst, true, false
 }
 
 // equalRune reports whether text rune t matches literal rune lr as Go's
@@ -200,14 +239,18 @@ func (l literal) plain() (string, bool) {
 // normalize appends the normalised form of text to dst, as the automaton
 // sees it (tests use it; the scanner normalises on the fly).
 func normalize(dst []byte, text string) []byte {
-	for i := 0; i < len(text); {
-		r, w := utf8.DecodeRuneInString(text[i:])
-		if r == utf8.RuneError && w == 1 {
-			dst = append(dst, text[i])
-		} else {
-			dst = utf8.AppendRune(dst, canon(r))
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		switch {
+		case strings.HasPrefix(text[i:], "\u212A"):
+			dst = append(dst, 'k')
+			i += 2
+		case strings.HasPrefix(text[i:], "\u017F"):
+			dst = append(dst, 's')
+			i++
+		default:
+			dst = append(dst, normByte(c))
 		}
-		i += w
 	}
 	return dst
 }

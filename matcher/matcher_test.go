@@ -78,7 +78,10 @@ func TestDecomposition(t *testing.T) {
 		{`ab[cd]`, []string{"literal-set:abc", "literal-set:abd"}},
 		{`\(Mid: \d+, RC:145\)$`, []string{"regex:, rc:145)"}},
 		{`^\d+$`, []string{"always-run:"}},
-		{`(?i)нож.*подарок`, []string{"ordered-literals:" + string(normalize(nil, "подарок"))}},
+		// Non-ASCII runes read as one class; о and д are left out, their
+		// orbits hold 3-byte runes (U+1C82, U+1C81), so "ар" is the key.
+		{`(?i)нож.*подарок`, []string{"ordered-literals:" + string(normalize(nil, "ар"))}},
+		{`(?i)straße`, []string{"literal-set:stra"}},
 	}
 	for _, tt := range tests {
 		re, err := syntax.Parse(tt.regex, syntax.Perl)

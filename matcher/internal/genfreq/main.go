@@ -5,7 +5,7 @@
 // with -logs (directories of *.log, read at generation time only), and a
 // log from internal/loggen, strips each line's timestamp, normalises it as
 // the matcher's automaton does (ASCII lowercased, the Kelvin sign as k, the
-// long s as s), and counts for every 1-, 2- and 3-gram the lines that
+// long s as s, any other non-ASCII byte as 0x80), and counts for every 1-, 2- and 3-gram the lines that
 // contain it, over all sources pooled. The real captures are few and some
 // (research captures) provoke faults on purpose, so the generated log,
 // shaped on them with about 1 % faults, carries most of the weight.
@@ -24,6 +24,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/mqttdiag/mqttdiag/internal/brokerlog"
 	"github.com/mqttdiag/mqttdiag/internal/loggen"
@@ -92,7 +94,19 @@ func main() {
 	for _, g := range keys {
 		fmt.Fprintf(&b, "%q: %d,\n", g, table[g])
 	}
-	b.WriteString("}\n")
+	b.WriteString("}\n\n")
+	b.WriteString("// leadGroup maps a UTF-8 lead byte (0xC0 + index) to the smallest lead\n")
+	b.WriteString("// byte it shares a simple-folding orbit with (orbits whose runes have one\n")
+	b.WriteString("// UTF-8 length only), so that the automaton can fold case within a script\n")
+	b.WriteString("// by lead byte. Read-only; see literal.go.\n")
+	b.WriteString("var leadGroup = [64]byte{")
+	for i, g := range leadGroups() {
+		if i%8 == 0 {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "0x%02X, ", g)
+	}
+	b.WriteString("\n}\n")
 	src, err := format.Source(b.Bytes())
 	if err != nil {
 		log.Fatalf("genfreq: %v", err)
@@ -100,6 +114,53 @@ func main() {
 	if err := os.WriteFile(*out, src, 0o644); err != nil {
 		log.Fatalf("genfreq: %v", err)
 	}
+}
+
+// leadGroups unites the lead bytes of the runes of each simple-folding
+// orbit whose runes all have the same UTF-8 length and no ASCII member,
+// and maps each lead byte to its group's smallest.
+func leadGroups() [64]byte {
+	var parent [64]int
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(int) int
+	find = func(i int) int {
+		for parent[i] != i {
+			i = parent[i]
+		}
+		return i
+	}
+	var buf [utf8.UTFMax]byte
+	for r := rune(0x80); r <= unicode.MaxRune; r++ {
+		f := unicode.SimpleFold(r)
+		if f == r || !utf8.ValidRune(r) {
+			continue
+		}
+		n := utf8.EncodeRune(buf[:], r)
+		lead := int(buf[0]) - 0xC0
+		same := true
+		for g := f; g != r; g = unicode.SimpleFold(g) {
+			if g < utf8.RuneSelf || utf8.RuneLen(g) != n {
+				same = false
+			}
+		}
+		if !same {
+			continue
+		}
+		for g := f; g != r; g = unicode.SimpleFold(g) {
+			utf8.EncodeRune(buf[:], g)
+			a, b := find(lead), find(int(buf[0])-0xC0)
+			if a != b {
+				parent[max(a, b)] = min(a, b)
+			}
+		}
+	}
+	var out [64]byte
+	for i := range out {
+		out[i] = byte(0xC0 + find(i))
+	}
+	return out
 }
 
 // count adds to counts the lines containing each n-gram, and returns the
@@ -142,6 +203,8 @@ func normalize(s string) []byte {
 		case strings.HasPrefix(s[i:], "\u017F"):
 			out = append(out, 's')
 			i++
+		case c >= 0x80:
+			out = append(out, 0x80)
 		default:
 			out = append(out, c)
 		}
