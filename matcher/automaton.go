@@ -24,7 +24,7 @@ type automaton struct {
 	class [256]uint8
 	// byteClass is the class of a byte's normalised form.
 	byteClass [256]uint8
-	nclass  uint32
+	nclass    uint32
 	// trans is indexed by state*nclass + class. A value is the next
 	// state's row offset (state*nclass), with matchFlag set when that
 	// state has outputs.
