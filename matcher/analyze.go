@@ -42,7 +42,7 @@ func (k kind) String() string {
 // parser's prefix factoring was undone.
 type branch struct {
 	kind kind
-	set  []literal // kindSet
+	set  []needle  // kindSet
 	ord  ordered   // kindOrdered
 	re   *syntax.Regexp
 	// triggers are the automaton keys: one per set member for kindSet,
@@ -67,7 +67,7 @@ type ordered struct {
 }
 
 type step struct {
-	lit      literal
+	lit      needle
 	minGap   int  // runes required between the previous literal's end and this one
 	anchored bool // must start exactly where the previous literal ended (only ^lit)
 }
@@ -79,7 +79,7 @@ func (o *ordered) confirm(msg string) bool {
 	for i, st := range o.steps {
 		last := i == len(o.steps)-1
 		if st.anchored {
-			end, ok := st.lit.matchAt(msg, pos)
+			end, ok := st.lit.lit.matchAt(msg, pos)
 			if !ok {
 				return false
 			}
@@ -190,8 +190,9 @@ func classify(re *syntax.Regexp) branch {
 	b := branch{re: re}
 	nodes := flatten(re, nil)
 	if set, ok := litSet(nodes); ok && len(set) > 0 && !slices.ContainsFunc(set, func(l literal) bool { return len(l) == 0 }) {
-		b.kind, b.set = kindSet, set
+		b.kind = kindSet
 		for i, l := range set {
+			b.set = append(b.set, newNeedle(l))
 			t, ok := bestTrigger([]literal{l})
 			if !ok {
 				// A member the automaton cannot see (say (?i)ä alone).
@@ -375,12 +376,10 @@ func orderedOf(nodes []*syntax.Regexp) (ordered, []literal, bool) {
 			l := literalOf(n)
 			if len(o.steps) > 0 && !sawGap {
 				// Adjacent literals (split by a capture) form one.
-				last := &o.steps[len(o.steps)-1]
-				last.lit = append(last.lit, l...)
-				lits[len(lits)-1] = last.lit
+				lits[len(lits)-1] = append(lits[len(lits)-1], l...)
 				continue
 			}
-			o.steps = append(o.steps, step{lit: l, minGap: gap, anchored: anchored && !sawGap && len(o.steps) == 0})
+			o.steps = append(o.steps, step{minGap: gap, anchored: anchored && !sawGap && len(o.steps) == 0})
 			lits = append(lits, l)
 			gap, sawGap = 0, false
 		default:
@@ -395,6 +394,9 @@ func orderedOf(nodes []*syntax.Regexp) (ordered, []literal, bool) {
 	}
 	if len(o.steps) == 0 {
 		return ordered{}, nil, false
+	}
+	for i := range o.steps {
+		o.steps[i].lit = newNeedle(lits[i])
 	}
 	if sawGap {
 		o.tailGap, o.tailMin = true, gap

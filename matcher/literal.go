@@ -162,14 +162,16 @@ func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
 // starts a rune. A plain literal starts with such a byte, so a byte search
 // finds exactly the engine's occurrences; other literals (U+FFFD matches
 // any invalid byte) are tried at each rune boundary.
-func (l literal) index(s string, from int) (start, end int) {
+func (n *needle) index(s string, from int) (start, end int) {
+	l := n.lit
 	if len(l) == 0 {
 		return from, from
 	}
 	if from > len(s) {
 		return -1, -1
 	}
-	if str, ok := l.plain(); ok {
+	if n.plain {
+		str := n.str
 		i := strings.Index(s[from:], str)
 		if i < 0 {
 			return -1, -1
@@ -188,9 +190,10 @@ func (l literal) index(s string, from int) (start, end int) {
 
 // suffixFrom reports whether s ends with l, the occurrence starting at a
 // rune boundary at or after from (itself a boundary).
-func (l literal) suffixFrom(s string, from int) bool {
-	if str, ok := l.plain(); ok {
-		return len(s)-len(str) >= from && strings.HasSuffix(s, str)
+func (n *needle) suffixFrom(s string, from int) bool {
+	l := n.lit
+	if n.plain {
+		return len(s)-len(n.str) >= from && strings.HasSuffix(s, n.str)
 	}
 	// A folded rune takes 1 to 3 bytes (k, K, Kelvin sign): only starts
 	// this close to the end can end exactly at len(s).
@@ -224,16 +227,24 @@ func skipRunes(s string, i, n int) int {
 	return i
 }
 
-// plain returns l as a string when every rune must match exactly, so that
-// a byte search finds it. U+FFFD is never plain: the regex engine reads
-// any invalid byte as U+FFFD.
-func (l literal) plain() (string, bool) {
+// needle is a literal prepared for searching.
+type needle struct {
+	lit literal
+	// plain: every rune must match exactly, so a byte search for str
+	// finds it. U+FFFD is never plain: the regex engine reads any invalid
+	// byte as U+FFFD.
+	plain bool
+	str   string
+}
+
+func newNeedle(l literal) needle {
+	n := needle{lit: l, plain: true, str: l.String()}
 	for _, lr := range l {
 		if lr.fold && hasCase(lr.r) || lr.r == utf8.RuneError {
-			return "", false
+			n.plain = false
 		}
 	}
-	return l.String(), true
+	return n
 }
 
 // normalize appends the normalised form of text to dst, as the automaton

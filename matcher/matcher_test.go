@@ -124,7 +124,8 @@ func TestLiteralIndexFolds(t *testing.T) {
 		{literal{{r: '\uFFFD'}, {r: 'x'}}, "äx", -1, -1},
 	}
 	for _, tt := range tests {
-		start, end := tt.lit.index(tt.text, 0)
+		n := newNeedle(tt.lit)
+		start, end := n.index(tt.text, 0)
 		if start != tt.start || end != tt.end {
 			t.Errorf("%q in %q: got %d,%d want %d,%d", tt.lit, tt.text, start, end, tt.start, tt.end)
 		}
