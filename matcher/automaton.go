@@ -29,13 +29,21 @@ type automaton struct {
 	// state's row offset (state*nclass), with matchFlag set when that
 	// state has outputs.
 	trans []uint32
-	out   [][]int32 // pattern ids by state number
-	npat  int
+	// direct, for small automata, is trans with 256 columns indexed by
+	// the raw byte (row offset state<<8): one dependent load per byte, no
+	// class lookup. Slow-path bytes hold slowFlag.
+	direct []uint32
+	out    [][]int32 // pattern ids by state number
+	npat   int
 }
 
 const (
 	matchFlag = 1 << 31
+	slowFlag  = 1 << 30 // in direct: fold this byte first
 	slowPath  = 255
+	// maxDirect bounds the direct table: 1024 states, 1 MiB, enough for
+	// packs of a few hundred signatures.
+	maxDirect = 1 << 20
 )
 
 // newAutomaton compiles normalised patterns; pattern i is reported as i.
@@ -126,12 +134,33 @@ func newAutomaton(patterns [][]byte) (*automaton, error) {
 		}
 		a.trans[i] = v
 	}
+	if n := len(a.out); n*256*4 <= maxDirect {
+		a.direct = make([]uint32, n*256)
+		for st := 0; st < n; st++ {
+			for b := 0; b < 256; b++ {
+				if a.class[b] == slowPath {
+					a.direct[st<<8+b] = slowFlag
+					continue
+				}
+				a.direct[st<<8+b] = a.toDirect(a.trans[uint32(st)*nc+uint32(a.class[b])])
+			}
+		}
+	}
 	return a, nil
+}
+
+// toDirect converts a trans value to a direct one.
+func (a *automaton) toDirect(v uint32) uint32 {
+	return (v&^matchFlag)/a.nclass<<8 | v&matchFlag
 }
 
 // scan feeds the normalised s through the automaton and records every
 // pattern that occurs in it.
 func (a *automaton) scan(s string, sc *scratch) {
+	if a.direct != nil {
+		a.scanDirect(s, sc)
+		return
+	}
 	trans := a.trans
 	st := uint32(0)
 	for i := 0; i < len(s); i++ {
@@ -145,6 +174,26 @@ func (a *automaton) scan(s string, sc *scratch) {
 			st &^= matchFlag
 			sc.addPatterns(a.out[st/a.nclass])
 		}
+	}
+}
+
+func (a *automaton) scanDirect(s string, sc *scratch) {
+	d := a.direct
+	st := uint32(0)
+	for i := 0; i < len(s); i++ {
+		v := d[st+uint32(s[i])]
+		if v >= slowFlag {
+			if v == slowFlag {
+				// Fold in the class table, then back to a direct row.
+				var t uint32
+				i, t = a.fold(s, i, st>>8*a.nclass, sc)
+				st = t / a.nclass << 8
+				continue
+			}
+			v &^= matchFlag
+			sc.addPatterns(a.out[v>>8])
+		}
+		st = v
 	}
 }
 
@@ -173,7 +222,7 @@ func (a *automaton) fold(s string, i int, st uint32, sc *scratch) (int, uint32) 
 
 // bytes is the memory the tables hold, for the cost report.
 func (a *automaton) bytes() int {
-	n := 4 * len(a.trans)
+	n := 4 * (len(a.trans) + len(a.direct))
 	for _, o := range a.out {
 		n += 24 + 4*len(o)
 	}
