@@ -42,8 +42,8 @@ func (k kind) String() string {
 // parser's prefix factoring was undone.
 type branch struct {
 	kind kind
-	set  []needle  // kindSet
-	ord  ordered   // kindOrdered
+	set  []needle // kindSet
+	ord  ordered  // kindOrdered
 	re   *syntax.Regexp
 	// triggers are the automaton keys: one per set member for kindSet,
 	// else one, the branch's rarest necessary literal.
