@@ -265,3 +265,51 @@ func BenchmarkBurst(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkUTF8 compares lines with non-ASCII bytes (UTF-8 client ids and
+// topics) to ASCII lines of the same log: no cliff, since such lines stay
+// on the prefilter. One op is one line.
+func BenchmarkUTF8(b *testing.B) {
+	path, _ := benchLog(b)
+	var ascii, utf []string
+	scanFile(b, path, func(line string) {
+		msg, _, _ := brokerlog.Split(line)
+		isASCII := true
+		for i := 0; i < len(msg); i++ {
+			if msg[i] >= 0x80 {
+				isASCII = false
+				break
+			}
+		}
+		switch {
+		case isASCII && len(ascii) < 10_000:
+			ascii = append(ascii, string([]byte(msg)))
+		case !isASCII && len(utf) < 10_000:
+			utf = append(utf, string([]byte(msg)))
+		}
+	})
+	for _, p := range []struct {
+		name string
+		sigs []*signatures.Signature
+	}{
+		{"builtin", builtinSigs(b)},
+		{"builtin+corpus", append(builtinSigs(b), corpusSigs(b, signatures.BrokerMosquitto)...)},
+	} {
+		m, err := New(p.sigs, CacheSize(0))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, set := range []struct {
+			name string
+			msgs []string
+		}{{"ascii", ascii}, {"utf8", utf}} {
+			b.Run(p.name+"/"+set.name, func(b *testing.B) {
+				i := 0
+				for b.Loop() {
+					m.MatchBroker(signatures.BrokerMosquitto, set.msgs[i%len(set.msgs)])
+					i++
+				}
+			})
+		}
+	}
+}
