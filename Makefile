@@ -49,7 +49,7 @@ BENCH_COUNT ?= 5
 bench: bench-scan
 	$(GO) test -run='^$$' -bench=. -benchmem -count=1 $$($(GO) list ./... | grep -v '/matcher$$')
 	$(GO) test -run='^$$' -bench='Scan|New|Naive' -benchtime=3x -count=$(BENCH_COUNT) ./matcher
-	$(GO) test -run='^$$' -bench='Burst' -benchtime=1000000x -count=$(BENCH_COUNT) ./matcher
+	$(GO) test -run='^$$' -bench='Burst|UTF8' -benchtime=1000000x -count=$(BENCH_COUNT) ./matcher
 	MQTTDIAG_BENCH_LINES=15000000 $(GO) test -run='^$$' -bench='Scan' -benchtime=1x -count=3 ./matcher
 
 ## bench-scan: lines/s, peak RSS and start-up of `mqttdiag scan` (GNU time), built-in pack and corpus.

@@ -26,11 +26,15 @@ empty=$DIR/empty.log
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-# run FILE ARGS... -> prints "seconds maxrss_kb" of one scan
+# run FILE ARGS... -> prints "seconds maxrss_kb" of one scan (wall time
+# from date, to the millisecond; GNU time's %e has 10 ms steps)
 run() {
   local f=$1; shift
-  $TIME -f '%e %M' -o "$DIR/time.out" "$BIN" scan --log-level warn --broker mosquitto "$@" "$f" >/dev/null
-  cat "$DIR/time.out"
+  local t0 t1
+  t0=$(date +%s%N)
+  $TIME -f '%M' -o "$DIR/time.out" "$BIN" scan --log-level warn --broker mosquitto "$@" "$f" >/dev/null
+  t1=$(date +%s%N)
+  echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}') $(cat "$DIR/time.out")"
 }
 
 out=$DIR/bench-scan.txt
