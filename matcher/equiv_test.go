@@ -71,10 +71,11 @@ func TestEquivalence(t *testing.T) {
 				ms = append(ms, m)
 			}
 			bad := 0
-			// Twice: the second pass answers from the cache where it applies.
-			for pass := 0; pass < 2; pass++ {
+			// Again on a quarter of the lines, twice: a message enters the
+			// cache on its second miss, so the third pass answers from it.
+			for pass := 0; pass < 3; pass++ {
 				for i, l := range lines {
-					if pass == 1 && i%4 != 0 {
+					if pass > 0 && i%4 != 0 {
 						continue
 					}
 					want := ref.match(scopeAny, l)
