@@ -11,7 +11,7 @@ TEST_PKGS := mosquitto mosquitto-clients prometheus-alertmanager chromium
 TEST_CMDS := mosquitto mosquitto_pub mosquitto_sub prometheus-alertmanager chromium
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build run test test-deps bench lint fuzz sample-log fault-log clean
+.PHONY: all build run test test-deps bench bench-scan lint fuzz sample-log fault-log docker clean
 
 all: build
 
@@ -42,9 +42,20 @@ test-deps:
 	  fi; \
 	fi
 
-## bench: benchmarks (figures go to BENCHMARKS.md).
-bench:
-	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./...
+## bench: benchmarks (figures go to BENCHMARKS.md). The matcher's read
+## generated Mosquitto logs of 1M and 15M lines, made on first use in
+## $$MQTTDIAG_BENCH_DIR (default: the user cache dir); bench-scan measures the binary.
+BENCH_COUNT ?= 5
+bench: bench-scan
+	$(GO) test -run='^$$' -bench=. -benchmem -count=1 $$($(GO) list ./... | grep -v '/matcher$$')
+	$(GO) test -run='^$$' -bench='Scan|New|Naive' -benchtime=3x -count=$(BENCH_COUNT) ./matcher
+	$(GO) test -run='^$$' -bench='Burst|UTF8' -benchtime=1000000x -count=$(BENCH_COUNT) ./matcher
+	MQTTDIAG_BENCH_LINES=15000000 $(GO) test -run='^$$' -bench='Scan' -benchtime=1x -count=3 ./matcher
+
+## bench-scan: lines/s, peak RSS and start-up of `mqttdiag scan` (GNU time), built-in pack and corpus.
+bench-scan:
+	command -v /usr/bin/time >/dev/null || $(SUDO) apt-get install -y -qq time >/dev/null
+	RUNS=3 scripts/bench-scan.sh 1000000,15000000
 
 ## lint: formatting, vet and staticcheck.
 lint:
@@ -57,6 +68,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./signatures
 	$(GO) test -run='^$$' -fuzz=FuzzSplit -fuzztime=30s ./internal/brokerlog
 	$(GO) test -run='^$$' -fuzz=FuzzLineReader -fuzztime=30s ./tailer
+	$(GO) test -run='^$$' -fuzz=FuzzMatch -fuzztime=30s ./matcher
 
 ## sample-log: capture examples/logs/ again from a real mosquitto.
 sample-log: test-deps

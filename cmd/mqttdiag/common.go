@@ -109,7 +109,7 @@ func (d *diagFlags) options(log zerolog.Logger, pack *signatures.Pack) ([]pipeli
 }
 
 // setup is what run and scan share: logger, pack and matcher.
-func (g *globalFlags) setup(stderr io.Writer) (zerolog.Logger, *signatures.Pack, *matcher.Matcher, error) {
+func (g *globalFlags) setup(stderr io.Writer, mopts ...matcher.Option) (zerolog.Logger, *signatures.Pack, *matcher.Matcher, error) {
 	log, err := g.logger(stderr)
 	if err != nil {
 		return log, nil, nil, err
@@ -118,9 +118,16 @@ func (g *globalFlags) setup(stderr io.Writer) (zerolog.Logger, *signatures.Pack,
 	if err != nil {
 		return log, nil, nil, err
 	}
-	m, err := matcher.New(pack.Signatures())
+	m, err := matcher.New(pack.Signatures(), mopts...)
 	if err != nil {
 		return log, nil, nil, err
 	}
 	return log, pack, m, nil
+}
+
+// logMatcherStats logs the matcher's work at debug level, when a run ends.
+func logMatcherStats(log zerolog.Logger, m *matcher.Matcher) {
+	st := m.Stats()
+	log.Debug().Int64("lines", st.Lines).Int64("candidates", st.Candidates).Int64("regex_runs", st.RegexRuns).
+		Int64("cache_hits", st.CacheHits).Int64("cache_misses", st.CacheMisses).Msg("matcher")
 }

@@ -83,5 +83,6 @@ and the fields of the line (client id, address, ...). Its own logs go to stderr.
 		return err
 	}
 	root.AddCommand(newRunCmd(g), newScanCmd(g), newSignaturesCmd(g), newExplainCmd(g), newConfigCmd(root, env), newVersionCmd())
+	attachSignaturesCost(root, g)
 	return root
 }

@@ -3,22 +3,42 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mqttdiag/mqttdiag/internal/logline"
 	"github.com/mqttdiag/mqttdiag/internal/pipeline"
+	"github.com/mqttdiag/mqttdiag/matcher"
+	"github.com/mqttdiag/mqttdiag/signatures"
 	"github.com/mqttdiag/mqttdiag/sink"
 	"github.com/mqttdiag/mqttdiag/tailer"
 )
 
 type inputFlags struct {
 	maxLineBytes int
+	cacheSize    int
+	broker       string
 }
 
 func (in *inputFlags) register(c *cobra.Command) {
 	c.Flags().IntVar(&in.maxLineBytes, "max-line-bytes", tailer.DefaultMaxLineBytes, "cut lines longer than this many bytes (the kept part is still matched)")
+	c.Flags().IntVar(&in.cacheSize, "cache-size", matcher.DefaultCacheEntries, "entries of the matcher's result cache for lines that need regex work (0: off)")
+	c.Flags().StringVar(&in.broker, "broker", "", "the logs' broker, mosquitto or emqx: apply only its signatures from the first line (default: from the startup banner)")
+}
+
+// options validates the flags and returns the matcher's and pipeline's options.
+func (in *inputFlags) options() ([]matcher.Option, []pipeline.Option, error) {
+	switch in.broker {
+	case "", signatures.BrokerMosquitto, signatures.BrokerEMQX:
+	default:
+		return nil, nil, fmt.Errorf("--broker %q: want mosquitto or emqx", in.broker)
+	}
+	if in.cacheSize < 0 {
+		return nil, nil, fmt.Errorf("--cache-size %d: want 0 (off) or more", in.cacheSize)
+	}
+	return []matcher.Option{matcher.CacheSize(in.cacheSize)}, []pipeline.Option{pipeline.Broker(in.broker)}, nil
 }
 
 func newRunCmd(g *globalFlags) *cobra.Command {
@@ -46,7 +66,11 @@ With --state, a restart resumes where every diagnosis had been delivered.`,
   kubectl logs -f deploy/emqx | mqttdiag run --log-format console -`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			log, pack, m, err := g.setup(c.ErrOrStderr())
+			mopts, iopts, err := in.options()
+			if err != nil {
+				return err
+			}
+			log, pack, m, err := g.setup(c.ErrOrStderr(), mopts...)
 			if err != nil {
 				return err
 			}
@@ -55,6 +79,7 @@ With --state, a restart resumes where every diagnosis had been delivered.`,
 			if err != nil {
 				return err
 			}
+			popts = append(popts, iopts...)
 			opts := []tailer.Option{tailer.Follow(true), tailer.FromBeginning(fromBeginning),
 				tailer.MaxLineBytes(in.maxLineBytes), tailer.Logger(log), tailer.StdinReader(c.InOrStdin()),
 				tailer.StateFile(state), tailer.Exclude(exclude...)}
@@ -66,6 +91,7 @@ With --state, a restart resumes where every diagnosis had been delivered.`,
 				pipeline.New(m, []sink.Notifier{sink.NewWriter(c.OutOrStdout())}, popts...))
 			// Every batch delivered has been acknowledged: save where to resume.
 			err = errors.Join(err, tl.Close())
+			logMatcherStats(log, m)
 			log.Info().Int64("lines", st.Lines).Int64("diagnoses", st.Diagnoses).Msg("mqttdiag stopped")
 			return err
 		},

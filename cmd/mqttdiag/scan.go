@@ -61,7 +61,11 @@ Colour is used on a terminal unless NO_COLOR is set.`,
 			if err != nil {
 				return err
 			}
-			log, pack, m, err := g.setup(c.ErrOrStderr())
+			mopts, iopts, err := in.options()
+			if err != nil {
+				return err
+			}
+			log, pack, m, err := g.setup(c.ErrOrStderr(), mopts...)
 			if err != nil {
 				return err
 			}
@@ -69,6 +73,7 @@ Colour is used on a terminal unless NO_COLOR is set.`,
 			if err != nil {
 				return err
 			}
+			popts = append(popts, iopts...)
 			var sinks []sink.Notifier
 			if format == "json" {
 				sinks = append(sinks, sink.NewWriter(stdout))
@@ -90,6 +95,7 @@ Colour is used on a terminal unless NO_COLOR is set.`,
 			if err != nil {
 				return err
 			}
+			logMatcherStats(log, m)
 			log.Debug().Int64("lines", st.Lines).Int64("diagnoses", st.Diagnoses).Msg("scan done")
 			if format == "json" && htmlPath == "" {
 				return nil

@@ -93,7 +93,7 @@ func newSigShowCmd(g *globalFlags) *cobra.Command {
 }
 
 func newSigLintCmd(g *globalFlags) *cobra.Command {
-	var strict bool
+	var strict, cost bool
 	c := &cobra.Command{
 		Use:   "lint [PATH...]",
 		Short: "Check signatures: schema, regexes, examples, overlaps, translations",
@@ -132,6 +132,12 @@ It exits 1 when there are errors.`,
 					errs++
 				}
 			}
+			if cost {
+				fmt.Fprintln(out)
+				if err := writeCostReport(out, sigs); err != nil {
+					return err
+				}
+			}
 			if errs > 0 {
 				fmt.Fprintf(c.ErrOrStderr(), "%d signatures checked, %d errors\n", len(sigs), errs)
 				return exitError{1}
@@ -141,6 +147,7 @@ It exits 1 when there are errors.`,
 		},
 	}
 	c.Flags().BoolVar(&strict, "strict", false, "require full knowledge (as the built-in pack does) and treat warnings as errors")
+	c.Flags().BoolVar(&cost, "cost", false, "also report how each signature is matched and what it costs (as `signatures cost`)")
 	return c
 }
 

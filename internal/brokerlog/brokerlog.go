@@ -23,20 +23,18 @@ import (
 //	1700000000: msg                                  Mosquitto, log_timestamp true (default)
 //	2024-01-02T03:04:05: msg                         Mosquitto, log_timestamp_format %Y-%m-%dT%H:%M:%S
 //	2024-01-02T03:04:05.123456+00:00 [warning] msg   EMQX text formatter (level kept in msg)
-//	1741944413123456 [warning] msg                   EMQX text, timestamp_format = epoch (µs)
 //	2024-01-02T03:04:05.123Z msg                     RFC 3339 / ISO 8601, also "2024-01-02 03:04:05,123 msg"
-//	{"time":1741944413123456,"level":"warning",...}  EMQX JSON formatter (5.3+): time in µs or RFC 3339;
-//	                                                 the message is the rest: "level":"warning",...}
+//	1741944413123456 [warning] msg                   EMQX 5.6+ text, timestamp_format = epoch (µs)
+//	{"time":1741944413123456,"level":...}            EMQX 5.3+ JSON: msg is `"level":...}`, the object
+//	{"time":"2025-03-14T17:26:53.123456+08:00",...}  without `{"time":...,`; the time is µs or RFC 3339
+//
+// EMQX's JSON formatter writes "time" first from 5.3.0 on; the older
+// 5.0.4-5.2 layout, `<RFC 3339> warning: {json}`, loses only its leading
+// timestamp (the "time" member inside stays part of the message).
 //
 // A leading RFC 3339 timestamp added by `kubectl logs --timestamps` or
 // `docker logs -t` is removed first.
 func Split(line string) (msg string, t time.Time, ok bool) {
-	if strings.HasPrefix(line, `{"time":`) {
-		if m, ts, good := splitEMQXJSON(line); good {
-			return m, ts, true
-		}
-		return line, time.Time{}, false
-	}
 	rest := line
 	// Container runtimes prefix RFC 3339 with nanoseconds and a space;
 	// the broker's own prefix may follow.
@@ -55,35 +53,13 @@ func Split(line string) (msg string, t time.Time, ok bool) {
 // looksPrefixed reports whether s starts with something splitBroker knows,
 // cheaply.
 func looksPrefixed(s string) bool {
-	return len(s) > 0 && s[0] >= '0' && s[0] <= '9'
-}
-
-// splitEMQXJSON removes EMQX's leading "time" member, which its JSON
-// formatter always writes first (emqx_logger_jsonfmt json_obj_root).
-func splitEMQXJSON(line string) (msg string, t time.Time, ok bool) {
-	rest := line[len(`{"time":`):]
-	switch {
-	case len(rest) > 0 && rest[0] >= '0' && rest[0] <= '9': // microseconds since the epoch
-		i := 0
-		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
-			i++
-		}
-		us, err := strconv.ParseInt(rest[:i], 10, 64)
-		if err != nil || i >= len(rest) || rest[i] != ',' {
-			return line, time.Time{}, false
-		}
-		return rest[i+1:], time.UnixMicro(us).UTC(), true
-	case len(rest) > 0 && rest[0] == '"': // timestamp_format = rfc3339
-		ts, n, good := parseISO(rest[1:])
-		if !good || len(rest) < n+3 || rest[1+n] != '"' || rest[2+n] != ',' {
-			return line, time.Time{}, false
-		}
-		return rest[n+3:], ts, true
-	}
-	return line, time.Time{}, false
+	return len(s) > 0 && s[0] >= '0' && s[0] <= '9' || strings.HasPrefix(s, `{"time":`)
 }
 
 func splitBroker(s string) (msg string, t time.Time, ok bool) {
+	if strings.HasPrefix(s, `{"time":`) {
+		return splitEMQXJSON(s)
+	}
 	if len(s) == 0 || s[0] < '0' || s[0] > '9' {
 		return s, time.Time{}, false
 	}
@@ -98,7 +74,7 @@ func splitBroker(s string) (msg string, t time.Time, ok bool) {
 			return s[i+2:], time.Unix(sec, 0).UTC(), true
 		}
 	}
-	// EMQX text with timestamp_format = epoch: "1741944413123456 [warning] ...".
+	// EMQX epoch microseconds before the level: "1741944413123456 [warning] ".
 	if i == 16 && i+1 < len(s) && s[i] == ' ' && s[i+1] == '[' {
 		us, err := strconv.ParseInt(s[:i], 10, 64)
 		if err == nil {
@@ -119,6 +95,33 @@ func splitBroker(s string) (msg string, t time.Time, ok bool) {
 		return rest, ts, true
 	}
 	return s, time.Time{}, false
+}
+
+// splitEMQXJSON strips the leading "time" member of an EMQX JSON line:
+// an integer of microseconds, or an RFC 3339 string.
+func splitEMQXJSON(s string) (msg string, t time.Time, ok bool) {
+	v := s[len(`{"time":`):]
+	var n int
+	if len(v) > 0 && v[0] == '"' {
+		ts, m, good := parseISO(v[1:])
+		if !good || m+1 >= len(v) || v[m+1] != '"' {
+			return s, time.Time{}, false
+		}
+		t, n = ts, m+2
+	} else {
+		for n < len(v) && v[n] >= '0' && v[n] <= '9' {
+			n++
+		}
+		us, err := strconv.ParseInt(v[:n], 10, 64)
+		if n == 0 || err != nil {
+			return s, time.Time{}, false
+		}
+		t = time.UnixMicro(us).UTC()
+	}
+	if n >= len(v) || v[n] != ',' {
+		return s, time.Time{}, false
+	}
+	return v[n+1:], t, true
 }
 
 // parseISO parses "YYYY-MM-DD[T ]HH:MM:SS[.,fraction][Z|±HH:MM|±HHMM]" at

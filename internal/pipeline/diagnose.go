@@ -110,9 +110,15 @@ func (d *diagnoser) diagnose(l *logline.Line, h matcher.Hit, logTime, now time.T
 	return diag
 }
 
+// cloneFields copies the captures: the matcher's cache shares one map
+// between every hit of a message, and the diagnosis must own its strings.
 func cloneFields(f map[string]string) map[string]string {
-	for k, v := range f {
-		f[k] = strings.Clone(v)
+	if f == nil {
+		return nil
 	}
-	return f
+	out := make(map[string]string, len(f))
+	for k, v := range f {
+		out[k] = strings.Clone(v)
+	}
+	return out
 }

@@ -47,6 +47,7 @@ type options struct {
 	now             func() time.Time
 	unknown         bool
 	unknownInterval time.Duration
+	broker          string
 	delivery
 }
 
@@ -64,6 +65,11 @@ func Clock(now func() time.Time) Option { return func(o *options) { o.now = now 
 func Unknown(on bool, interval time.Duration) Option {
 	return func(o *options) { o.unknown, o.unknownInterval = on, interval }
 }
+
+// Broker fixes every source's broker ("mosquitto", "emqx") instead of
+// waiting for its startup banner, which a log followed from its end never
+// shows. The matcher then applies only that broker's signatures.
+func Broker(name string) Option { return func(o *options) { o.broker = name } }
 
 // New returns a pipeline that matches with m and delivers every diagnosis
 // to each of sinks (the recording sinks, such as stdout); see Alerting for
@@ -110,9 +116,12 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan logline.Batch) error {
 				if src.broker != broker || src.version != version {
 					p.o.log.Info().Str("source", l.Source).Str("broker", broker).Str("version", version).Msg("broker detected from its startup banner")
 				}
-				src.broker, src.version = broker, version
+				if p.o.broker == "" {
+					src.broker = broker
+				}
+				src.version = version
 			}
-			hits := p.m.Match(msg)
+			hits := p.m.MatchBroker(src.broker, msg)
 			for _, h := range hits {
 				d := p.d.diagnose(l, h, ts, now, src.broker, src.version)
 				ds = append(ds, d)
@@ -143,13 +152,13 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan logline.Batch) error {
 
 // sourceState is what the pipeline has learnt about one log source.
 type sourceState struct {
-	broker, version string // from the startup banner; empty until seen
+	broker, version string // from the startup banner (or Broker); empty until seen
 }
 
 func (p *Pipeline) source(name string) *sourceState {
 	s := p.sources[name]
 	if s == nil {
-		s = &sourceState{}
+		s = &sourceState{broker: p.o.broker}
 		p.sources[name] = s
 	}
 	return s

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -243,5 +244,46 @@ func TestUnknownFaultLines(t *testing.T) {
 	}
 	if len(rec.got) != 1 {
 		t.Errorf("with unknown off got %d diagnoses, want only the takeover", len(rec.got))
+	}
+}
+
+// Once a source's broker is known (banner, or the Broker option), only
+// signatures for that broker apply to its lines.
+func TestRunScopesSignaturesToTheBroker(t *testing.T) {
+	s, err := signatures.Parse("p.json", []byte(`[
+		{"id": "emqx-only", "regex": "boom", "broker": "emqx"},
+		{"id": "mosquitto-only", "regex": "boom", "broker": "mosquitto"}
+	]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := matcher.New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := []logline.Line{
+		{Source: "a.log", Offset: 0, Text: "1795320305: boom"},
+		{Source: "a.log", Offset: 20, Text: "1795320305: mosquitto version 2.0.11 starting"},
+		{Source: "a.log", Offset: 70, Text: "1795320306: boom"},
+	}
+	tests := []struct {
+		opts []Option
+		want []string // signature ids, in order
+	}{
+		{nil, []string{"emqx-only", "mosquitto-only", "mosquitto-only"}},
+		{[]Option{Broker("emqx")}, []string{"emqx-only", "emqx-only"}},
+	}
+	for _, tt := range tests {
+		rec := &recorder{}
+		if err := New(m, []sink.Notifier{rec}, tt.opts...).Run(context.Background(), feed(lines...)); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, d := range rec.got {
+			got = append(got, d.SignatureID)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("options %d: got %v, want %v", len(tt.opts), got, tt.want)
+		}
 	}
 }

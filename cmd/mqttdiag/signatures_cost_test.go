@@ -1,0 +1,61 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestSignaturesCostListsAlwaysRunFirst(t *testing.T) {
+	dir := t.TempDir()
+	pack := dir + "/p.json"
+	if err := os.WriteFile(pack, []byte(`[{"id": "x/digits", "regex": "^\\d+$"}, {"id": "x/lit", "regex": "boom"}]`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, stderr bytes.Buffer
+	if code := execute(context.Background(), []string{"signatures", "cost", "--signatures", pack}, strings.NewReader(""), &out, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	s := out.String()
+	always := strings.Index(s, "always-run (no literal")
+	if always < 0 || !strings.Contains(s[always:], "x/digits") {
+		t.Errorf("x/digits not listed as always-run:\n%s", s)
+	}
+	for _, want := range []string{"communication/mqtt-publish-identifier-already-in-use", "x/lit", `literal-set: "boom"`} {
+		if !strings.Contains(s, want) {
+			t.Errorf("report lacks %q:\n%s", want, s)
+		}
+	}
+}
+
+// --broker scopes the pack from the first line: the built-in pack is all
+// Mosquitto and EMQX signatures, so an EMQX scope finds none of the
+// Mosquitto ones in a Mosquitto log.
+func TestScanBrokerAndCacheFlags(t *testing.T) {
+	in := "1795320306: Client dup already connected, closing old connection.\n"
+	for _, tt := range []struct {
+		args  []string
+		diags int
+	}{
+		{[]string{"scan", "-"}, 1},
+		{[]string{"scan", "--broker", "mosquitto", "--cache-size", "0", "-"}, 1},
+		// Out of scope, the line is only a fault-looking line no signature
+		// explains; --no-unknown leaves nothing.
+		{[]string{"scan", "--broker", "emqx", "--no-unknown", "-"}, 0},
+	} {
+		var out, stderr bytes.Buffer
+		if code := execute(context.Background(), tt.args, strings.NewReader(in), &out, &stderr); code != 0 {
+			t.Fatalf("%v: exit %d: %s", tt.args, code, stderr.String())
+		}
+		if n := strings.Count(out.String(), "\n"); n != tt.diags {
+			t.Errorf("%v: %d diagnoses, want %d", tt.args, n, tt.diags)
+		}
+	}
+	var stderr bytes.Buffer
+	if code := execute(context.Background(), []string{"scan", "--broker", "hivemq", "-"}, strings.NewReader(in), io.Discard, &stderr); code == 0 || !strings.Contains(stderr.String(), "want mosquitto or emqx") {
+		t.Errorf("--broker hivemq: exit %d, %q", code, stderr.String())
+	}
+}

@@ -1,0 +1,96 @@
+package matcher
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mqttdiag/mqttdiag/signatures"
+)
+
+// The fast matcher must return exactly what the naive loop returns: same
+// signatures, same captures, on every scope. The property runs over
+// whatever the built-in pack contains, the 2,021-signature corpus and the
+// tricky set, on the real sample log, on lines generated from every
+// regex, and on random, mutated and non-ASCII lines.
+func TestEquivalence(t *testing.T) {
+	corpus := corpusSigs(t, "")
+	// Some of the corpus scoped to each broker, so scoping is exercised
+	// by both matchers.
+	for i, s := range corpus {
+		switch i % 7 {
+		case 1:
+			s.Broker = signatures.BrokerMosquitto
+		case 2:
+			s.Broker = signatures.BrokerEMQX
+		case 3:
+			s.Domain = "mqtt"
+		}
+	}
+	packs := []struct {
+		name string
+		sigs []*signatures.Signature
+		// lines per source; the corpus's naive side is slow under -race.
+		random int
+	}{
+		{"builtin", builtinSigs(t), 3000},
+		{"tricky", trickySigs(t), 3000},
+		{"builtin+corpus", append(builtinSigs(t), corpus...), 400},
+	}
+	for _, p := range packs {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			rng := rand.New(rand.NewPCG(1, 2))
+			lines := sampleMessages(t)
+			examples := exampleLines(rng, p.sigs)
+			lines = append(lines, examples...)
+			for i := 0; i < p.random; i++ {
+				lines = append(lines, randomLine(rng), mutate(rng, examples[rng.IntN(len(examples))]))
+			}
+			if p.name == "builtin+corpus" {
+				// The naive side runs 2,021 regexes a line, about 4 ms;
+				// a sample keeps the suite fast, more so under -race.
+				keep := 2
+				if raceEnabled || testing.Short() {
+					keep = 12
+				}
+				var sample []string
+				for i, l := range lines {
+					if i%keep == 0 {
+						sample = append(sample, l)
+					}
+				}
+				lines = sample
+			}
+			ref := newNaive(t, p.sigs)
+			var ms []*Matcher
+			for _, size := range []int{0, 64} {
+				m, err := New(p.sigs, CacheSize(size))
+				if err != nil {
+					t.Fatal(err)
+				}
+				ms = append(ms, m)
+			}
+			bad := 0
+			// Again on a quarter of the lines, twice: a message enters the
+			// cache on its second miss, so the third pass answers from it.
+			for pass := 0; pass < 3; pass++ {
+				for i, l := range lines {
+					if pass > 0 && i%4 != 0 {
+						continue
+					}
+					want := ref.match(scopeAny, l)
+					for _, m := range ms {
+						if !checkEqual(t, m, ref, l, want) {
+							if bad++; bad > 10 {
+								t.Fatal("too many differences")
+							}
+						}
+					}
+				}
+			}
+			if st := ms[1].Stats(); st.CacheHits == 0 && st.CacheMisses > 0 {
+				t.Errorf("no cache hits on repeated lines: %+v", st)
+			}
+		})
+	}
+}
