@@ -645,3 +645,13 @@ func (m *Matcher) Summary() Summary {
 	}
 	return s
 }
+
+// Signatures returns the signatures the matcher was built from, in pack
+// order. The slice must not be modified.
+func (m *Matcher) Signatures() []*signatures.Signature {
+	out := make([]*signatures.Signature, len(m.sigs))
+	for i := range m.sigs {
+		out[i] = m.sigs[i].sig
+	}
+	return out
+}

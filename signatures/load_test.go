@@ -285,3 +285,30 @@ func TestBuiltinPack(t *testing.T) {
 var tsPrefix = regexp.MustCompile(`^(?:\d{9,12}: |\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+[+-]\d\d:\d\d |\d{16} |\{"time":(?:\d+|"[^"]*"),)`)
 
 func stripTimestamp(line string) string { return tsPrefix.ReplaceAllString(line, "") }
+
+func TestPackHash(t *testing.T) {
+	a, err := Parse("a.json", []byte(`[{"id": "x/a", "regex": "a"}, {"id": "x/b", "regex": "b"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Parse("b.json", []byte(`[{"id": "x/b", "regex": "b"}, {"id": "x/a", "regex": "a"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse("c.json", []byte(`[{"id": "x/a", "regex": "a"}, {"id": "x/b", "regex": "bb"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pa, _ := NewPack(a)
+	pb, _ := NewPack(b)
+	pc, _ := NewPack(c)
+	if pa.Hash() != pb.Hash() {
+		t.Error("the hash depends on load order")
+	}
+	if pa.Hash() == pc.Hash() {
+		t.Error("a changed regex keeps the hash")
+	}
+	if len(pa.Hash()) != 12 {
+		t.Errorf("hash %q", pa.Hash())
+	}
+}

@@ -1,7 +1,10 @@
 package signatures
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -67,4 +70,20 @@ func (p *Pack) IDs() []string {
 	}
 	sort.Strings(ids)
 	return ids
+}
+
+// Hash is a digest of every signature in the pack (their JSON, in id
+// order), so that two hosts, or a host before and after a reload, can tell
+// whether they run the same knowledge: 12 hex digits.
+func (p *Pack) Hash() string {
+	h := sha256.New()
+	for _, id := range p.IDs() {
+		b, err := json.Marshal(p.byID[id])
+		if err != nil { // a decoded signature always encodes
+			b = []byte(id)
+		}
+		h.Write(b)
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:6])
 }

@@ -42,8 +42,19 @@ type Diagnosis struct {
 	Fields map[string]string `json:"fields,omitempty"`
 	Source Source            `json:"source"`
 	// LogTime is the time the broker wrote on the line, when it has one.
-	LogTime    *time.Time `json:"log_time,omitempty"`
-	ObservedAt time.Time  `json:"observed_at"`
+	LogTime *time.Time `json:"log_time,omitempty"`
+	// Context is the lines the same source wrote just before Line, oldest
+	// first: brokers often print the key fact on the line before.
+	Context []string `json:"context,omitempty"`
+	// Related holds the ids of earlier diagnoses from the same source that
+	// this one follows from (the signatures' transition_graph), seen within
+	// the related window: "bridge auth failed" then "messages dropped".
+	Related []string `json:"related,omitempty"`
+	// PackVersion and PackHash identify the signature pack that made the
+	// diagnosis.
+	PackVersion string    `json:"pack_version,omitempty"`
+	PackHash    string    `json:"pack_hash,omitempty"`
+	ObservedAt  time.Time `json:"observed_at"`
 
 	// The fields below are set on summaries only (storm control and
 	// thresholds), so a single diagnosis reads as it always did.

@@ -24,6 +24,9 @@ type Writer struct {
 	partial bool
 }
 
+// String names the sink in logs and metrics.
+func (w *Writer) String() string { return "stdout" }
+
 // NewWriter returns a Writer on w.
 func NewWriter(w io.Writer) *Writer {
 	wr := &Writer{w: w}

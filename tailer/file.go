@@ -159,7 +159,11 @@ func (s *fileSet) discover(ctx context.Context, initial bool) {
 		cands := in.candidates(s.o.exclude)
 		if len(cands) == 0 && in.kind != inputFile && !s.waiting[in.path] {
 			s.waiting[in.path] = true
+			s.t.markWaiting(in.path, true)
 			s.o.log.Info().Str("input", in.arg).Msg("no files match yet; waiting for them to appear")
+		}
+		if len(cands) > 0 && in.kind != inputFile {
+			s.t.markWaiting(in.path, false) // the glob or directory has files now
 		}
 		for _, p := range cands {
 			if _, dup := seen[p]; dup || sameFile(p, s.o.statePath) {
@@ -170,6 +174,7 @@ func (s *fileSet) discover(ctx context.Context, initial bool) {
 			case errors.Is(err, fs.ErrNotExist):
 				if in.kind == inputFile && s.named[p] == nil && !s.waiting[p] {
 					s.waiting[p] = true
+					s.t.markWaiting(p, true)
 					s.o.log.Info().Str("file", p).Msg("waiting for the log file to appear")
 				}
 				continue
@@ -231,6 +236,7 @@ func (s *fileSet) discover(ctx context.Context, initial bool) {
 		}
 		if s.open(ctx, p, initial) {
 			delete(s.waiting, p)
+			s.t.markWaiting(p, false)
 		}
 	}
 }

@@ -83,4 +83,31 @@ func (t *Tailer) CheckpointAge() (age time.Duration, ok bool) {
 type statsState struct {
 	statsMu sync.Mutex
 	stats   map[string]*sourceCounters
+	waiting map[string]bool
+}
+
+func (t *Tailer) markWaiting(path string, on bool) {
+	t.statsMu.Lock()
+	defer t.statsMu.Unlock()
+	if t.waiting == nil {
+		t.waiting = map[string]bool{}
+	}
+	if on {
+		t.waiting[path] = true
+	} else {
+		delete(t.waiting, path)
+	}
+}
+
+// Waiting returns the inputs the tailer is waiting for: files that do not
+// exist yet, and globs and directories with no file yet.
+func (t *Tailer) Waiting() []string {
+	t.statsMu.Lock()
+	defer t.statsMu.Unlock()
+	out := make([]string, 0, len(t.waiting))
+	for p := range t.waiting {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -295,3 +295,42 @@ func TestBackpressureLosesNothing(t *testing.T) {
 		}
 	}
 }
+
+// Stats and Waiting are what metrics and /readyz read while the tailer runs.
+func TestStatsAndWaiting(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "m.log")
+	later := filepath.Join(dir, "later.log")
+	appendFile(t, path, "old\n")
+	ev := make(logEvents, 64)
+	tl := New([]string{path, later}, Follow(true), Logger(zerolog.New(ev).Level(zerolog.DebugLevel)))
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan logline.Batch)
+	go func() { _ = tl.Run(ctx, out) }()
+	t.Cleanup(func() {
+		cancel()
+		for range out {
+		}
+	})
+	waitMsg(t, ev, "waiting for the log file to appear")
+	if w := tl.Waiting(); len(w) != 1 || w[0] != later {
+		t.Errorf("waiting = %v, want [%s]", w, later)
+	}
+	appendFile(t, path, "one\ntwo\n")
+	next(t, out, 2)
+	appendFile(t, path, "unread tail")
+	var st FileStats
+	for _, s := range tl.Stats() {
+		if s.Path == path {
+			st = s
+		}
+	}
+	if st.Lines != 2 || st.Bytes != 8 || st.Offset != 12 || st.Lag != int64(len("unread tail")) {
+		t.Errorf("stats %+v", st)
+	}
+	appendFile(t, later, "x\n")
+	next(t, out, 1)
+	if w := tl.Waiting(); len(w) != 0 {
+		t.Errorf("still waiting for %v", w)
+	}
+}

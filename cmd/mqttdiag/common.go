@@ -21,6 +21,28 @@ type globalFlags struct {
 	noBuiltin     bool
 	logFormat     string
 	logLevel      string
+	// Where the configuration came from, for a reload (SIGHUP).
+	configPath    string
+	configSources map[string]source
+}
+
+// packVersion names a pack: mqttdiag's version for the built-in pack,
+// "+N" for N site signatures loaded beside it, "site" without it.
+func packVersion(p *signatures.Pack) string {
+	builtin := 0
+	for _, s := range p.Signatures() {
+		if strings.HasPrefix(s.Origin().File, "builtin:") {
+			builtin++
+		}
+	}
+	v := buildVersion()
+	if builtin == 0 {
+		v = "site"
+	}
+	if site := p.Len() - builtin; site > 0 {
+		v += fmt.Sprintf("+%d", site)
+	}
+	return v
 }
 
 func (g *globalFlags) register(c *cobra.Command) {
@@ -80,20 +102,32 @@ func (g *globalFlags) loadPack() (*signatures.Pack, error) {
 
 // diagFlags are the diagnosis options run and scan share.
 type diagFlags struct {
-	noUnknown    bool
-	brokerConfig string
-	sinks        sinkFlags // delivery: sink_flags.go
+	noUnknown     bool
+	brokerConfig  string
+	context       int
+	lang          string
+	relatedWindow time.Duration
+	sinks         sinkFlags // delivery: sink_flags.go
 }
 
 func (d *diagFlags) register(c *cobra.Command) {
 	c.Flags().BoolVar(&d.noUnknown, "no-unknown", false, "do not report fault-looking lines that no signature explains (signature_id \"unknown\")")
 	c.Flags().StringVar(&d.brokerConfig, "broker-config", "", "the broker's mosquitto.conf or emqx.conf: at start, say which signatures cannot fire with its logging settings")
+	c.Flags().IntVar(&d.context, "context", 3, "carry this many preceding lines of the same source with each diagnosis (0: none)")
+	c.Flags().StringVar(&d.lang, "lang", "en", "language of diagnoses: en, or zh for the signatures' Chinese text where they have it")
+	c.Flags().DurationVar(&d.relatedWindow, "related-window", 5*time.Minute, "link a diagnosis to earlier ones its signature follows from (transition_graph) seen within this window (0: off)")
 	d.sinks.register(c)
 }
 
 // options returns the pipeline options for the flags, and checks the
 // broker config against the pack.
 func (d *diagFlags) options(log zerolog.Logger, pack *signatures.Pack) ([]pipeline.Option, error) {
+	if d.lang != "en" && d.lang != "zh" {
+		return nil, fmt.Errorf("--lang %q: want en or zh", d.lang)
+	}
+	if d.context < 0 || d.context > 100 {
+		return nil, fmt.Errorf("--context %d: want 0 to 100 lines", d.context)
+	}
 	if d.brokerConfig != "" {
 		cfg, err := brokerconf.Load(d.brokerConfig)
 		if err != nil {
@@ -105,7 +139,9 @@ func (d *diagFlags) options(log zerolog.Logger, pack *signatures.Pack) ([]pipeli
 	if err != nil {
 		return nil, err
 	}
-	return append([]pipeline.Option{pipeline.Logger(log), pipeline.Unknown(!d.noUnknown, time.Minute)}, sinkOpts...), nil
+	return append([]pipeline.Option{pipeline.Logger(log), pipeline.Unknown(!d.noUnknown, time.Minute),
+		pipeline.Context(d.context), pipeline.Lang(d.lang), pipeline.Related(d.relatedWindow),
+		pipeline.PackInfo(packVersion(pack), pack.Hash())}, sinkOpts...), nil
 }
 
 // setup is what run and scan share: logger, pack and matcher.

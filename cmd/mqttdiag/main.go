@@ -79,7 +79,8 @@ and the fields of the line (client id, address, ...). Its own logs go to stderr.
 				return err
 			}
 		}
-		_, err := applyConfig(c, cf, env, allFlagNames(c.Root()))
+		sources, err := applyConfig(c, cf, env, allFlagNames(c.Root()))
+		g.configPath, g.configSources = path, sources
 		return err
 	}
 	root.AddCommand(newRunCmd(g), newScanCmd(g), newSignaturesCmd(g), newExplainCmd(g), newConfigCmd(root, env), newVersionCmd())

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mqttdiag/mqttdiag/internal/logline"
 	"github.com/mqttdiag/mqttdiag/internal/pipeline"
+	"github.com/mqttdiag/mqttdiag/internal/telemetry"
 	"github.com/mqttdiag/mqttdiag/matcher"
 	"github.com/mqttdiag/mqttdiag/signatures"
 	"github.com/mqttdiag/mqttdiag/sink"
@@ -48,6 +50,8 @@ func newRunCmd(g *globalFlags) *cobra.Command {
 	var poll time.Duration
 	var state string
 	var exclude []string
+	var metricsAddr string
+	var failingAfter time.Duration
 	c := &cobra.Command{
 		Use:   "run [flags] PATH...",
 		Short: "Follow broker log files (or - for stdin) and print diagnoses until stopped",
@@ -87,11 +91,30 @@ With --state, a restart resumes where every diagnosis had been delivered.`,
 				opts = append(opts, tailer.Poll(poll))
 			}
 			tl := tailer.New(args, opts...)
-			st, err := runPipeline(c.Context(), tl,
-				pipeline.New(m, []sink.Notifier{sink.NewWriter(c.OutOrStdout())}, popts...))
+			p := pipeline.New(m, []sink.Notifier{sink.NewWriter(c.OutOrStdout())}, popts...)
+			ctx, cancel := context.WithCancel(c.Context())
+			defer cancel()
+			var tel *telemetry.Server
+			if metricsAddr != "" {
+				tel = telemetry.New(tl, p, buildVersion(), telemetry.FailingAfter(failingAfter))
+				l, err := net.Listen("tcp", metricsAddr)
+				if err != nil {
+					return fmt.Errorf("--metrics-addr %s: %w", metricsAddr, err)
+				}
+				log.Info().Str("addr", l.Addr().String()).Msg("serving /metrics, /healthz and /readyz")
+				go func() {
+					// Metrics stay up through the drain after SIGTERM.
+					if err := tel.ServeListener(ctx, l); err != nil {
+						log.Error().Err(err).Msg("metrics listener failed")
+					}
+				}()
+				tel.Started()
+			}
+			go (&reloader{g: g, flags: c.Flags(), mopts: mopts, p: p, tel: tel, log: log}).watch(ctx)
+			st, err := runPipeline(c.Context(), tl, p)
 			// Every batch delivered has been acknowledged: save where to resume.
 			err = errors.Join(err, tl.Close())
-			logMatcherStats(log, m)
+			logMatcherStats(log, p.CurrentPack().Matcher)
 			log.Info().Int64("lines", st.Lines).Int64("diagnoses", st.Diagnoses).Msg("mqttdiag stopped")
 			return err
 		},
@@ -101,6 +124,8 @@ With --state, a restart resumes where every diagnosis had been delivered.`,
 	c.Flags().BoolVar(&fromBeginning, "from-beginning", false, "read files from their first line instead of their end")
 	c.Flags().DurationVar(&poll, "poll", 0, "check files for changes at this interval instead of using inotify (NFS, overlay filesystems)")
 	c.Flags().StringVar(&state, "state", "", "keep checkpoints in this file and resume from them after a restart (at least once; exactly once after a clean stop)")
+	c.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz and /readyz on this address, e.g. :9464 (default off)")
+	c.Flags().DurationVar(&failingAfter, "ready-failing-after", 2*time.Minute, "/readyz fails once a sink has been failing this long")
 	c.Flags().StringArrayVar(&exclude, "exclude", nil, "skip files of globs and directories that match this glob (base name, or whole path when it has a /); repeatable")
 	return c
 }

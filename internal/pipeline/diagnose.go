@@ -34,22 +34,36 @@ func DiagnosisID(stream string, offset int64, signatureID string) string {
 // signature, computed once per signature and shared (read-only) by every
 // diagnosis it produces.
 type knowledge struct {
-	workarounds []sink.Workaround
-	deadEnds    []sink.DeadEnd
-	errorCode   string
+	title, rootCause string
+	workarounds      []sink.Workaround
+	deadEnds         []sink.DeadEnd
+	errorCode        string
 }
 
-func newKnowledge(s *signatures.Signature) *knowledge {
+func newKnowledge(s *signatures.Signature, lang string) *knowledge {
 	k := &knowledge{
+		title:       s.Title(),
+		rootCause:   s.RootCause,
 		workarounds: make([]sink.Workaround, 0, len(s.Workarounds)),
 		deadEnds:    make([]sink.DeadEnd, 0, len(s.DeadEnds)),
 	}
-	for _, w := range s.Workarounds {
-		how := w.How
-		if how == w.Action {
+	zh := lang == "zh"
+	if zh && s.SignatureZh != "" {
+		k.title = s.SignatureZh
+	}
+	if zh && s.RootCauseZh != "" {
+		k.rootCause = s.RootCauseZh
+	}
+	for i, w := range s.Workarounds {
+		action, how := w.Action, w.How
+		if how == action {
 			how = "" // the seeds repeat the action as its how
 		}
-		k.workarounds = append(k.workarounds, sink.Workaround{Action: w.Action, How: how, SuccessRate: w.SuccessRate})
+		if zh && i < len(s.WorkaroundsZh) && s.WorkaroundsZh[i] != "" {
+			// One translated text per workaround, action and how together.
+			action, how = s.WorkaroundsZh[i], ""
+		}
+		k.workarounds = append(k.workarounds, sink.Workaround{Action: action, How: how, SuccessRate: w.SuccessRate})
 	}
 	sort.SliceStable(k.workarounds, func(i, j int) bool {
 		return k.workarounds[i].SuccessRate > k.workarounds[j].SuccessRate
@@ -65,8 +79,12 @@ func newKnowledge(s *signatures.Signature) *knowledge {
 
 // diagnoser turns matches into diagnoses.
 type diagnoser struct {
+	lang  string
 	known map[*signatures.Signature]*knowledge
 }
+
+// reset forgets the knowledge of the previous pack.
+func (d *diagnoser) reset(*Pack) { d.known = make(map[*signatures.Signature]*knowledge) }
 
 // diagnose builds the diagnosis for hit h on line l. broker and version
 // are what the source's startup banner said, if it was seen.
@@ -74,18 +92,18 @@ func (d *diagnoser) diagnose(l *logline.Line, h matcher.Hit, logTime, now time.T
 	s := h.Signature
 	k := d.known[s]
 	if k == nil {
-		k = newKnowledge(s)
+		k = newKnowledge(s, d.lang)
 		d.known[s] = k
 	}
 	diag := &sink.Diagnosis{
 		ID:            DiagnosisID(l.Stream, l.Offset, s.ID),
 		SignatureID:   s.ID,
-		Title:         s.Title(),
+		Title:         k.title,
 		Category:      s.Category,
 		Severity:      s.EffectiveSeverity(),
 		Broker:        s.Broker,
 		BrokerVersion: version,
-		RootCause:     s.RootCause,
+		RootCause:     k.rootCause,
 		Workarounds:   k.workarounds,
 		DeadEnds:      k.deadEnds,
 		DocURL:        s.OfficialDocURL,

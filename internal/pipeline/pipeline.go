@@ -24,7 +24,7 @@ import (
 type Pipeline struct {
 	lanesMu sync.Mutex
 	lanes   []*lane // of the last Run, for SinkStats
-	m       *matcher.Matcher
+	pack    atomic.Pointer[Pack]
 	sinks   []sink.Notifier
 	o       options
 	d       diagnoser
@@ -48,6 +48,11 @@ type options struct {
 	unknown         bool
 	unknownInterval time.Duration
 	broker          string
+	context         int           // lines before a diagnosis to carry with it
+	relatedWindow   time.Duration // how far back a related diagnosis may be
+	lang            string        // "zh": Chinese text where the signature has it
+	packVersion     string
+	packHash        string
 	delivery
 }
 
@@ -71,6 +76,23 @@ func Unknown(on bool, interval time.Duration) Option {
 // shows. The matcher then applies only that broker's signatures.
 func Broker(name string) Option { return func(o *options) { o.broker = name } }
 
+// Context sets how many lines before a diagnosed line it carries, from
+// the same source: brokers often print the key fact on the line before.
+func Context(n int) Option { return func(o *options) { o.context = max(0, n) } }
+
+// Related links a diagnosis to earlier diagnoses of the same source whose
+// signatures precede its own (transition_graph), seen within window.
+func Related(window time.Duration) Option { return func(o *options) { o.relatedWindow = window } }
+
+// Lang sets the language of diagnoses: "zh" uses the signatures' Chinese
+// text where they have it.
+func Lang(lang string) Option { return func(o *options) { o.lang = lang } }
+
+// PackInfo names the pack that New's matcher was built from.
+func PackInfo(version, hash string) Option {
+	return func(o *options) { o.packVersion, o.packHash = version, hash }
+}
+
 // New returns a pipeline that matches with m and delivers every diagnosis
 // to each of sinks (the recording sinks, such as stdout); see Alerting for
 // the sinks behind storm control.
@@ -82,7 +104,8 @@ func New(m *matcher.Matcher, sinks []sink.Notifier, opts ...Option) *Pipeline {
 	if o.now == nil {
 		o.now = o.clock.Now
 	}
-	p := &Pipeline{m: m, sinks: sinks, o: o, d: diagnoser{known: make(map[*signatures.Signature]*knowledge)}, sources: make(map[string]*sourceState)}
+	p := &Pipeline{sinks: sinks, o: o, d: diagnoser{lang: o.lang}, sources: make(map[string]*sourceState)}
+	p.pack.Store(NewPack(m, m.Signatures(), o.packVersion, o.packHash))
 	if o.unknown {
 		p.unknown = newUnknowns(o.unknownInterval)
 	}
@@ -105,9 +128,14 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan logline.Batch) error {
 	out := p.startDelivery(ctx)
 	var ds []*sink.Diagnosis
 	var sigs []*signatures.Signature
+	var pk *Pack
 	for b := range in {
 		ds, sigs = ds[:0], sigs[:0]
 		now := p.o.now()
+		if cur := p.pack.Load(); cur != pk {
+			pk = cur // a reload takes effect between batches
+			p.d.reset(pk)
+		}
 		for i := range b.Lines {
 			l := &b.Lines[i]
 			msg, ts, _ := brokerlog.Split(l.Text)
@@ -121,20 +149,25 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan logline.Batch) error {
 				}
 				src.version = version
 			}
-			hits := p.m.MatchBroker(src.broker, msg)
+			at := ts
+			if at.IsZero() {
+				at = now
+			}
+			hits := pk.Matcher.MatchBroker(src.broker, msg)
 			for _, h := range hits {
 				d := p.d.diagnose(l, h, ts, now, src.broker, src.version)
+				p.enrich(d, src, pk, at)
 				ds = append(ds, d)
 				sigs = append(sigs, h.Signature)
-				p.bySig.add(d.SignatureID, d.Severity)
 			}
 			if len(hits) == 0 && p.unknown != nil {
 				if d := p.unknown.check(l, msg, ts, now, src.broker, src.version); d != nil {
+					p.enrich(d, src, pk, at)
 					ds = append(ds, d)
 					sigs = append(sigs, nil)
-					p.bySig.add(d.SignatureID, d.Severity)
 				}
 			}
+			src.ctx.push(l.Text, p.o.context)
 		}
 		var n int64
 		for i := range b.Lines {
@@ -153,7 +186,29 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan logline.Batch) error {
 // sourceState is what the pipeline has learnt about one log source.
 type sourceState struct {
 	broker, version string // from the startup banner (or Broker); empty until seen
+	ctx             ring   // the last lines, for context
+	recent          recent // the last diagnoses, for related links
 }
+
+// enrich adds what depends on the source's history to a diagnosis:
+// context lines, related diagnoses, the pack, and counts it.
+func (p *Pipeline) enrich(d *sink.Diagnosis, src *sourceState, pk *Pack, at time.Time) {
+	d.Context = src.ctx.last()
+	d.PackVersion, d.PackHash = pk.Version, pk.Hash
+	if p.o.relatedWindow > 0 {
+		src.recent.window = p.o.relatedWindow
+		d.Related = src.recent.related(pk, d.SignatureID, at)
+		src.recent.add(d.SignatureID, d.ID, at)
+	}
+	p.bySig.add(d.SignatureID, d.Severity)
+}
+
+// SetPack replaces the signature pack; batches already being matched
+// finish with the old one. It may be called while Run runs (a reload).
+func (p *Pipeline) SetPack(pk *Pack) { p.pack.Store(pk) }
+
+// CurrentPack returns the pack in use.
+func (p *Pipeline) CurrentPack() *Pack { return p.pack.Load() }
 
 func (p *Pipeline) source(name string) *sourceState {
 	s := p.sources[name]

@@ -287,3 +287,95 @@ func TestRunScopesSignaturesToTheBroker(t *testing.T) {
 		}
 	}
 }
+
+func storyPack(t *testing.T) *matcher.Matcher {
+	t.Helper()
+	s, err := signatures.Parse("p.json", []byte(`[
+		{"id": "bridge-auth", "signature": "Bridge auth failed", "signature_zh": "桥接认证失败",
+		 "root_cause": "wrong credentials", "root_cause_zh": "凭据错误",
+		 "workarounds": [{"action": "fix the password", "success_rate": 0.9}], "workarounds_zh": ["修正密码"],
+		 "regex": "^Connection Refused: not authorised$", "transition_graph": {"leads_to": ["dropped"]}},
+		{"id": "dropped", "signature": "Messages dropped", "regex": "^Outgoing messages are being dropped for client (?P<client_id>.+)\\.$"}
+	]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := matcher.New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// A diagnosis carries the lines before it, links to the diagnosis of the
+// signature that leads to it within the window, names its pack, and uses
+// the Chinese text when asked.
+func TestContextRelatedLangAndPack(t *testing.T) {
+	lines := []logline.Line{
+		{Source: "a.log", Stream: "s", Offset: 0, Text: "1700000000: Connecting bridge cloud (10.0.0.1:1883)"},
+		{Source: "a.log", Stream: "s", Offset: 60, Text: "1700000000: Connection Refused: not authorised"},
+		{Source: "b.log", Stream: "t", Offset: 0, Text: "1700000001: Outgoing messages are being dropped for client other."},
+		{Source: "a.log", Stream: "s", Offset: 120, Text: "1700000005: Outgoing messages are being dropped for client cloud."},
+		{Source: "a.log", Stream: "s", Offset: 200, Text: "1700001000: Outgoing messages are being dropped for client cloud."},
+	}
+	rec := &recorder{}
+	p := New(storyPack(t), []sink.Notifier{rec}, Context(2), Related(5*time.Minute), Lang("zh"), PackInfo("v1+0", "abcdef012345"), Unknown(false, 0))
+	if err := p.Run(context.Background(), feed(lines...)); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.got) != 4 {
+		t.Fatalf("got %d diagnoses", len(rec.got))
+	}
+	auth, other, dropped, late := rec.got[0], rec.got[1], rec.got[2], rec.got[3]
+	if auth.Title != "桥接认证失败" || auth.RootCause != "凭据错误" || auth.Workarounds[0].Action != "修正密码" {
+		t.Errorf("zh text not used: %+v", auth)
+	}
+	if dropped.Title != "Messages dropped" {
+		t.Errorf("a signature without Chinese text keeps English: %q", dropped.Title)
+	}
+	if len(auth.Context) != 1 || auth.Context[0] != lines[0].Text {
+		t.Errorf("context of the first fault: %q", auth.Context)
+	}
+	if len(dropped.Context) != 2 || dropped.Context[0] != lines[0].Text || dropped.Context[1] != lines[1].Text {
+		t.Errorf("context is per source, oldest first: %q", dropped.Context)
+	}
+	if len(dropped.Related) != 1 || dropped.Related[0] != auth.ID {
+		t.Errorf("dropped.related = %v, want [%s]", dropped.Related, auth.ID)
+	}
+	if len(other.Related) != 0 {
+		t.Errorf("another source's diagnosis is related: %v", other.Related)
+	}
+	if len(late.Related) != 0 {
+		t.Errorf("a diagnosis 16 minutes later is related: %v", late.Related)
+	}
+	if auth.PackVersion != "v1+0" || auth.PackHash != "abcdef012345" {
+		t.Errorf("pack %q %q", auth.PackVersion, auth.PackHash)
+	}
+}
+
+// SetPack swaps the signatures between batches: lines keep flowing, the
+// next batch is matched with the new pack.
+func TestSetPack(t *testing.T) {
+	rec := &recorder{}
+	p := New(pack(t), []sink.Notifier{rec}, Unknown(false, 0))
+	in := make(chan logline.Batch)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(context.Background(), in) }()
+	line := "Client c1 already connected, closing old connection."
+	ack := make(chan struct{})
+	in <- logline.Batch{Lines: []logline.Line{{Text: line}}, Done: func() { close(ack) }}
+	<-ack
+	p.SetPack(NewPack(storyPack(t), nil, "v2", "222222222222"))
+	in <- logline.Batch{Lines: []logline.Line{{Text: line}, {Text: "Connection Refused: not authorised"}}}
+	close(in)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range rec.got {
+		got = append(got, d.SignatureID+"@"+d.PackHash)
+	}
+	if strings.Join(got, " ") != "takeover@ bridge-auth@222222222222" {
+		t.Errorf("got %v", got)
+	}
+}
