@@ -46,11 +46,11 @@ func NewPack(m *matcher.Matcher, sigs []*signatures.Signature, version, hash str
 	return p
 }
 
-// recent remembers, per source, the last diagnoses of each signature, so
+// recent remembers, per source, the last diagnosis of each signature, so
 // that a diagnosis can name the earlier ones it follows from.
 type recent struct {
 	window time.Duration
-	bySig  map[string][]seen // oldest first, at most recentPerSig
+	bySig  map[string]seen
 }
 
 type seen struct {
@@ -58,18 +58,19 @@ type seen struct {
 	at time.Time
 }
 
-const recentPerSig = 3
-
-// related returns the ids of diagnoses of the signatures that precede sig,
-// seen within the window before at, most recent first.
+// related returns, for each signature that precedes sig, the id of its
+// latest diagnosis seen within the window before at: the nearest cause,
+// not every earlier occurrence (a burst of refused clients would otherwise
+// link each to all the others).
 func (r *recent) related(pk *Pack, sig string, at time.Time) []string {
 	var ids []string
 	for _, before := range pk.preds[sig] {
-		list := r.bySig[before]
-		for i := len(list) - 1; i >= 0; i-- {
-			if d := at.Sub(list[i].at); d >= 0 && d <= r.window {
-				ids = append(ids, list[i].id)
-			}
+		last, ok := r.bySig[before]
+		if !ok {
+			continue
+		}
+		if d := at.Sub(last.at); d >= 0 && d <= r.window {
+			ids = append(ids, last.id)
 		}
 	}
 	return ids
@@ -77,13 +78,9 @@ func (r *recent) related(pk *Pack, sig string, at time.Time) []string {
 
 func (r *recent) add(sig, id string, at time.Time) {
 	if r.bySig == nil {
-		r.bySig = map[string][]seen{}
+		r.bySig = map[string]seen{}
 	}
-	list := append(r.bySig[sig], seen{id: id, at: at})
-	if len(list) > recentPerSig {
-		list = list[len(list)-recentPerSig:]
-	}
-	r.bySig[sig] = list
+	r.bySig[sig] = seen{id: id, at: at}
 }
 
 // ring keeps the last lines of a source, for a diagnosis' context.
