@@ -47,7 +47,8 @@ test-deps:
 ## $$MQTTDIAG_BENCH_DIR (default: the user cache dir); bench-scan measures the binary.
 BENCH_COUNT ?= 5
 bench: bench-scan
-	$(GO) test -run='^$$' -bench=. -benchmem -count=1 $$($(GO) list ./... | grep -v '/matcher$$')
+	$(GO) test -run='^$$' -bench=. -skip=RunBesideBroker -benchmem -count=1 $$($(GO) list ./... | grep -v '/matcher$$')
+	$(GO) test -run='^$$' -bench=RunBesideBroker -benchtime=1x -count=$(BENCH_COUNT) ./cmd/mqttdiag
 	$(GO) test -run='^$$' -bench='Scan|New|Naive' -benchtime=3x -count=$(BENCH_COUNT) ./matcher
 	$(GO) test -run='^$$' -bench='Burst|UTF8' -benchtime=1000000x -count=$(BENCH_COUNT) ./matcher
 	MQTTDIAG_BENCH_LINES=15000000 $(GO) test -run='^$$' -bench='Scan' -benchtime=1x -count=3 ./matcher
