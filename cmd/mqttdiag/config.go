@@ -263,8 +263,9 @@ func quoteYAML(s string) string {
 
 func newConfigCmd(root *cobra.Command, env func(string) string) *cobra.Command {
 	c := &cobra.Command{
-		Use:   "config",
-		Short: "Work with mqttdiag's configuration file",
+		Use:     "config",
+		Short:   "Work with mqttdiag's configuration file",
+		Example: "  mqttdiag config check --config /etc/mqttdiag/mqttdiag.yaml",
 	}
 	var target string
 	check := &cobra.Command{

@@ -55,6 +55,10 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer, env func(string) stri
 against a knowledge base of error signatures, and prints one JSON diagnosis per
 recognised fault on stdout: root cause, ranked workarounds, dead ends to avoid,
 and the fields of the line (client id, address, ...). Its own logs go to stderr.`,
+		Example: `  mqttdiag run --state /var/lib/mqttdiag/state.json /var/log/mosquitto/mosquitto.log
+  mqttdiag scan --html incident.html /var/log/mosquitto/mosquitto.log
+  mqttdiag explain '1795320306: Client dup already connected, closing old connection.'
+  source <(mqttdiag completion bash)`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -25,6 +25,7 @@ func newSignaturesCmd(g *globalFlags) *cobra.Command {
 		Use:     "signatures",
 		Aliases: []string{"sig"},
 		Short:   "List, show, lint and test signatures",
+		Example: "  mqttdiag signatures list\n  mqttdiag signatures show mosquitto/client-not-authorised\n  mqttdiag signatures lint --strict ./site-pack\n  mqttdiag signatures test /var/log/mosquitto/mosquitto.log",
 		Long: `The signatures commands work on the loaded pack: the built-in one plus
 --signatures files and directories (or only those with --no-builtin).`,
 	}

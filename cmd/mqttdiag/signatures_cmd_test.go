@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // run executes the CLI in-process.
@@ -133,5 +136,25 @@ func TestExplainCommand(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("explain output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// Every command's --help shows examples (Go CLI conventions; shell
+// completion comes from cobra).
+func TestEveryCommandHasExamples(t *testing.T) {
+	root := newRootCmd(strings.NewReader(""), io.Discard, io.Discard, func(string) string { return "" })
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if !c.Hidden && c.Name() != "help" && c.Parent() != nil && c.Parent().Name() != "completion" && c.Name() != "completion" && c.Example == "" {
+			t.Errorf("mqttdiag %s has no examples in --help", c.CommandPath())
+		}
+		for _, s := range c.Commands() {
+			walk(s)
+		}
+	}
+	walk(root)
+	code, out, _ := runCLI(t, "", "completion", "bash")
+	if code != 0 || !strings.Contains(out, "__mqttdiag") {
+		t.Errorf("bash completion: exit %d", code)
 	}
 }

@@ -67,8 +67,9 @@ func writeCostReport(w io.Writer, sigs []*signatures.Signature) error {
 // newSignaturesCostCmd is `mqttdiag signatures cost`.
 func newSignaturesCostCmd(g *globalFlags) *cobra.Command {
 	return &cobra.Command{
-		Use:   "cost",
-		Short: "Show how each signature is matched and its expected cost (what `signatures lint --cost` prints)",
+		Use:     "cost",
+		Example: "  mqttdiag signatures cost\n  mqttdiag signatures cost --no-builtin --signatures ./site-pack",
+		Short:   "Show how each signature is matched and its expected cost (what `signatures lint --cost` prints)",
 		Long: `cost prints, for the loaded signatures (built-in pack and --signatures), how the
 matcher decides each regex branch (literal set, ordered literals, regex behind a
 trigger literal, or always-run), the trigger literal, and an estimate of regex
