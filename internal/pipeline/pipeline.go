@@ -168,6 +168,8 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan logline.Batch) error {
 				}
 			}
 			src.ctx.push(l.Text, p.o.context)
+			src.levels.see(msg)
+			src.levels.judge(p.o.log, l.Source, src.broker, pk)
 		}
 		var n int64
 		for i := range b.Lines {
@@ -188,6 +190,7 @@ type sourceState struct {
 	broker, version string // from the startup banner (or Broker); empty until seen
 	ctx             ring   // the last lines, for context
 	recent          recent // the last diagnoses, for related links
+	levels          levels // the log levels its lines show
 }
 
 // enrich adds what depends on the source's history to a diagnosis:
@@ -213,7 +216,7 @@ func (p *Pipeline) CurrentPack() *Pack { return p.pack.Load() }
 func (p *Pipeline) source(name string) *sourceState {
 	s := p.sources[name]
 	if s == nil {
-		s = &sourceState{broker: p.o.broker}
+		s = &sourceState{broker: p.o.broker, levels: levels{lowest: -1}}
 		p.sources[name] = s
 	}
 	return s

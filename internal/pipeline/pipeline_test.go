@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/mqttdiag/mqttdiag/internal/logline"
 	"github.com/mqttdiag/mqttdiag/matcher"
 	"github.com/mqttdiag/mqttdiag/signatures"
@@ -377,5 +379,39 @@ func TestSetPack(t *testing.T) {
 	}
 	if strings.Join(got, " ") != "takeover@ bridge-auth@222222222222" {
 		t.Errorf("got %v", got)
+	}
+}
+
+// After enough lines without a debug line, mqttdiag says which Mosquitto
+// signatures need log_type debug; with debug lines it says nothing.
+func TestLevelsSeenInTheLog(t *testing.T) {
+	s, err := signatures.Parse("p.json", []byte(`[
+		{"id": "m/debug", "broker": "mosquitto", "log_level": "debug", "regex": "^Sending CONNACK to (?P<a>\\S+) \\(0, 5\\)$"},
+		{"id": "m/default", "broker": "mosquitto", "regex": "^Client (?P<c>.+) already connected, closing old connection\\.$"}
+	]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := matcher.New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(text string) string {
+		var logs strings.Builder
+		lines := []logline.Line{{Source: "m.log", Text: "1700000000: mosquitto version 2.0.11 running"}}
+		for i := 0; i < levelProbeLines; i++ {
+			lines = append(lines, logline.Line{Source: "m.log", Text: text})
+		}
+		p := New(m, []sink.Notifier{&recorder{}}, Logger(zerolog.New(&logs)), Unknown(false, 0))
+		if err := p.Run(context.Background(), feed(lines...)); err != nil {
+			t.Fatal(err)
+		}
+		return logs.String()
+	}
+	if out := run("1700000000: New connection from 127.0.0.1:1 on port 1883."); !strings.Contains(out, "probably cannot fire") || !strings.Contains(out, "m/debug") || strings.Contains(out, "m/default") {
+		t.Errorf("no warning for the debug signature:\n%s", out)
+	}
+	if out := run("1700000000: Received PINGREQ from c1"); strings.Contains(out, "probably cannot fire") {
+		t.Errorf("warned although debug lines are there:\n%s", out)
 	}
 }
