@@ -18,10 +18,9 @@ const levelProbeLines = 5000
 // EMQX at the default warning level never prints an [info] line.
 type levels struct {
 	lines    int
-	debug    bool   // a Mosquitto debug line was seen
-	lowest   int    // EMQX: the lowest level rank seen, -1 before any
-	reported bool   // judged once, at levelProbeLines
-	broker   string // when reported
+	debug    bool // a Mosquitto debug line was seen
+	lowest   int  // EMQX: the lowest level rank seen, -1 before any
+	reported bool // judged once, at levelProbeLines
 }
 
 // emqxRank orders EMQX levels; -1 when s is not one.
