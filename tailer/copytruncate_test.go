@@ -93,6 +93,32 @@ func TestCopytruncateTwiceSecondCopyOfWhatTheFileHolds(t *testing.T) {
 	wantOnce(t, s.c.snapshot(), numbered("a", 0, 10), numbered("b", 0, 5), numbered("c", 0, 3))
 }
 
+// Two whole copytruncates between two looks: the copy of the stream in
+// between, never seen in the file, is read (README "Rotation"), after the
+// rest of the stream that was being read and before the file.
+func TestCopytruncateTwiceBetweenLooksReadsTheMissedCopy(t *testing.T) {
+	dir, path, clk, s := followNewFile(t, "a", 0, 10)
+	writeLines(t, path, "a", 10, 12) // not read before the rotation
+	copyFile(t, path, path+".1")
+	truncate(t, path)
+	writeLines(t, path, "b", 0, 5)
+	if err := os.Rename(path+".1", path+".2"); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, path, path+".1")
+	truncate(t, path)
+	writeLines(t, path, "c", 0, 3)
+	touchDir(t, dir)
+	clk.tick(t, testTick)
+	clk.tick(t, testTick)
+	s.stop(t)
+	got := s.c.snapshot()
+	wantOnce(t, got, numbered("a", 0, 12), numbered("b", 0, 5), numbered("c", 0, 3))
+	if !t.Failed() {
+		wantTexts(t, got, append(append(numbered("a", 0, 12), numbered("b", 0, 5)...), numbered("c", 0, 3)...)...)
+	}
+}
+
 // A line the broker writes between logrotate's copy and its truncate is
 // in the file only (logrotate loses it for whoever reads the copy). When
 // the tailer has read it, the copy is shorter than where the old stream

@@ -714,12 +714,13 @@ func (s *fileSet) readFile(ctx context.Context, f *file, atEOF bool, budget int6
 		return false
 	}
 	if size, mod := fi.Size(), fi.ModTime(); size != f.lastSize || !mod.Equal(f.lastMod) {
+		// A file created or renamed beside it may be the copy of a
+		// copytruncate we did not see in the file.
+		copies := false
 		if f.names > 0 {
 			if d, err := os.Stat(filepath.Dir(f.path)); err == nil && !d.ModTime().Equal(f.dirMod) {
-				// A file was created or renamed beside it: perhaps copies
-				// made by copytruncates we did not see in the file.
 				f.dirMod = d.ModTime()
-				s.laterCopies(ctx, f, 0)
+				copies = true
 			}
 		}
 		// The size check alone misses a file truncated and written past
@@ -728,15 +729,22 @@ func (s *fileSet) readFile(ctx context.Context, f *file, atEOF bool, budget int6
 		// the fingerprint of its first bytes catches that.
 		switch {
 		case size < f.r.pos || size < f.lastSize: // files shrink only by truncation
+			// truncated looks for later copies itself, after the rest
+			// of the stream was read from its copy: they come after it.
 			s.truncated(ctx, f, f.lastSize)
+			copies = false
 		case f.fp.known():
 			if ok, err := f.fp.matches(f.f); err == nil && !ok {
 				s.truncated(ctx, f, f.lastSize)
+				copies = false
 			}
 		case size == f.lastSize && size <= f.r.pos:
 			// Written and emptied again between two looks, before we saw
 			// a line of it (or only touched): what was written can only
 			// be in a copy made meanwhile.
+			copies = true
+		}
+		if copies {
 			s.laterCopies(ctx, f, 0)
 		}
 		f.lastSize, f.lastMod = size, mod
