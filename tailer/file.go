@@ -70,15 +70,34 @@ type fileSet struct {
 	seen map[fileID]bool
 	// done holds where files let go of in this run ended, should one come
 	// back under an input path (its directory renamed away and back).
-	done     map[fileID]stateEntry
+	done map[fileID]stateEntry
+	// ended holds the fingerprints of the content streams read in this
+	// run that no file is read as any more (truncated, or finished): a
+	// file that starts with one of them is a copy of what was read.
+	ended map[fingerprint]bool
+	// deferred holds files of globs and directories not followed because
+	// they are, or may be, copies of followed files being made (see
+	// open), with what they looked like then, so that they are looked at
+	// again only when they or the followed files change (epoch).
+	deferred map[string]deferral
+	epoch    int               // changes of the followed streams
 	waiting  map[string]bool   // paths we said we are waiting for
 	problems map[string]string // path -> last problem reported, to say it once
+}
+
+// deferral is how a file left for later looked, and when.
+type deferral struct {
+	id    fileID
+	size  int64
+	mod   time.Time
+	epoch int
 }
 
 func newFileSet(t *Tailer, ins []input, out chan<- logline.Batch, prev *stateFile) *fileSet {
 	s := &fileSet{t: t, o: &t.o, out: out, inputs: ins, cp: t.cp, prev: prev,
 		named: make(map[string]*file), seq: make(map[string]*uint64),
-		born: make(map[string]int64), seen: make(map[fileID]bool), done: make(map[fileID]stateEntry), waiting: make(map[string]bool), problems: make(map[string]string)}
+		born: make(map[string]int64), seen: make(map[fileID]bool), done: make(map[fileID]stateEntry),
+		ended: make(map[fingerprint]bool), deferred: make(map[string]deferral), waiting: make(map[string]bool), problems: make(map[string]string)}
 	if prev != nil {
 		s.claimed = make([]bool, len(prev.Files))
 	}
@@ -149,6 +168,10 @@ func (s *fileSet) report(path string, err error, msg string) {
 // deleted) are kept open until they are finished (see letGo).
 func (s *fileSet) discover(ctx context.Context, initial bool) {
 	seen := make(map[string]fileID)
+	infos := make(map[string]fs.FileInfo)
+	// explicit marks paths named as such on the command line: the log
+	// itself, never taken for a copy of another followed file.
+	explicit := make(map[string]bool)
 	var order []string
 	for _, in := range s.inputs {
 		if s.w != nil {
@@ -197,6 +220,8 @@ func (s *fileSet) discover(ctx context.Context, initial bool) {
 			}
 			delete(s.problems, p)
 			seen[p] = statID(fi)
+			infos[p] = fi
+			explicit[p] = explicit[p] || in.kind == inputFile && p == in.path
 			order = append(order, p)
 		}
 	}
@@ -234,11 +259,23 @@ func (s *fileSet) discover(ctx context.Context, initial bool) {
 			}
 			continue
 		}
-		if s.open(ctx, p, initial) {
+		if d, ok := s.deferred[p]; ok && infos[p] != nil && d == s.deferralOf(infos[p]) {
+			continue // left for later, and nothing changed since
+		}
+		if s.open(ctx, p, initial, !explicit[p]) {
 			delete(s.waiting, p)
 			s.t.markWaiting(p, false)
 		}
 	}
+	for p := range s.deferred {
+		if _, ok := infos[p]; !ok || s.named[p] != nil {
+			delete(s.deferred, p)
+		}
+	}
+}
+
+func (s *fileSet) deferralOf(fi fs.FileInfo) deferral {
+	return deferral{id: statID(fi), size: fi.Size(), mod: fi.ModTime(), epoch: s.epoch}
 }
 
 // sameFile reports whether two paths name the same place, so that the
@@ -271,7 +308,10 @@ func (s *fileSet) seqOf(source string) *uint64 {
 }
 
 // open starts following the file at path and says whether it did.
-func (s *fileSet) open(ctx context.Context, path string, initial bool) bool {
+// mayBeCopy says that path is not the log named on the command line but
+// a file a glob or a directory matches, which may be a copy of a followed
+// file made by copytruncate (the glob 'mosquitto.log*').
+func (s *fileSet) open(ctx context.Context, path string, initial, mayBeCopy bool) bool {
 	fd, err := s.o.open(path)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
@@ -298,6 +338,22 @@ func (s *fileSet) open(ctx context.Context, path string, initial bool) bool {
 		return false
 	}
 	size := fi.Size()
+	kind := s.copyOf(fp, id)
+	if mayBeCopy && !s.inState(id) && !s.doneWith(id) &&
+		(kind == copyOfFollowed || kind == copyUnknown && len(s.files) > 0) {
+		// A copy of a followed file, or perhaps one being made (it has no
+		// first line yet): logrotate creates the copy, fills it, then
+		// truncates the file. Its lines are read from the file it copies,
+		// and the rest from it once that file is truncated (truncated);
+		// then it is followed from where that left it.
+		if _, ok := s.deferred[path]; !ok {
+			s.o.log.Debug().Str("file", path).Msg("a copy of a followed log file, or perhaps one being made: not following it while it is one")
+		}
+		s.deferred[path] = s.deferralOf(fi)
+		fd.Close()
+		return false
+	}
+	delete(s.deferred, path)
 	f := &file{id: id, path: path, names: 1, f: fd, fp: fp, lastSize: size, lastMod: fi.ModTime()}
 	f.head, _ = readHead(fd)
 
@@ -325,11 +381,16 @@ func (s *fileSet) open(ctx context.Context, path string, initial bool) bool {
 		s.o.log.Info().Str("file", path).Int64("offset", e.Offset).Msg("log file was truncated while mqttdiag was down; reading it from its beginning")
 		f.copyBorn = s.finishFromCopy(ctx, *e, filepath.Dir(path), id)
 		f.gen = e.Generation + 1
-	case fp.known() && s.copyOfFollowed(fp, id):
-		// A copy of a file we follow (copytruncate, under a glob): its
-		// content is read from the original, and from the copy only when
-		// the original is truncated before we read it all.
+	case kind == copyOfFollowed:
+		// The log named on the command line holds what a followed file
+		// holds: that file reads it.
 		start, lines, skip, err = startAtEnd(fd, size, s.o.maxLineBytes)
+	case kind == copyOfEnded:
+		// A copy of a stream read in this run (the copy a copytruncate
+		// made, shorter than where that stream was read to): all of it
+		// was read, up to its last byte.
+		start = size
+		lines, err = countLines(fd, size)
 	case initial && !s.newSinceLastRun(path) && !s.o.fromBeginning:
 		start, lines, skip, err = startAtEnd(fd, size, s.o.maxLineBytes)
 	}
@@ -343,7 +404,7 @@ func (s *fileSet) open(ctx context.Context, path string, initial bool) bool {
 		// we were down): files rotated away in between, unseen, come
 		// first.
 		s.seen[fileID{dev: id.dev, ino: id.ino}] = true // not a missed one
-		s.catchUp(ctx, path, s.bornBefore(path), id.btime)
+		s.catchUp(ctx, path, s.bornBefore(path), id.btime, false)
 	}
 	delete(s.born, path)
 	s.add(f, path, start, lines, stream, skip)
@@ -369,6 +430,7 @@ func (s *fileSet) open(ctx context.Context, path string, initial bool) bool {
 // reported under, which may be the name it had before a rotation.
 func (s *fileSet) add(f *file, source string, start, lines int64, stream string, skip bool) {
 	s.seen[fileID{dev: f.id.dev, ino: f.id.ino}] = true
+	s.epoch++
 	f.r = &posReader{r: f.f, pos: start}
 	f.lr = newLineReader(f.r, start, s.o.maxLineBytes)
 	if skip {
@@ -405,7 +467,17 @@ func (s *fileSet) bornBefore(path string) int64 {
 // rotated more than once between two looks, or while mqttdiag was down.
 // Without birth times (a filesystem without statx) they cannot be told
 // from older rotated files, and are not read.
-func (s *fileSet) catchUp(ctx context.Context, path string, after, before int64) (last int64) {
+//
+// With copies, the files looked for are the copies of later
+// copytruncates (born after the file path names now), and a file there
+// may be the copy of that very file that logrotate is still making (it
+// creates the copy, fills it, then truncates): one with no complete first
+// line yet is left for a later look, since no line of it could be emitted
+// yet, and so is one that starts like what a followed file holds; neither
+// is marked seen. A missed copy holding less than a line is thus never
+// read: it could only have given an unterminated last line. Copies of
+// streams read in this run are never read again (copyOf).
+func (s *fileSet) catchUp(ctx context.Context, path string, after, before int64, copies bool) (last int64) {
 	if after == 0 || before == 0 {
 		return 0
 	}
@@ -431,8 +503,11 @@ func (s *fileSet) catchUp(ctx context.Context, path string, after, before int64)
 			id.btime = birthTime(fd)
 		}
 		fp, ferr := readFingerprint(fd, false)
-		if err != nil || ferr != nil || id.btime < after || id.btime > before || s.byInode(id) != nil || s.inState(id) || s.seen[fileID{dev: id.dev, ino: id.ino}] ||
-			(fp.known() && s.copyOfFollowed(fp, id)) {
+		if err != nil || ferr != nil || id.btime < after || id.btime > before || s.byInode(id) != nil || s.inState(id) || s.seen[fileID{dev: id.dev, ino: id.ino}] {
+			fd.Close()
+			continue
+		}
+		if k := s.copyOf(fp, id); k == copyOfFollowed || k == copyOfEnded || copies && k == copyUnknown {
 			fd.Close()
 			continue
 		}
@@ -526,15 +601,51 @@ func (s *fileSet) newSinceLastRun(path string) bool {
 	return false
 }
 
-// copyOfFollowed reports whether fp is the fingerprint of a file being
-// followed other than id: the new file is a copy of it.
-func (s *fileSet) copyOfFollowed(fp fingerprint, id fileID) bool {
+// copyKind is what a file is to the content streams of this run, told by
+// its first line (fingerprint).
+type copyKind int
+
+const (
+	notACopy copyKind = iota
+	// copyUnknown: no first line yet, so it cannot be told. A copy that
+	// copytruncate is making looks like this until its first newline.
+	copyUnknown
+	// copyOfFollowed: a copy of what a followed file reads, or holds now
+	// (its stream changed before we looked: a truncation not seen yet, or
+	// a first line completed since).
+	copyOfFollowed
+	// copyOfEnded: a copy of a stream read in this run that no file is
+	// read as any more.
+	copyOfEnded
+)
+
+// copyOf tells what a file other than id whose fingerprint is fp is.
+func (s *fileSet) copyOf(fp fingerprint, id fileID) copyKind {
+	if !fp.known() {
+		return copyUnknown
+	}
 	for _, f := range s.files {
-		if !f.id.sameInode(id) && f.fp == fp {
-			return true
+		if f.id.sameInode(id) {
+			continue
+		}
+		if f.fp == fp {
+			return copyOfFollowed
+		}
+		if ok, err := fp.matches(f.f); err == nil && ok {
+			return copyOfFollowed
 		}
 	}
-	return false
+	if s.ended[fp] {
+		return copyOfEnded
+	}
+	return notACopy
+}
+
+// doneWith reports whether a file let go of in this run, or a copy read
+// to its end, is the file id.
+func (s *fileSet) doneWith(id fileID) bool {
+	d, ok := s.done[fileID{dev: id.dev, ino: id.ino}]
+	return ok && d.id().same(id)
 }
 
 // startAtEnd finds where "only new lines" begins: after the last newline.
@@ -603,12 +714,13 @@ func (s *fileSet) readFile(ctx context.Context, f *file, atEOF bool, budget int6
 		return false
 	}
 	if size, mod := fi.Size(), fi.ModTime(); size != f.lastSize || !mod.Equal(f.lastMod) {
+		// A file created or renamed beside it may be the copy of a
+		// copytruncate we did not see in the file.
+		copies := false
 		if f.names > 0 {
 			if d, err := os.Stat(filepath.Dir(f.path)); err == nil && !d.ModTime().Equal(f.dirMod) {
-				// A file was created or renamed beside it: perhaps copies
-				// made by copytruncates we did not see in the file.
 				f.dirMod = d.ModTime()
-				s.laterCopies(ctx, f, 0)
+				copies = true
 			}
 		}
 		// The size check alone misses a file truncated and written past
@@ -617,15 +729,22 @@ func (s *fileSet) readFile(ctx context.Context, f *file, atEOF bool, budget int6
 		// the fingerprint of its first bytes catches that.
 		switch {
 		case size < f.r.pos || size < f.lastSize: // files shrink only by truncation
+			// truncated looks for later copies itself, after the rest
+			// of the stream was read from its copy: they come after it.
 			s.truncated(ctx, f, f.lastSize)
+			copies = false
 		case f.fp.known():
 			if ok, err := f.fp.matches(f.f); err == nil && !ok {
 				s.truncated(ctx, f, f.lastSize)
+				copies = false
 			}
 		case size == f.lastSize && size <= f.r.pos:
 			// Written and emptied again between two looks, before we saw
 			// a line of it (or only touched): what was written can only
 			// be in a copy made meanwhile.
+			copies = true
+		}
+		if copies {
 			s.laterCopies(ctx, f, 0)
 		}
 		f.lastSize, f.lastMod = size, mod
@@ -730,6 +849,12 @@ func (s *fileSet) truncated(ctx context.Context, f *file, oldSize int64) {
 		s.startStream(f)
 	}
 	old, oldEntry, unread := f.e, f.entry(from, f.e.num, f.e.stream), oldSize > from || f.lr.pos() > from
+	if f.fp.known() {
+		// Its copies, the one read from below and any other, are copies
+		// of what was read, not copies of copytruncates we missed.
+		s.ended[f.fp] = true
+	}
+	s.epoch++
 	// The new generation first, with the fingerprint of what the file
 	// holds now: should it be truncated again while the old stream is
 	// finished from its copy, the next look sees it.
@@ -761,7 +886,7 @@ func (s *fileSet) truncated(ctx context.Context, f *file, oldSize int64) {
 // the files named like f plus a suffix born after the last copy read.
 func (s *fileSet) laterCopies(ctx context.Context, f *file, born int64) {
 	f.copyBorn = max(f.copyBorn, f.id.btime, born)
-	if b := s.catchUp(ctx, f.path, f.copyBorn, math.MaxInt64); b > 0 {
+	if b := s.catchUp(ctx, f.path, f.copyBorn, math.MaxInt64, true); b > 0 {
 		f.copyBorn = b
 	}
 }
@@ -773,6 +898,7 @@ func (s *fileSet) finishFromCopy(ctx context.Context, e stateEntry, dir string, 
 	if !fp.known() {
 		return 0 // nothing of it was read, and nothing tells its copy
 	}
+	s.ended[fp] = true // its copies are copies of what was read
 	if e.Stream == "" {
 		e.Stream = streamID(e.id(), e.Generation, fp)
 	}
@@ -807,9 +933,12 @@ func (s *fileSet) finishFromCopyWith(ctx context.Context, e stateEntry, dir stri
 		return 0
 	}
 	defer c.Close()
+	var cid fileID
 	if fi, err := c.Stat(); err == nil {
-		s.seen[statID(fi)] = true
+		cid = statID(fi)
+		s.seen[cid] = true
 		born = birthTime(c)
+		cid.btime = born
 	}
 	s.o.log.Info().Str("file", e.Path).Str("copy", cpath).Int64("offset", e.Offset).Msg("reading the rest of the truncated log file from its copy")
 	lr := newLineReader(&posReader{r: c, pos: e.Offset}, e.Offset, s.o.maxLineBytes)
@@ -828,6 +957,13 @@ func (s *fileSet) finishFromCopyWith(ctx context.Context, e stateEntry, dir stri
 	}
 	if em.flush(ctx) {
 		s.o.log.Info().Str("file", e.Path).Str("copy", cpath).Int64("offset", lr.offset()).Msg("finished the truncated log file from its copy")
+		if cid != (fileID{}) {
+			// Should a glob follow the copy, it starts where this ended.
+			d := e
+			d.Path, d.Dev, d.Inode, d.Btime = cpath, cid.dev, cid.ino, cid.btime
+			d.Offset, d.Line = lr.offset(), em.num
+			s.done[fileID{dev: cid.dev, ino: cid.ino}] = d
+		}
 	}
 	return born
 }
@@ -893,6 +1029,10 @@ func (s *fileSet) letGo(ctx context.Context, f *file) {
 
 func (s *fileSet) closeFile(f *file) {
 	s.done[fileID{dev: f.id.dev, ino: f.id.ino}] = f.entry(f.lr.offset(), f.e.num, f.e.stream)
+	if f.fp.known() {
+		s.ended[f.fp] = true
+	}
+	s.epoch++
 	if f.e.tr != nil {
 		f.e.tr.retire()
 	}

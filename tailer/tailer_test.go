@@ -313,6 +313,9 @@ func TestStatsAndWaiting(t *testing.T) {
 		}
 	})
 	waitMsg(t, ev, "waiting for the log file to appear")
+	// Said while the inputs are looked at, before m.log is opened (at its
+	// end): lines written before that would never be read.
+	waitMsg(t, ev, "following")
 	if w := tl.Waiting(); len(w) != 1 || w[0] != later {
 		t.Errorf("waiting = %v, want [%s]", w, later)
 	}

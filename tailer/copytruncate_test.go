@@ -1,0 +1,264 @@
+package tailer
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/mqttdiag/mqttdiag/internal/logline"
+)
+
+// logrotate's copytruncate creates the copy, fills it and only then
+// truncates the log (logrotate.c, copyTruncate: createOutputFile with
+// O_CREAT, then sparse_copy, then ftruncate), while the broker goes on
+// writing. A look that falls between the create and the copy's first
+// newline sees mosquitto.log.1 born after the file, with no complete
+// first line: a copy being made of what the tailer reads in the file
+// itself, not the copy of a copytruncate it missed. Read as a missed
+// copy, its whole content came out a second time (the flake of
+// cmd/mqttdiag TestRunHighRateRotationExactlyOnce).
+func TestCopytruncateCopyBeingMadeIsNotReadAsMissed(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		made string // what the copy holds when the tailer looks
+	}{
+		{"created empty", ""},
+		{"first line half written", "seq"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, path, clk, s := followNewFile(t, "seq", 0, 10)
+			writeLines(t, path, "seq", 10, 20)
+			appendFile(t, path+".1", tc.made) // the copy, not filled yet
+			touchDir(t, dir)
+			clk.tick(t, testTick)
+			s.c.wait(t, 20)
+			copyFile(t, path, path+".1") // filled
+			truncate(t, path)
+			writeLines(t, path, "after", 0, 3)
+			clk.tick(t, testTick)
+			clk.tick(t, testTick) // a copy taken for a missed one is read on
+			s.stop(t)
+			wantOnce(t, s.c.snapshot(), numbered("seq", 0, 20), numbered("after", 0, 3))
+		})
+	}
+}
+
+// The copy already holds the file's first line, but the tailer has not
+// fingerprinted the file yet: when it last looked, the first line was
+// not complete. The copy is still one of what the file holds.
+func TestCopytruncateCopyOfFileNotFingerprintedYet(t *testing.T) {
+	dir, path := tempLog(t)
+	clk := newFakeClock()
+	s := start(t, []string{path}, Poll(testTick), WithClock(clk))
+	clk.awaitIdle(t, testTick)
+	appendFile(t, path, "seq 0 is a long fir")
+	clk.tick(t, testTick) // opened; no complete line, so no fingerprint
+	appendFile(t, path, "st line\n")
+	writeLines(t, path, "seq", 1, 5)
+	copyFile(t, path, path+".1") // logrotate's copy, before its truncate
+	touchDir(t, dir)
+	clk.tick(t, testTick)
+	s.c.wait(t, 5)
+	truncate(t, path)
+	writeLines(t, path, "after", 0, 3)
+	clk.tick(t, testTick)
+	clk.tick(t, testTick)
+	s.stop(t)
+	wantOnce(t, s.c.snapshot(), append([]string{"seq 0 is a long first line"}, numbered("seq", 1, 5)...), numbered("after", 0, 3))
+}
+
+// Two copytruncates between two looks, the tailer looking while the
+// second one has made its copy but not truncated yet: mosquitto.log.2 is
+// the copy of what the tailer read, mosquitto.log.1 the copy of what the
+// file holds now. The file is read as a new stream from its beginning once
+// the first truncation is seen, so mosquitto.log.1 is not a missed copy.
+func TestCopytruncateTwiceSecondCopyOfWhatTheFileHolds(t *testing.T) {
+	dir, path, clk, s := followNewFile(t, "a", 0, 10)
+	copyFile(t, path, path+".1")
+	truncate(t, path)
+	writeLines(t, path, "b", 0, 5)
+	if err := os.Rename(path+".1", path+".2"); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, path, path+".1") // the second copy; its truncate comes later
+	touchDir(t, dir)
+	clk.tick(t, testTick)
+	truncate(t, path)
+	writeLines(t, path, "c", 0, 3)
+	clk.tick(t, testTick)
+	clk.tick(t, testTick)
+	s.stop(t)
+	wantOnce(t, s.c.snapshot(), numbered("a", 0, 10), numbered("b", 0, 5), numbered("c", 0, 3))
+}
+
+// Two whole copytruncates between two looks: the copy of the stream in
+// between, never seen in the file, is read (README "Rotation"), after the
+// rest of the stream that was being read and before the file.
+func TestCopytruncateTwiceBetweenLooksReadsTheMissedCopy(t *testing.T) {
+	dir, path, clk, s := followNewFile(t, "a", 0, 10)
+	writeLines(t, path, "a", 10, 12) // not read before the rotation
+	copyFile(t, path, path+".1")
+	truncate(t, path)
+	writeLines(t, path, "b", 0, 5)
+	if err := os.Rename(path+".1", path+".2"); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, path, path+".1")
+	truncate(t, path)
+	writeLines(t, path, "c", 0, 3)
+	touchDir(t, dir)
+	clk.tick(t, testTick)
+	clk.tick(t, testTick)
+	s.stop(t)
+	got := s.c.snapshot()
+	wantOnce(t, got, numbered("a", 0, 12), numbered("b", 0, 5), numbered("c", 0, 3))
+	if !t.Failed() {
+		wantTexts(t, got, append(append(numbered("a", 0, 12), numbered("b", 0, 5)...), numbered("c", 0, 3)...)...)
+	}
+}
+
+// A line the broker writes between logrotate's copy and its truncate is
+// in the file only (logrotate loses it for whoever reads the copy). When
+// the tailer has read it, the copy is shorter than where the old stream
+// was read to: there is nothing left to read in it, yet it is still the
+// copy of that stream, not the copy of a copytruncate the tailer missed.
+func TestCopytruncateCopyShorterThanWhatWasRead(t *testing.T) {
+	dir, path, clk, s := followNewFile(t, "seq", 0, 10)
+	copyFile(t, path, path+".1")
+	writeLines(t, path, "seq", 10, 12) // after the copy, before the truncate
+	touchDir(t, dir)
+	clk.tick(t, testTick)
+	s.c.wait(t, 12)
+	truncate(t, path)
+	writeLines(t, path, "after", 0, 3)
+	clk.tick(t, testTick)
+	clk.tick(t, testTick)
+	s.stop(t)
+	wantOnce(t, s.c.snapshot(), numbered("seq", 0, 12), numbered("after", 0, 3))
+}
+
+// A glob that matches the copies too ('mosquitto.log*', as in the
+// README): a copy being made appears as a new file, empty or half filled.
+// It is neither read from its beginning as a new log nor followed from
+// the end of its first half: its lines are read from the file it copies,
+// the rest from it once that file is truncated.
+func TestCopytruncateCopyBeingMadeUnderAGlob(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		made int // bytes of the copy when the tailer looks
+	}{
+		{"created empty", 0},
+		{"first line half written", 3},
+		{"half filled", 50},
+		{"filled, not truncated yet", -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, path := tempLog(t)
+			clk := newFakeClock()
+			s := start(t, []string{filepath.Join(dir, "mosquitto.log*")}, Poll(testTick), WithClock(clk))
+			clk.awaitIdle(t, testTick)
+			writeLines(t, path, "seq", 0, 10)
+			clk.tick(t, testTick)
+			s.c.wait(t, 10)
+			writeLines(t, path, "seq", 10, 20)
+			made := readFile(t, path)
+			if tc.made >= 0 {
+				made = made[:tc.made]
+			}
+			appendFile(t, path+".1", string(made)) // the copy, as far as it is made
+			touchDir(t, dir)
+			clk.tick(t, testTick)
+			s.c.wait(t, 20)
+			copyFile(t, path, path+".1")
+			truncate(t, path)
+			writeLines(t, path, "after", 0, 3)
+			clk.tick(t, testTick)
+			clk.tick(t, testTick)
+			appendFile(t, path+".1", "appended to the copy\n") // nobody does, but it is a file like any other
+			clk.tick(t, testTick)
+			s.stop(t)
+			wantOnce(t, s.c.snapshot(), numbered("seq", 0, 20), numbered("after", 0, 3), []string{"appended to the copy"})
+		})
+	}
+}
+
+// followNewFile starts a tailer (polling, on a fake clock) on a log that
+// does not exist yet, creates it with lines "<prefix> <i>" for i in
+// [from, to) and waits until they are read. The file appears while the
+// tailer runs, so copies born after it count as copies of it.
+func followNewFile(t *testing.T, prefix string, from, to int) (dir, path string, clk *fakeClock, s *session) {
+	t.Helper()
+	dir, path = tempLog(t)
+	clk = newFakeClock()
+	s = start(t, []string{path}, Poll(testTick), WithClock(clk))
+	clk.awaitIdle(t, testTick)
+	writeLines(t, path, prefix, from, to)
+	clk.tick(t, testTick)
+	s.c.wait(t, to-from)
+	return dir, path, clk, s
+}
+
+// touchDir moves the directory's modification time on by a second, so
+// that the tailer sees it changed whatever the filesystem's timestamp
+// granularity.
+func touchDir(t *testing.T, dir string) {
+	t.Helper()
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := fi.ModTime().Add(time.Second)
+	if err := os.Chtimes(dir, m, m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func truncate(t *testing.T, path string) {
+	t.Helper()
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func numbered(prefix string, from, to int) []string {
+	var out []string
+	for i := from; i < to; i++ {
+		out = append(out, fmt.Sprintf("%s %d", prefix, i))
+	}
+	return out
+}
+
+// wantOnce checks that the lines are exactly the given runs, each line
+// once, in order within each run.
+func wantOnce(t *testing.T, got []logline.Line, runs ...[]string) {
+	t.Helper()
+	count := map[string]int{}
+	for _, l := range got {
+		count[l.Text]++
+	}
+	n := 0
+	for _, run := range runs {
+		n += len(run)
+		for _, txt := range run {
+			if count[txt] != 1 {
+				t.Errorf("%q read %d times", txt, count[txt])
+			}
+		}
+	}
+	if len(got) != n {
+		t.Errorf("got %d lines, want %d: %q", len(got), n, texts(got))
+	}
+	pos := map[string]int{}
+	for i, l := range got {
+		pos[l.Text] = i
+	}
+	for _, run := range runs {
+		for i := 1; i < len(run); i++ {
+			if count[run[i-1]] == 1 && count[run[i]] == 1 && pos[run[i-1]] > pos[run[i]] {
+				t.Errorf("%q read before %q", run[i], run[i-1])
+			}
+		}
+	}
+}
