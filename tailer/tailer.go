@@ -26,6 +26,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/mqttdiag/mqttdiag/internal/clock"
 	"github.com/mqttdiag/mqttdiag/internal/logline"
 )
 
@@ -129,7 +130,7 @@ func batchLines(n int) Option { return func(o *options) { o.batchLines = n } }
 func New(paths []string, opts ...Option) *Tailer {
 	o := options{
 		maxLineBytes: DefaultMaxLineBytes, batchLines: 256, batchBytes: 1 << 20,
-		log: zerolog.Nop(), stdin: os.Stdin, clock: realClock{},
+		log: zerolog.Nop(), stdin: os.Stdin, clock: clock.Real{},
 		rotateWait: DefaultRotateWait, flushEvery: DefaultFlushInterval,
 		stat: os.Stat, open: os.Open, newWatcher: newWatcher,
 	}

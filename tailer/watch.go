@@ -3,24 +3,18 @@ package tailer
 import (
 	"context"
 	"sync"
-	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/mqttdiag/mqttdiag/internal/clock"
 	"github.com/rs/zerolog"
 )
 
 // Clock is the tailer's source of time: the safety and poll timers, the
 // wait before a rotated file is let go, and the interval between state
-// file writes. Tests pass a fake one, so they never sleep.
-type Clock interface {
-	Now() time.Time
-	After(d time.Duration) <-chan time.Time
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+// file writes. Tests pass a fake one, so they never sleep. It is the
+// clock the rest of mqttdiag waits on.
+type Clock = clock.Clock
 
 // watcher turns inotify events in the directories of the followed files
 // into wake-ups of the reading loop. Events are hints only: the loop

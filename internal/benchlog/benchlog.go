@@ -12,6 +12,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/mqttdiag/mqttdiag/internal/loggen"
 )
 
 // Log is a generated benchmark log.
@@ -24,18 +26,9 @@ type Log struct {
 	Takeovers int64
 }
 
-// Dir is where generated logs are kept: $MQTTDIAG_BENCH_DIR, else
-// mqttdiag-bench in the user's cache directory.
-func Dir() (string, error) {
-	if d := os.Getenv("MQTTDIAG_BENCH_DIR"); d != "" {
-		return d, nil
-	}
-	c, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("no cache directory for the benchmark log (set MQTTDIAG_BENCH_DIR): %w", err)
-	}
-	return filepath.Join(c, "mqttdiag-bench"), nil
-}
+// Dir is where generated logs are kept: the same directory as the
+// matcher benchmarks' logs (loggen.DefaultDir).
+func Dir() (string, error) { return loggen.DefaultDir(), nil }
 
 // Get returns a log of about size bytes, generating it the first time.
 func Get(size int64) (Log, error) {
