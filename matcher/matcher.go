@@ -286,7 +286,10 @@ func (m *Matcher) match(sp int, msg string) []Hit {
 	}
 	hits := m.evaluate(s, msg, sc)
 	if c != nil && c.admit(msg) {
-		c.add(strings.Clone(msg), hits)
+		// The message and its captures are substrings of the caller's read
+		// buffer (a whole batch of lines): the cache keeps copies, or every
+		// entry would pin a batch.
+		c.add(strings.Clone(msg), detach(hits))
 	}
 	m.pool.Put(sc)
 	return hits
@@ -519,6 +522,25 @@ func (c *cache) admit(msg string) bool {
 	}
 	slot.Store(h)
 	return false
+}
+
+// detach returns hits whose captures own their memory.
+func detach(hits []Hit) []Hit {
+	if len(hits) == 0 {
+		return hits
+	}
+	out := make([]Hit, len(hits))
+	for i, h := range hits {
+		out[i] = h
+		if h.Fields != nil {
+			f := make(map[string]string, len(h.Fields))
+			for k, v := range h.Fields {
+				f[k] = strings.Clone(v)
+			}
+			out[i].Fields = f
+		}
+	}
+	return out
 }
 
 func (c *cache) add(k string, v []Hit) {
