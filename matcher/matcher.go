@@ -155,10 +155,12 @@ func New(sigs []*signatures.Signature, opts ...Option) (*Matcher, error) {
 				if len(si.branches) == 1 {
 					si.res[bi] = si.full
 				} else {
-					// Printing the tree back is deferred to first use: for
+					// Printing the branch back is deferred to first use: for
 					// wide negated classes such as [^,] String() costs
-					// milliseconds, seconds over a pack of them.
-					si.res[bi] = &lazyRE{tree: b.re, fallback: si.full}
+					// milliseconds, seconds over a pack of them. Keeping
+					// the tree until then cost 1.5 MB resident for the
+					// built-in pack; re-parsing a regex is microseconds.
+					si.res[bi] = &lazyRE{whole: s.Regex, branch: bi, fallback: si.full}
 				}
 			}
 			b.re = nil // the syntax tree is not needed any more
@@ -443,18 +445,32 @@ func (sc *scratch) matchSig(i int32) {
 // lazyRE compiles a regexp on first use: most signatures of a large pack
 // never need theirs on a given log, so start-up and memory stay small.
 type lazyRE struct {
-	once     sync.Once
-	done     atomic.Bool // for the cost report, which must not race with once
-	src      string
-	tree     *syntax.Regexp // printed to src on first use, when src is empty
-	fallback *lazyRE        // the signature's whole regex, if src does not compile
+	once sync.Once
+	done atomic.Bool // for the cost report, which must not race with once
+	src  string
+	// whole and branch name the branch of a signature's regex that src
+	// is printed from on first use, when src is empty.
+	whole    string
+	branch   int
+	fallback *lazyRE // the signature's whole regex, if src does not compile
 	re       *regexp.Regexp
 }
 
 func (l *lazyRE) get() *regexp.Regexp {
 	l.once.Do(func() {
-		if l.tree != nil {
-			l.src, l.tree = l.tree.String(), nil
+		if l.src == "" && l.whole != "" {
+			if re, err := syntax.Parse(l.whole, syntax.Perl); err == nil {
+				if bs := analyze(re); l.branch < len(bs) && bs[l.branch].re != nil {
+					l.src = bs[l.branch].re.String()
+				}
+			}
+			if l.src == "" && l.fallback != nil {
+				// Cannot happen for a regex New analysed; stay correct if
+				// it does: the whole regex decides the signature as well.
+				l.re = l.fallback.get()
+				l.done.Store(true)
+				return
+			}
 		}
 		re, err := regexp.Compile(l.src)
 		if err != nil && l.fallback != nil {
