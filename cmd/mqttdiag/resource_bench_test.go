@@ -28,7 +28,9 @@ func BenchmarkRunBesideBroker(b *testing.B) {
 	lines := strings.SplitAfter(gen.String(), "\n")
 	// The real binary, not the test binary: its memory is what a host sees.
 	bin := filepath.Join(b.TempDir(), "mqttdiag")
-	if out, err := exec.Command("go", "build", "-trimpath", "-o", bin, ".").CombinedOutput(); err != nil {
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as `make build` ships it
+	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("build: %v\n%s", err, out)
 	}
 	secs := 10
