@@ -437,7 +437,7 @@ func (s *fileSet) add(f *file, source string, start, lines int64, stream string,
 		f.lr.skipFirst()
 	}
 	f.e = &emitter{source: source, stream: stream, seq: s.seqOf(source), num: lines,
-		limit: s.o.batchLines, blimit: s.o.batchBytes, out: s.out, ctr: s.t.counters(source)}
+		limit: s.o.batchLines, blimit: s.o.batchBytes, out: s.out, ctr: s.t.counters(source), pool: &s.t.pool}
 	if s.cp != nil {
 		f.e.tr = s.cp.newTrack(f.entry(start, lines, stream))
 	}
@@ -863,7 +863,7 @@ func (s *fileSet) truncated(ctx context.Context, f *file, oldSize int64) {
 	f.head, _ = readHead(f.f)
 	f.r = &posReader{r: f.f}
 	f.lr = newLineReader(f.r, 0, s.o.maxLineBytes)
-	f.e = &emitter{source: f.path, seq: old.seq, limit: s.o.batchLines, blimit: s.o.batchBytes, out: s.out, ctr: s.t.counters(f.path)}
+	f.e = &emitter{source: f.path, seq: old.seq, limit: s.o.batchLines, blimit: s.o.batchBytes, out: s.out, ctr: s.t.counters(f.path), pool: &s.t.pool}
 	if s.cp != nil {
 		f.e.tr = s.cp.newTrack(f.entry(0, 0, ""))
 	}
@@ -903,7 +903,7 @@ func (s *fileSet) finishFromCopy(ctx context.Context, e stateEntry, dir string, 
 		e.Stream = streamID(e.id(), e.Generation, fp)
 	}
 	em := &emitter{source: e.Path, stream: e.Stream, seq: s.seqOf(e.Path), num: e.Line,
-		limit: s.o.batchLines, blimit: s.o.batchBytes, out: s.out, ctr: s.t.counters(e.Path)}
+		limit: s.o.batchLines, blimit: s.o.batchBytes, out: s.out, ctr: s.t.counters(e.Path), pool: &s.t.pool}
 	if s.cp != nil {
 		em.tr = s.cp.newTrack(e)
 		defer em.tr.retire()
@@ -1145,7 +1145,7 @@ func (s *fileSet) readWhole(ctx context.Context, path string) error {
 	f := &file{id: id, path: path, f: fd, lastSize: fi.Size(), lastMod: fi.ModTime()}
 	f.r = &posReader{r: fd}
 	f.lr = newLineReader(f.r, 0, s.o.maxLineBytes)
-	f.e = &emitter{source: path, seq: s.seqOf(path), limit: s.o.batchLines, blimit: s.o.batchBytes, out: s.out, ctr: s.t.counters(path)}
+	f.e = &emitter{source: path, seq: s.seqOf(path), limit: s.o.batchLines, blimit: s.o.batchBytes, out: s.out, ctr: s.t.counters(path), pool: &s.t.pool}
 	for ctx.Err() == nil {
 		l, err := f.lr.next(true)
 		if err == errNoLine {

@@ -120,6 +120,7 @@ func collect(in <-chan logline.Batch) *collector {
 		for b := range in {
 			c.mu.Lock()
 			c.lines = append(c.lines, b.Lines...)
+			b.Release() // copied: the tailer may reuse the slice
 			if c.hold {
 				c.held = append(c.held, b)
 			} else if b.Done != nil {

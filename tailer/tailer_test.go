@@ -86,6 +86,7 @@ func next(t *testing.T, out <-chan logline.Batch, n int) []logline.Line {
 				t.Fatalf("output closed after %d of %d lines", len(got), n)
 			}
 			got = append(got, b.Lines...)
+			b.Release() // the values were copied: let the tailer reuse the slice
 		case <-timeout:
 			t.Fatalf("got %d of %d lines within 10s: %v", len(got), n, texts(got))
 		}
@@ -173,6 +174,29 @@ func TestReadOnce(t *testing.T) {
 	for _, w := range []string{a + "|a1", a + "|a2", b + "|b1", b + "|b2 unterminated"} {
 		if !seen[w] {
 			t.Errorf("missing %s in %v", w, texts(got))
+		}
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReleasedBatchesKeepLinesIntact reads a file in many small batches
+// whose slices go back to the tailer as soon as the consumer has copied
+// them: every line must still arrive once, in order, with its own text,
+// number and offset (a slice reused too early would show another line's).
+func TestReleasedBatchesKeepLinesIntact(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.log")
+	var b strings.Builder
+	for i := 1; i <= 5000; i++ {
+		fmt.Fprintf(&b, "line %05d\n", i)
+	}
+	appendFile(t, path, b.String())
+	out, errc := run(t, []string{path}, batchLines(7))
+	got := next(t, out, 5000)
+	for i, l := range got {
+		if want := fmt.Sprintf("line %05d", i+1); l.Text != want || l.Number != int64(i+1) || l.Offset != int64(i*11) {
+			t.Fatalf("line %d: got %q number %d offset %d, want %q number %d offset %d", i, l.Text, l.Number, l.Offset, want, i+1, i*11)
 		}
 	}
 	if err := <-errc; err != nil {

@@ -41,4 +41,26 @@ type Batch struct {
 	// sink (at once when there were none). It lets the source's checkpoint
 	// advance past the batch: at-least-once delivery rests on it.
 	Done func()
+	// release, when not nil, takes Lines back for the producer to reuse.
+	release func([]Line)
+}
+
+// WithRelease returns b with a function that takes its Lines slice back
+// once the consumer has called Release.
+func (b Batch) WithRelease(release func([]Line)) Batch {
+	b.release = release
+	return b
+}
+
+// Release tells the producer that the consumer no longer refers to the
+// Lines slice (the Line values in it; the texts are not reused), so it
+// may be filled again: a producer reads millions of lines a minute, and
+// reusing the slices is most of its garbage, and so of the heap's growth
+// between collections. Calling it is optional; calling it twice is a bug.
+func (b *Batch) Release() {
+	if b.release != nil {
+		r := b.release
+		b.release = nil
+		r(b.Lines)
+	}
 }

@@ -175,7 +175,11 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan logline.Batch) error {
 		for i := range b.Lines {
 			n += b.Lines[i].End - b.Lines[i].Offset
 		}
-		p.lines.Add(int64(len(b.Lines)))
+		nlines := len(b.Lines)
+		// Diagnoses copy what they keep of a line (text, source, offset), so
+		// the slice can go back to the tailer now.
+		b.Release()
+		p.lines.Add(int64(nlines))
 		p.bytes.Add(n)
 		p.diagnoses.Add(int64(len(ds)))
 		if out.send(ctx, ds, sigs, b.Done) != nil {

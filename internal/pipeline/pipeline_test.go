@@ -121,6 +121,46 @@ func TestRunDiagnoses(t *testing.T) {
 	}
 }
 
+// TestRunReleasesBatches checks that Run gives every batch's slice back
+// once, and that what it made from the lines does not depend on the
+// slice afterwards: the tailer refills it at once.
+func TestRunReleasesBatches(t *testing.T) {
+	rec := &recorder{}
+	p := New(pack(t), []sink.Notifier{rec})
+	in := make(chan logline.Batch, 2)
+	released := 0
+	scribble := func(ls []logline.Line) {
+		released++
+		for i := range ls {
+			ls[i] = logline.Line{Source: "other.log", Text: "scribbled", Offset: -1}
+		}
+	}
+	for i, id := range []string{"c1", "c2"} {
+		in <- logline.Batch{Lines: []logline.Line{
+			{Source: "m.log", Stream: "s", Offset: int64(i * 100), Number: int64(i + 1), Text: "1795320306: Client " + id + " already connected, closing old connection."},
+		}}.WithRelease(scribble)
+	}
+	close(in)
+	if err := p.Run(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	if released != 2 {
+		t.Errorf("released %d batches, want 2", released)
+	}
+	if len(rec.got) != 2 {
+		t.Fatalf("got %d diagnoses", len(rec.got))
+	}
+	for i, d := range rec.got {
+		id := []string{"c1", "c2"}[i]
+		if d.Fields["client_id"] != id || d.Source.File != "m.log" || d.Source.Offset != int64(i*100) || !strings.Contains(d.Line, id) {
+			t.Errorf("diagnosis %d changed with its released slice: %+v %+v %q", i, d.Fields, d.Source, d.Line)
+		}
+	}
+	if st := p.Stats(); st.Lines != 2 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
 func TestRunRetriesRecoverableFailures(t *testing.T) {
 	rec := &recorder{fail: 2, retry: true}
 	p := New(pack(t), []sink.Notifier{rec}, WaitClock(instantClock(t)))
