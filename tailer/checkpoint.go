@@ -63,6 +63,11 @@ func loadState(path string) (*stateFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read state file %s: %w", path, err)
 	}
+	return parseState(path, data)
+}
+
+// parseState parses the content of the state file path.
+func parseState(path string, data []byte) (*stateFile, error) {
 	var s stateFile
 	bad := func(err error) error {
 		return fmt.Errorf("state file %s is corrupt (%w): move it aside to start over, files then start at their end as on a first run, or restore it from a backup", path, err)

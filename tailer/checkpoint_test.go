@@ -333,3 +333,50 @@ func TestStreamIDStable(t *testing.T) {
 	}
 	_ = fmt.Sprint(a)
 }
+
+// FuzzLoadState feeds arbitrary bytes as a state file: no panic; a file
+// it accepts has only entries it can resume from, and reads back the
+// same after being written again; one it refuses gets an error naming
+// the file and what to do.
+func FuzzLoadState(f *testing.F) {
+	for _, seed := range []string{
+		`{"version":1,"inputs":["/var/log/m.log"],"files":[{"path":"/var/log/m.log","dev":2049,"inode":12,"offset":100,"line":3,"generation":0}]}`,
+		`{"version":1,"files":[{"path":"a","dev":1,"inode":2,"fingerprint":"00ff","fingerprint_bytes":2,"offset":0,"line":0,"generation":1,"stream":"x"}]}`,
+		`{"version":2,"files":[]}`,
+		`{"version":1,"files":[{"path":"","offset":-1}]}`,
+		`{"version":1,"files":[{"path":"a","fingerprint":"zz","fingerprint_bytes":1}]}`,
+		"\x00\xff{",
+		`null`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		const path = "/var/lib/mqttdiag/state.json"
+		s, err := parseState(path, data)
+		if err != nil {
+			if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "move it aside") {
+				t.Fatalf("error without the file or what to do: %v", err)
+			}
+			return
+		}
+		if s == nil {
+			t.Fatal("no state and no error for an existing file")
+		}
+		for i, e := range s.Files {
+			if e.Offset < 0 || e.Line < 0 || e.Path == "" {
+				t.Fatalf("files[%d] accepted: %+v", i, e)
+			}
+		}
+		again, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s2, err := parseState(path, again)
+		if err != nil {
+			t.Fatalf("a state it accepted, written again, is refused: %v", err)
+		}
+		if b, _ := json.Marshal(s2); string(b) != string(again) {
+			t.Fatalf("round trip changed the state:\n%s\n%s", again, b)
+		}
+	})
+}

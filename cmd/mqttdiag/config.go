@@ -50,6 +50,11 @@ func loadConfigFile(path string) (*configFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
+	return parseConfigFile(path, data)
+}
+
+// parseConfigFile parses the content of the config file path.
+func parseConfigFile(path string, data []byte) (*configFile, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("%s:%s", path, yamlErrorWithLine(err))

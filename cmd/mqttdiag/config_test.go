@@ -143,3 +143,39 @@ func TestEffectiveConfigMasksSecrets(t *testing.T) {
 		t.Errorf("a file path is not a secret and should show:\n%s", out.String())
 	}
 }
+
+// FuzzConfigFile feeds arbitrary bytes as a YAML config: no panic, and
+// every error names the file and a line, as a user needs to fix it.
+func FuzzConfigFile(f *testing.F) {
+	for _, seed := range []string{
+		"log-format: console\nsignatures: [/etc/mqttdiag/signatures]\n",
+		"webhook:\n  - https://a.example/hook\n  - https://b.example/hook\ndedup-window: 1m\n",
+		"log-format: [json\n",
+		"- a\n- b\n",
+		"poll: 1s\npoll: 2s\n",
+		"threshold: {a: 1}\n",
+		"a: &x [1]\nb: *x\n",
+		"\xff\xfe: \x00\n",
+		"",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		const path = "/etc/mqttdiag/c.yaml"
+		named := func(err error) {
+			if !strings.HasPrefix(err.Error(), path+":") {
+				t.Fatalf("error does not start with file:line: %v", err)
+			}
+		}
+		cf, err := parseConfigFile(path, data)
+		if err != nil {
+			named(err)
+			return
+		}
+		for name, n := range cf.keys {
+			if _, err := cf.values(name, n); err != nil {
+				named(err)
+			}
+		}
+	})
+}

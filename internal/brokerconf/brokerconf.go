@@ -33,6 +33,11 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read broker config: %w", err)
 	}
+	return parse(path, data)
+}
+
+// parse reads the content of the broker config file path.
+func parse(path string, data []byte) (*Config, error) {
 	if looksLikeEMQX(data) {
 		return parseEMQX(path, data)
 	}
@@ -52,6 +57,9 @@ func parseMosquitto(path string, data []byte) (*Config, error) {
 	c := &Config{File: path, Broker: "mosquitto", LogTypes: map[string]bool{}, ConnectionMessages: true}
 	sawType := false
 	sc := bufio.NewScanner(bytes.NewReader(data))
+	// The file is in memory already: let a line be as long as the file
+	// rather than fail on a long comment.
+	sc.Buffer(nil, len(data)+1)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -89,7 +97,10 @@ func parseMosquitto(path string, data []byte) (*Config, error) {
 			c.LogTypes[t] = true
 		}
 	}
-	return c, sc.Err()
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
 }
 
 // emqxLevels lists EMQX's levels, least to most severe.

@@ -74,3 +74,35 @@ func TestEMQX(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParse feeds arbitrary bytes as a broker config: no panic, and
+// either a config of a known broker or an error that names the file.
+func FuzzParse(f *testing.F) {
+	for _, seed := range []string{
+		"log_dest file /var/log/mosquitto/mosquitto.log\nlog_type all\n",
+		"log_type error\nlog_type warning\nconnection_messages false\n",
+		"log_type nonsense\n",
+		"# comment only\n\n",
+		"log {\n  file {\n    level = info\n  }\n}\n",
+		"log.file.level = debug\nnode.name = emqx@127.0.0.1\n",
+		"log.console.level: loud\n",
+		"log_type \xff\xfe\n\x00",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := parse("broker.conf", data)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "broker.conf") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		if c.Broker != "mosquitto" && c.Broker != "emqx" {
+			t.Fatalf("broker %q", c.Broker)
+		}
+		if c.Broker == "emqx" && rank(c.Level) < 0 {
+			t.Fatalf("emqx level %q is not a level", c.Level)
+		}
+	})
+}
