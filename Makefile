@@ -6,9 +6,10 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 SAMPLE    := examples/logs/mosquitto-2.0.11.log
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-# Debian packages the tests drive for real (no mocks).
-TEST_PKGS := mosquitto mosquitto-clients prometheus-alertmanager chromium
-TEST_CMDS := mosquitto mosquitto_pub mosquitto_sub prometheus-alertmanager chromium
+# Debian packages the tests drive for real (no mocks), and a C compiler:
+# the race detector (go test -race) needs cgo.
+TEST_PKGS := mosquitto mosquitto-clients prometheus-alertmanager chromium gcc libc6-dev
+TEST_CMDS := mosquitto mosquitto_pub mosquitto_sub prometheus-alertmanager chromium gcc
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all build run test test-deps bench bench-scan lint fuzz sample-log fault-log docker clean
