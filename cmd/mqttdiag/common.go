@@ -65,7 +65,10 @@ func (g *globalFlags) logger(stderr io.Writer) (zerolog.Logger, error) {
 	case "json":
 		w = stderr
 	case "console":
-		w = zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.RFC3339}
+		// Colour only for a person at a terminal: escape codes in a log
+		// file or a collector are noise.
+		color, _ := useColor("auto", isTerminal(stderr))
+		w = zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.RFC3339, NoColor: !color}
 	default:
 		return zerolog.Nop(), fmt.Errorf("--log-format %q: want json or console", g.logFormat)
 	}

@@ -85,6 +85,27 @@ func TestScanNonTTYDefaultsToJSON(t *testing.T) {
 	}
 }
 
+// Self-logs in console format are coloured on a terminal only: escape
+// codes in a log file or a collector are noise.
+func TestConsoleLogColourOnlyOnTerminal(t *testing.T) {
+	args := []string{"scan", "--format", "json", "--log-format", "console", "--log-level", "debug", sampleLog}
+	code, _, errOut := runCLI(t, "", args...)
+	if code != 0 {
+		t.Fatal(code)
+	}
+	if !strings.Contains(errOut, "DBG") || strings.Contains(errOut, "\x1b[") {
+		t.Errorf("console self-log to a pipe: want plain text, got:\n%q", errOut)
+	}
+	out := runPTY(t, nil, args...)
+	if !strings.Contains(out, "\x1b[") {
+		t.Errorf("console self-log on a terminal is not coloured:\n%q", out)
+	}
+	out = runPTY(t, []string{"NO_COLOR=1"}, args...)
+	if strings.Contains(out, "\x1b[") {
+		t.Errorf("NO_COLOR did not turn the self-log's colour off:\n%q", out)
+	}
+}
+
 // runPTY runs mqttdiag with stdin, stdout and stderr on a real
 // pseudo-terminal and returns what it printed.
 func runPTY(t *testing.T, env []string, args ...string) string {
