@@ -145,6 +145,51 @@ func TestShape(t *testing.T) {
 	}
 }
 
+// EMQX lines group by level and msg, whatever their context fields say,
+// in both formats; different msgs stay apart.
+func TestShapeEMQX(t *testing.T) {
+	tests := []struct{ line, want string }{
+		{`2025-03-14T09:01:14.246914+00:00 [warning] tag: AUTHN, clientid: sensor-42, msg: authentication_failure, peername: 10.0.0.5:52344, username: alice, reason: bad_username_or_password`,
+			"[warning] msg: authentication_failure"},
+		{`2025-03-14T09:01:15.000000+00:00 [warning] clientid: pump, msg: authentication_failure, peername: 10.0.0.9:1883, username: bob, reason: not_authorized`,
+			"[warning] msg: authentication_failure"},
+		{`2025-03-14T09:03:05.617285+00:00 [error] clientid: nomsg: x, msg: authenticator_error, reason: timeout`,
+			"[error] msg: authenticator_error"},
+		{`{"time":1741942874246914,"level":"warning","msg":"authentication_failure","username":"alice","tag":"AUTHN","clientid":"sensor-42"}`,
+			"[warning] msg: authentication_failure"},
+		{`{"time":1741942874246999,"level":"warning","clientid":"other","msg":"authentication_failure","reason":"{bad,\"x\"}"}`,
+			"[warning] msg: authentication_failure"},
+		{`{"time":1741942874246999,"level":"error","msg":"failed_to_start_listener","listener":"tcp:default"}`,
+			"[error] msg: failed_to_start_listener"},
+	}
+	for _, tt := range tests {
+		msg, _, _ := Split(tt.line)
+		if got := Shape(msg); got != tt.want {
+			t.Errorf("Shape(%q) = %q, want %q", msg, got, tt.want)
+		}
+	}
+}
+
+func TestFaultEMQXLevels(t *testing.T) {
+	for level, want := range map[string]string{"warning": "warning", "error": "error", "critical": "critical", "alert": "critical", "emergency": "critical"} {
+		for _, line := range []string{
+			"2025-03-14T09:01:14.246914+00:00 [" + level + "] msg: x",
+			`{"time":1741942874246914,"level":"` + level + `","msg":"x"}`,
+		} {
+			msg, _, _ := Split(line)
+			if got, ok := Fault(msg); !ok || got != want {
+				t.Errorf("Fault(%q) = %q, %v; want %q", msg, got, ok, want)
+			}
+		}
+	}
+	for _, level := range []string{"info", "notice", "debug"} {
+		msg, _, _ := Split(`{"time":1741942874246914,"level":"` + level + `","msg":"x"}`)
+		if _, ok := Fault(msg); ok {
+			t.Errorf("%s line taken for a fault", level)
+		}
+	}
+}
+
 func BenchmarkFaultNormalLine(b *testing.B) {
 	msg := "Received PUBLISH from line3-sensor (d0, q1, r0, m1, 'plant/line3/temp', ... (22 bytes))"
 	for b.Loop() {

@@ -117,7 +117,9 @@ func mosquittoFault(msg string) (string, bool) {
 
 func emqxLevel(l string) (string, bool) {
 	switch l {
-	case "error", "critical", "alert", "emergency":
+	case "critical", "alert", "emergency":
+		return "critical", true
+	case "error":
 		return "error", true
 	case "warning":
 		return "warning", true
@@ -127,9 +129,16 @@ func emqxLevel(l string) (string, bool) {
 
 // Shape reduces a message to its wording, so that lines differing only in
 // client ids, addresses, numbers and topics group together: tokens holding
-// a digit, a slash (paths, topics) or a non-ASCII byte, quoted strings and the word after
-// or "from" become "*".
+// a digit, a slash (paths, topics) or a non-ASCII byte, quoted strings and
+// the word after "Client" or "from" become "*". EMQX's lines say what
+// happened in their msg field (an identifier such as
+// authentication_failure) and the rest is context, so their shape is the
+// level and msg: "[warning] msg: authentication_failure", in both the
+// text and the JSON format.
 func Shape(msg string) string {
+	if s, ok := emqxShape(msg); ok {
+		return s
+	}
 	var b strings.Builder
 	b.Grow(len(msg))
 	words := strings.Fields(msg)
@@ -165,4 +174,62 @@ func variable(w string) bool {
 		}
 	}
 	return false
+}
+
+// emqxShape returns the shape of an EMQX text or JSON message (as Split
+// leaves it) that has a level and a msg field.
+func emqxShape(msg string) (string, bool) {
+	var level, what string
+	switch {
+	case strings.HasPrefix(msg, "["): // [warning] msg: authentication_failure, clientid: c1, ...
+		end := strings.IndexByte(msg, ']')
+		if end < 0 {
+			return "", false
+		}
+		level = msg[1:end]
+		rest := strings.TrimLeft(msg[end+1:], " ")
+		// EMQX 5 text: "k: v, ..., msg: x, k: v" in any order of keys.
+		i := 0
+		for {
+			j := strings.Index(rest[i:], "msg: ")
+			if j < 0 {
+				return "", false
+			}
+			i += j
+			if i == 0 || strings.HasSuffix(rest[:i], ", ") {
+				break
+			}
+			i += len("msg: ")
+		}
+		what = rest[i+len("msg: "):]
+		if j := strings.IndexAny(what, ", "); j >= 0 {
+			what = what[:j]
+		}
+	case strings.HasPrefix(msg, `"level":"`) || strings.HasPrefix(msg, "{"):
+		level, _ = jsonString(msg, "level")
+		what, _ = jsonString(msg, "msg")
+	default:
+		return "", false
+	}
+	if level == "" || what == "" {
+		return "", false
+	}
+	return "[" + level + "] msg: " + what, true
+}
+
+// jsonString returns the value of "key":"value" in a JSON object's text,
+// without decoding it (escapes stay as they are): enough for EMQX's level
+// and msg, which are identifiers.
+func jsonString(s, key string) (string, bool) {
+	k := `"` + key + `":"`
+	i := strings.Index(s, k)
+	if i < 0 {
+		return "", false
+	}
+	rest := s[i+len(k):]
+	end := strings.IndexByte(rest, '"')
+	if end < 0 {
+		return "", false
+	}
+	return rest[:end], true
 }
