@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mqttdiag/mqttdiag/internal/brokerconf"
+	"github.com/mqttdiag/mqttdiag/internal/brokerlog"
 	"github.com/mqttdiag/mqttdiag/internal/pipeline"
 	"github.com/mqttdiag/mqttdiag/signatures"
 	"github.com/mqttdiag/mqttdiag/signatures/lint"
@@ -266,6 +267,21 @@ func sumGroups[G any](m map[string]G, f func(G) int) int {
 	return n
 }
 
+// onlyConnectionMessages reports whether every line a Mosquitto signature
+// is known to match (its examples, real or from source) is one mosquitto
+// prints only with connection_messages on.
+func onlyConnectionMessages(s *signatures.Signature) bool {
+	n := 0
+	for _, l := range append(s.Examples[:len(s.Examples):len(s.Examples)], s.SourceExamples...) {
+		msg, _, _ := brokerlog.Split(l)
+		if !brokerlog.MosquittoConnectionMessage(msg) {
+			return false
+		}
+		n++
+	}
+	return n > 0
+}
+
 // warnUnfireable logs, at start, the signatures that cannot fire with the
 // broker configuration given by --broker-config.
 func warnUnfireable(log zerolog.Logger, pack *signatures.Pack, cfg *brokerconf.Config) {
@@ -279,6 +295,8 @@ func warnUnfireable(log zerolog.Logger, pack *signatures.Pack, cfg *brokerconf.C
 		}
 		if ok, why := cfg.Logs(s.LogLevel); !ok {
 			ids = append(ids, s.ID+" ("+why+")")
+		} else if cfg.Broker == "mosquitto" && !cfg.ConnectionMessages && onlyConnectionMessages(s) {
+			ids = append(ids, s.ID+" (needs `connection_messages true`, the default; "+cfg.File+" sets it false)")
 		}
 	}
 	if len(ids) > 0 {

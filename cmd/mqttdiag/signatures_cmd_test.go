@@ -114,6 +114,23 @@ func TestBrokerConfigWarnsAboutUnfireableSignatures(t *testing.T) {
 		strings.Contains(errOut, "communication/mqtt-publish-identifier-already-in-use (") {
 		t.Errorf("stderr: %s", errOut)
 	}
+	// connection_messages false hides the connect, disconnect and takeover
+	// lines whatever log_type says; other lines still fire.
+	if err := os.WriteFile(conf, []byte("log_type all\nconnection_messages false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = runCLI(t, "", "scan", "--broker-config", conf, "-")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"communication/mqtt-publish-identifier-already-in-use (needs `connection_messages true`", "mosquitto/keepalive-timeout (needs `connection_messages true`"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q: %s", want, errOut)
+		}
+	}
+	if strings.Contains(errOut, "communication/mqtt-packet-identifier-in-use (") || strings.Contains(errOut, "mosquitto/startup-address-in-use (") {
+		t.Errorf("a signature that does not need connection messages is reported: %s", errOut)
+	}
 }
 
 func TestExplainCommand(t *testing.T) {

@@ -233,3 +233,24 @@ func jsonString(s, key string) (string, bool) {
 	}
 	return rest[:end], true
 }
+
+// MosquittoConnectionMessage reports whether Mosquitto prints msg only
+// with `connection_messages true` (its default): the connect, disconnect,
+// takeover and timeout lines and the CONNECT refusals (mosquitto 2.0.x and
+// 2.1, every log call guarded by that option).
+func MosquittoConnectionMessage(msg string) bool {
+	switch {
+	case strings.HasPrefix(msg, "New connection from "), strings.HasPrefix(msg, "New client connected from "),
+		strings.HasPrefix(msg, "Client connection from "):
+		return true
+	case strings.HasPrefix(msg, "Invalid protocol ") && strings.Contains(msg, " in CONNECT"):
+		return true
+	case strings.HasPrefix(msg, "Client "):
+		for _, s := range [...]string{" disconnected", " closed its connection", " has exceeded timeout", " already connected, closing old connection"} {
+			if strings.Contains(msg, s) {
+				return true
+			}
+		}
+	}
+	return false
+}
