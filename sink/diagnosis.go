@@ -24,8 +24,10 @@ type Diagnosis struct {
 	Category    string `json:"category"`
 	Severity    string `json:"severity"`
 	// Broker is the broker that wrote the line: detected from its startup
-	// banner, else the one the signature is for.
-	Broker string `json:"broker,omitempty"`
+	// banner, else the one the signature is for; "" when neither says.
+	// The keys a receiver relies on are always present, empty when
+	// unknown, so that a missing key never has to be told from an empty one.
+	Broker string `json:"broker"`
 	// BrokerVersion is the version from the startup banner, when seen.
 	BrokerVersion string `json:"broker_version,omitempty"`
 	// VersionNote is set when the signature's version table does not list
@@ -35,14 +37,16 @@ type Diagnosis struct {
 	RootCause   string       `json:"root_cause"`
 	Workarounds []Workaround `json:"workarounds"`
 	DeadEnds    []DeadEnd    `json:"dead_ends"`
-	DocURL      string       `json:"doc_url,omitempty"`
-	ErrorCode   string       `json:"error_code,omitempty"`
+	DocURL      string       `json:"doc_url"`
+	ErrorCode   string       `json:"error_code"`
 
-	Line   string            `json:"line"`
-	Fields map[string]string `json:"fields,omitempty"`
+	Line string `json:"line"`
+	// Fields are the signature's named captures: {} when it has none.
+	Fields map[string]string `json:"fields"`
 	Source Source            `json:"source"`
-	// LogTime is the time the broker wrote on the line, when it has one.
-	LogTime *time.Time `json:"log_time,omitempty"`
+	// LogTime is the time the broker wrote on the line; null when the line
+	// has none.
+	LogTime *time.Time `json:"log_time"`
 	// Context is the lines the same source wrote just before Line, oldest
 	// first: brokers often print the key fact on the line before.
 	Context []string `json:"context,omitempty"`

@@ -132,7 +132,7 @@ func (d *diagnoser) diagnose(l *logline.Line, h matcher.Hit, logTime, now time.T
 // between every hit of a message, and the diagnosis must own its strings.
 func cloneFields(f map[string]string) map[string]string {
 	if f == nil {
-		return nil
+		return map[string]string{} // "fields": {} rather than null
 	}
 	out := make(map[string]string, len(f))
 	for k, v := range f {
