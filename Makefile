@@ -28,7 +28,8 @@ run: build
 ## test: install the brokers the tests drive when missing, then every test with the race detector.
 test: test-deps
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 8m ./...
+	@mkdir -p test-output
+	$(GO) test -race -count=1 -timeout 8m -artifacts -outputdir=$(CURDIR)/test-output ./...
 
 # Installs what tests need when it is missing, where apt-get exists.
 test-deps:

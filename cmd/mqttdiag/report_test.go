@@ -65,6 +65,45 @@ func TestScanTextReportGolden(t *testing.T) {
 	golden(t, "scan-report-color.txt", out)
 }
 
+// demoLog is the real sample log plus three lines of a fault no signature
+// knows, one second apart: one wording, three lines.
+func demoLog(t *testing.T) string {
+	t.Helper()
+	sample, err := os.ReadFile(sampleLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 7; i <= 9; i++ {
+		sample = fmt.Appendf(sample, "179532030%d: Error: Frobnicator overheated on bus /dev/fb%d.\n", i, i)
+	}
+	p := filepath.Join(t.TempDir(), "demo.log")
+	if err := os.WriteFile(p, sample, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// The report counts every unexplained line, although the diagnoses for
+// them are limited to one per wording a minute.
+func TestScanReportCountsEveryUnexplainedLine(t *testing.T) {
+	code, out, _ := runCLI(t, "", "scan", "--format", "text", demoLog(t))
+	if code != 0 {
+		t.Fatal(code)
+	}
+	for _, want := range []string{"3 fault-looking lines no signature explains", "×3  Error: Frobnicator overheated on bus *."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = runCLI(t, "", "scan", "--format", "json", demoLog(t))
+	if code != 0 {
+		t.Fatal(code)
+	}
+	if n := strings.Count(out, `"signature_id":"unknown"`); n != 1 {
+		t.Errorf("JSON has %d unknown diagnoses for one wording within a minute, want 1", n)
+	}
+}
+
 // Piped (not a terminal), scan prints JSON lines and no colour, whatever
 // NO_COLOR says.
 func TestScanNonTTYDefaultsToJSON(t *testing.T) {
@@ -189,7 +228,7 @@ func TestHTMLReportInChromium(t *testing.T) {
 	chromium := brokertest.RequireTool(t, "chromium")
 	dir := t.TempDir()
 	html := filepath.Join(dir, "report.html")
-	code, _, errOut := runCLI(t, "", "scan", "--format", "json", "--html", html, sampleLog)
+	code, _, errOut := runCLI(t, "", "scan", "--format", "json", "--html", html, demoLog(t))
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -238,8 +277,8 @@ func TestHTMLReportInChromium(t *testing.T) {
 	if rendered != "true" {
 		t.Errorf("chart not rendered")
 	}
-	if len(table) != 4 {
-		t.Errorf("table has %d rows, want 3 signatures and the unknown group: %v", len(table), table)
+	if len(table) != 5 || table["unknown"] != 3 {
+		t.Errorf("table has %d rows, want 4 signatures and the unknown group of 3 lines: %v", len(table), table)
 	}
 	for id, n := range table {
 		if chart[id] != n {

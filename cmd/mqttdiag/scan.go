@@ -57,6 +57,11 @@ Colour is used on a terminal unless NO_COLOR is set.`,
 			if format != "json" && format != "text" {
 				return fmt.Errorf("--format %q: want text or json", format)
 			}
+			// A report on a terminal is for a person: info self-logs would
+			// only push JSON above it. Warnings still show.
+			if format == "text" && tty && !c.Flags().Changed("log-level") && g.logLevel == "info" {
+				g.logLevel = "warn"
+			}
 			color, err := useColor(colorMode, tty)
 			if err != nil {
 				return err
@@ -74,6 +79,13 @@ Colour is used on a terminal unless NO_COLOR is set.`,
 				return err
 			}
 			popts = append(popts, iopts...)
+			if (format == "text" || htmlPath != "") && !df.noUnknown {
+				// A report counts every unexplained line, grouped by
+				// wording: the once-a-minute limit is for streams of
+				// diagnoses, not for a summary. JSON written beside an
+				// --html report then carries every such line too.
+				popts = append(popts, pipeline.Unknown(true, 0))
+			}
 			var sinks []sink.Notifier
 			if format == "json" {
 				sinks = append(sinks, sink.NewWriter(stdout))

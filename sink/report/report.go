@@ -57,6 +57,9 @@ func NewCollector() *Collector {
 	return &Collector{sigs: map[string]*sigAgg{}, unknown: map[string]*UnknownGroup{}, counts: map[slotKey]int{}, resolution: time.Second}
 }
 
+// String names the sink in self-logs and metrics.
+func (c *Collector) String() string { return "report" }
+
 // Notify aggregates ds; it never fails.
 func (c *Collector) Notify(_ context.Context, ds []*sink.Diagnosis) (bool, error) {
 	c.mu.Lock()
