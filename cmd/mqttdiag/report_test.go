@@ -104,6 +104,24 @@ func TestScanReportCountsEveryUnexplainedLine(t *testing.T) {
 	}
 }
 
+// With --lang zh the HTML report's cards are in Chinese, as the
+// diagnoses are.
+func TestScanHTMLReportLang(t *testing.T) {
+	for lang, want := range map[string]string{"en": "Root Cause", "zh": "根本原因"} {
+		html := filepath.Join(t.TempDir(), "r.html")
+		if code, _, errOut := runCLI(t, "", "scan", "--format", "json", "--lang", lang, "--html", html, sampleLog); code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		b, err := os.ReadFile(html)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), want) {
+			t.Errorf("--lang %s: the report's cards lack %q", lang, want)
+		}
+	}
+}
+
 // Piped (not a terminal), scan prints JSON lines and no colour, whatever
 // NO_COLOR says.
 func TestScanNonTTYDefaultsToJSON(t *testing.T) {

@@ -119,7 +119,7 @@ Colour is used on a terminal unless NO_COLOR is set.`,
 				}
 			}
 			if htmlPath != "" {
-				if err := writeHTMLReport(htmlPath, r, pack); err != nil {
+				if err := writeHTMLReport(htmlPath, r, pack, df.lang); err != nil {
 					return err
 				}
 				log.Info().Str("file", htmlPath).Msg("HTML report written")
@@ -224,11 +224,11 @@ func group(n int64) string {
 	return string(out)
 }
 
-func writeHTMLReport(path string, r *report.Report, pack *signatures.Pack) error {
+func writeHTMLReport(path string, r *report.Report, pack *signatures.Pack, lang string) error {
 	cards := map[string]string{}
 	for _, s := range r.Signatures {
 		if sig, ok := pack.Lookup(s.ID); ok {
-			cards[s.ID] = signatures.Markdown(sig, "en")
+			cards[s.ID] = signatures.Markdown(sig, lang)
 		}
 	}
 	f, err := os.Create(path)
