@@ -114,7 +114,8 @@ const (
 // CacheSize bounds the result cache to n entries; 0 disables it.
 func CacheSize(n int) Option { return func(o *options) { o.cacheEntries = max(n, 0) } }
 
-// CacheBytes bounds the result cache's keys and results to about n bytes.
+// CacheBytes bounds the result cache's keys and results to about n bytes;
+// 0 disables it.
 func CacheBytes(n int64) Option { return func(o *options) { o.cacheBytes = max(n, 0) } }
 
 // GenericDomains sets the signature domains that apply to every broker's
@@ -198,7 +199,7 @@ func New(sigs []*signatures.Signature, opts ...Option) (*Matcher, error) {
 				}
 			}
 		}
-		if o.cacheEntries > 0 {
+		if o.cacheEntries > 0 && o.cacheBytes > 0 {
 			m.caches[sp] = newCache(o.cacheEntries, o.cacheBytes)
 		}
 	}

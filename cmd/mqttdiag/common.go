@@ -172,5 +172,6 @@ func (g *globalFlags) setup(stderr io.Writer, mopts ...matcher.Option) (zerolog.
 func logMatcherStats(log zerolog.Logger, m *matcher.Matcher) {
 	st := m.Stats()
 	log.Debug().Int64("lines", st.Lines).Int64("candidates", st.Candidates).Int64("regex_runs", st.RegexRuns).
-		Int64("cache_hits", st.CacheHits).Int64("cache_misses", st.CacheMisses).Msg("matcher")
+		Int64("cache_hits", st.CacheHits).Int64("cache_misses", st.CacheMisses).
+		Int("cache_entries", st.CacheEntries).Int64("cache_bytes", st.CacheBytes).Msg("matcher")
 }

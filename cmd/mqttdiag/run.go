@@ -21,12 +21,14 @@ import (
 type inputFlags struct {
 	maxLineBytes int
 	cacheSize    int
+	cacheBytes   int64
 	broker       string
 }
 
 func (in *inputFlags) register(c *cobra.Command) {
 	c.Flags().IntVar(&in.maxLineBytes, "max-line-bytes", tailer.DefaultMaxLineBytes, "cut lines longer than this many bytes (the kept part is still matched)")
 	c.Flags().IntVar(&in.cacheSize, "cache-size", matcher.DefaultCacheEntries, "entries of the matcher's result cache for lines that need regex work (0: off)")
+	c.Flags().Int64Var(&in.cacheBytes, "cache-bytes", matcher.DefaultCacheBytes, "bytes of messages and captures the matcher's result cache may hold")
 	c.Flags().StringVar(&in.broker, "broker", "", "the logs' broker, mosquitto or emqx: apply only its signatures from the first line (default: from the startup banner)")
 }
 
@@ -40,7 +42,10 @@ func (in *inputFlags) options() ([]matcher.Option, []pipeline.Option, error) {
 	if in.cacheSize < 0 {
 		return nil, nil, fmt.Errorf("--cache-size %d: want 0 (off) or more", in.cacheSize)
 	}
-	return []matcher.Option{matcher.CacheSize(in.cacheSize)}, []pipeline.Option{pipeline.Broker(in.broker)}, nil
+	if in.cacheBytes < 0 {
+		return nil, nil, fmt.Errorf("--cache-bytes %d: want 0 (no cache) or more", in.cacheBytes)
+	}
+	return []matcher.Option{matcher.CacheSize(in.cacheSize), matcher.CacheBytes(in.cacheBytes)}, []pipeline.Option{pipeline.Broker(in.broker)}, nil
 }
 
 func newRunCmd(g *globalFlags) *cobra.Command {

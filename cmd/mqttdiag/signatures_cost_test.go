@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -57,5 +59,45 @@ func TestScanBrokerAndCacheFlags(t *testing.T) {
 	var stderr bytes.Buffer
 	if code := execute(context.Background(), []string{"scan", "--broker", "hivemq", "-"}, strings.NewReader(in), io.Discard, &stderr); code == 0 || !strings.Contains(stderr.String(), "want mosquitto or emqx") {
 		t.Errorf("--broker hivemq: exit %d, %q", code, stderr.String())
+	}
+}
+
+// --cache-size and --cache-bytes bound the matcher's result cache; the
+// debug self-log at the end says what it held.
+func TestScanCacheBounds(t *testing.T) {
+	var in strings.Builder
+	for i := range 400 {
+		// Each takeover needs a regex run for its client id; each message
+		// comes twice so that the doorkeeper admits it.
+		fmt.Fprintf(&in, "Client device-%03d already connected, closing old connection.\n", i)
+		fmt.Fprintf(&in, "Client device-%03d already connected, closing old connection.\n", i)
+	}
+	stats := func(args ...string) (entries, bytes float64) {
+		t.Helper()
+		var out, stderr strings.Builder
+		args = append(append([]string{"scan", "--broker", "mosquitto", "--log-level", "debug", "--format", "json"}, args...), "-")
+		if code := execute(context.Background(), args, strings.NewReader(in.String()), &out, &stderr); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr.String())
+		}
+		for _, l := range strings.Split(stderr.String(), "\n") {
+			var rec map[string]any
+			if json.Unmarshal([]byte(l), &rec) == nil && rec["message"] == "matcher" {
+				return rec["cache_entries"].(float64), rec["cache_bytes"].(float64)
+			}
+		}
+		t.Fatalf("no matcher stats in %s", stderr.String())
+		return 0, 0
+	}
+	if e, b := stats(); e < 300 || b <= 0 {
+		t.Errorf("default bounds: %v entries, %v bytes; want the 400 messages (300 or more) cached", e, b)
+	}
+	if e, b := stats("--cache-bytes", "2000"); b > 2000 || e == 0 {
+		t.Errorf("--cache-bytes 2000: %v entries, %v bytes", e, b)
+	}
+	if e, _ := stats("--cache-size", "10"); e > 10 || e == 0 {
+		t.Errorf("--cache-size 10: %v entries", e)
+	}
+	if e, b := stats("--cache-bytes", "0"); e != 0 || b != 0 {
+		t.Errorf("--cache-bytes 0: %v entries, %v bytes; want no cache", e, b)
 	}
 }
