@@ -17,18 +17,28 @@ func TestSignaturesCostListsAlwaysRunFirst(t *testing.T) {
 	if err := os.WriteFile(pack, []byte(`[{"id": "x/digits", "regex": "^\\d+$"}, {"id": "x/lit", "regex": "boom"}]`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var out, stderr bytes.Buffer
-	if code := execute(context.Background(), []string{"signatures", "cost", "--signatures", pack}, strings.NewReader(""), &out, &stderr); code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr.String())
-	}
-	s := out.String()
-	always := strings.Index(s, "always-run (no literal")
-	if always < 0 || !strings.Contains(s[always:], "x/digits") {
-		t.Errorf("x/digits not listed as always-run:\n%s", s)
-	}
-	for _, want := range []string{"communication/mqtt-publish-identifier-already-in-use", "x/lit", `literal-set: "boom"`} {
-		if !strings.Contains(s, want) {
-			t.Errorf("report lacks %q:\n%s", want, s)
+	// signatures cost reports the loaded packs (built-in included);
+	// signatures lint --cost the files it checks.
+	for _, tt := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"signatures", "cost", "--signatures", pack}, []string{"communication/mqtt-publish-identifier-already-in-use", "x/lit", `literal-set: "boom"`}},
+		{[]string{"signatures", "lint", "--cost", pack}, []string{"2 signatures checked, no errors", "x/lit", `literal-set: "boom"`}},
+	} {
+		var out, stderr bytes.Buffer
+		if code := execute(context.Background(), tt.args, strings.NewReader(""), &out, &stderr); code != 0 {
+			t.Fatalf("%v: exit %d: %s", tt.args, code, stderr.String())
+		}
+		s := out.String()
+		always := strings.Index(s, "always-run (no literal")
+		if always < 0 || !strings.Contains(s[always:], "x/digits") {
+			t.Errorf("%v: x/digits not listed as always-run:\n%s", tt.args, s)
+		}
+		for _, want := range tt.want {
+			if !strings.Contains(s+stderr.String(), want) {
+				t.Errorf("%v: report lacks %q:\n%s", tt.args, want, s)
+			}
 		}
 	}
 }
