@@ -27,6 +27,15 @@ import (
 //	1741944413123456 [warning] msg                   EMQX 5.6+ text, timestamp_format = epoch (µs)
 //	{"time":1741944413123456,"level":...}            EMQX 5.3+ JSON: msg is `"level":...}`, the object
 //	{"time":"2025-03-14T17:26:53.123456+08:00",...}  without `{"time":...,`; the time is µs or RFC 3339
+//	Mar 14 09:26:53: msg                             Mosquitto with another log_timestamp_format, e.g.
+//	Fri Mar 14 09:26:53 2025: msg                    %b %d %H:%M:%S, %c, %d/%m/%Y %H:%M:%S, %H:%M:%S
+//
+// The last kind is recognised by its shape: text before the first ": "
+// that holds a clock time (H:MM:SS) and nothing but numbers, month and day
+// names, time zone names and date punctuation. Its time is parsed where
+// the layout is unambiguous (month names, year first); a date without a
+// year is taken in the current year, as syslog readers do, and a clock
+// time alone or a day/month order that cannot be told gives no time.
 //
 // EMQX's JSON formatter writes "time" first from 5.3.0 on; the older
 // 5.0.4-5.2 layout, `<RFC 3339> warning: {json}`, loses only its leading
@@ -61,7 +70,7 @@ func splitBroker(s string) (msg string, t time.Time, ok bool) {
 		return splitEMQXJSON(s)
 	}
 	if len(s) == 0 || s[0] < '0' || s[0] > '9' {
-		return s, time.Time{}, false
+		return splitStrftime(s)
 	}
 	// Mosquitto unix seconds: "1700000000: ".
 	i := 0
@@ -83,7 +92,7 @@ func splitBroker(s string) (msg string, t time.Time, ok bool) {
 	}
 	ts, n, good := parseISO(s)
 	if !good {
-		return s, time.Time{}, false
+		return splitStrftime(s)
 	}
 	rest := s[n:]
 	switch {
@@ -95,6 +104,84 @@ func splitBroker(s string) (msg string, t time.Time, ok bool) {
 		return rest, ts, true
 	}
 	return s, time.Time{}, false
+}
+
+// splitStrftime strips a timestamp prefix of another strftime layout
+// (see Split).
+func splitStrftime(s string) (msg string, t time.Time, ok bool) {
+	end := strings.Index(s, ": ")
+	if end < 8 || end > 48 {
+		return s, time.Time{}, false
+	}
+	p := s[:end]
+	if !hasClock(p) {
+		return s, time.Time{}, false
+	}
+	for _, w := range strings.FieldsFunc(p, func(r rune) bool { return strings.ContainsRune(" ,/-.:+", r) }) {
+		if !allDigits(w) && !dateWord(w) {
+			return s, time.Time{}, false
+		}
+	}
+	return s[end+2:], parseStrftime(p), true
+}
+
+// hasClock reports whether p holds H:MM:SS or HH:MM:SS.
+func hasClock(p string) bool {
+	for i := 0; i+7 <= len(p); i++ {
+		c := p[i:]
+		if len(c) >= 8 && isDigit(c[0]) && isDigit(c[1]) && c[2] == ':' && isDigit(c[3]) && isDigit(c[4]) && c[5] == ':' && isDigit(c[6]) && isDigit(c[7]) {
+			return true
+		}
+		if isDigit(c[0]) && c[1] == ':' && isDigit(c[2]) && isDigit(c[3]) && c[4] == ':' && isDigit(c[5]) && isDigit(c[6]) && (i == 0 || !isDigit(p[i-1])) {
+			return true
+		}
+	}
+	return false
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func allDigits(w string) bool {
+	for i := 0; i < len(w); i++ {
+		if !isDigit(w[i]) {
+			return false
+		}
+	}
+	return w != ""
+}
+
+// dateWord reports whether w is a month or day name (English, as the C
+// locale prints them), AM/PM or a common time zone name.
+func dateWord(w string) bool {
+	switch strings.ToLower(w) {
+	case "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+		"january", "february", "march", "april", "june", "july", "august", "september", "october", "november", "december",
+		"mon", "tue", "wed", "thu", "fri", "sat", "sun",
+		"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+		"am", "pm", "utc", "gmt", "z", "cet", "cest", "eet", "eest", "wet", "west", "bst", "ist", "jst", "cst", "est", "edt", "pst", "pdt", "mst", "mdt", "cdt":
+		return true
+	}
+	return false
+}
+
+func parseStrftime(p string) time.Time {
+	// Unambiguous layouts only, with and without a year.
+	layouts := [...]string{
+		"Mon Jan _2 15:04:05 2006", "Mon Jan 2 15:04:05 2006", "Mon _2 Jan 2006 15:04:05",
+		"2006/01/02 15:04:05", "Jan _2 2006 15:04:05", "_2 Jan 2006 15:04:05",
+		"Jan _2 15:04:05", "Jan 2 15:04:05", "_2 Jan 15:04:05",
+	}
+	for _, layout := range layouts {
+		t, err := time.Parse(layout, p)
+		if err != nil {
+			continue
+		}
+		if t.Year() == 0 {
+			t = t.AddDate(time.Now().UTC().Year(), 0, 0)
+		}
+		return t
+	}
+	return time.Time{}
 }
 
 // splitEMQXJSON strips the leading "time" member of an EMQX JSON line:

@@ -145,6 +145,42 @@ func TestShape(t *testing.T) {
 	}
 }
 
+// Mosquitto's log_timestamp_format takes any strftime layout: the prefix
+// is removed whatever it is, and its time kept where it can be read.
+func TestSplitStrftime(t *testing.T) {
+	year := time.Now().UTC().Year()
+	const msg = "Client dup already connected, closing old connection."
+	tests := []struct {
+		line string
+		want time.Time // zero: stripped, no time
+	}{
+		{"Mar 14 09:26:53: " + msg, time.Date(year, 3, 14, 9, 26, 53, 0, time.UTC)},
+		{"Mar  4 09:26:53: " + msg, time.Date(year, 3, 4, 9, 26, 53, 0, time.UTC)},
+		{"Fri Mar 14 09:26:53 2025: " + msg, time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)},
+		{"2025/03/14 09:26:53: " + msg, time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)},
+		{"14/03/2025 09:26:53: " + msg, time.Time{}}, // day and month cannot be told apart
+		{"09:26:53: " + msg, time.Time{}},
+		{"9:26:53 PM: " + msg, time.Time{}},
+	}
+	for _, tt := range tests {
+		got, ts, _ := Split(tt.line)
+		if got != msg || !ts.Equal(tt.want) {
+			t.Errorf("Split(%q) = %q, %v; want %q, %v", tt.line, got, ts, msg, tt.want)
+		}
+	}
+	// Messages that merely contain a colon and a clock keep their text.
+	for _, line := range []string{
+		"Error: Unable to open log file at 09:26:53: permission denied.",
+		"Client 09:26:53 already connected, closing old connection.",
+		"Warning: 09:26:53: something",
+		"Sending CONNACK to 10:20:30:40 (0, 0)",
+	} {
+		if got, _, _ := Split(line); got != line {
+			t.Errorf("Split(%q) cut it to %q", line, got)
+		}
+	}
+}
+
 // EMQX lines group by level and msg, whatever their context fields say,
 // in both formats; different msgs stay apart.
 func TestShapeEMQX(t *testing.T) {
