@@ -2,6 +2,7 @@ package matcher
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/mqttdiag/mqttdiag/signatures"
@@ -35,6 +36,7 @@ func TestEquivalence(t *testing.T) {
 		{"builtin", builtinSigs(t), 3000},
 		{"tricky", trickySigs(t), 3000},
 		{"builtin+corpus", append(builtinSigs(t), corpus...), 400},
+		{"builtin+corpus-as-shipped", append(builtinSigs(t), corpusAsShipped(t)...), 400},
 	}
 	for _, p := range packs {
 		t.Run(p.name, func(t *testing.T) {
@@ -46,7 +48,7 @@ func TestEquivalence(t *testing.T) {
 			for i := 0; i < p.random; i++ {
 				lines = append(lines, randomLine(rng), mutate(rng, examples[rng.IntN(len(examples))]))
 			}
-			if p.name == "builtin+corpus" {
+			if strings.HasPrefix(p.name, "builtin+corpus") {
 				// The naive side runs 2,021 regexes a line, about 4 ms;
 				// a sample keeps the suite fast, more so under -race.
 				keep := 2
