@@ -104,17 +104,23 @@ the loaded pack) and reports, one per line as file:line: id: field: problem,
 everything that makes a signature wrong or weak: a regex that does not compile
 or matches the empty string, an unguarded top-level alternation, examples that
 do not match, counterexamples that do, two signatures matching one line without
-naming each other in frequently_confused_with, missing translations. --strict
+naming each other in frequently_confused_with (also against the built-in
+pack, unless --no-builtin), missing translations. --strict
 also requires the knowledge the built-in pack promises and fails on warnings.
 It exits 1 when there are errors.`,
 		Example: "  mqttdiag signatures lint ./site-pack\n  mqttdiag signatures lint --strict",
 		RunE: func(c *cobra.Command, args []string) error {
-			var sigs []*signatures.Signature
+			var sigs, against []*signatures.Signature
 			var err error
 			if len(args) > 0 {
 				sigs, err = signatures.Load(args...)
 				if err == nil {
 					_, err = signatures.NewPack(sigs)
+				}
+				if err == nil && !g.noBuiltin {
+					// A site pack runs beside the built-in one: overlaps
+					// with it matter as much as within the site pack.
+					against, err = signatures.Builtin()
 				}
 			} else {
 				var pack *signatures.Pack
@@ -128,7 +134,7 @@ It exits 1 when there are errors.`,
 				return exitError{1}
 			}
 			errs := 0
-			for _, p := range lint.Check(sigs, lint.Options{Strict: strict}) {
+			for _, p := range lint.Check(sigs, lint.Options{Strict: strict, Against: against}) {
 				fmt.Fprintln(out, p)
 				if p.Level == lint.Error {
 					errs++

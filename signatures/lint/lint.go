@@ -64,6 +64,11 @@ type Options struct {
 	// the built-in pack promises (translations, two examples and
 	// counterexamples, two workarounds, a dead end, versions, doc URL).
 	Strict bool
+	// Against are signatures loaded beside the checked ones (the built-in
+	// pack, when a site pack is linted): a checked signature that overlaps
+	// one of them is reported, and names of them in transition_graph
+	// resolve. Problems are reported for the checked signatures only.
+	Against []*signatures.Signature
 }
 
 // Verification tiers the built-in pack uses.
@@ -112,22 +117,50 @@ func Check(sigs []*signatures.Signature, opts Options) []Problem {
 	}
 	// Overlaps: an example of one signature that another also matches,
 	// unless they are declared as confusable or scoped to different brokers.
+	overlap := func(a, b *signatures.Signature) bool {
+		return !(a.Broker != "" && b.Broker != "" && a.Broker != b.Broker) && !confusable(a, b)
+	}
 	for i, a := range sigs {
 		for _, ex := range allExamples(a) {
 			msg := message(ex)
 			for j, b := range sigs {
-				if i == j || res[j] == nil || !res[j].MatchString(msg) {
-					continue
-				}
-				if a.Broker != "" && b.Broker != "" && a.Broker != b.Broker {
-					continue
-				}
-				if confusable(a, b) {
+				if i == j || res[j] == nil || !res[j].MatchString(msg) || !overlap(a, b) {
 					continue
 				}
 				add(a, "examples", Error, "example %q also matches %s (%s:%d); if both are right, name each other in transition_graph.frequently_confused_with", ex, b.ID, b.Origin().File, b.Origin().Line)
 			}
 		}
+	}
+	// The same against the signatures loaded beside them, both ways.
+	for _, b := range opts.Against {
+		if _, checked := byID[b.ID]; checked {
+			continue // the same signature, linted as a file
+		}
+		bre, err := regexp.Compile(b.Regex)
+		if err != nil {
+			continue
+		}
+		for i, a := range sigs {
+			if res[i] == nil || !overlap(a, b) {
+				continue
+			}
+			for _, ex := range allExamples(a) {
+				if bre.MatchString(message(ex)) {
+					add(a, "examples", Error, "example %q also matches %s (%s:%d), which is loaded beside it; if both are right, name each other in transition_graph.frequently_confused_with", ex, b.ID, b.Origin().File, b.Origin().Line)
+				}
+			}
+			for _, ex := range allExamples(b) {
+				if res[i].MatchString(message(ex)) {
+					add(a, "regex", Error, "matches %q, an example of %s (%s:%d), which is loaded beside it; if both are right, name each other in transition_graph.frequently_confused_with", ex, b.ID, b.Origin().File, b.Origin().Line)
+				}
+			}
+		}
+	}
+	known := func(id string) bool {
+		if _, ok := byID[id]; ok {
+			return true
+		}
+		return slices.ContainsFunc(opts.Against, func(b *signatures.Signature) bool { return b.ID == id })
 	}
 	for _, s := range sigs {
 		for field, ids := range map[string][]string{
@@ -136,7 +169,7 @@ func Check(sigs []*signatures.Signature, opts Options) []Problem {
 			"transition_graph.frequently_confused_with": s.Transitions.FrequentlyConfusedWith,
 		} {
 			for _, id := range ids {
-				if _, ok := byID[id]; !ok {
+				if !known(id) {
 					add(s, field, Warning, "names %q, which is not in the pack", id)
 				}
 			}

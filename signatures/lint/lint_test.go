@@ -104,3 +104,34 @@ func TestBuiltinPackIsClean(t *testing.T) {
 		t.Error(p)
 	}
 }
+
+// A site pack is linted against the signatures loaded beside it: an
+// overlap either way is an error of the site signature, unless it names
+// the other as confusable; names of them in transition_graph resolve.
+func TestCheckAgainst(t *testing.T) {
+	builtin := parse(t, `[{"id": "b/takeover", "regex": "^Client (?P<client_id>.+) already connected, closing old connection\\.$",
+		"examples": ["Client dup already connected, closing old connection."]}]`)
+	tests := []struct {
+		name, doc string
+		want      []string // fields of the errors expected, in order
+	}{
+		{"example matches it", `[{"id": "s/any", "regex": "already connected", "examples": ["Client x already connected, closing old connection."]}]`, []string{"examples", "regex"}},
+		{"regex matches its example", `[{"id": "s/dup", "regex": "^Client dup ", "examples": ["Client dup went away"]}]`, []string{"regex"}},
+		{"named as confusable", `[{"id": "s/any", "regex": "already connected", "examples": ["Client x already connected, closing old connection."],
+			"transition_graph": {"frequently_confused_with": ["b/takeover"]}}]`, nil},
+		{"unrelated, leads to it", `[{"id": "s/other", "regex": "^Frobnicator", "examples": ["Frobnicator hot"], "transition_graph": {"leads_to": ["b/takeover"]}}]`, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, p := range Check(parse(t, tt.doc), Options{Against: builtin}) {
+				if p.Level == Error || strings.Contains(p.Field, "transition_graph") {
+					got = append(got, p.Field)
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+				t.Errorf("problems in fields %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
