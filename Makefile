@@ -53,12 +53,16 @@ test-deps:
 ## generated Mosquitto logs of 1M and 15M lines, made on first use in
 ## $$MQTTDIAG_BENCH_DIR (default: the user cache dir); bench-scan measures the binary.
 BENCH_COUNT ?= 5
+# The matcher's targets are for one core: pin its benchmarks to CPU 0 (the
+# garbage collector included) and run them with GOMAXPROCS=1.
+ONE_CORE  := $(shell command -v taskset >/dev/null 2>&1 && echo taskset -c 0)
 bench: bench-scan
 	$(GO) test -run='^$$' -bench=. -skip=RunBesideBroker -benchmem -count=1 $$($(GO) list ./... | grep -v '/matcher$$')
 	$(GO) test -run='^$$' -bench=RunBesideBroker -benchtime=1x -count=$(BENCH_COUNT) ./cmd/mqttdiag
-	$(GO) test -run='^$$' -bench='Scan|New|Naive' -benchtime=3x -count=$(BENCH_COUNT) ./matcher
-	$(GO) test -run='^$$' -bench='Burst|UTF8' -benchtime=1000000x -count=$(BENCH_COUNT) ./matcher
-	MQTTDIAG_BENCH_LINES=15000000 $(GO) test -run='^$$' -bench='Scan' -benchtime=1x -count=3 ./matcher
+	$(GO) test -c -o bin/matcher.test ./matcher
+	cd matcher && $(ONE_CORE) ../bin/matcher.test -test.run='^$$' -test.bench='Scan|New|Naive' -test.benchtime=3x -test.count=$(BENCH_COUNT) -test.cpu=1 -test.benchmem
+	cd matcher && $(ONE_CORE) ../bin/matcher.test -test.run='^$$' -test.bench='Burst|UTF8' -test.benchtime=1000000x -test.count=$(BENCH_COUNT) -test.cpu=1 -test.benchmem
+	cd matcher && MQTTDIAG_BENCH_LINES=15000000 $(ONE_CORE) ../bin/matcher.test -test.run='^$$' -test.bench='Scan' -test.benchtime=1x -test.count=3 -test.cpu=1 -test.benchmem
 
 ## bench-scan: lines/s, peak RSS and start-up of `mqttdiag scan` (GNU time), built-in pack and corpus.
 bench-scan:
