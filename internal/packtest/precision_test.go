@@ -72,8 +72,14 @@ func TestNormalTrafficHasNoDiagnosis(t *testing.T) {
 	}
 	b.WaitCount(t, `Client dashboard \d+/ü disconnected\.$`, subs)
 	b.WaitCount(t, `Client raw-\d+ disconnected\.$`, raws)
-	for _, h := range diagnose(t, b.Log()) {
+	log := b.Log()
+	for _, h := range diagnose(t, log) {
 		t.Errorf("normal traffic diagnosed as %s: %q", h.id, h.line)
+	}
+	// The same through the whole pipeline, unexplained fault-looking lines
+	// included: normal traffic must not look like a gap in the pack either.
+	for _, d := range pipelineDiagnoses(t, log) {
+		t.Errorf("normal traffic: the pipeline made a %s diagnosis of %q", d.SignatureID, d.Line)
 	}
 }
 
