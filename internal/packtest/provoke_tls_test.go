@@ -125,7 +125,7 @@ var tlsProvokers = []provoker{
 	{
 		id:     "mosquitto/connack-bad-username-password",
 		desc:   "use_identity_as_username true without require_certificate: TLS clients (MQTT 3.1.1 and 5) without a certificate",
-		fields: map[string]string{"address": "no-identity", "reason_code": "4"},
+		fields: map[string]string{"client_id": "no-identity", "reason_code": "4"},
 		also:   []string{"mosquitto/client-not-authorised"},
 		run: func(t *testing.T) output {
 			b, port, c := tlsBroker(t, "certfile server.crt", "keyfile server.key", "cafile ca.crt", "use_identity_as_username true")
