@@ -51,3 +51,27 @@ func TestMosquittoAddressOrClientID(t *testing.T) {
 		}
 	}
 }
+
+// A 2.0.x broker gets the version note on acl-deny-subscribe: its line is
+// only printed from 2.1 (src/handle_subscribe.c@develop).
+func TestACLDenySubscribeOnlyFrom21(t *testing.T) {
+	all, err := signatures.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range all {
+		if s.ID != "mosquitto/acl-deny-subscribe" {
+			continue
+		}
+		for _, v := range []string{"2.0.0", "2.0.11", "2.0.20"} {
+			if c, k := s.CoversVersion("mosquitto", v); c || !k {
+				t.Errorf("covers %s: covered=%v known=%v, want false true", v, c, k)
+			}
+		}
+		if c, _ := s.CoversVersion("mosquitto", "2.1.0"); !c {
+			t.Error("does not cover 2.1.0")
+		}
+		return
+	}
+	t.Fatal("mosquitto/acl-deny-subscribe is not in the pack")
+}
