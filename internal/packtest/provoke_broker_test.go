@@ -337,14 +337,23 @@ var brokerProvokers = []provoker{
 	},
 	{
 		id:     "communication/mqtt-publish-identifier-in-use",
-		desc:   "raw MQTT 3.1.1 CONNECT with an empty client id and clean session off",
+		desc:   "raw MQTT 3.1.1 CONNECT with an empty client id and clean session off; MQTT 3.1.1 bridges to a fake remote answering CONNACK 2 and 3",
 		fields: map[string]string{"address": "127.0.0.1", "reason_code": "2"},
-		also:   []string{"mosquitto/protocol-error-disconnect"},
+		also:   []string{"mosquitto/protocol-error-disconnect", "mosquitto/client-connection-lost"},
 		run: func(t *testing.T) output {
 			m := brokertest.StartMosquitto(t)
 			m.IdentifierRejected(t)
 			m.WaitLog(t, 0, `Client <unknown> disconnected due to protocol error\.`)
-			return fileOutput(t, m.LogPath)
+			out := fileOutput(t, m.LogPath)
+			// The bridge side of the same refusals.
+			rejected := fakeRemote(t, []byte{0x20, 2, 0, 2})
+			unavailable := fakeRemote(t, []byte{0x20, 2, 0, 3})
+			local := start(t, bridgeConf(rejected, "br-idrej", "mqttv311")+bridgeConf(unavailable, "br-unavail", "mqttv311"))
+			local.Wait(t, `Connection Refused: identifier rejected$`)
+			local.Wait(t, `Connection Refused: broker unavailable$`)
+			out.Log += local.Log()
+			out.Stderr += local.Stderr()
+			return out
 		},
 	},
 	{

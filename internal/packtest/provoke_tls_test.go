@@ -3,7 +3,9 @@ package packtest
 import (
 	"crypto/tls"
 	"fmt"
+	"net"
 	"testing"
+	"time"
 
 	"github.com/mqttdiag/mqttdiag/internal/brokertest"
 )
@@ -113,12 +115,28 @@ var tlsProvokers = []provoker{
 			b, port, _ := tlsBroker(t, "certfile server.crt", "keyfile server.key", "tls_version tlsv1.3")
 			// A TLS 1.2-only client, as an old device would be; mosquitto_pub
 			// cannot be limited to a maximum version.
-			conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port), &tls.Config{MaxVersion: tls.VersionTLS12, InsecureSkipVerify: true}) //nolint:gosec // the point is an old client
+			old := &tls.Config{MaxVersion: tls.VersionTLS12, InsecureSkipVerify: true} //nolint:gosec // the point is an old client
+			conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port), old)
 			if err == nil {
 				conn.Close()
 				t.Fatal("TLS 1.2 handshake with a tlsv1.3 listener succeeded")
 			}
 			b.Wait(t, `unsupported protocol`)
+			// A ClientHello that arrives after the broker's first
+			// SSL_accept fails on the read path instead, which logs
+			// "OpenSSL Error[0]: ..." rather than "Client connection
+			// from ... failed: ...".
+			raw, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			b.Wait(t, `New connection from 127\.0\.0\.1:\d+ on port `)
+			time.Sleep(300 * time.Millisecond)
+			if err := tls.Client(raw, old).Handshake(); err == nil {
+				t.Fatal("delayed TLS 1.2 handshake with a tlsv1.3 listener succeeded")
+			}
+			b.Wait(t, `OpenSSL Error\[0\]: .*unsupported protocol`)
 			return b.out()
 		},
 	},
