@@ -42,6 +42,56 @@ var brokerProvokers = []provoker{
 		},
 	},
 	{
+		id:     "mosquitto/startup-listener-host-unresolvable",
+		desc:   "listener bound to a host name that does not resolve, no-such-host.invalid",
+		fields: map[string]string{"reason": "Name or service not known"},
+		run: func(t *testing.T) output {
+			return launchFailing(t, t.TempDir(), fmt.Sprintf("listener %d no-such-host.invalid", brokertest.FreePort(t)))
+		},
+	},
+	{
+		id:   "mosquitto/startup-no-listening-sockets",
+		desc: "config whose only listener is a websockets listener (2.0.11 counts only MQTT sockets)",
+		run: func(t *testing.T) output {
+			return launchFailing(t, t.TempDir(), fmt.Sprintf("listener %d 127.0.0.1\nprotocol websockets", brokertest.FreePort(t)), "allow_anonymous true")
+		},
+	},
+	{
+		id:     "mosquitto/startup-pid-file-unwritable",
+		desc:   "pid_file in a directory that does not exist",
+		fields: map[string]string{},
+		run: func(t *testing.T) output {
+			return launchFailing(t, t.TempDir(), fmt.Sprintf("listener %d 127.0.0.1", brokertest.FreePort(t)), "pid_file missing-dir/mosquitto.pid")
+		},
+	},
+	{
+		id:     "mosquitto/auth-plugin-load-failed",
+		desc:   "auth_plugin naming a file that does not exist, and a text file that is not a shared object",
+		fields: map[string]string{"plugin": "missing-plugin.so"},
+		run: func(t *testing.T) output {
+			var all output
+			for _, plugin := range []string{"missing-plugin.so", "./not-a-plugin.so"} {
+				dir := t.TempDir()
+				write(t, dir, "not-a-plugin.so", "this is a text file, not a shared object\n")
+				out := launchFailing(t, dir, fmt.Sprintf("listener %d 127.0.0.1", brokertest.FreePort(t)), "auth_plugin "+plugin)
+				all.Log += out.Log
+				all.Stderr += out.Stderr
+			}
+			return all
+		},
+	},
+	{
+		id:     "mosquitto/security-file-load-failed",
+		desc:   "acl_file that does not exist, and password_file that does not exist",
+		fields: map[string]string{"kind": "acl", "file": "missing.acl"},
+		also:   []string{"mosquitto/acl-file-unreadable", "mosquitto/password-file-unreadable"},
+		run: func(t *testing.T) output {
+			a := launchFailing(t, t.TempDir(), fmt.Sprintf("listener %d 127.0.0.1", brokertest.FreePort(t)), "acl_file missing.acl")
+			b := launchFailing(t, t.TempDir(), fmt.Sprintf("listener %d 127.0.0.1", brokertest.FreePort(t)), "password_file missing.passwd")
+			return output{Log: a.Log + b.Log, Stderr: a.Stderr + b.Stderr}
+		},
+	},
+	{
 		id:     "mosquitto/config-unknown-variable",
 		desc:   "config with a misspelt option, allow_anonymus",
 		fields: map[string]string{"option": "allow_anonymus"},
@@ -124,6 +174,7 @@ var brokerProvokers = []provoker{
 		id:     "mosquitto/password-file-unreadable",
 		desc:   "password_file that does not exist",
 		fields: map[string]string{"file": "missing.passwd"},
+		also:   []string{"mosquitto/security-file-load-failed"},
 		run: func(t *testing.T) output {
 			return launchFailing(t, t.TempDir(), fmt.Sprintf("listener %d 127.0.0.1", brokertest.FreePort(t)), "password_file missing.passwd")
 		},
@@ -149,6 +200,7 @@ var brokerProvokers = []provoker{
 		id:     "mosquitto/acl-file-unreadable",
 		desc:   "acl_file that does not exist",
 		fields: map[string]string{"file": "missing.acl"},
+		also:   []string{"mosquitto/security-file-load-failed"},
 		run: func(t *testing.T) output {
 			return launchFailing(t, t.TempDir(), fmt.Sprintf("listener %d 127.0.0.1", brokertest.FreePort(t)), "acl_file missing.acl")
 		},
@@ -157,6 +209,7 @@ var brokerProvokers = []provoker{
 		id:     "mosquitto/acl-file-invalid",
 		desc:   "acl_files with a user line without a name, and with an access type that does not exist",
 		fields: map[string]string{"file": "acl"},
+		also:   []string{"mosquitto/security-file-load-failed"},
 		run: func(t *testing.T) output {
 			var all output
 			for _, acl := range []string{"user\ntopic read a/#\n", "topic readonly a/#\n"} {
@@ -250,17 +303,22 @@ var brokerProvokers = []provoker{
 	},
 	{
 		id:     "mosquitto/bridge-connack-refused",
-		desc:   "bridges to a fake remote that answers CONNACK 1 (MQTT 3.1.1) and 137 server busy, 138 banned (MQTT 5)",
+		desc:   "bridges to a fake remote that answers CONNACK 1 (MQTT 3.1.1) and 137 server busy, 138 banned, 155 QoS not supported, 154 retain not supported (MQTT 5)",
 		fields: map[string]string{"reason": "Server busy"},
 		also:   []string{"mosquitto/client-connection-lost"},
 		run: func(t *testing.T) output {
 			v3 := fakeRemote(t, []byte{0x20, 2, 0, 1})
 			busy := fakeRemote(t, []byte{0x20, 3, 0, 137, 0})
 			banned := fakeRemote(t, []byte{0x20, 3, 0, 138, 0})
-			local := start(t, bridgeConf(v3, "br-old", "mqttv311")+bridgeConf(busy, "br-busy", "mqttv50")+bridgeConf(banned, "br-banned", "mqttv50"))
+			qos := fakeRemote(t, []byte{0x20, 3, 0, 155, 0})
+			retain := fakeRemote(t, []byte{0x20, 3, 0, 154, 0})
+			local := start(t, bridgeConf(v3, "br-old", "mqttv311")+bridgeConf(busy, "br-busy", "mqttv50")+bridgeConf(banned, "br-banned", "mqttv50")+
+				bridgeConf(qos, "br-qos", "mqttv50")+bridgeConf(retain, "br-retain", "mqttv50"))
 			local.Wait(t, `Connection Refused: unacceptable protocol version$`)
 			local.Wait(t, `Connection Refused: Server busy$`)
 			local.Wait(t, `Connection Refused: Banned$`)
+			local.Wait(t, `Connection Refused: QoS not supported \(will retry\)$`)
+			local.Wait(t, `Connection Refused: retain not available \(will retry\)$`)
 			return local.out()
 		},
 	},
@@ -337,14 +395,23 @@ var brokerProvokers = []provoker{
 	},
 	{
 		id:     "communication/mqtt-publish-identifier-in-use",
-		desc:   "raw MQTT 3.1.1 CONNECT with an empty client id and clean session off",
+		desc:   "raw MQTT 3.1.1 CONNECT with an empty client id and clean session off; MQTT 3.1.1 bridges to a fake remote answering CONNACK 2 and 3",
 		fields: map[string]string{"address": "127.0.0.1", "reason_code": "2"},
-		also:   []string{"mosquitto/protocol-error-disconnect"},
+		also:   []string{"mosquitto/protocol-error-disconnect", "mosquitto/client-connection-lost"},
 		run: func(t *testing.T) output {
 			m := brokertest.StartMosquitto(t)
 			m.IdentifierRejected(t)
 			m.WaitLog(t, 0, `Client <unknown> disconnected due to protocol error\.`)
-			return fileOutput(t, m.LogPath)
+			out := fileOutput(t, m.LogPath)
+			// The bridge side of the same refusals.
+			rejected := fakeRemote(t, []byte{0x20, 2, 0, 2})
+			unavailable := fakeRemote(t, []byte{0x20, 2, 0, 3})
+			local := start(t, bridgeConf(rejected, "br-idrej", "mqttv311")+bridgeConf(unavailable, "br-unavail", "mqttv311"))
+			local.Wait(t, `Connection Refused: identifier rejected$`)
+			local.Wait(t, `Connection Refused: broker unavailable$`)
+			out.Log += local.Log()
+			out.Stderr += local.Stderr()
+			return out
 		},
 	},
 	{

@@ -147,7 +147,7 @@ var clientProvokers = []provoker{
 	{
 		id:     "mosquitto/subscribe-invalid",
 		desc:   "raw clients: SUBSCRIBE to a/#/b, UNSUBSCRIBE from a/#/b, SUBSCRIBE with QoS 3",
-		fields: map[string]string{"client": "127.0.0.1", "kind": "subscription"},
+		fields: map[string]string{"address": "127.0.0.1", "kind": "subscription"},
 		also:   []string{"mosquitto/malformed-packet-disconnect"},
 		run: func(t *testing.T) output {
 			b := start(t)

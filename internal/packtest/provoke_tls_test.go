@@ -3,7 +3,9 @@ package packtest
 import (
 	"crypto/tls"
 	"fmt"
+	"net"
 	"testing"
+	"time"
 
 	"github.com/mqttdiag/mqttdiag/internal/brokertest"
 )
@@ -113,19 +115,35 @@ var tlsProvokers = []provoker{
 			b, port, _ := tlsBroker(t, "certfile server.crt", "keyfile server.key", "tls_version tlsv1.3")
 			// A TLS 1.2-only client, as an old device would be; mosquitto_pub
 			// cannot be limited to a maximum version.
-			conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port), &tls.Config{MaxVersion: tls.VersionTLS12, InsecureSkipVerify: true}) //nolint:gosec // the point is an old client
+			old := &tls.Config{MaxVersion: tls.VersionTLS12, InsecureSkipVerify: true} //nolint:gosec // the point is an old client
+			conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port), old)
 			if err == nil {
 				conn.Close()
 				t.Fatal("TLS 1.2 handshake with a tlsv1.3 listener succeeded")
 			}
 			b.Wait(t, `unsupported protocol`)
+			// A ClientHello that arrives after the broker's first
+			// SSL_accept fails on the read path instead, which logs
+			// "OpenSSL Error[0]: ..." rather than "Client connection
+			// from ... failed: ...".
+			raw, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			b.Wait(t, `New connection from 127\.0\.0\.1:\d+ on port `)
+			time.Sleep(300 * time.Millisecond)
+			if err := tls.Client(raw, old).Handshake(); err == nil {
+				t.Fatal("delayed TLS 1.2 handshake with a tlsv1.3 listener succeeded")
+			}
+			b.Wait(t, `OpenSSL Error\[0\]: .*unsupported protocol`)
 			return b.out()
 		},
 	},
 	{
 		id:     "mosquitto/connack-bad-username-password",
 		desc:   "use_identity_as_username true without require_certificate: TLS clients (MQTT 3.1.1 and 5) without a certificate",
-		fields: map[string]string{"address": "no-identity", "reason_code": "4"},
+		fields: map[string]string{"client_id": "no-identity", "reason_code": "4"},
 		also:   []string{"mosquitto/client-not-authorised"},
 		run: func(t *testing.T) output {
 			b, port, c := tlsBroker(t, "certfile server.crt", "keyfile server.key", "cafile ca.crt", "use_identity_as_username true")
