@@ -26,13 +26,7 @@ func BenchmarkRunBesideBroker(b *testing.B) {
 		b.Fatal(err)
 	}
 	lines := strings.SplitAfter(gen.String(), "\n")
-	// The real binary, not the test binary: its memory is what a host sees.
-	bin := filepath.Join(b.TempDir(), "mqttdiag")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as `make build` ships it
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(b)
 	secs := 10
 	if v, err := strconv.Atoi(os.Getenv("MQTTDIAG_BENCH_SECONDS")); err == nil && v > 0 {
 		secs = v
@@ -126,4 +120,18 @@ func procRSS(b *testing.B, pid int) (rss, peak float64) {
 		}
 	}
 	return rss, peak
+}
+
+// buildBinary builds mqttdiag as `make build` ships it (static, stripped)
+// into a temporary directory: benchmarks of memory measure the real
+// binary, not the test binary with its test code and coverage of tests.
+func buildBinary(b *testing.B) string {
+	b.Helper()
+	bin := filepath.Join(b.TempDir(), "mqttdiag")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
 }

@@ -20,8 +20,8 @@ import (
 	"github.com/mqttdiag/mqttdiag/internal/benchlog"
 )
 
-// benchProc is a real mqttdiag process (the test binary as main, see
-// TestMain) for benchmarks.
+// benchProc is a real mqttdiag process, the binary as `make build` makes
+// it, for benchmarks.
 type benchProc struct {
 	cmd    *exec.Cmd
 	stdout io.ReadCloser
@@ -30,8 +30,7 @@ type benchProc struct {
 
 func startBench(b *testing.B, args ...string) *benchProc {
 	b.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "MQTTDIAG_BE_MAIN=1")
+	cmd := exec.Command(buildBinary(b), args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		b.Fatal(err)
