@@ -3,6 +3,7 @@ package signatures_test
 import (
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/mqttdiag/mqttdiag/matcher"
 	"github.com/mqttdiag/mqttdiag/signatures"
@@ -74,4 +75,30 @@ func TestACLDenySubscribeOnlyFrom21(t *testing.T) {
 		return
 	}
 	t.Fatal("mosquitto/acl-deny-subscribe is not in the pack")
+}
+
+// TestBuiltinThresholds: the per-client disconnects that are noise one at
+// a time carry the 50-in-5-minutes threshold the README promises, and the
+// faults that matter once carry none.
+func TestBuiltinThresholds(t *testing.T) {
+	all, err := signatures.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{
+		"mosquitto/keepalive-timeout":      true,
+		"mosquitto/client-connection-lost": true,
+		"mosquitto/client-socket-error":    true,
+		"emqx/keepalive-timeout":           true,
+		"emqx/socket-error":                true,
+	}
+	for _, s := range all {
+		th := s.Threshold
+		switch {
+		case want[s.ID] && (th == nil || th.Count != 50 || th.WindowDuration() != 5*time.Minute):
+			t.Errorf("%s: threshold %+v, want 50 in 5m", s.ID, th)
+		case !want[s.ID] && th != nil:
+			t.Errorf("%s: threshold %+v, want none (not in the README's list)", s.ID, th)
+		}
+	}
 }

@@ -333,6 +333,37 @@ var brokerProvokers = []provoker{
 		},
 	},
 	{
+		id:   "mosquitto/bridge-address-unresolvable",
+		desc: "bridge to broker.invalid, a name that never resolves (RFC 2606)",
+		run: func(t *testing.T) output {
+			local := start(t, lines(
+				"connection br-dns",
+				"address broker.invalid:1883",
+				"local_clientid local.br-dns",
+				"remote_clientid br-dns",
+				"topic fwd/# out 0",
+				"restart_timeout 1 2",
+			))
+			local.Wait(t, `Warning: Error resolving bridge address`)
+			// The retry after restart_timeout.
+			local.WaitCount(t, `Connecting bridge \(step 1\) br-dns`, 2)
+			return local.out()
+		},
+	},
+	{
+		id:     "mosquitto/startup-running-as-root",
+		desc:   "broker started as root with `user root`, as every broker of these tests is when they run as root",
+		fields: map[string]string{"account": "root/administrator"},
+		run: func(t *testing.T) output {
+			if os.Geteuid() != 0 {
+				t.Skip("mosquitto prints the warning only when it keeps root privileges; the tests are not running as root")
+			}
+			b := start(t)
+			b.Wait(t, `Warning: Mosquitto should not be run as root/administrator\.$`)
+			return b.out()
+		},
+	},
+	{
 		id:   "mosquitto/websockets-listener-failed",
 		desc: "websockets listener on a port another process already listens on, websockets_log_level 255",
 		also: []string{"mosquitto/websockets-lws-error"},

@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -158,6 +160,8 @@ var tlsProvokers = []provoker{
 		id:     "mosquitto/tls-listener-file-load-failed",
 		desc:   "listeners whose certfile is missing, whose keyfile belongs to another certificate, whose cafile is missing",
 		fields: map[string]string{"option": "keyfile", "file": "client.key"},
+		// OpenSSL's error queue follows on its own lines.
+		also: []string{"mosquitto/tls-openssl-error-detail"},
 		run: func(t *testing.T) output {
 			var all output
 			for _, files := range [][]string{
@@ -167,6 +171,33 @@ var tlsProvokers = []provoker{
 			} {
 				dir := t.TempDir()
 				brokertest.WriteCerts(t, dir)
+				conf := append([]string{fmt.Sprintf("listener %d 127.0.0.1", brokertest.FreePort(t))}, files...)
+				out := launchFailing(t, dir, conf...)
+				all.Log += out.Log
+				all.Stderr += out.Stderr
+			}
+			return all
+		},
+	},
+	{
+		id:     "mosquitto/tls-openssl-error-detail",
+		desc:   "listeners whose certfile is not PEM, whose keyfile is not PEM, whose cafile is a directory",
+		fields: map[string]string{"library": "PEM routines", "reason": "no start line"},
+		also:   []string{"mosquitto/tls-listener-file-load-failed"},
+		run: func(t *testing.T) output {
+			var all output
+			for _, files := range [][]string{
+				{"certfile notpem.crt", "keyfile server.key"},
+				{"certfile server.crt", "keyfile notpem.key"},
+				{"certfile server.crt", "keyfile server.key", "cafile certs.d"},
+			} {
+				dir := t.TempDir()
+				brokertest.WriteCerts(t, dir)
+				write(t, dir, "notpem.crt", "not a certificate\n")
+				write(t, dir, "notpem.key", "not a key\n")
+				if err := os.Mkdir(filepath.Join(dir, "certs.d"), 0o755); err != nil {
+					t.Fatal(err)
+				}
 				conf := append([]string{fmt.Sprintf("listener %d 127.0.0.1", brokertest.FreePort(t))}, files...)
 				out := launchFailing(t, dir, conf...)
 				all.Log += out.Log
