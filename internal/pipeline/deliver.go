@@ -40,9 +40,10 @@ func (t *tally) release() {
 // item is one diagnosis on its way along one route, with the tally its
 // acceptance releases.
 type item struct {
-	d   *sink.Diagnosis
-	sig *signatures.Signature // nil for unknown-line diagnoses
-	ack *tally
+	d    *sink.Diagnosis
+	sig  *signatures.Signature // nil for unknown-line diagnoses
+	pack *Pack                 // that matched it (storm control's policies follow it)
+	ack  *tally
 }
 
 // SinkStats counts what one sink's lane did, for a metrics layer to read.

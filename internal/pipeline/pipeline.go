@@ -182,7 +182,7 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan logline.Batch) error {
 		p.lines.Add(int64(nlines))
 		p.bytes.Add(n)
 		p.diagnoses.Add(int64(len(ds)))
-		if out.send(ctx, ds, sigs, b.Done) != nil {
+		if out.send(ctx, pk, ds, sigs, b.Done) != nil {
 			break // the shutdown deadline passed: the rest stays unacknowledged
 		}
 	}
