@@ -150,8 +150,9 @@ func (a *Alertmanager) RefreshInterval() time.Duration { return a.cfg.ResendInte
 
 // Refresh sends every alert that is still active again, so that an
 // Alertmanager that restarted (it keeps alerts in memory) learns of them,
-// and forgets those whose endsAt passed: Alertmanager resolved them.
-func (a *Alertmanager) Refresh(ctx context.Context) error {
+// and forgets those whose endsAt passed: Alertmanager resolved them. It
+// returns how many alerts it sent (0 when none is active: no request).
+func (a *Alertmanager) Refresh(ctx context.Context) (int, error) {
 	now := a.cfg.now()
 	a.mu.Lock()
 	var alerts []Alert
@@ -165,10 +166,10 @@ func (a *Alertmanager) Refresh(ctx context.Context) error {
 	}
 	a.mu.Unlock()
 	if len(alerts) == 0 {
-		return nil
+		return 0, nil
 	}
 	_, err := a.post(ctx, alerts)
-	return err
+	return len(alerts), err
 }
 
 // Active returns the alerts the sink considers active (tests, metrics).

@@ -186,6 +186,8 @@ type descs struct {
 	descSinkPoison   *prometheus.Desc
 	descSinkFailed   *prometheus.Desc
 	descSinkRetried  *prometheus.Desc
+	descSinkResends  *prometheus.Desc
+	descSinkResendFl *prometheus.Desc
 	descSinkQueue    *prometheus.Desc
 	descSinkQueueCap *prometheus.Desc
 	descSinkFailing  *prometheus.Desc
@@ -213,6 +215,8 @@ func newDescs() descs {
 		descSinkPoison:   prometheus.NewDesc("mqttdiag_sink_refused_total", "Diagnoses a sink refused for good (a 4xx other than 408 and 429).", []string{"sink"}, nil),
 		descSinkFailed:   prometheus.NewDesc("mqttdiag_sink_failures_total", "Failed delivery attempts.", []string{"sink"}, nil),
 		descSinkRetried:  prometheus.NewDesc("mqttdiag_sink_retries_total", "Delivery attempts repeated after a recoverable failure.", []string{"sink"}, nil),
+		descSinkResends:  prometheus.NewDesc("mqttdiag_sink_resends_total", "Re-sends of what is still current (Alertmanager's active alerts), failed ones included.", []string{"sink"}, nil),
+		descSinkResendFl: prometheus.NewDesc("mqttdiag_sink_resend_failures_total", "Re-sends that failed (the sink counts as failing until a delivery or re-send succeeds).", []string{"sink"}, nil),
 		descSinkQueue:    prometheus.NewDesc("mqttdiag_sink_queue_depth", "Diagnoses waiting in a sink's queue.", []string{"sink"}, nil),
 		descSinkQueueCap: prometheus.NewDesc("mqttdiag_sink_queue_capacity", "Size of a sink's queue.", []string{"sink"}, nil),
 		descSinkFailing:  prometheus.NewDesc("mqttdiag_sink_failing_seconds", "How long a sink has been failing (0 when its last attempt succeeded).", []string{"sink"}, nil),
@@ -227,7 +231,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	s := (*Server)(c)
 	for _, d := range []*prometheus.Desc{s.d.descLines, s.d.descBytes, s.d.descLag, s.d.descDiagnoses, s.d.descUnknown, s.d.descMatchLines, s.d.descCandidates,
 		s.d.descRegexRuns, s.d.descSigRegexRuns, s.d.descCacheHits, s.d.descCacheMisses, s.d.descCacheEntries, s.d.descSinkSent, s.d.descSinkPoison,
-		s.d.descSinkFailed, s.d.descSinkRetried, s.d.descSinkQueue, s.d.descSinkQueueCap, s.d.descSinkFailing, s.d.descCheckpoint, s.d.descPackSize,
+		s.d.descSinkFailed, s.d.descSinkRetried, s.d.descSinkResends, s.d.descSinkResendFl, s.d.descSinkQueue, s.d.descSinkQueueCap, s.d.descSinkFailing, s.d.descCheckpoint, s.d.descPackSize,
 		s.d.descLoadErrors, s.d.descBuild} {
 		ch <- d
 	}
@@ -275,6 +279,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(s.d.descSinkPoison, float64(st.Poisoned), st.Name)
 		counter(s.d.descSinkFailed, float64(st.Failed), st.Name)
 		counter(s.d.descSinkRetried, float64(st.Retried), st.Name)
+		counter(s.d.descSinkResends, float64(st.Refreshes), st.Name)
+		counter(s.d.descSinkResendFl, float64(st.RefreshFailures), st.Name)
 		gauge(s.d.descSinkQueue, float64(st.QueueDepth), st.Name)
 		gauge(s.d.descSinkQueueCap, float64(st.QueueCap), st.Name)
 		failing := 0.0

@@ -1,0 +1,195 @@
+package telemetry
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mqttdiag/mqttdiag/internal/brokertest"
+	"github.com/mqttdiag/mqttdiag/internal/clock"
+	"github.com/mqttdiag/mqttdiag/internal/logline"
+	"github.com/mqttdiag/mqttdiag/internal/pipeline"
+	"github.com/mqttdiag/mqttdiag/matcher"
+	"github.com/mqttdiag/mqttdiag/signatures"
+	"github.com/mqttdiag/mqttdiag/sink"
+	"github.com/mqttdiag/mqttdiag/tailer"
+)
+
+// metric returns one sample from the server's registry: name with
+// labels written as in the exposition format without quotes' escapes,
+// e.g. `mqttdiag_sink_sent_total{sink="stdout"}`; ok is false when absent.
+func metric(t *testing.T, s *Server, series string) (float64, bool) {
+	t.Helper()
+	mfs, err := s.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, lp := range m.GetLabel() {
+				labels = append(labels, fmt.Sprintf("%s=%q", lp.GetName(), lp.GetValue()))
+			}
+			key := mf.GetName()
+			if len(labels) > 0 {
+				key += "{" + strings.Join(labels, ",") + "}"
+			}
+			if key != series {
+				continue
+			}
+			switch {
+			case m.Counter != nil:
+				return m.Counter.GetValue(), true
+			case m.Gauge != nil:
+				return m.Gauge.GetValue(), true
+			}
+		}
+	}
+	return 0, false
+}
+
+func takeoverMatcher(t *testing.T) (*matcher.Matcher, []*signatures.Signature) {
+	t.Helper()
+	s, err := signatures.Parse("p.json", []byte(`[{
+		"id": "takeover", "signature": "Client id takeover", "category": "protocol_error", "severity": "warning",
+		"root_cause": "two clients share an id", "regex": "^Client (?P<client_id>.+) already connected, closing old connection\\.$"
+	}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := matcher.New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, s
+}
+
+// switchProxy forwards to a real receiver while up, and answers 503
+// while down; each request is reported on seen with the answer's code.
+type switchProxy struct {
+	down atomic.Bool
+	rp   *httputil.ReverseProxy
+	seen chan int
+}
+
+func (p *switchProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p.down.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		p.seen <- http.StatusServiceUnavailable
+		return
+	}
+	rec := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+	p.rp.ServeHTTP(rec, r)
+	p.seen <- rec.code
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) { w.code = code; w.ResponseWriter.WriteHeader(code) }
+
+// Alertmanager re-sends are metrics, and a failing re-send makes the sink
+// failing (mqttdiag_sink_failing_seconds, /readyz) until one succeeds.
+func TestAlertmanagerResendMetricsAndReadiness(t *testing.T) {
+	am := brokertest.StartAlertmanager(t)
+	target, err := url.Parse(am.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	px := &switchProxy{rp: httputil.NewSingleHostReverseProxy(target), seen: make(chan int, 100)}
+	srv := httptest.NewServer(px)
+	defer srv.Close()
+
+	fc := clock.NewFake(time.Now())
+	amSink, err := sink.NewAlertmanager(srv.URL, sink.AlertmanagerConfig{ResendInterval: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := takeoverMatcher(t)
+	p := pipeline.New(m, nil, pipeline.Alerting(amSink), pipeline.WaitClock(fc), pipeline.Unknown(false, 0),
+		pipeline.Retry(pipeline.RetryPolicy{Min: time.Millisecond, Max: time.Millisecond}))
+	tl := tailer.New([]string{filepath.Join(t.TempDir(), "m.log")})
+	s := New(tl, p, "test", FailingAfter(30*time.Second), Clock(fc.Now))
+	s.Started()
+
+	in := make(chan logline.Batch)
+	ran := make(chan error, 1)
+	go func() { ran <- p.Run(context.Background(), in) }()
+	acked := make(chan struct{})
+	in <- logline.Batch{Lines: []logline.Line{{Source: "m.log", Stream: "s", Text: "1795320306: Client dev-1 already connected, closing old connection."}},
+		Done: func() { close(acked) }}
+	<-acked // Alertmanager took the alert
+	if code := <-px.seen; code != http.StatusOK {
+		t.Fatalf("Alertmanager answered %d", code)
+	}
+	name := `{sink="` + amSink.String() + `"}`
+	get := func(series string) float64 {
+		t.Helper()
+		v, ok := metric(t, s, series)
+		if !ok {
+			t.Fatalf("%s missing", series)
+		}
+		return v
+	}
+	// The lane waits on its re-send timer now.
+	if !fc.BlockUntil(1, 10*time.Second) {
+		t.Fatal("no re-send timer")
+	}
+	px.down.Store(true)
+	fc.Advance(time.Minute)
+	if code := <-px.seen; code != http.StatusServiceUnavailable {
+		t.Fatalf("re-send answered %d", code)
+	}
+	if !fc.BlockUntil(1, 10*time.Second) { // the next re-send is armed: the failure was handled
+		t.Fatal("no re-send timer after the failure")
+	}
+	if r, f := get("mqttdiag_sink_resends_total"+name), get("mqttdiag_sink_resend_failures_total"+name); r != 1 || f != 1 {
+		t.Errorf("after a failed re-send: resends %v, failures %v, want 1 and 1", r, f)
+	}
+	if r := s.Ready(); !r.Ready {
+		t.Errorf("not ready right after one failure: %v", r.Problems)
+	}
+	fc.Advance(40 * time.Second)
+	if v := get("mqttdiag_sink_failing_seconds" + name); v != 40 {
+		t.Errorf("failing seconds %v, want 40", v)
+	}
+	if r := s.Ready(); r.Ready || !strings.Contains(strings.Join(r.Problems, " "), amSink.String()+" failing since") {
+		t.Errorf("a sink whose re-sends fail for 40s: ready %v, problems %v", r.Ready, r.Problems)
+	}
+
+	// The receiver is back: the next re-send succeeds and clears it.
+	px.down.Store(false)
+	fc.Advance(20 * time.Second)
+	if code := <-px.seen; code != http.StatusOK {
+		t.Fatalf("re-send answered %d", code)
+	}
+	if !fc.BlockUntil(1, 10*time.Second) {
+		t.Fatal("no re-send timer after the success")
+	}
+	if r, f := get("mqttdiag_sink_resends_total"+name), get("mqttdiag_sink_resend_failures_total"+name); r != 2 || f != 1 {
+		t.Errorf("after a good re-send: resends %v, failures %v, want 2 and 1", r, f)
+	}
+	if v := get("mqttdiag_sink_failing_seconds" + name); v != 0 {
+		t.Errorf("failing seconds %v after a good re-send", v)
+	}
+	if r := s.Ready(); !r.Ready {
+		t.Errorf("not ready after a good re-send: %v", r.Problems)
+	}
+	if len(am.Alerts(t)) != 1 {
+		t.Errorf("Alertmanager holds %d alerts, want 1", len(am.Alerts(t)))
+	}
+	close(in)
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+}
