@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mqttdiag/mqttdiag/internal/pipeline"
+	"github.com/mqttdiag/mqttdiag/matcher"
 	"github.com/mqttdiag/mqttdiag/tailer"
 )
 
@@ -39,6 +40,7 @@ type Pipeline interface {
 	SinkStats() []pipeline.SinkStats
 	SignatureCounts() []pipeline.SignatureCount
 	CurrentPack() *pipeline.Pack
+	MatcherStats() (matcher.Stats, []matcher.SignatureStats)
 }
 
 // Server is the metrics and health endpoint.
@@ -258,19 +260,19 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	counter(s.d.descUnknown, float64(unknown))
+	// The matcher counters add up every pack matched with since start, so
+	// that they do not go backwards when a reload swaps the matcher.
+	ms, bySig := s.pl.MatcherStats()
+	counter(s.d.descMatchLines, float64(ms.Lines))
+	counter(s.d.descCandidates, float64(ms.Candidates))
+	counter(s.d.descRegexRuns, float64(ms.RegexRuns))
+	counter(s.d.descCacheHits, float64(ms.CacheHits))
+	counter(s.d.descCacheMisses, float64(ms.CacheMisses))
+	gauge(s.d.descCacheEntries, float64(ms.CacheEntries))
+	for _, ss := range bySig {
+		counter(s.d.descSigRegexRuns, float64(ss.RegexRuns), ss.ID)
+	}
 	if pk := s.pl.CurrentPack(); pk != nil && pk.Matcher != nil {
-		ms := pk.Matcher.Stats()
-		counter(s.d.descMatchLines, float64(ms.Lines))
-		counter(s.d.descCandidates, float64(ms.Candidates))
-		counter(s.d.descRegexRuns, float64(ms.RegexRuns))
-		counter(s.d.descCacheHits, float64(ms.CacheHits))
-		counter(s.d.descCacheMisses, float64(ms.CacheMisses))
-		gauge(s.d.descCacheEntries, float64(ms.CacheEntries))
-		for _, ss := range pk.Matcher.SignatureStats() {
-			if ss.RegexRuns > 0 {
-				counter(s.d.descSigRegexRuns, float64(ss.RegexRuns), ss.ID)
-			}
-		}
 		gauge(s.d.descPackSize, float64(len(pk.Signatures)), pk.Version, pk.Hash)
 	}
 	now := s.now()

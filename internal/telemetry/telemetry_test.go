@@ -193,3 +193,66 @@ func TestAlertmanagerResendMetricsAndReadiness(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The matcher counters add up across reloads: a new pack's matcher starts
+// from zero, but the metrics never go backwards.
+func TestMatcherCountersMonotonicAcrossReload(t *testing.T) {
+	m1, s1 := takeoverMatcher(t)
+	p := pipeline.New(m1, nil, pipeline.Unknown(false, 0))
+	s := New(tailer.New([]string{filepath.Join(t.TempDir(), "m.log")}), p, "test")
+	in := make(chan logline.Batch)
+	ran := make(chan error, 1)
+	go func() { ran <- p.Run(context.Background(), in) }()
+	batch := func(n int) {
+		done := make(chan struct{})
+		var lines []logline.Line
+		for i := range n {
+			lines = append(lines, logline.Line{Source: "m.log", Stream: "s", Offset: int64(i),
+				Text: "1795320306: Client dev-1 already connected, closing old connection."})
+		}
+		in <- logline.Batch{Lines: lines, Done: func() { close(done) }}
+		<-done
+	}
+	series := []string{"mqttdiag_matcher_lines_total", "mqttdiag_matcher_candidates_total", "mqttdiag_matcher_regex_runs_total",
+		"mqttdiag_matcher_cache_hits_total", "mqttdiag_matcher_cache_misses_total", `mqttdiag_matcher_signature_regex_runs_total{signature_id="takeover"}`}
+	read := func() map[string]float64 {
+		out := map[string]float64{}
+		for _, k := range series {
+			v, ok := metric(t, s, k)
+			if !ok {
+				t.Fatalf("%s missing", k)
+			}
+			out[k] = v
+		}
+		return out
+	}
+	batch(3)
+	before := read()
+	if before["mqttdiag_matcher_lines_total"] != 3 || before["mqttdiag_matcher_cache_hits_total"] < 1 || before["mqttdiag_matcher_cache_misses_total"] < 1 {
+		t.Fatalf("before the reload: %v", before)
+	}
+	// The reload: a new matcher for the same signatures.
+	m2, err := matcher.New(s1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SetPack(pipeline.NewPack(m2, s1, "v2", "222222222222"))
+	swapped := read() // swapped, not yet matched with
+	batch(2)
+	after := read()
+	for _, k := range series {
+		if swapped[k] < before[k] || after[k] < swapped[k] {
+			t.Errorf("%s went backwards across the reload: %v, %v, %v", k, before[k], swapped[k], after[k])
+		}
+	}
+	if after["mqttdiag_matcher_lines_total"] != 5 {
+		t.Errorf("lines %v, want 5 across both packs", after["mqttdiag_matcher_lines_total"])
+	}
+	if after["mqttdiag_matcher_cache_misses_total"] <= before["mqttdiag_matcher_cache_misses_total"] {
+		t.Errorf("the new matcher's cold cache missed nothing: %v", after)
+	}
+	close(in)
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+}
