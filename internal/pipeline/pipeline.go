@@ -31,6 +31,7 @@ type Pipeline struct {
 	d       diagnoser
 	// Counters are atomic so that progress can be read while Run runs.
 	lines, bytes, diagnoses atomic.Int64
+	unknownLines            atomic.Int64 // fault-looking lines no signature explains
 	sources                 map[string]*sourceState
 	unknown                 *unknowns // nil when off
 	bySig                   sigCounts
@@ -165,7 +166,11 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan logline.Batch) error {
 				sigs = append(sigs, h.Signature)
 			}
 			if len(hits) == 0 && p.unknown != nil {
-				if d := p.unknown.check(l, msg, ts, now, src.broker, src.version); d != nil {
+				d, fault := p.unknown.check(l, msg, ts, now, src.broker, src.version)
+				if fault {
+					p.unknownLines.Add(1)
+				}
+				if d != nil {
 					p.enrich(d, src, pk, at)
 					ds = append(ds, d)
 					sigs = append(sigs, nil)
@@ -229,6 +234,12 @@ func (p *Pipeline) source(name string) *sourceState {
 	}
 	return s
 }
+
+// UnknownLines is how many fault-looking lines no signature explained,
+// each one, also those not reported because their wording was reported
+// within the interval (0 with Unknown off). It may be called while Run
+// runs.
+func (p *Pipeline) UnknownLines() int64 { return p.unknownLines.Load() }
 
 // Stats returns the counts so far; it may be called while Run runs.
 func (p *Pipeline) Stats() Stats {

@@ -41,6 +41,7 @@ type Pipeline interface {
 	SignatureCounts() []pipeline.SignatureCount
 	CurrentPack() *pipeline.Pack
 	MatcherStats() (matcher.Stats, []matcher.SignatureStats)
+	UnknownLines() int64
 }
 
 // Server is the metrics and health endpoint.
@@ -177,6 +178,7 @@ type descs struct {
 	descLag          *prometheus.Desc
 	descDiagnoses    *prometheus.Desc
 	descUnknown      *prometheus.Desc
+	descUnknownRep   *prometheus.Desc
 	descMatchLines   *prometheus.Desc
 	descCandidates   *prometheus.Desc
 	descRegexRuns    *prometheus.Desc
@@ -205,7 +207,8 @@ func newDescs() descs {
 		descBytes:        prometheus.NewDesc("mqttdiag_bytes_read_total", "Bytes read, per input path.", []string{"file"}, nil),
 		descLag:          prometheus.NewDesc("mqttdiag_tail_lag_bytes", "Bytes of the file a path names that are not read yet.", []string{"file"}, nil),
 		descDiagnoses:    prometheus.NewDesc("mqttdiag_diagnoses_total", "Diagnoses made, by signature and severity (signature_id=\"unknown\" for fault-looking lines no signature explains).", []string{"signature_id", "severity"}, nil),
-		descUnknown:      prometheus.NewDesc("mqttdiag_unknown_fault_lines_total", "Fault-looking lines no signature explains (as reported, at most one per wording per minute).", nil, nil),
+		descUnknown:      prometheus.NewDesc("mqttdiag_unknown_fault_lines_total", "Fault-looking lines no signature explains, every one of them.", nil, nil),
+		descUnknownRep:   prometheus.NewDesc("mqttdiag_unknown_fault_reports_total", "Diagnoses made for fault-looking lines no signature explains: at most one per wording per minute.", nil, nil),
 		descMatchLines:   prometheus.NewDesc("mqttdiag_matcher_lines_total", "Messages the matcher examined.", nil, nil),
 		descCandidates:   prometheus.NewDesc("mqttdiag_matcher_candidates_total", "Signature branches whose trigger literal the prefilter hit; divide by mqttdiag_matcher_lines_total for candidates per line.", nil, nil),
 		descRegexRuns:    prometheus.NewDesc("mqttdiag_matcher_regex_runs_total", "Regular expression evaluations.", nil, nil),
@@ -231,7 +234,7 @@ func newDescs() descs {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	s := (*Server)(c)
-	for _, d := range []*prometheus.Desc{s.d.descLines, s.d.descBytes, s.d.descLag, s.d.descDiagnoses, s.d.descUnknown, s.d.descMatchLines, s.d.descCandidates,
+	for _, d := range []*prometheus.Desc{s.d.descLines, s.d.descBytes, s.d.descLag, s.d.descDiagnoses, s.d.descUnknown, s.d.descUnknownRep, s.d.descMatchLines, s.d.descCandidates,
 		s.d.descRegexRuns, s.d.descSigRegexRuns, s.d.descCacheHits, s.d.descCacheMisses, s.d.descCacheEntries, s.d.descSinkSent, s.d.descSinkPoison,
 		s.d.descSinkFailed, s.d.descSinkRetried, s.d.descSinkResends, s.d.descSinkResendFl, s.d.descSinkQueue, s.d.descSinkQueueCap, s.d.descSinkFailing, s.d.descCheckpoint, s.d.descPackSize,
 		s.d.descLoadErrors, s.d.descBuild} {
@@ -259,7 +262,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			unknown += sc.N
 		}
 	}
-	counter(s.d.descUnknown, float64(unknown))
+	counter(s.d.descUnknown, float64(s.pl.UnknownLines()))
+	counter(s.d.descUnknownRep, float64(unknown))
 	// The matcher counters add up every pack matched with since start, so
 	// that they do not go backwards when a reload swaps the matcher.
 	ms, bySig := s.pl.MatcherStats()

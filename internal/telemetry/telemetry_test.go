@@ -256,3 +256,34 @@ func TestMatcherCountersMonotonicAcrossReload(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// mqttdiag_unknown_fault_lines_total counts every unexplained
+// fault-looking line; mqttdiag_unknown_fault_reports_total the diagnoses
+// made of them, one per wording per minute.
+func TestUnknownFaultLinesCountEveryLine(t *testing.T) {
+	m, _ := takeoverMatcher(t)
+	p := pipeline.New(m, nil)
+	s := New(tailer.New([]string{filepath.Join(t.TempDir(), "m.log")}), p, "test")
+	in := make(chan logline.Batch, 1)
+	var lines []logline.Line
+	for i := range 5 {
+		lines = append(lines, logline.Line{Source: "m.log", Stream: "s", Offset: int64(i) * 100,
+			Text: fmt.Sprintf("1795320306: Error: Frobnicator %d overheated on bus /dev/fb7.", i)})
+	}
+	lines = append(lines, logline.Line{Source: "m.log", Stream: "s", Offset: 600, Text: "1795320306: Client dev-1 already connected, closing old connection."},
+		logline.Line{Source: "m.log", Stream: "s", Offset: 700, Text: "1795320306: Sending PINGRESP to dev-1"})
+	in <- logline.Batch{Lines: lines}
+	close(in)
+	if err := p.Run(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	for series, want := range map[string]float64{
+		"mqttdiag_unknown_fault_lines_total":   5,
+		"mqttdiag_unknown_fault_reports_total": 1,
+		`mqttdiag_diagnoses_total{severity="error",signature_id="unknown"}`: 1,
+	} {
+		if v, ok := metric(t, s, series); !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", series, v, ok, want)
+		}
+	}
+}
