@@ -1,6 +1,7 @@
 // Package telemetry serves what operators watch mqttdiag with: Prometheus
 // metrics on /metrics, /healthz (the process is alive) and /readyz (the
-// pack is loaded, the inputs are open, no sink has been failing for long).
+// pack is loaded, the inputs are open and readable, no sink has been
+// failing for long).
 //
 // Metrics are read from the stages' own counters at scrape time rather
 // than updated on the hot path: a line costs the matcher and tailer an
@@ -31,6 +32,7 @@ import (
 type Tailer interface {
 	Stats() []tailer.FileStats
 	Waiting() []string
+	Problems() []tailer.InputProblem
 	CheckpointAge() (time.Duration, bool)
 }
 
@@ -125,6 +127,9 @@ func (s *Server) Ready() Readiness {
 	}
 	if r.Waiting = s.tl.Waiting(); len(r.Waiting) > 0 {
 		fail("waiting for inputs to appear: %v", r.Waiting)
+	}
+	for _, p := range s.tl.Problems() {
+		fail("cannot follow input %s: %s", p.Path, p.Problem)
 	}
 	now := s.now()
 	for _, st := range s.pl.SinkStats() {

@@ -7,9 +7,11 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -278,12 +280,94 @@ func TestUnknownFaultLinesCountEveryLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	for series, want := range map[string]float64{
-		"mqttdiag_unknown_fault_lines_total":   5,
-		"mqttdiag_unknown_fault_reports_total": 1,
+		"mqttdiag_unknown_fault_lines_total":                                5,
+		"mqttdiag_unknown_fault_reports_total":                              1,
 		`mqttdiag_diagnoses_total{severity="error",signature_id="unknown"}`: 1,
 	} {
 		if v, ok := metric(t, s, series); !ok || v != want {
 			t.Errorf("%s = %v (present %v), want %v", series, v, ok, want)
 		}
+	}
+}
+
+// waitReady polls Ready until its verdict is want (the tailer retries
+// inputs every second; there is no event to wait on).
+func waitReady(t *testing.T, s *Server, want bool) Readiness {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		r := s.Ready()
+		if r.Ready == want {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readiness stays %v: %v", r.Ready, r.Problems)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// An input that exists but cannot be followed (here a FIFO where a log
+// file is expected; a file without read permission when not root) makes
+// /readyz fail with the reason, until it can be followed.
+func TestReadinessFailsWhileAnInputCannotBeOpened(t *testing.T) {
+	cases := map[string]func(t *testing.T, path string){
+		"fifo": func(t *testing.T, path string) {
+			if err := syscall.Mkfifo(path, 0o644); err != nil {
+				t.Skipf("mkfifo: %v", err)
+			}
+		},
+		"mode 000": func(t *testing.T, path string) {
+			if os.Geteuid() == 0 {
+				t.Skip("root reads a file of mode 000")
+			}
+			if err := os.WriteFile(path, nil, 0o000); err != nil {
+				t.Fatal(err)
+			}
+		},
+	}
+	for name, provoke := range cases {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			good, bad := filepath.Join(dir, "good.log"), filepath.Join(dir, "bad.log")
+			if err := os.WriteFile(good, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			provoke(t, bad)
+			tl := tailer.New([]string{good, bad}, tailer.Follow(true))
+			m, _ := takeoverMatcher(t)
+			s := New(tl, pipeline.New(m, nil), "test")
+			s.Started()
+			ctx, cancel := context.WithCancel(context.Background())
+			out := make(chan logline.Batch)
+			ran := make(chan error, 1)
+			go func() { ran <- tl.Run(ctx, out) }()
+			go func() {
+				for b := range out {
+					if b.Done != nil {
+						b.Done()
+					}
+				}
+			}()
+			defer func() {
+				cancel()
+				if err := <-ran; err != nil {
+					t.Error(err)
+				}
+			}()
+
+			r := waitReady(t, s, false)
+			if got := strings.Join(r.Problems, "; "); !strings.Contains(got, "cannot follow input "+bad) || strings.Contains(got, good) {
+				t.Errorf("problems %q, want %s named and not %s", got, bad, good)
+			}
+			// The path becomes a readable log file: ready again.
+			if err := os.Remove(bad); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(bad, []byte("1795320306: Client dev-1 already connected, closing old connection.\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			waitReady(t, s, true)
+		})
 	}
 }
