@@ -98,6 +98,14 @@ func NewAlertmanager(rawURL string, cfg AlertmanagerConfig) (*Alertmanager, erro
 	if cfg.LabelFields == nil {
 		cfg.LabelFields = DefaultLabelFields
 	}
+	for _, f := range cfg.LabelFields {
+		switch LabelName(f) {
+		case "":
+			return nil, fmt.Errorf("label field %q: want a field name", f)
+		case "alertname", "signature_id", "severity", "broker", "instance":
+			return nil, fmt.Errorf("label field %q: the alert has that label already", f)
+		}
+	}
 	if cfg.GeneratorURL != "" {
 		if _, err := url.Parse(cfg.GeneratorURL); err != nil {
 			return nil, fmt.Errorf("generator URL: %w", err)

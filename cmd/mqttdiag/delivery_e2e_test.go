@@ -509,6 +509,7 @@ func TestSinkFlagErrors(t *testing.T) {
 		{[]string{"--threshold", takeoverID + "=1/1m"}, "COUNT must be a number of 2 or more"},
 		{[]string{"--threshold", takeoverID + "=5/soon"}, "WINDOW must be a positive Go duration"},
 		{[]string{"--alertmanager", "http://127.0.0.1:1", "--alert-resolve-timeout", "0s"}, "want a positive duration"},
+		{[]string{"--alertmanager", "http://127.0.0.1:1", "--alert-label-field", "severity"}, `label field "severity": the alert has that label already`},
 	}
 	for _, tt := range tests {
 		var stderr strings.Builder
