@@ -98,6 +98,14 @@ func NewAlertmanager(rawURL string, cfg AlertmanagerConfig) (*Alertmanager, erro
 	if cfg.LabelFields == nil {
 		cfg.LabelFields = DefaultLabelFields
 	}
+	for _, f := range cfg.LabelFields {
+		switch LabelName(f) {
+		case "":
+			return nil, fmt.Errorf("label field %q: want a field name", f)
+		case "alertname", "signature_id", "severity", "broker", "instance":
+			return nil, fmt.Errorf("label field %q: the alert has that label already", f)
+		}
+	}
 	if cfg.GeneratorURL != "" {
 		if _, err := url.Parse(cfg.GeneratorURL); err != nil {
 			return nil, fmt.Errorf("generator URL: %w", err)
@@ -150,8 +158,9 @@ func (a *Alertmanager) RefreshInterval() time.Duration { return a.cfg.ResendInte
 
 // Refresh sends every alert that is still active again, so that an
 // Alertmanager that restarted (it keeps alerts in memory) learns of them,
-// and forgets those whose endsAt passed: Alertmanager resolved them.
-func (a *Alertmanager) Refresh(ctx context.Context) error {
+// and forgets those whose endsAt passed: Alertmanager resolved them. It
+// returns how many alerts it sent (0 when none is active: no request).
+func (a *Alertmanager) Refresh(ctx context.Context) (int, error) {
 	now := a.cfg.now()
 	a.mu.Lock()
 	var alerts []Alert
@@ -165,10 +174,10 @@ func (a *Alertmanager) Refresh(ctx context.Context) error {
 	}
 	a.mu.Unlock()
 	if len(alerts) == 0 {
-		return nil
+		return 0, nil
 	}
 	_, err := a.post(ctx, alerts)
-	return err
+	return len(alerts), err
 }
 
 // Active returns the alerts the sink considers active (tests, metrics).

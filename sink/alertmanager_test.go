@@ -99,22 +99,22 @@ func TestAlertmanagerAlerts(t *testing.T) {
 	}
 
 	// Refresh re-sends the active ones; after endsAt they are forgotten.
-	if err := am.Refresh(context.Background()); err != nil {
-		t.Fatal(err)
+	if n, err := am.Refresh(context.Background()); err != nil || n != 2 {
+		t.Fatal(n, err)
 	}
 	var re []Alert
 	if err := json.Unmarshal((<-got).body, &re); err != nil || len(re) != 2 {
 		t.Fatalf("refresh sent %d alerts (%v)", len(re), err)
 	}
 	now = now.Add(6 * time.Minute)
-	if err := am.Refresh(context.Background()); err != nil {
-		t.Fatal(err)
+	if n, err := am.Refresh(context.Background()); err != nil || n != 1 {
+		t.Fatal(n, err)
 	}
 	if err := json.Unmarshal((<-got).body, &re); err != nil || len(re) != 1 || re[0].Labels["client_id"] != "sensor-1" {
 		t.Fatalf("refresh after 6m sent %v (%v), want only the alert seen 2m later", re, err)
 	}
 	now = now.Add(2 * time.Minute)
-	if err := am.Refresh(context.Background()); err != nil || len(am.Active()) != 0 {
+	if n, err := am.Refresh(context.Background()); err != nil || n != 0 || len(am.Active()) != 0 {
 		t.Errorf("after every endsAt: %d active (%v)", len(am.Active()), err)
 	}
 }

@@ -138,11 +138,12 @@ type Notifier interface {
 // current: Alertmanager forgets an alert at its endsAt and after a
 // restart, so a firing alert is re-sent, as Prometheus does. The delivery
 // loop calls Refresh every RefreshInterval, between deliveries; a failed
-// refresh is simply tried again at the next interval.
+// refresh is simply tried again at the next interval. Refresh returns how
+// many things it sent again (0 when nothing is current: no request).
 type Refresher interface {
 	Notifier
 	RefreshInterval() time.Duration
-	Refresh(ctx context.Context) error
+	Refresh(ctx context.Context) (resent int, err error)
 }
 
 // RetryAfterError is a recoverable failure whose receiver said when to

@@ -155,6 +155,7 @@ func (s *fileSet) run(ctx context.Context) error {
 
 // report logs a problem with a path once, until it changes.
 func (s *fileSet) report(path string, err error, msg string) {
+	s.t.noteProblem(path, msg+": "+err.Error())
 	if s.problems[path] == err.Error() {
 		return
 	}
@@ -167,6 +168,7 @@ func (s *fileSet) report(path string, err error, msg string) {
 // read to its end, and files no input names any more (rotated away,
 // deleted) are kept open until they are finished (see letGo).
 func (s *fileSet) discover(ctx context.Context, initial bool) {
+	defer s.t.publishProblems()
 	seen := make(map[string]fileID)
 	infos := make(map[string]fs.FileInfo)
 	// explicit marks paths named as such on the command line: the log

@@ -84,6 +84,53 @@ type statsState struct {
 	statsMu sync.Mutex
 	stats   map[string]*sourceCounters
 	waiting map[string]bool
+	// problems noted since the last discovery pass ended (pending), and
+	// those of the last complete pass (current, what Problems returns).
+	pendingProblems, problems map[string]string
+}
+
+// InputProblem is why an input path cannot be followed now.
+type InputProblem struct {
+	Path    string
+	Problem string // what was logged, and the error
+}
+
+// noteProblem records a problem with path, to be published at the end of
+// the discovery pass.
+func (t *Tailer) noteProblem(path, problem string) {
+	t.statsMu.Lock()
+	defer t.statsMu.Unlock()
+	if t.pendingProblems == nil {
+		t.pendingProblems = map[string]string{}
+	}
+	t.pendingProblems[path] = problem
+}
+
+// publishProblems makes the problems noted since the previous pass the
+// current ones: a problem that did not recur in a whole pass is gone.
+func (t *Tailer) publishProblems() {
+	t.statsMu.Lock()
+	defer t.statsMu.Unlock()
+	if len(t.pendingProblems) == 0 && len(t.problems) == 0 {
+		return
+	}
+	t.problems, t.pendingProblems = t.pendingProblems, nil
+}
+
+// Problems returns the input paths the tailer cannot follow now, and why:
+// it cannot stat, open or read them (permission denied, a stale NFS
+// handle), or the path names something other than a regular file. It
+// retries them every second; a path leaves the list once a whole
+// discovery pass went without a problem with it.
+func (t *Tailer) Problems() []InputProblem {
+	t.statsMu.Lock()
+	defer t.statsMu.Unlock()
+	out := make([]InputProblem, 0, len(t.problems))
+	for p, why := range t.problems {
+		out = append(out, InputProblem{Path: p, Problem: why})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
 }
 
 func (t *Tailer) markWaiting(path string, on bool) {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -92,5 +94,33 @@ func TestAlertmanagerRealTakeover(t *testing.T) {
 	t.Logf("resolved %v after the clients stopped (resolve timeout %v, dedup window 1s)", time.Since(stopped).Round(100*time.Millisecond), resolve)
 	if err := p.stop(t); err != nil {
 		t.Errorf("exit after SIGTERM: %v", err)
+	}
+}
+
+// --alert-label-field chooses which diagnosis fields become labels: the
+// given ones replace the default list.
+func TestAlertLabelFields(t *testing.T) {
+	am := brokertest.StartAlertmanager(t)
+	dir := t.TempDir()
+	log := filepath.Join(dir, "site.log")
+	sigs := filepath.Join(dir, "site.json")
+	if err := os.WriteFile(sigs, []byte(`[{"id": "site/pump", "signature": "Pump fault", "severity": "warning",
+		"regex": "^Pump (?P<pump>\\S+) of (?P<client_id>\\S+) failed$"}]`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeLines(t, log, []string{"1795320306: Pump p-7 of meter-3 failed"})
+	p := startMqttdiag(t, nil, "run", "--no-builtin", "--signatures", sigs, "--from-beginning", "--alertmanager", am.URL,
+		"--alert-label-field", "pump", "--alert-label-field", "topic", "--instance", "e2e", log)
+	p.waitDiag(t, 10*time.Second, func(d *sink.Diagnosis) bool { return d.SignatureID == "site/pump" })
+	alerts := am.WaitAlerts(t, 20*time.Second, "the pump alert", func(as []brokertest.AMAlert) bool { return len(as) > 0 })
+	l := alerts[0].Labels
+	if l["pump"] != "p-7" || l["signature_id"] != "site/pump" {
+		t.Errorf("labels %v: want pump=p-7", l)
+	}
+	if _, ok := l["client_id"]; ok {
+		t.Errorf("labels %v: client_id is not among the label fields given", l)
+	}
+	if err := p.stop(t); err != nil {
+		t.Errorf("exit: %v", err)
 	}
 }

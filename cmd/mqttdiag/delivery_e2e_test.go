@@ -15,9 +15,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/mqttdiag/mqttdiag/internal/brokertest"
 	"github.com/mqttdiag/mqttdiag/sink"
 )
 
@@ -509,6 +511,7 @@ func TestSinkFlagErrors(t *testing.T) {
 		{[]string{"--threshold", takeoverID + "=1/1m"}, "COUNT must be a number of 2 or more"},
 		{[]string{"--threshold", takeoverID + "=5/soon"}, "WINDOW must be a positive Go duration"},
 		{[]string{"--alertmanager", "http://127.0.0.1:1", "--alert-resolve-timeout", "0s"}, "want a positive duration"},
+		{[]string{"--alertmanager", "http://127.0.0.1:1", "--alert-label-field", "severity"}, `label field "severity": the alert has that label already`},
 	}
 	for _, tt := range tests {
 		var stderr strings.Builder
@@ -516,5 +519,70 @@ func TestSinkFlagErrors(t *testing.T) {
 		if code == 0 || !strings.Contains(stderr.String(), tt.want) {
 			t.Errorf("%v: exit %d, stderr %q, want %q", tt.args, code, stderr.String(), tt.want)
 		}
+	}
+}
+
+// --request-timeout bounds a request to a receiver that accepts the
+// connection and never answers: the request is abandoned after the
+// timeout, counted as a failed attempt and retried, and the diagnosis is
+// delivered once the receiver answers again.
+func TestRequestTimeoutWithHangingReceiver(t *testing.T) {
+	h := newHook(t)
+	var hanging atomic.Bool
+	hanging.Store(true)
+	hung := make(chan time.Duration, 100) // how long each hanging request lasted
+	h.mu.Lock()
+	h.answer = func(_ int, _ http.ResponseWriter, r *http.Request) bool {
+		if !hanging.Load() {
+			return false
+		}
+		start := time.Now()
+		<-r.Context().Done() // no answer: only the sender's timeout ends it
+		hung <- time.Since(start)
+		return true
+	}
+	h.mu.Unlock()
+	dir := t.TempDir()
+	log := filepath.Join(dir, "mosquitto.log")
+	writeLines(t, log, nil)
+	addr := fmt.Sprintf("127.0.0.1:%d", brokertest.FreePort(t))
+	const timeout = 300 * time.Millisecond
+	p := startMqttdiag(t, nil, "run", "--log-level", "debug", "--webhook", h.url(), "--request-timeout", timeout.String(), "--metrics-addr", addr,
+		"--dedup-window", "0", "--batch-wait", "0s", log)
+	p.waitLog(t, "following", 10*time.Second)
+	appendTo(t, log, "1795320306: Client hang-1 already connected, closing old connection.\n")
+	p.waitDiag(t, 10*time.Second, func(d *sink.Diagnosis) bool { return d.Fields["client_id"] == "hang-1" })
+
+	for i := range 2 {
+		select {
+		case d := <-hung:
+			if d < timeout-50*time.Millisecond || d > timeout+5*time.Second {
+				t.Errorf("hanging request %d lasted %v, want about --request-timeout %v", i, d, timeout)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no request %d ended by the timeout", i)
+		}
+	}
+	rec := p.waitLog(t, "delivery failed; retrying", 10*time.Second)
+	if e := fmt.Sprint(rec["error"]); !strings.Contains(e, "Timeout") && !strings.Contains(e, "deadline exceeded") {
+		t.Errorf("the failure logged is %q, want a timeout", e)
+	}
+	hanging.Store(false) // the receiver recovers
+	h.waitUntil(t, 30*time.Second, "the diagnosis after the receiver recovered", func(acc []*sink.Diagnosis) bool {
+		return len(acc) == 1 && acc[0].Fields["client_id"] == "hang-1"
+	})
+	name := `{sink="webhook ` + h.url() + `"}`
+	m := waitMetric(t, addr, "the delivery after the timeouts", func(mm map[string]float64) bool {
+		return mm["mqttdiag_sink_sent_total"+name] == 1
+	})
+	if m["mqttdiag_sink_failures_total"+name] < 2 || m["mqttdiag_sink_retries_total"+name] < 2 {
+		t.Errorf("failures %v, retries %v: want the timed-out attempts counted (at least 2)",
+			m["mqttdiag_sink_failures_total"+name], m["mqttdiag_sink_retries_total"+name])
+	}
+	if m["mqttdiag_sink_failing_seconds"+name] != 0 {
+		t.Errorf("still failing after the delivery: %v", m["mqttdiag_sink_failing_seconds"+name])
+	}
+	if err := p.stop(t); err != nil {
+		t.Errorf("exit: %v", err)
 	}
 }

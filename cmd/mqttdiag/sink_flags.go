@@ -42,6 +42,7 @@ type sinkFlags struct {
 	resolveTimeout  time.Duration
 	resendInterval  time.Duration
 	generatorURL    string
+	labelFields     []string
 	dedupWindow     time.Duration
 	dedupStdout     bool
 	thresholds      []string
@@ -64,6 +65,7 @@ func (s *sinkFlags) register(c *cobra.Command) {
 	f.StringVar(&s.instance, "instance", "", "the instance label of alerts (default: the host name)")
 	f.DurationVar(&s.resolveTimeout, "alert-resolve-timeout", sink.DefaultResolveTimeout, "an alert resolves when its fault was not seen for this long")
 	f.DurationVar(&s.resendInterval, "alert-resend-interval", sink.DefaultResendInterval, "send active alerts to Alertmanager again at this interval")
+	f.StringArrayVar(&s.labelFields, "alert-label-field", sink.DefaultLabelFields, "a diagnosis field that becomes an alert label when the line names it (repeatable; replaces the default list; \"\" for none)")
 	f.StringVar(&s.generatorURL, "alert-generator-url", "", "base URL of alerts' generatorURL (default: a file:// URL of the log line)")
 	f.DurationVar(&s.dedupWindow, "dedup-window", time.Minute, "send identical diagnoses once per window, then a summary with their count (0: off)")
 	f.BoolVar(&s.dedupStdout, "dedup-stdout", false, "apply storm control and thresholds to stdout too")
@@ -170,8 +172,14 @@ func (s *sinkFlags) alertmanagerConfig() (sink.AlertmanagerConfig, error) {
 	if s.resolveTimeout <= 0 || s.resendInterval <= 0 {
 		return sink.AlertmanagerConfig{}, fmt.Errorf("--alert-resolve-timeout and --alert-resend-interval: want a positive duration")
 	}
+	fields := []string{} // not nil: none given means none, not the default
+	for _, f := range s.labelFields {
+		if f != "" {
+			fields = append(fields, f)
+		}
+	}
 	return sink.AlertmanagerConfig{HTTPOptions: h, Instance: instance, ResolveTimeout: s.resolveTimeout,
-		ResendInterval: s.resendInterval, GeneratorURL: s.generatorURL}, nil
+		ResendInterval: s.resendInterval, GeneratorURL: s.generatorURL, LabelFields: fields}, nil
 }
 
 // credential reads a secret from file, else from the environment

@@ -124,25 +124,44 @@ func TestMetricsAndHealthWithRealMosquitto(t *testing.T) {
 	fmt.Fprintf(f, "%d: Error: Frobnicator overheated on bus /dev/fb7.\n", time.Now().Unix())
 	f.Close()
 	p.waitDiag(t, 10*time.Second, func(d *sink.Diagnosis) bool { return d.SignatureID == "unknown" })
+	// The same takeover message three times: the matcher caches a message
+	// on its second miss, so the third is a cache hit.
+	for range 3 {
+		appendTo(t, m.LogPath, fmt.Sprintf("%d: Client metrics-cache already connected, closing old connection.\n", time.Now().Unix()))
+	}
+	for range 3 {
+		p.waitDiag(t, 10*time.Second, func(d *sink.Diagnosis) bool { return d.Fields["client_id"] == "metrics-cache" })
+	}
 
-	after := waitMetric(t, addr, "the takeovers, the unknown line and a failing webhook", func(mm map[string]float64) bool {
-		return mm[takeover] == 2 && mm["mqttdiag_unknown_fault_lines_total"] == 1 &&
-			mm[`mqttdiag_sink_failures_total{sink="webhook `+deadHook+`"}`] >= 2
+	hookName := `{sink="webhook ` + deadHook + `"}`
+	after := waitMetric(t, addr, "the takeovers, the unknown line, a failing webhook and everything read", func(mm map[string]float64) bool {
+		return mm[takeover] == 5 && mm["mqttdiag_unknown_fault_lines_total"] == 1 &&
+			mm["mqttdiag_sink_failures_total"+hookName] >= 2 &&
+			mm[fmt.Sprintf(`mqttdiag_tail_lag_bytes{file=%q}`, m.LogPath)] == 0 &&
+			mm["mqttdiag_matcher_lines_total"]-base["mqttdiag_matcher_lines_total"] == mm[lines]-base[lines]
 	})
+	grew := func(k string) float64 { return after[k] - base[k] }
 	checks := []struct {
 		name string
 		ok   bool
 	}{
-		{"lines read grew", after[lines] > base[lines]},
-		{"bytes read grew", after[strings.Replace(lines, "lines_read", "bytes_read", 1)] > 0},
-		{"tail lag is a gauge for the file", hasKey(after, fmt.Sprintf(`mqttdiag_tail_lag_bytes{file=%q}`, m.LogPath))},
-		{"matcher saw the lines", after["mqttdiag_matcher_lines_total"] >= after[lines]},
-		{"prefilter candidates counted", after["mqttdiag_matcher_candidates_total"] >= 2},
-		{"regex runs counted", after["mqttdiag_matcher_regex_runs_total"] >= 2},
-		{"cache counters", hasKey(after, "mqttdiag_matcher_cache_hits_total") && after["mqttdiag_matcher_cache_misses_total"] >= 1},
-		{"stdout accepted the diagnoses", after[`mqttdiag_sink_sent_total{sink="stdout"}`] >= 3},
-		{"the webhook retries", after[`mqttdiag_sink_retries_total{sink="webhook `+deadHook+`"}`] >= 1},
-		{"the webhook's queue holds its diagnoses", after[`mqttdiag_sink_queue_depth{sink="webhook `+deadHook+`"}`]+after[`mqttdiag_sink_sent_total{sink="webhook `+deadHook+`"}`] >= 0},
+		// The takeovers are a dozen lines of mosquitto's log and more,
+		// the unknown and cache lines four.
+		{"lines read grew by every line written", grew(lines) >= 8},
+		{"bytes read grew", grew(strings.Replace(lines, "lines_read", "bytes_read", 1)) >= 8*40},
+		{"the matcher saw every line read", grew("mqttdiag_matcher_lines_total") == grew(lines)},
+		{"prefilter candidates counted", grew("mqttdiag_matcher_candidates_total") >= 4},
+		{"regex runs counted", grew("mqttdiag_matcher_regex_runs_total") >= 3},
+		{"the takeover regex ran", grew(`mqttdiag_matcher_signature_regex_runs_total{signature_id="communication/mqtt-publish-identifier-already-in-use"}`) >= 3},
+		{"cache misses counted", grew("mqttdiag_matcher_cache_misses_total") >= 4},
+		{"the repeated line was a cache hit", grew("mqttdiag_matcher_cache_hits_total") >= 1},
+		{"diagnoses by signature", grew(takeover) == 5 && grew(`mqttdiag_diagnoses_total{severity="error",signature_id="unknown"}`) == 1},
+		{"unknown reports", grew("mqttdiag_unknown_fault_reports_total") == 1},
+		{"stdout accepted exactly the diagnoses", grew(`mqttdiag_sink_sent_total{sink="stdout"}`) == 6},
+		{"stdout is not failing", after[`mqttdiag_sink_failing_seconds{sink="stdout"}`] == 0 && after[`mqttdiag_sink_queue_capacity{sink="stdout"}`] > 0},
+		{"the webhook retries", after["mqttdiag_sink_retries_total"+hookName] >= 1},
+		{"the dead webhook accepted nothing", hasKey(after, "mqttdiag_sink_sent_total"+hookName) && after["mqttdiag_sink_sent_total"+hookName] == 0},
+		{"the dead webhook is failing", after["mqttdiag_sink_failing_seconds"+hookName] > 0},
 		{"checkpoint age is reported", hasKey(after, "mqttdiag_checkpoint_age_seconds")},
 		{"pack size", len(filterPrefix(after, "mqttdiag_signatures{")) == 1},
 		{"no load errors yet", after["mqttdiag_signature_load_errors_total"] == 0},
@@ -171,8 +190,8 @@ func TestMetricsAndHealthWithRealMosquitto(t *testing.T) {
 	if probs := fmt.Sprint(ready["problems"]); !strings.Contains(probs, "failing since") {
 		t.Errorf("/readyz problems: %v", probs)
 	}
-	if fs := after[`mqttdiag_sink_failing_seconds{sink="webhook `+deadHook+`"}`]; fs < 0 {
-		t.Errorf("failing seconds %v", fs)
+	if fs := scrape(t, addr)["mqttdiag_sink_failing_seconds"+hookName]; fs < 1 {
+		t.Errorf("failing seconds %v once /readyz says failing for 1s", fs)
 	}
 
 	// A broken pack on SIGHUP is rejected and counted; the pack stays.
@@ -188,6 +207,52 @@ func TestMetricsAndHealthWithRealMosquitto(t *testing.T) {
 	})
 	if _, r := getReady(t, addr); r["pack_hash"] != ready["pack_hash"] {
 		t.Errorf("pack changed by a rejected reload: %v -> %v", ready["pack_hash"], r["pack_hash"])
+	}
+
+	// A good pack on SIGHUP: /readyz, the metrics and the diagnoses name
+	// the new pack, and the matcher counters carry on from the old one.
+	oldHash, oldVersion, oldSigs := ready["pack_hash"].(string), ready["pack_version"].(string), ready["signatures"].(float64)
+	beforeReload := scrape(t, addr)
+	if err := os.Remove(filepath.Join(sigDir, "bad.json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(sigDir, "good.json"), []byte(`[{"id": "site/frob", "signature": "Frobnicator overheated",
+		"severity": "error", "regex": "^Error: Frobnicator overheated on bus (?P<bus>\\S+)\\.$"}]`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	rec := p.waitLog(t, "signatures reloaded", 10*time.Second)
+	newHash := rec["pack_hash"].(string)
+	if newHash == oldHash || rec["previous_hash"] != oldHash {
+		t.Fatalf("reload logged %v", rec)
+	}
+	code, r := getReady(t, addr)
+	if r["pack_hash"] != newHash || r["pack_version"] == oldVersion || r["signatures"].(float64) != oldSigs+1 {
+		t.Errorf("/readyz after the reload: %d %v (was %s %s %v)", code, r, oldHash, oldVersion, oldSigs)
+	}
+	newVersion := r["pack_version"].(string)
+	appendTo(t, m.LogPath, fmt.Sprintf("%d: Error: Frobnicator overheated on bus /dev/fb8.\n", time.Now().Unix()))
+	d, _ := p.waitDiag(t, 10*time.Second, func(d *sink.Diagnosis) bool { return d.SignatureID == "site/frob" })
+	if d.PackHash != newHash || d.PackVersion != newVersion {
+		t.Errorf("diagnosis after the reload names pack %s %s, want %s %s", d.PackVersion, d.PackHash, newVersion, newHash)
+	}
+	reloaded := waitMetric(t, addr, "the new pack's diagnosis", func(mm map[string]float64) bool {
+		return mm[`mqttdiag_diagnoses_total{severity="error",signature_id="site/frob"}`] == 1
+	})
+	if packs := filterPrefix(reloaded, "mqttdiag_signatures{"); len(packs) != 1 ||
+		packs[fmt.Sprintf(`mqttdiag_signatures{pack_hash=%q,pack_version=%q}`, newHash, newVersion)] != oldSigs+1 {
+		t.Errorf("pack metric after the reload: %v", packs)
+	}
+	for _, k := range []string{"mqttdiag_matcher_lines_total", "mqttdiag_matcher_candidates_total", "mqttdiag_matcher_regex_runs_total",
+		"mqttdiag_matcher_cache_hits_total", "mqttdiag_matcher_cache_misses_total", takeover, `mqttdiag_sink_sent_total{sink="stdout"}`} {
+		if reloaded[k] < beforeReload[k] {
+			t.Errorf("%s went backwards across the reload: %v -> %v", k, beforeReload[k], reloaded[k])
+		}
+	}
+	if reloaded["mqttdiag_matcher_lines_total"] <= beforeReload["mqttdiag_matcher_lines_total"] {
+		t.Errorf("matcher lines did not grow after the reload")
 	}
 }
 

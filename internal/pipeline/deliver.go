@@ -40,9 +40,10 @@ func (t *tally) release() {
 // item is one diagnosis on its way along one route, with the tally its
 // acceptance releases.
 type item struct {
-	d   *sink.Diagnosis
-	sig *signatures.Signature // nil for unknown-line diagnoses
-	ack *tally
+	d    *sink.Diagnosis
+	sig  *signatures.Signature // nil for unknown-line diagnoses
+	pack *Pack                 // that matched it (storm control's policies follow it)
+	ack  *tally
 }
 
 // SinkStats counts what one sink's lane did, for a metrics layer to read.
@@ -55,8 +56,10 @@ type SinkStats struct {
 	// Failed counts failed attempts; Retried the attempts repeated after
 	// a recoverable failure.
 	Failed, Retried int64
-	// Refreshes and RefreshFailures count re-sends of what is still
-	// current (Alertmanager).
+	// Refreshes counts re-sends of what is still current (Alertmanager's
+	// active alerts; a turn with nothing active sends nothing and is not
+	// counted), RefreshFailures those that failed. A failed re-send sets
+	// FailingSince as a failed delivery does; a successful one clears it.
 	Refreshes, RefreshFailures int64
 	// QueueDepth is how many diagnoses wait in the lane's queue, of
 	// QueueCap.
@@ -166,11 +169,19 @@ func (l *lane) run(ctx context.Context) {
 				return
 			}
 		case <-refresh:
-			if err := r.Refresh(ctx); err != nil {
-				l.c.refreshFailures.Add(1)
-				l.log.Warn().Err(err).Str("sink", l.name).Msg("re-sending active alerts failed; trying again at the next interval")
-			} else {
+			n, err := r.Refresh(ctx)
+			if n > 0 {
 				l.c.refreshes.Add(1)
+			}
+			if err != nil {
+				// A receiver that cannot take re-sends is failing as much as
+				// one that cannot take deliveries: it shows in the failing
+				// time and readiness, not only in a counter.
+				l.c.refreshFailures.Add(1)
+				l.c.failingSince.CompareAndSwap(0, l.clock.Now().UnixNano())
+				l.log.Warn().Err(err).Str("sink", l.name).Msg("re-sending active alerts failed; trying again at the next interval")
+			} else if n > 0 {
+				l.c.failingSince.Store(0)
 			}
 			refresh = l.clock.After(r.RefreshInterval())
 		case <-ctx.Done():

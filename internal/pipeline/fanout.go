@@ -140,8 +140,12 @@ func (p *Pipeline) startDelivery(ctx context.Context) *network {
 	} else {
 		n.direct = records
 	}
+	// The storm stage runs whenever sinks are behind it, even with dedup
+	// off and no --threshold: a signature may carry its own threshold, in
+	// the pack loaded now or in one a reload brings. What no policy holds
+	// back passes straight through it.
 	st := newStorm(o.dedupWindow, o.thresholds, o.clock)
-	if st.active() && len(behind) > 0 {
+	if len(behind) > 0 {
 		n.stormIn = make(chan item, o.queue)
 		st.emit = func(ctx context.Context, d *sink.Diagnosis, then func()) error {
 			t := newTally(int64(len(behind)), then)
@@ -176,7 +180,7 @@ func (p *Pipeline) startDelivery(ctx context.Context) *network {
 // send routes a batch's diagnoses, and arranges for done to run once
 // every route accepted every one of them (at once when there are none).
 // It blocks while a queue is full.
-func (n *network) send(ctx context.Context, ds []*sink.Diagnosis, sigs []*signatures.Signature, done func()) error {
+func (n *network) send(ctx context.Context, pk *Pack, ds []*sink.Diagnosis, sigs []*signatures.Signature, done func()) error {
 	if len(ds) == 0 {
 		if done != nil {
 			done()
@@ -185,7 +189,7 @@ func (n *network) send(ctx context.Context, ds []*sink.Diagnosis, sigs []*signat
 	}
 	t := newTally(1, done) // the 1 keeps it open until every route has its share
 	for i, d := range ds {
-		it := item{d: d, sig: sigs[i], ack: t}
+		it := item{d: d, sig: sigs[i], pack: pk, ack: t}
 		for _, l := range n.direct {
 			t.add(1)
 			if err := put(ctx, l.q, it); err != nil {

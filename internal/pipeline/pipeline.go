@@ -7,6 +7,7 @@ package pipeline
 
 import (
 	"context"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,9 +31,11 @@ type Pipeline struct {
 	d       diagnoser
 	// Counters are atomic so that progress can be read while Run runs.
 	lines, bytes, diagnoses atomic.Int64
+	unknownLines            atomic.Int64 // fault-looking lines no signature explains
 	sources                 map[string]*sourceState
 	unknown                 *unknowns // nil when off
 	bySig                   sigCounts
+	work                    matcherWork
 }
 
 // Stats counts what a pipeline did.
@@ -106,6 +109,7 @@ func New(m *matcher.Matcher, sinks []sink.Notifier, opts ...Option) *Pipeline {
 	}
 	p := &Pipeline{sinks: sinks, o: o, d: diagnoser{lang: o.lang}, sources: make(map[string]*sourceState)}
 	p.pack.Store(NewPack(m, m.Signatures(), o.packVersion, o.packHash))
+	p.work.active = m
 	if o.unknown {
 		p.unknown = newUnknowns(o.unknownInterval)
 	}
@@ -135,6 +139,7 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan logline.Batch) error {
 		if cur := p.pack.Load(); cur != pk {
 			pk = cur // a reload takes effect between batches
 			p.d.reset(pk)
+			p.work.use(pk.Matcher)
 		}
 		for i := range b.Lines {
 			l := &b.Lines[i]
@@ -161,7 +166,11 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan logline.Batch) error {
 				sigs = append(sigs, h.Signature)
 			}
 			if len(hits) == 0 && p.unknown != nil {
-				if d := p.unknown.check(l, msg, ts, now, src.broker, src.version); d != nil {
+				d, fault := p.unknown.check(l, msg, ts, now, src.broker, src.version)
+				if fault {
+					p.unknownLines.Add(1)
+				}
+				if d != nil {
 					p.enrich(d, src, pk, at)
 					ds = append(ds, d)
 					sigs = append(sigs, nil)
@@ -182,7 +191,7 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan logline.Batch) error {
 		p.lines.Add(int64(nlines))
 		p.bytes.Add(n)
 		p.diagnoses.Add(int64(len(ds)))
-		if out.send(ctx, ds, sigs, b.Done) != nil {
+		if out.send(ctx, pk, ds, sigs, b.Done) != nil {
 			break // the shutdown deadline passed: the rest stays unacknowledged
 		}
 	}
@@ -226,6 +235,12 @@ func (p *Pipeline) source(name string) *sourceState {
 	return s
 }
 
+// UnknownLines is how many fault-looking lines no signature explained,
+// each one, also those not reported because their wording was reported
+// within the interval (0 with Unknown off). It may be called while Run
+// runs.
+func (p *Pipeline) UnknownLines() int64 { return p.unknownLines.Load() }
+
 // Stats returns the counts so far; it may be called while Run runs.
 func (p *Pipeline) Stats() Stats {
 	return Stats{Lines: p.lines.Load(), Bytes: p.bytes.Load(), Diagnoses: p.diagnoses.Load()}
@@ -264,4 +279,76 @@ func (p *Pipeline) SignatureCounts() []SignatureCount {
 		out = append(out, SignatureCount{SignatureID: k[0], Severity: k[1], N: n})
 	}
 	return out
+}
+
+// matcherWork keeps the matchers' counters monotonic across reloads: the
+// counts of matchers Run no longer uses are added up in retired, and the
+// one it matches with now is read live.
+type matcherWork struct {
+	mu      sync.Mutex
+	active  *matcher.Matcher
+	retired matcher.Stats
+	bySig   map[string]int64 // retired regex runs per signature id
+}
+
+// use makes m the matcher Run matches with, retiring the previous one:
+// Run is done with it (a pack is swapped between batches).
+func (w *matcherWork) use(m *matcher.Matcher) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if m == w.active {
+		return
+	}
+	if old := w.active; old != nil {
+		st := old.Stats()
+		w.retired.Lines += st.Lines
+		w.retired.Candidates += st.Candidates
+		w.retired.RegexRuns += st.RegexRuns
+		w.retired.CacheHits += st.CacheHits
+		w.retired.CacheMisses += st.CacheMisses
+		for _, ss := range old.SignatureStats() {
+			if ss.RegexRuns > 0 {
+				if w.bySig == nil {
+					w.bySig = map[string]int64{}
+				}
+				w.bySig[ss.ID] += ss.RegexRuns
+			}
+		}
+	}
+	w.active = m
+}
+
+// MatcherStats returns the matchers' work since the pipeline was made,
+// across reloads: the counters of every pack it matched with, added up
+// (they never go backwards), and the cache size of the matcher in use.
+// Per-signature regex runs are by signature id, in no particular order.
+// It may be called while Run runs.
+func (p *Pipeline) MatcherStats() (matcher.Stats, []matcher.SignatureStats) {
+	w := &p.work
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st := w.retired
+	bySig := maps.Clone(w.bySig)
+	if m := w.active; m != nil {
+		cur := m.Stats()
+		st.Lines += cur.Lines
+		st.Candidates += cur.Candidates
+		st.RegexRuns += cur.RegexRuns
+		st.CacheHits += cur.CacheHits
+		st.CacheMisses += cur.CacheMisses
+		st.CacheEntries, st.CacheBytes = cur.CacheEntries, cur.CacheBytes
+		for _, ss := range m.SignatureStats() {
+			if ss.RegexRuns > 0 {
+				if bySig == nil {
+					bySig = map[string]int64{}
+				}
+				bySig[ss.ID] += ss.RegexRuns
+			}
+		}
+	}
+	out := make([]matcher.SignatureStats, 0, len(bySig))
+	for id, n := range bySig {
+		out = append(out, matcher.SignatureStats{ID: id, RegexRuns: n})
+	}
+	return st, out
 }

@@ -53,8 +53,9 @@ type storm struct {
 	thresholds map[string]Threshold
 	clock      clock.Clock
 	groups     map[string]*group
-	due        groupHeap // open groups by closing time
-	policies   map[string]policy
+	due        groupHeap         // open groups by closing time
+	policies   map[string]policy // by signature id, for pack
+	pack       *Pack             // of the last item; policies belong to it
 	keyBuf     strings.Builder
 	// emit sends a notification to every alerting sink; then runs once
 	// all of them accepted it.
@@ -91,10 +92,6 @@ func newStorm(window time.Duration, thresholds map[string]Threshold, c clock.Clo
 	return &storm{window: window, thresholds: thresholds, clock: c, groups: make(map[string]*group)}
 }
 
-// active reports whether the stage does anything; when it does not, the
-// alerting sinks get every diagnosis straight away.
-func (s *storm) active() bool { return s.window > 0 || len(s.thresholds) > 0 }
-
 // policy is how the stage treats one signature's diagnoses.
 type policy struct {
 	threshold Threshold // Count 0: none
@@ -102,9 +99,14 @@ type policy struct {
 }
 
 // policyOf returns the policy for a diagnosis of sig (nil for unknown
-// lines), computed once per signature id: the threshold configured for
-// it, else its own; its key fields.
-func (s *storm) policyOf(sig *signatures.Signature, id string) policy {
+// lines) from pk, computed once per signature id and pack: the threshold
+// configured for it, else its own; its key fields. A reload swaps the
+// pack, and with it every signature's own threshold and key fields, so
+// the first item of a new pack clears what was computed for the old one.
+func (s *storm) policyOf(pk *Pack, sig *signatures.Signature, id string) policy {
+	if pk != s.pack {
+		s.pack, s.policies = pk, nil
+	}
 	if p, ok := s.policies[id]; ok {
 		return p
 	}
@@ -162,7 +164,7 @@ func (s *storm) run(ctx context.Context, in <-chan item) error {
 
 func (s *storm) add(ctx context.Context, it item) error {
 	now := s.clock.Now()
-	p := s.policyOf(it.sig, it.d.SignatureID)
+	p := s.policyOf(it.pack, it.sig, it.d.SignatureID)
 	th, isThreshold := p.threshold, p.threshold.Count > 0
 	var key string
 	if isThreshold {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mqttdiag/mqttdiag/internal/clock"
 	"github.com/mqttdiag/mqttdiag/internal/logline"
+	"github.com/mqttdiag/mqttdiag/matcher"
 	"github.com/mqttdiag/mqttdiag/signatures"
 	"github.com/mqttdiag/mqttdiag/sink"
 )
@@ -299,5 +300,77 @@ func TestPipelineStorm(t *testing.T) {
 				t.Errorf("acknowledged %d of 40 batches", acked.Load())
 			}
 		})
+	}
+}
+
+// takeoverPack is pack's takeover signature with threshold (JSON, or
+// empty for none).
+func takeoverPack(t *testing.T, threshold string) *Pack {
+	t.Helper()
+	th := ""
+	if threshold != "" {
+		th = `"threshold": ` + threshold + `,`
+	}
+	s, err := signatures.Parse("p.json", []byte(`[{
+		"id": "takeover", "signature": "Client id takeover", "category": "protocol_error", "severity": "warning", `+th+`
+		"root_cause": "two clients share an id", "regex": "^Client (?P<client_id>.+) already connected, closing old connection\\.$"
+	}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := matcher.New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewPack(m, s, "v", threshold)
+}
+
+// A signature's own threshold holds back its alerts without any storm
+// control flag (dedup off, no --threshold), and the policy follows the
+// pack: a reload that adds a threshold applies it, one that removes it
+// lets the alerts through again.
+func TestSignatureThresholdWithoutStormFlags(t *testing.T) {
+	none := takeoverPack(t, "")
+	three := takeoverPack(t, `{"count": 3, "window": "5m"}`)
+	alert := newCounter()
+	p := New(none.Matcher, []sink.Notifier{newCounter()}, Alerting(alert), StormControl(0, nil), WaitClock(clock.NewFake(time.Unix(0, 0))))
+	p.SetPack(three) // the pack loaded at start has a threshold
+	in := make(chan logline.Batch)
+	ran := make(chan error, 1)
+	go func() { ran <- p.Run(context.Background(), in) }()
+	send := func(pk *Pack, from, n int, client string) {
+		if pk != nil {
+			p.SetPack(pk)
+		}
+		var lines []logline.Line
+		for i := range n {
+			lines = append(lines, takeoverLine(from+i, client))
+		}
+		in <- logline.Batch{Lines: lines}
+	}
+	send(nil, 0, 2, "held") // below the threshold: silence
+	send(none, 10, 1, "free")
+	if d := waitFor(t, alert.ch, "the diagnosis after the reload that removed the threshold"); d.Fields["client_id"] != "free" || d.Summary != "" {
+		t.Fatalf("got %s %s count %d: the threshold of the old pack still applied, or was ignored", d.Fields["client_id"], d.Summary, d.Count)
+	}
+	// A reload that brings a threshold back: the window the held lines
+	// opened is still open, and they count toward it.
+	send(three, 20, 3, "again")
+	d := waitFor(t, alert.ch, "the threshold summary")
+	if d.Summary != SummaryThreshold || d.Count != 3 {
+		t.Fatalf("got %s summary %q count %d, want a threshold summary of 3", d.Fields["client_id"], d.Summary, d.Count)
+	}
+	close(in)
+	if err := waitFor(t, ran, "Run"); err != nil {
+		t.Fatal(err)
+	}
+	// At the end the rest of the crossed window goes out.
+	close(alert.ch)
+	rest := 0
+	for d := range alert.ch {
+		rest += d.Occurrences()
+	}
+	if rest != 2 {
+		t.Errorf("the rest of the window counted %d, want 2", rest)
 	}
 }

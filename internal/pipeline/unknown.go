@@ -34,11 +34,12 @@ func newUnknowns(interval time.Duration) *unknowns {
 // check returns a diagnosis for l when its message looks like a fault and
 // its shape was not reported within the interval. at is the line's own
 // time when it has one (so a scan of an old log is limited by log time),
-// else now.
-func (u *unknowns) check(l *logline.Line, msg string, logTime, now time.Time, broker, version string) *sink.Diagnosis {
+// else now. fault tells whether the message looks like a fault, reported
+// or not.
+func (u *unknowns) check(l *logline.Line, msg string, logTime, now time.Time, broker, version string) (d *sink.Diagnosis, fault bool) {
 	severity, ok := brokerlog.Fault(msg)
 	if !ok {
-		return nil
+		return nil, false
 	}
 	at := logTime
 	if at.IsZero() {
@@ -46,10 +47,10 @@ func (u *unknowns) check(l *logline.Line, msg string, logTime, now time.Time, br
 	}
 	shape := brokerlog.Shape(msg)
 	if prev, seen := u.last.Get(shape); seen && at.Sub(prev) < u.interval && at.Sub(prev) >= 0 {
-		return nil
+		return nil, true
 	}
 	u.last.Add(shape, at)
-	d := &sink.Diagnosis{
+	d = &sink.Diagnosis{
 		ID:            DiagnosisID(l.Stream, l.Offset, UnknownID),
 		SignatureID:   UnknownID,
 		Title:         "Fault-looking line that no signature explains",
@@ -72,5 +73,5 @@ func (u *unknowns) check(l *logline.Line, msg string, logTime, now time.Time, br
 		t := logTime
 		d.LogTime = &t
 	}
-	return d
+	return d, true
 }

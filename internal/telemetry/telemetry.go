@@ -1,6 +1,7 @@
 // Package telemetry serves what operators watch mqttdiag with: Prometheus
 // metrics on /metrics, /healthz (the process is alive) and /readyz (the
-// pack is loaded, the inputs are open, no sink has been failing for long).
+// pack is loaded, the inputs are open and readable, no sink has been
+// failing for long).
 //
 // Metrics are read from the stages' own counters at scrape time rather
 // than updated on the hot path: a line costs the matcher and tailer an
@@ -23,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mqttdiag/mqttdiag/internal/pipeline"
+	"github.com/mqttdiag/mqttdiag/matcher"
 	"github.com/mqttdiag/mqttdiag/tailer"
 )
 
@@ -30,6 +32,7 @@ import (
 type Tailer interface {
 	Stats() []tailer.FileStats
 	Waiting() []string
+	Problems() []tailer.InputProblem
 	CheckpointAge() (time.Duration, bool)
 }
 
@@ -39,6 +42,8 @@ type Pipeline interface {
 	SinkStats() []pipeline.SinkStats
 	SignatureCounts() []pipeline.SignatureCount
 	CurrentPack() *pipeline.Pack
+	MatcherStats() (matcher.Stats, []matcher.SignatureStats)
+	UnknownLines() int64
 }
 
 // Server is the metrics and health endpoint.
@@ -123,6 +128,9 @@ func (s *Server) Ready() Readiness {
 	if r.Waiting = s.tl.Waiting(); len(r.Waiting) > 0 {
 		fail("waiting for inputs to appear: %v", r.Waiting)
 	}
+	for _, p := range s.tl.Problems() {
+		fail("cannot follow input %s: %s", p.Path, p.Problem)
+	}
 	now := s.now()
 	for _, st := range s.pl.SinkStats() {
 		if !st.FailingSince.IsZero() && now.Sub(st.FailingSince) >= s.failingAfter {
@@ -175,6 +183,7 @@ type descs struct {
 	descLag          *prometheus.Desc
 	descDiagnoses    *prometheus.Desc
 	descUnknown      *prometheus.Desc
+	descUnknownRep   *prometheus.Desc
 	descMatchLines   *prometheus.Desc
 	descCandidates   *prometheus.Desc
 	descRegexRuns    *prometheus.Desc
@@ -186,6 +195,8 @@ type descs struct {
 	descSinkPoison   *prometheus.Desc
 	descSinkFailed   *prometheus.Desc
 	descSinkRetried  *prometheus.Desc
+	descSinkResends  *prometheus.Desc
+	descSinkResendFl *prometheus.Desc
 	descSinkQueue    *prometheus.Desc
 	descSinkQueueCap *prometheus.Desc
 	descSinkFailing  *prometheus.Desc
@@ -201,7 +212,8 @@ func newDescs() descs {
 		descBytes:        prometheus.NewDesc("mqttdiag_bytes_read_total", "Bytes read, per input path.", []string{"file"}, nil),
 		descLag:          prometheus.NewDesc("mqttdiag_tail_lag_bytes", "Bytes of the file a path names that are not read yet.", []string{"file"}, nil),
 		descDiagnoses:    prometheus.NewDesc("mqttdiag_diagnoses_total", "Diagnoses made, by signature and severity (signature_id=\"unknown\" for fault-looking lines no signature explains).", []string{"signature_id", "severity"}, nil),
-		descUnknown:      prometheus.NewDesc("mqttdiag_unknown_fault_lines_total", "Fault-looking lines no signature explains (as reported, at most one per wording per minute).", nil, nil),
+		descUnknown:      prometheus.NewDesc("mqttdiag_unknown_fault_lines_total", "Fault-looking lines no signature explains, every one of them.", nil, nil),
+		descUnknownRep:   prometheus.NewDesc("mqttdiag_unknown_fault_reports_total", "Diagnoses made for fault-looking lines no signature explains: at most one per wording per minute.", nil, nil),
 		descMatchLines:   prometheus.NewDesc("mqttdiag_matcher_lines_total", "Messages the matcher examined.", nil, nil),
 		descCandidates:   prometheus.NewDesc("mqttdiag_matcher_candidates_total", "Signature branches whose trigger literal the prefilter hit; divide by mqttdiag_matcher_lines_total for candidates per line.", nil, nil),
 		descRegexRuns:    prometheus.NewDesc("mqttdiag_matcher_regex_runs_total", "Regular expression evaluations.", nil, nil),
@@ -213,6 +225,8 @@ func newDescs() descs {
 		descSinkPoison:   prometheus.NewDesc("mqttdiag_sink_refused_total", "Diagnoses a sink refused for good (a 4xx other than 408 and 429).", []string{"sink"}, nil),
 		descSinkFailed:   prometheus.NewDesc("mqttdiag_sink_failures_total", "Failed delivery attempts.", []string{"sink"}, nil),
 		descSinkRetried:  prometheus.NewDesc("mqttdiag_sink_retries_total", "Delivery attempts repeated after a recoverable failure.", []string{"sink"}, nil),
+		descSinkResends:  prometheus.NewDesc("mqttdiag_sink_resends_total", "Re-sends of what is still current (Alertmanager's active alerts), failed ones included.", []string{"sink"}, nil),
+		descSinkResendFl: prometheus.NewDesc("mqttdiag_sink_resend_failures_total", "Re-sends that failed (the sink counts as failing until a delivery or re-send succeeds).", []string{"sink"}, nil),
 		descSinkQueue:    prometheus.NewDesc("mqttdiag_sink_queue_depth", "Diagnoses waiting in a sink's queue.", []string{"sink"}, nil),
 		descSinkQueueCap: prometheus.NewDesc("mqttdiag_sink_queue_capacity", "Size of a sink's queue.", []string{"sink"}, nil),
 		descSinkFailing:  prometheus.NewDesc("mqttdiag_sink_failing_seconds", "How long a sink has been failing (0 when its last attempt succeeded).", []string{"sink"}, nil),
@@ -225,9 +239,9 @@ func newDescs() descs {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	s := (*Server)(c)
-	for _, d := range []*prometheus.Desc{s.d.descLines, s.d.descBytes, s.d.descLag, s.d.descDiagnoses, s.d.descUnknown, s.d.descMatchLines, s.d.descCandidates,
+	for _, d := range []*prometheus.Desc{s.d.descLines, s.d.descBytes, s.d.descLag, s.d.descDiagnoses, s.d.descUnknown, s.d.descUnknownRep, s.d.descMatchLines, s.d.descCandidates,
 		s.d.descRegexRuns, s.d.descSigRegexRuns, s.d.descCacheHits, s.d.descCacheMisses, s.d.descCacheEntries, s.d.descSinkSent, s.d.descSinkPoison,
-		s.d.descSinkFailed, s.d.descSinkRetried, s.d.descSinkQueue, s.d.descSinkQueueCap, s.d.descSinkFailing, s.d.descCheckpoint, s.d.descPackSize,
+		s.d.descSinkFailed, s.d.descSinkRetried, s.d.descSinkResends, s.d.descSinkResendFl, s.d.descSinkQueue, s.d.descSinkQueueCap, s.d.descSinkFailing, s.d.descCheckpoint, s.d.descPackSize,
 		s.d.descLoadErrors, s.d.descBuild} {
 		ch <- d
 	}
@@ -253,20 +267,21 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			unknown += sc.N
 		}
 	}
-	counter(s.d.descUnknown, float64(unknown))
+	counter(s.d.descUnknown, float64(s.pl.UnknownLines()))
+	counter(s.d.descUnknownRep, float64(unknown))
+	// The matcher counters add up every pack matched with since start, so
+	// that they do not go backwards when a reload swaps the matcher.
+	ms, bySig := s.pl.MatcherStats()
+	counter(s.d.descMatchLines, float64(ms.Lines))
+	counter(s.d.descCandidates, float64(ms.Candidates))
+	counter(s.d.descRegexRuns, float64(ms.RegexRuns))
+	counter(s.d.descCacheHits, float64(ms.CacheHits))
+	counter(s.d.descCacheMisses, float64(ms.CacheMisses))
+	gauge(s.d.descCacheEntries, float64(ms.CacheEntries))
+	for _, ss := range bySig {
+		counter(s.d.descSigRegexRuns, float64(ss.RegexRuns), ss.ID)
+	}
 	if pk := s.pl.CurrentPack(); pk != nil && pk.Matcher != nil {
-		ms := pk.Matcher.Stats()
-		counter(s.d.descMatchLines, float64(ms.Lines))
-		counter(s.d.descCandidates, float64(ms.Candidates))
-		counter(s.d.descRegexRuns, float64(ms.RegexRuns))
-		counter(s.d.descCacheHits, float64(ms.CacheHits))
-		counter(s.d.descCacheMisses, float64(ms.CacheMisses))
-		gauge(s.d.descCacheEntries, float64(ms.CacheEntries))
-		for _, ss := range pk.Matcher.SignatureStats() {
-			if ss.RegexRuns > 0 {
-				counter(s.d.descSigRegexRuns, float64(ss.RegexRuns), ss.ID)
-			}
-		}
 		gauge(s.d.descPackSize, float64(len(pk.Signatures)), pk.Version, pk.Hash)
 	}
 	now := s.now()
@@ -275,6 +290,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(s.d.descSinkPoison, float64(st.Poisoned), st.Name)
 		counter(s.d.descSinkFailed, float64(st.Failed), st.Name)
 		counter(s.d.descSinkRetried, float64(st.Retried), st.Name)
+		counter(s.d.descSinkResends, float64(st.Refreshes), st.Name)
+		counter(s.d.descSinkResendFl, float64(st.RefreshFailures), st.Name)
 		gauge(s.d.descSinkQueue, float64(st.QueueDepth), st.Name)
 		gauge(s.d.descSinkQueueCap, float64(st.QueueCap), st.Name)
 		failing := 0.0

@@ -1,0 +1,48 @@
+package tailer
+
+import (
+	"io/fs"
+	"os"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+)
+
+// A path that cannot be opened is listed by Problems, with why, while it
+// cannot; once it opens it leaves the list.
+func TestProblemsListInputsThatCannotBeOpened(t *testing.T) {
+	_, path := tempLog(t)
+	appendFile(t, path, "")
+	var failing atomic.Bool
+	failing.Store(true)
+	open := func(p string) (*os.File, error) {
+		if failing.Load() {
+			return nil, &fs.PathError{Op: "open", Path: p, Err: syscall.EACCES}
+		}
+		return os.Open(p)
+	}
+	clk := newFakeClock()
+	s := start(t, []string{path}, Poll(testTick), WithClock(clk), func(o *options) { o.open = open })
+	clk.awaitIdle(t, testTick) // the first discovery pass is over
+	ps := s.tl.Problems()
+	if len(ps) != 1 || ps[0].Path != path || !strings.Contains(ps[0].Problem, "cannot open log file") ||
+		!strings.Contains(ps[0].Problem, "permission denied") {
+		t.Fatalf("problems %+v", ps)
+	}
+	if w := s.tl.Waiting(); len(w) != 0 {
+		t.Errorf("an existing file that cannot be opened is not awaited: %v", w)
+	}
+	clk.tick(t, testTick)
+	if ps := s.tl.Problems(); len(ps) != 1 {
+		t.Fatalf("the problem persists, but problems are %+v", ps)
+	}
+	failing.Store(false)
+	clk.tick(t, testTick)
+	if ps := s.tl.Problems(); len(ps) != 0 {
+		t.Errorf("after the file opened: %+v", ps)
+	}
+	appendFile(t, path, "readable\n")
+	clk.tick(t, testTick)
+	wantTexts(t, s.c.wait(t, 1), "readable")
+}
