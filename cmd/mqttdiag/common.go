@@ -168,9 +168,10 @@ func (g *globalFlags) setup(stderr io.Writer, mopts ...matcher.Option) (zerolog.
 	return log, pack, m, nil
 }
 
-// logMatcherStats logs the matcher's work at debug level, when a run ends.
-func logMatcherStats(log zerolog.Logger, m *matcher.Matcher) {
-	st := m.Stats()
+// logMatcherStats logs the matcher's work at debug level, when a run ends:
+// every pack's, across reloads.
+func logMatcherStats(log zerolog.Logger, p *pipeline.Pipeline) {
+	st, _ := p.MatcherStats()
 	log.Debug().Int64("lines", st.Lines).Int64("candidates", st.Candidates).Int64("regex_runs", st.RegexRuns).
 		Int64("cache_hits", st.CacheHits).Int64("cache_misses", st.CacheMisses).
 		Int("cache_entries", st.CacheEntries).Int64("cache_bytes", st.CacheBytes).Msg("matcher")

@@ -119,7 +119,7 @@ With --state, a restart resumes where every diagnosis had been delivered.`,
 			st, err := runPipeline(c.Context(), tl, p)
 			// Every batch delivered has been acknowledged: save where to resume.
 			err = errors.Join(err, tl.Close())
-			logMatcherStats(log, p.CurrentPack().Matcher)
+			logMatcherStats(log, p)
 			log.Info().Int64("lines", st.Lines).Int64("diagnoses", st.Diagnoses).Msg("mqttdiag stopped")
 			return err
 		},

@@ -107,7 +107,7 @@ Colour is used on a terminal unless NO_COLOR is set.`,
 			if err != nil {
 				return err
 			}
-			logMatcherStats(log, m)
+			logMatcherStats(log, p)
 			log.Debug().Int64("lines", st.Lines).Int64("diagnoses", st.Diagnoses).Msg("scan done")
 			if format == "json" && htmlPath == "" {
 				return nil
