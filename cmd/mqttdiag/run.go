@@ -70,6 +70,8 @@ With --state, a restart resumes where every diagnosis had been delivered.`,
   kubectl logs -f deploy/emqx | mqttdiag run --log-format console -`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			hup, stopHup := hangupSignals()
+			defer stopHup()
 			mopts, iopts, err := in.options()
 			if err != nil {
 				return err
@@ -110,7 +112,10 @@ With --state, a restart resumes where every diagnosis had been delivered.`,
 				}()
 				tel.Started()
 			}
-			go (&reloader{g: g, flags: c.Flags(), mopts: mopts, p: p, tel: tel, log: log}).watch(ctx)
+			ignoreEarlyHangups(hup, log)
+			done := make(chan struct{})
+			defer close(done)
+			go (&reloader{g: g, flags: c.Flags(), mopts: mopts, p: p, tel: tel, log: log}).watch(c.Context(), hup, done)
 			st, err := runPipeline(c.Context(), tl, p)
 			// Every batch delivered has been acknowledged: save where to resume.
 			err = errors.Join(err, tl.Close())
