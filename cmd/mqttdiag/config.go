@@ -205,7 +205,7 @@ func secretFlag(name string) bool {
 
 // writeEffective prints the effective settings of c as YAML, each with
 // where it came from, secrets masked.
-func writeEffective(w io.Writer, c *cobra.Command, sources map[string]source) error {
+func writeEffective(w io.Writer, c *cobra.Command, sources map[string]source, getenv func(string) string) error {
 	fmt.Fprintf(w, "# effective configuration of `mqttdiag %s` (flag > env > file > default)\n", c.Name())
 	var names []string
 	c.Flags().VisitAll(func(f *pflag.Flag) {
@@ -220,10 +220,8 @@ func writeEffective(w io.Writer, c *cobra.Command, sources map[string]source) er
 		if isList(f) {
 			if sv, ok := f.Value.(pflag.SliceValue); ok {
 				items := sv.GetSlice()
-				if secretFlag(n) {
-					for i := range items {
-						items[i] = "****"
-					}
+				for i := range items {
+					items[i] = maskSetting(n, items[i])
 				}
 				if len(items) == 0 {
 					val = "[]"
@@ -232,9 +230,7 @@ func writeEffective(w io.Writer, c *cobra.Command, sources map[string]source) er
 				}
 			}
 		} else {
-			if secretFlag(n) && val != "" {
-				val = "****"
-			}
+			val = maskSetting(n, val)
 			if f.Value.Type() == "string" {
 				val = quoteYAML(val)
 			}
@@ -245,6 +241,20 @@ func writeEffective(w io.Writer, c *cobra.Command, sources map[string]source) er
 			comment += " " + src.at
 		}
 		fmt.Fprintf(w, "%s: %s  # %s\n", n, val, comment)
+	}
+	// The webhook's credentials are not settings (never on the command
+	// line or in the file): say whether the environment holds them.
+	if c.Flags().Lookup("webhook-token-file") != nil {
+		for _, e := range []struct{ env, file string }{{envWebhookToken, "webhook-token-file"}, {envWebhookSecret, "webhook-secret-file"}} {
+			state := "not set"
+			if getenv(e.env) != "" {
+				state = "set (" + masked + ")"
+				if f := c.Flags().Lookup(e.file); f != nil && f.Value.String() != "" {
+					state += ", unused: " + e.file + " is set"
+				}
+			}
+			fmt.Fprintf(w, "# $%s: %s\n", e.env, state)
+		}
 	}
 	return nil
 }
@@ -302,7 +312,7 @@ where it came from. Secrets are shown as ****.`,
 			if err != nil {
 				return err
 			}
-			return writeEffective(c.OutOrStdout(), sub, sources)
+			return writeEffective(c.OutOrStdout(), sub, sources, env)
 		},
 	}
 	check.Flags().StringVar(&target, "for", "run", "the command whose settings to check: run or scan")

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/spf13/cobra"
 )
 
 // executeEnv runs the CLI in-process with a given environment.
@@ -118,29 +116,71 @@ func TestConfigErrorsNameFileAndLine(t *testing.T) {
 	}
 }
 
+// The secret-bearing settings of the real CLI: URLs with user info and
+// query values, custom header values, and the token and HMAC secret in
+// the environment. config check shows none of them, whether they come
+// from the file or the environment; file paths are not secrets.
 func TestEffectiveConfigMasksSecrets(t *testing.T) {
-	c := &cobra.Command{Use: "run"}
-	c.Flags().String("webhook-token", "", "")
-	c.Flags().StringArray("webhook-secret", nil, "")
-	c.Flags().String("webhook-token-file", "", "")
-	src, err := applyConfig(c, nil, func(k string) string {
-		return map[string]string{"MQTTDIAG_WEBHOOK_TOKEN": "s3cr3t-token", "MQTTDIAG_WEBHOOK_SECRET": "hmac-key", "MQTTDIAG_WEBHOOK_TOKEN_FILE": "/run/secrets/token"}[k]
-	}, map[string]bool{})
-	if err != nil {
+	secrets := []string{"s3cretpw", "abc123", "hdrsecret", "envhdrsecret", "tok-env-9f8e", "hmac-env-1a2b", "ampw77", "gen-q-4455"}
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte("tok-file-secret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	if err := writeEffective(&out, c, src); err != nil {
-		t.Fatal(err)
+	file := writeConfig(t, "webhook: ['https://user:s3cretpw@hook.example/in?token=abc123&team=a']\n"+
+		"webhook-header: ['Authorization: Bearer hdrsecret']\n"+
+		"alertmanager: ['http://am:ampw77@am.example:9093']\n"+
+		"alert-generator-url: 'https://grafana.example/d?key=gen-q-4455'\n"+
+		"webhook-token-file: "+tokenFile+"\n")
+	env := map[string]string{
+		"MQTTDIAG_WEBHOOK_TOKEN":  "tok-env-9f8e",
+		"MQTTDIAG_WEBHOOK_SECRET": "hmac-env-1a2b",
 	}
-	if strings.Contains(out.String(), "s3cr3t") || strings.Contains(out.String(), "hmac-key") {
-		t.Errorf("secret printed:\n%s", out.String())
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		args []string
+	}{
+		{"file", env, nil},
+		{"env", map[string]string{"MQTTDIAG_WEBHOOK_HEADER": "X-Key: envhdrsecret", "MQTTDIAG_WEBHOOK_SECRET": "hmac-env-1a2b"}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"config", "check", "--config", file}, tt.args...)
+			code, out, errOut := executeEnv(t, tt.env, args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			for _, sec := range secrets {
+				if strings.Contains(out+errOut, sec) {
+					t.Errorf("config check prints the secret %q:\n%s", sec, out)
+				}
+			}
+			for _, want := range map[string][]string{
+				"file": {"webhook: [https://user:****@hook.example/in?token=****&team=****]", "webhook-header: ['Authorization: ****']",
+					"alertmanager: [http://am:****@am.example:9093]", "alert-generator-url: https://grafana.example/d?key=****",
+					"webhook-token-file: " + tokenFile, "# $MQTTDIAG_WEBHOOK_TOKEN: set (****), unused: webhook-token-file is set",
+					"# $MQTTDIAG_WEBHOOK_SECRET: set (****)"},
+				"env": {"webhook-header: ['X-Key: ****']  # env MQTTDIAG_WEBHOOK_HEADER", "# $MQTTDIAG_WEBHOOK_TOKEN: not set"},
+			}[tt.name] {
+				if !strings.Contains(out, want) {
+					t.Errorf("effective config lacks %q:\n%s", want, out)
+				}
+			}
+		})
 	}
-	if !strings.Contains(out.String(), "webhook-token: '****'") && !strings.Contains(out.String(), `webhook-token: "****"`) {
-		t.Errorf("token not masked:\n%s", out.String())
-	}
-	if !strings.Contains(out.String(), "/run/secrets/token") {
-		t.Errorf("a file path is not a secret and should show:\n%s", out.String())
+}
+
+func TestMaskURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://hook.example/in":                      "https://hook.example/in",
+		"https://u:p@hook.example:8443/in?a=1&b&c=2#f": "https://u:****@hook.example:8443/in?a=****&b=****&c=****#f",
+		"https://tok@hook.example":                     "https://****@hook.example",
+		"http://[::1:bad/?x=secret":                    "****",
+		"not a url":                                    "not a url",
+	} {
+		if got := maskURL(in); got != want {
+			t.Errorf("maskURL(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -141,7 +142,8 @@ func (s *sinkFlags) webhookConfig() (sink.WebhookConfig, error) {
 		k, v, ok := strings.Cut(kv, ":")
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		if !ok || k == "" || strings.ContainsAny(k, " \t\r\n") || strings.ContainsAny(v, "\r\n") {
-			return cfg, fmt.Errorf("--webhook-header %q: want 'Name: value'", kv)
+			// The value may be a credential: name the header, not its value.
+			return cfg, fmt.Errorf("--webhook-header %q: want 'Name: value'", maskHeader(kv))
 		}
 		cfg.Header.Add(k, v)
 	}
@@ -165,6 +167,12 @@ func (s *sinkFlags) alertmanagerConfig() (sink.AlertmanagerConfig, error) {
 	if instance == "" {
 		if instance, err = os.Hostname(); err != nil {
 			return sink.AlertmanagerConfig{}, fmt.Errorf("no --instance, and the host name is unknown: %w", err)
+		}
+	}
+	if s.generatorURL != "" {
+		// Checked here: the sink's own error would quote the URL whole.
+		if _, err := url.Parse(s.generatorURL); err != nil {
+			return sink.AlertmanagerConfig{}, fmt.Errorf("--alert-generator-url %q: does not parse as a URL", maskURL(s.generatorURL))
 		}
 	}
 	if s.resolveTimeout <= 0 || s.resendInterval <= 0 {
