@@ -276,7 +276,7 @@ func quoteYAML(s string) string {
 	return strings.TrimSpace(string(b))
 }
 
-func newConfigCmd(root *cobra.Command, env func(string) string) *cobra.Command {
+func newConfigCmd(root *cobra.Command, g *globalFlags, env func(string) string) *cobra.Command {
 	c := &cobra.Command{
 		Use:     "config",
 		Short:   "Work with mqttdiag's configuration file",
@@ -287,9 +287,11 @@ func newConfigCmd(root *cobra.Command, env func(string) string) *cobra.Command {
 		Use:   "check",
 		Short: "Validate the configuration and print the effective settings (secrets masked)",
 		Long: `check reads the configuration as the command given by --for would (flags,
-MQTTDIAG_* environment variables, the --config file, defaults), reports every
-problem with its file and line, and prints the effective settings, each with
-where it came from. Secrets are shown as ****.`,
+MQTTDIAG_* environment variables, the --config file, defaults), checks every
+value as that command does before it starts (the signatures, CA and token
+files and --broker-config included), reports a problem with the file and line
+or the environment variable that set it, and prints the effective settings,
+each with where it came from. Secrets are shown as ****.`,
 		Example: "  mqttdiag config check --config /etc/mqttdiag/mqttdiag.yaml\n  MQTTDIAG_DEDUP_WINDOW=5m mqttdiag config check --config mqttdiag.yaml --for run",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -311,6 +313,12 @@ where it came from. Secrets are shown as ****.`,
 			sources, err := applyConfig(sub, cf, env, allFlagNames(root))
 			if err != nil {
 				return err
+			}
+			// The values, as the command would check them before starting.
+			if check := g.checks[sub.Name()]; check != nil {
+				if err := check(); err != nil {
+					return locate(err, sources)
+				}
 			}
 			return writeEffective(c.OutOrStdout(), sub, sources, env)
 		},

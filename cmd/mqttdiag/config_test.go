@@ -35,7 +35,15 @@ func writeConfig(t *testing.T, content string) string {
 // The precedence table: env > file > default, for a scalar and a list
 // setting (flags over both: TestConfigFlagWins).
 func TestConfigPrecedence(t *testing.T) {
-	file := writeConfig(t, "max-line-bytes: 3000\nsignatures: [/from/file]\nlog-format: console\n")
+	// config check loads the signatures: the paths must exist.
+	d := t.TempDir()
+	fromFile, e1, e2 := filepath.Join(d, "from-file"), filepath.Join(d, "e1"), filepath.Join(d, "e2")
+	for _, p := range []string{fromFile, e1, e2} {
+		if err := os.Mkdir(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := writeConfig(t, "max-line-bytes: 3000\nsignatures: ["+fromFile+"]\nlog-format: console\n")
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -43,9 +51,9 @@ func TestConfigPrecedence(t *testing.T) {
 		want []string
 	}{
 		{"default", nil, false, []string{"max-line-bytes: 65536  # default", "signatures: []  # default"}},
-		{"file", nil, true, []string{"max-line-bytes: 3000  # file " + file + ":1", "signatures: [/from/file]  # file " + file + ":2", "log-format: console  # file"}},
-		{"env over file", map[string]string{"MQTTDIAG_MAX_LINE_BYTES": "2000", "MQTTDIAG_SIGNATURES": "/e1,/e2"}, true,
-			[]string{"max-line-bytes: 2000  # env MQTTDIAG_MAX_LINE_BYTES", "signatures: [/e1, /e2]  # env MQTTDIAG_SIGNATURES", "log-format: console  # file"}},
+		{"file", nil, true, []string{"max-line-bytes: 3000  # file " + file + ":1", "signatures: [" + fromFile + "]  # file " + file + ":2", "log-format: console  # file"}},
+		{"env over file", map[string]string{"MQTTDIAG_MAX_LINE_BYTES": "2000", "MQTTDIAG_SIGNATURES": e1 + "," + e2}, true,
+			[]string{"max-line-bytes: 2000  # env MQTTDIAG_MAX_LINE_BYTES", "signatures: [" + e1 + ", " + e2 + "]  # env MQTTDIAG_SIGNATURES", "log-format: console  # file"}},
 		{"config file from the environment", map[string]string{"MQTTDIAG_CONFIG": file}, false, []string{"max-line-bytes: 3000  # file"}},
 	}
 	for _, tt := range tests {
@@ -77,12 +85,54 @@ func TestConfigFlagWins(t *testing.T) {
 		t.Errorf("flag did not override env and file: %s", errOut)
 	}
 	code, _, errOut = executeEnv(t, map[string]string{"MQTTDIAG_FORMAT": "xml"}, "scan", "--config", file, "-")
-	if code == 0 || !strings.Contains(errOut, `--format "xml"`) {
-		t.Errorf("env did not override the file: exit %d %s", code, errOut)
+	if code == 0 || !strings.Contains(errOut, `env MQTTDIAG_FORMAT: --format "xml"`) {
+		t.Errorf("env did not override the file, or the error does not name the variable: exit %d %s", code, errOut)
 	}
 	code, _, errOut = executeEnv(t, nil, "scan", "--config", file, "-")
-	if code == 0 || !strings.Contains(errOut, `--format "yaml"`) {
-		t.Errorf("file value not used: exit %d %s", code, errOut)
+	if code == 0 || !strings.Contains(errOut, file+`:1: --format "yaml"`) {
+		t.Errorf("file value not used, or the error does not name file and line: exit %d %s", code, errOut)
+	}
+}
+
+// config check refuses what run or scan would refuse, with the same
+// words and where the value came from; run says the same.
+func TestConfigCheckValidatesValues(t *testing.T) {
+	tests := []struct {
+		content string
+		env     map[string]string
+		forCmd  string
+		want    string
+	}{
+		{"log-level: info\nlang: fr\n", nil, "run", `:2: --lang "fr": want en or zh`},
+		{"webhook: [ftp://x]\n", nil, "run", `:1: --webhook: webhook URL "ftp://x": want an http:// or https:// URL`},
+		{"threshold:\n  - nope=5/1m\n", nil, "run", `:2: --threshold "nope=5/1m": no loaded signature has id "nope"`},
+		{"context: -4\n", nil, "run", `:1: --context -4: want 0 to 100 lines`},
+		{"log-level: loud\n", nil, "run", `:1: --log-level "loud": want debug, info, warn or error`},
+		{"broker: hivemq\n", nil, "scan", `:1: --broker "hivemq": want mosquitto or emqx`},
+		{"color: sometimes\n", nil, "scan", `:1: --color "sometimes": want auto, always or never`},
+		{"queue-size: 0\n", nil, "run", `:1: --queue-size 0: want 1 or more`},
+		{"", map[string]string{"MQTTDIAG_LANG": "fr"}, "run", `env MQTTDIAG_LANG: --lang "fr": want en or zh`},
+		{"", map[string]string{"MQTTDIAG_BATCH_MAX": "0"}, "scan", `env MQTTDIAG_BATCH_MAX: --batch-max 0: want 1 or more`},
+	}
+	for _, tt := range tests {
+		file := writeConfig(t, tt.content)
+		code, out, errOut := executeEnv(t, tt.env, "config", "check", "--for", tt.forCmd, "--config", file)
+		want := tt.want
+		if strings.HasPrefix(want, ":") {
+			want = file + want
+		}
+		if code == 0 || !strings.Contains(errOut, want) || out != "" {
+			t.Errorf("config check of %q %v: exit %d, stderr %q, want %q", tt.content, tt.env, code, errOut, want)
+		}
+		code, _, errOut = executeEnv(t, tt.env, tt.forCmd, "--config", file, "/nonexistent/x.log")
+		if code == 0 || !strings.Contains(errOut, want) {
+			t.Errorf("%s with %q %v: exit %d, stderr %q, want %q", tt.forCmd, tt.content, tt.env, code, errOut, want)
+		}
+	}
+	// A good configuration passes.
+	file := writeConfig(t, "lang: zh\ncontext: 5\nthreshold: ["+takeoverID+"=5/1m]\nwebhook: [https://hook.example/in]\n")
+	if code, _, errOut := executeEnv(t, nil, "config", "check", "--config", file); code != 0 {
+		t.Errorf("a good configuration fails: %s", errOut)
 	}
 }
 

@@ -99,7 +99,7 @@ and the fields of the line (client id, address, ...). Its own logs go to stderr.
 		g.configPath, g.configSources = path, sources
 		return err
 	}
-	root.AddCommand(newRunCmd(g), newScanCmd(g), newSignaturesCmd(g), newExplainCmd(g), newConfigCmd(root, env), newVersionCmd())
+	root.AddCommand(newRunCmd(g), newScanCmd(g), newSignaturesCmd(g), newExplainCmd(g), newConfigCmd(root, g, env), newVersionCmd())
 	attachSignaturesCost(root, g)
 	return root
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/mqttdiag/mqttdiag/internal/logline"
@@ -72,20 +73,13 @@ With --state, a restart resumes where every diagnosis had been delivered.`,
 		RunE: func(c *cobra.Command, args []string) error {
 			hup, stopHup := hangupSignals()
 			defer stopHup()
-			mopts, iopts, err := in.options()
+			pr, err := prepare(c.ErrOrStderr(), g, &in, &df, func(log zerolog.Logger, pack *signatures.Pack) {
+				log.Info().Int("signatures", pack.Len()).Strs("inputs", args).Msg("mqttdiag starting")
+			})
 			if err != nil {
 				return err
 			}
-			log, pack, m, err := g.setup(c.ErrOrStderr(), mopts...)
-			if err != nil {
-				return err
-			}
-			log.Info().Int("signatures", pack.Len()).Strs("inputs", args).Msg("mqttdiag starting")
-			popts, err := df.options(log, pack)
-			if err != nil {
-				return err
-			}
-			popts = append(popts, iopts...)
+			log, mopts, popts := pr.log, pr.mopts, pr.popts
 			opts := []tailer.Option{tailer.Follow(true), tailer.FromBeginning(fromBeginning),
 				tailer.MaxLineBytes(in.maxLineBytes), tailer.Logger(log), tailer.StdinReader(c.InOrStdin()),
 				tailer.StateFile(state), tailer.Exclude(exclude...)}
@@ -93,7 +87,7 @@ With --state, a restart resumes where every diagnosis had been delivered.`,
 				opts = append(opts, tailer.Poll(poll))
 			}
 			tl := tailer.New(args, opts...)
-			p := pipeline.New(m, []sink.Notifier{sink.NewWriter(c.OutOrStdout())}, popts...)
+			p := pipeline.New(pr.m, []sink.Notifier{sink.NewWriter(c.OutOrStdout())}, popts...)
 			ctx, cancel := context.WithCancel(c.Context())
 			defer cancel()
 			var tel *telemetry.Server
@@ -126,6 +120,8 @@ With --state, a restart resumes where every diagnosis had been delivered.`,
 	}
 	in.register(c)
 	df.register(c)
+	g.addCheck(c, func() error { return checkShared(g, &in, &df) })
+	locateErrors(c, g)
 	c.Flags().BoolVar(&fromBeginning, "from-beginning", false, "read files from their first line instead of their end")
 	c.Flags().DurationVar(&poll, "poll", 0, "check files for changes at this interval instead of using inotify (NFS, overlay filesystems)")
 	c.Flags().StringVar(&state, "state", "", "keep checkpoints in this file and resume from them after a restart (at least once; exactly once after a clean stop)")

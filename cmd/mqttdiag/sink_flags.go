@@ -77,8 +77,11 @@ func (s *sinkFlags) register(c *cobra.Command) {
 func (s *sinkFlags) options(log zerolog.Logger, pack *signatures.Pack) ([]pipeline.Option, error) {
 	opts := []pipeline.Option{pipeline.Queue(s.queueSize), pipeline.Batch(s.batchMax, s.batchWait),
 		pipeline.ShutdownTimeout(s.shutdownTimeout), pipeline.DedupRecords(s.dedupStdout)}
-	if s.queueSize < 1 || s.batchMax < 1 {
-		return nil, fmt.Errorf("--queue-size and --batch-max: want 1 or more")
+	if s.queueSize < 1 {
+		return nil, fmt.Errorf("--queue-size %d: want 1 or more", s.queueSize)
+	}
+	if s.batchMax < 1 {
+		return nil, fmt.Errorf("--batch-max %d: want 1 or more", s.batchMax)
 	}
 	thresholds, err := parseThresholds(s.thresholds, pack)
 	if err != nil {
@@ -175,8 +178,11 @@ func (s *sinkFlags) alertmanagerConfig() (sink.AlertmanagerConfig, error) {
 			return sink.AlertmanagerConfig{}, fmt.Errorf("--alert-generator-url %q: does not parse as a URL", maskURL(s.generatorURL))
 		}
 	}
-	if s.resolveTimeout <= 0 || s.resendInterval <= 0 {
-		return sink.AlertmanagerConfig{}, fmt.Errorf("--alert-resolve-timeout and --alert-resend-interval: want a positive duration")
+	if s.resolveTimeout <= 0 {
+		return sink.AlertmanagerConfig{}, fmt.Errorf("--alert-resolve-timeout %v: want a positive duration", s.resolveTimeout)
+	}
+	if s.resendInterval <= 0 {
+		return sink.AlertmanagerConfig{}, fmt.Errorf("--alert-resend-interval %v: want a positive duration", s.resendInterval)
 	}
 	return sink.AlertmanagerConfig{HTTPOptions: h, Instance: instance, ResolveTimeout: s.resolveTimeout,
 		ResendInterval: s.resendInterval, GeneratorURL: s.generatorURL}, nil
