@@ -138,12 +138,12 @@ func applyConfig(c *cobra.Command, cf *configFile, getenv func(string) string, k
 			return
 		}
 		if v := getenv(envName(f.Name)); v != "" {
-			vals := []string{v}
+			vals := []string{strings.TrimSpace(v)}
 			if isList(f) {
-				vals = strings.Split(v, ",")
+				vals = splitEnvList(v)
 			}
 			for _, val := range vals {
-				if err := f.Value.Set(strings.TrimSpace(val)); err != nil {
+				if err := f.Value.Set(val); err != nil {
 					errs = append(errs, fmt.Errorf("%s=%q: %w", envName(f.Name), v, err))
 					return
 				}
@@ -175,6 +175,34 @@ func applyConfig(c *cobra.Command, cf *configFile, getenv func(string) string, k
 		sources[f.Name] = source{kind: "default"}
 	})
 	return sources, errors.Join(errs...)
+}
+
+// splitEnvList splits the value of a list setting's environment variable
+// into its items: they are separated by commas or newlines, and "\,"
+// is a comma inside an item (MQTTDIAG_WEBHOOK_HEADER='Accept: a\, b').
+// Items are trimmed; empty ones are dropped.
+func splitEnvList(v string) []string {
+	var out []string
+	var cur strings.Builder
+	flush := func() {
+		if item := strings.TrimSpace(cur.String()); item != "" {
+			out = append(out, item)
+		}
+		cur.Reset()
+	}
+	for i := 0; i < len(v); i++ {
+		switch {
+		case v[i] == '\\' && i+1 < len(v) && v[i+1] == ',':
+			cur.WriteByte(',')
+			i++
+		case v[i] == ',' || v[i] == '\n':
+			flush()
+		default:
+			cur.WriteByte(v[i])
+		}
+	}
+	flush()
+	return out
 }
 
 // allFlagNames collects the flag names of a command tree.

@@ -269,3 +269,33 @@ func FuzzConfigFile(f *testing.F) {
 		}
 	})
 }
+
+// List settings in the environment: items separated by commas or
+// newlines, "\," a comma inside an item (a header value may have commas).
+func TestEnvListSplitting(t *testing.T) {
+	for in, want := range map[string][]string{
+		"/a,/b":                             {"/a", "/b"},
+		" /a , /b ,":                        {"/a", "/b"},
+		`Accept: a\, b`:                     {"Accept: a, b"},
+		"Accept: a, b\nX-Team: oncall\n":    {"Accept: a", "b", "X-Team: oncall"},
+		"Accept: a\\, b\nX-Team: on\\,call": {"Accept: a, b", "X-Team: on,call"},
+		`C:\dir\x,/b`:                       {`C:\dir\x`, "/b"},
+		"":                                  nil,
+	} {
+		if got := splitEnvList(in); strings.Join(got, "|") != strings.Join(want, "|") || len(got) != len(want) {
+			t.Errorf("splitEnvList(%q) = %q, want %q", in, got, want)
+		}
+	}
+	env := map[string]string{"MQTTDIAG_WEBHOOK": "https://a.example/in,https://b.example/in",
+		"MQTTDIAG_WEBHOOK_HEADER": "Accept: application/json\\, text/plain\nX-Team: oncall"}
+	code, out, errOut := executeEnv(t, env, "config", "check")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, w := range []string{"webhook: [https://a.example/in, https://b.example/in]  # env MQTTDIAG_WEBHOOK",
+		"webhook-header: ['Accept: ****', 'X-Team: ****']  # env MQTTDIAG_WEBHOOK_HEADER"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("effective config lacks %q:\n%s", w, out)
+		}
+	}
+}

@@ -53,7 +53,7 @@ type sinkFlags struct {
 func (s *sinkFlags) register(c *cobra.Command) {
 	f := c.Flags()
 	f.StringArrayVar(&s.webhooks, "webhook", nil, "POST diagnoses as JSON to this URL (repeatable: each gets every alert)")
-	f.StringArrayVar(&s.webhookHeaders, "webhook-header", nil, "add this header to webhook requests, as 'Name: value' (repeatable)")
+	f.StringArrayVar(&s.webhookHeaders, "webhook-header", nil, "add this header to webhook requests, as 'Name: value' (repeatable; in $MQTTDIAG_WEBHOOK_HEADER one per line, or comma-separated with \\, for a comma)")
 	f.StringVar(&s.tokenFile, "webhook-token-file", "", "send the bearer token in this file (else $"+envWebhookToken+")")
 	f.StringVar(&s.secretFile, "webhook-secret-file", "", "sign webhook bodies with the HMAC secret in this file (else $"+envWebhookSecret+")")
 	f.StringVar(&s.webhookCA, "webhook-ca", "", "trust only the CA certificates in this PEM file for https webhooks")
