@@ -101,5 +101,34 @@ and the fields of the line (client id, address, ...). Its own logs go to stderr.
 	}
 	root.AddCommand(newRunCmd(g), newScanCmd(g), newSignaturesCmd(g), newExplainCmd(g), newConfigCmd(root, g, env), newVersionCmd())
 	attachSignaturesCost(root, g)
+	// cobra adds its completion command at Execute; made now, it is in
+	// the tree for --help and the tests, with examples like every other.
+	root.InitDefaultCompletionCmd()
+	addCompletionExamples(root)
 	return root
+}
+
+// completionExamples are the --help examples of `completion SHELL`.
+var completionExamples = map[string]string{
+	"bash": `  source <(mqttdiag completion bash)
+  mqttdiag completion bash > /etc/bash_completion.d/mqttdiag`,
+	"zsh": `  source <(mqttdiag completion zsh)
+  mqttdiag completion zsh > "${fpath[1]}/_mqttdiag"`,
+	"fish": `  mqttdiag completion fish | source
+  mqttdiag completion fish > ~/.config/fish/completions/mqttdiag.fish`,
+	"powershell": `  mqttdiag completion powershell | Out-String | Invoke-Expression`,
+}
+
+func addCompletionExamples(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		if c.Name() != "completion" {
+			continue
+		}
+		c.Example = `  source <(mqttdiag completion bash)
+  mqttdiag completion zsh > "${fpath[1]}/_mqttdiag"
+  mqttdiag completion fish > ~/.config/fish/completions/mqttdiag.fish`
+		for _, sh := range c.Commands() {
+			sh.Example = completionExamples[sh.Name()]
+		}
+	}
 }
