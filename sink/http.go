@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -79,6 +80,11 @@ func (o HTTPOptions) now() time.Time {
 func parseTarget(kind, raw string) (*url.URL, string, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
+		// url.Parse's error quotes the whole URL, credentials and all.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, "", fmt.Errorf("%s URL: %w", kind, err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
@@ -88,6 +94,38 @@ func parseTarget(kind, raw string) (*url.URL, string, error) {
 		return nil, "", fmt.Errorf("%s URL %q: no host", kind, safeURL(u))
 	}
 	return u, kind + " " + safeURL(u), nil
+}
+
+// urlCredentials returns what in u may be a credential, to scrub from
+// logged answers: the user info (and its Basic encoding, as the client
+// sends it) and the query values.
+func urlCredentials(u *url.URL) []string {
+	var out []string
+	if u.User != nil {
+		out = append(out, credentialWords([]string{u.User.Username()})...)
+		pw, _ := u.User.Password()
+		out = append(out, pw)
+		out = append(out, base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+pw)))
+	}
+	for _, vs := range u.Query() {
+		out = append(out, credentialWords(vs)...)
+	}
+	return out
+}
+
+// credentialWords returns header or query values, and their words
+// ("Bearer x" gives x too), that are long enough to be a credential:
+// scrubbing every short word would blank the answers it is meant to keep.
+func credentialWords(vs []string) []string {
+	var out []string
+	for _, v := range vs {
+		for _, w := range append([]string{v}, strings.Fields(v)...) {
+			if len(w) >= 6 {
+				out = append(out, w)
+			}
+		}
+	}
+	return out
 }
 
 func safeURL(u *url.URL) string {

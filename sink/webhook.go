@@ -43,7 +43,11 @@ type Webhook struct {
 	header http.Header
 	secret []byte
 	token  string
-	o      HTTPOptions
+	// scrub are the credentials a receiver's answer must not carry into
+	// a log: the token, the HMAC secret, custom header values, the URL's
+	// password (and its Basic encoding) and query values.
+	scrub []string
+	o     HTTPOptions
 
 	mu  sync.Mutex   // serialises Notify, which reuses buf
 	buf bytes.Buffer // the last body, kept to encode the next one without regrowing
@@ -79,7 +83,12 @@ func NewWebhook(rawURL string, cfg WebhookConfig) (*Webhook, error) {
 	if cfg.Token != "" {
 		h.Set("Authorization", "Bearer "+cfg.Token)
 	}
-	return &Webhook{target: u.String(), name: name, client: cfg.client(), header: h, secret: cfg.Secret, token: cfg.Token, o: cfg.HTTPOptions}, nil
+	scrub := []string{cfg.Token, string(cfg.Secret)}
+	for _, vs := range cfg.Header {
+		scrub = append(scrub, credentialWords(vs)...)
+	}
+	scrub = append(scrub, urlCredentials(u)...)
+	return &Webhook{target: u.String(), name: name, client: cfg.client(), header: h, secret: cfg.Secret, token: cfg.Token, scrub: scrub, o: cfg.HTTPOptions}, nil
 }
 
 // String names the webhook in logs, without credentials.
@@ -102,7 +111,7 @@ func (w *Webhook) Notify(ctx context.Context, ds []*Diagnosis) (bool, error) {
 	if len(w.secret) > 0 {
 		h.Set(SignatureHeader, Sign(w.secret, body))
 	}
-	return post(ctx, w.client, w.name, w.target, h, body, now, w.token, string(w.secret))
+	return post(ctx, w.client, w.name, w.target, h, body, now, w.scrub...)
 }
 
 // Sign returns the SignatureHeader value for body under secret.

@@ -25,6 +25,8 @@ type globalFlags struct {
 	// Where the configuration came from, for a reload (SIGHUP).
 	configPath    string
 	configSources map[string]source
+	// What `config check` validates, per command (check.go).
+	checks checks
 }
 
 // packVersion names a pack: mqttdiag's version for the built-in pack,

@@ -138,12 +138,12 @@ func applyConfig(c *cobra.Command, cf *configFile, getenv func(string) string, k
 			return
 		}
 		if v := getenv(envName(f.Name)); v != "" {
-			vals := []string{v}
+			vals := []string{strings.TrimSpace(v)}
 			if isList(f) {
-				vals = strings.Split(v, ",")
+				vals = splitEnvList(v)
 			}
 			for _, val := range vals {
-				if err := f.Value.Set(strings.TrimSpace(val)); err != nil {
+				if err := f.Value.Set(val); err != nil {
 					errs = append(errs, fmt.Errorf("%s=%q: %w", envName(f.Name), v, err))
 					return
 				}
@@ -177,6 +177,34 @@ func applyConfig(c *cobra.Command, cf *configFile, getenv func(string) string, k
 	return sources, errors.Join(errs...)
 }
 
+// splitEnvList splits the value of a list setting's environment variable
+// into its items: they are separated by commas or newlines, and "\,"
+// is a comma inside an item (MQTTDIAG_WEBHOOK_HEADER='Accept: a\, b').
+// Items are trimmed; empty ones are dropped.
+func splitEnvList(v string) []string {
+	var out []string
+	var cur strings.Builder
+	flush := func() {
+		if item := strings.TrimSpace(cur.String()); item != "" {
+			out = append(out, item)
+		}
+		cur.Reset()
+	}
+	for i := 0; i < len(v); i++ {
+		switch {
+		case v[i] == '\\' && i+1 < len(v) && v[i+1] == ',':
+			cur.WriteByte(',')
+			i++
+		case v[i] == ',' || v[i] == '\n':
+			flush()
+		default:
+			cur.WriteByte(v[i])
+		}
+	}
+	flush()
+	return out
+}
+
 // allFlagNames collects the flag names of a command tree.
 func allFlagNames(root *cobra.Command) map[string]bool {
 	names := map[string]bool{}
@@ -205,7 +233,7 @@ func secretFlag(name string) bool {
 
 // writeEffective prints the effective settings of c as YAML, each with
 // where it came from, secrets masked.
-func writeEffective(w io.Writer, c *cobra.Command, sources map[string]source) error {
+func writeEffective(w io.Writer, c *cobra.Command, sources map[string]source, getenv func(string) string) error {
 	fmt.Fprintf(w, "# effective configuration of `mqttdiag %s` (flag > env > file > default)\n", c.Name())
 	var names []string
 	c.Flags().VisitAll(func(f *pflag.Flag) {
@@ -220,10 +248,8 @@ func writeEffective(w io.Writer, c *cobra.Command, sources map[string]source) er
 		if isList(f) {
 			if sv, ok := f.Value.(pflag.SliceValue); ok {
 				items := sv.GetSlice()
-				if secretFlag(n) {
-					for i := range items {
-						items[i] = "****"
-					}
+				for i := range items {
+					items[i] = maskSetting(n, items[i])
 				}
 				if len(items) == 0 {
 					val = "[]"
@@ -232,9 +258,7 @@ func writeEffective(w io.Writer, c *cobra.Command, sources map[string]source) er
 				}
 			}
 		} else {
-			if secretFlag(n) && val != "" {
-				val = "****"
-			}
+			val = maskSetting(n, val)
 			if f.Value.Type() == "string" {
 				val = quoteYAML(val)
 			}
@@ -245,6 +269,20 @@ func writeEffective(w io.Writer, c *cobra.Command, sources map[string]source) er
 			comment += " " + src.at
 		}
 		fmt.Fprintf(w, "%s: %s  # %s\n", n, val, comment)
+	}
+	// The webhook's credentials are not settings (never on the command
+	// line or in the file): say whether the environment holds them.
+	if c.Flags().Lookup("webhook-token-file") != nil {
+		for _, e := range []struct{ env, file string }{{envWebhookToken, "webhook-token-file"}, {envWebhookSecret, "webhook-secret-file"}} {
+			state := "not set"
+			if getenv(e.env) != "" {
+				state = "set (" + masked + ")"
+				if f := c.Flags().Lookup(e.file); f != nil && f.Value.String() != "" {
+					state += ", unused: " + e.file + " is set"
+				}
+			}
+			fmt.Fprintf(w, "# $%s: %s\n", e.env, state)
+		}
 	}
 	return nil
 }
@@ -266,7 +304,7 @@ func quoteYAML(s string) string {
 	return strings.TrimSpace(string(b))
 }
 
-func newConfigCmd(root *cobra.Command, env func(string) string) *cobra.Command {
+func newConfigCmd(root *cobra.Command, g *globalFlags, env func(string) string) *cobra.Command {
 	c := &cobra.Command{
 		Use:     "config",
 		Short:   "Work with mqttdiag's configuration file",
@@ -277,9 +315,11 @@ func newConfigCmd(root *cobra.Command, env func(string) string) *cobra.Command {
 		Use:   "check",
 		Short: "Validate the configuration and print the effective settings (secrets masked)",
 		Long: `check reads the configuration as the command given by --for would (flags,
-MQTTDIAG_* environment variables, the --config file, defaults), reports every
-problem with its file and line, and prints the effective settings, each with
-where it came from. Secrets are shown as ****.`,
+MQTTDIAG_* environment variables, the --config file, defaults), checks every
+value as that command does before it starts (the signatures, CA and token
+files and --broker-config included), reports a problem with the file and line
+or the environment variable that set it, and prints the effective settings,
+each with where it came from. Secrets are shown as ****.`,
 		Example: "  mqttdiag config check --config /etc/mqttdiag/mqttdiag.yaml\n  MQTTDIAG_DEDUP_WINDOW=5m mqttdiag config check --config mqttdiag.yaml --for run",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -302,7 +342,13 @@ where it came from. Secrets are shown as ****.`,
 			if err != nil {
 				return err
 			}
-			return writeEffective(c.OutOrStdout(), sub, sources)
+			// The values, as the command would check them before starting.
+			if check := g.checks[sub.Name()]; check != nil {
+				if err := check(); err != nil {
+					return locate(err, sources)
+				}
+			}
+			return writeEffective(c.OutOrStdout(), sub, sources, env)
 		},
 	}
 	check.Flags().StringVar(&target, "for", "run", "the command whose settings to check: run or scan")

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/spf13/cobra"
 )
 
 // executeEnv runs the CLI in-process with a given environment.
@@ -37,7 +35,15 @@ func writeConfig(t *testing.T, content string) string {
 // The precedence table: env > file > default, for a scalar and a list
 // setting (flags over both: TestConfigFlagWins).
 func TestConfigPrecedence(t *testing.T) {
-	file := writeConfig(t, "max-line-bytes: 3000\nsignatures: [/from/file]\nlog-format: console\n")
+	// config check loads the signatures: the paths must exist.
+	d := t.TempDir()
+	fromFile, e1, e2 := filepath.Join(d, "from-file"), filepath.Join(d, "e1"), filepath.Join(d, "e2")
+	for _, p := range []string{fromFile, e1, e2} {
+		if err := os.Mkdir(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := writeConfig(t, "max-line-bytes: 3000\nsignatures: ["+fromFile+"]\nlog-format: console\n")
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -45,9 +51,9 @@ func TestConfigPrecedence(t *testing.T) {
 		want []string
 	}{
 		{"default", nil, false, []string{"max-line-bytes: 65536  # default", "signatures: []  # default"}},
-		{"file", nil, true, []string{"max-line-bytes: 3000  # file " + file + ":1", "signatures: [/from/file]  # file " + file + ":2", "log-format: console  # file"}},
-		{"env over file", map[string]string{"MQTTDIAG_MAX_LINE_BYTES": "2000", "MQTTDIAG_SIGNATURES": "/e1,/e2"}, true,
-			[]string{"max-line-bytes: 2000  # env MQTTDIAG_MAX_LINE_BYTES", "signatures: [/e1, /e2]  # env MQTTDIAG_SIGNATURES", "log-format: console  # file"}},
+		{"file", nil, true, []string{"max-line-bytes: 3000  # file " + file + ":1", "signatures: [" + fromFile + "]  # file " + file + ":2", "log-format: console  # file"}},
+		{"env over file", map[string]string{"MQTTDIAG_MAX_LINE_BYTES": "2000", "MQTTDIAG_SIGNATURES": e1 + "," + e2}, true,
+			[]string{"max-line-bytes: 2000  # env MQTTDIAG_MAX_LINE_BYTES", "signatures: [" + e1 + ", " + e2 + "]  # env MQTTDIAG_SIGNATURES", "log-format: console  # file"}},
 		{"config file from the environment", map[string]string{"MQTTDIAG_CONFIG": file}, false, []string{"max-line-bytes: 3000  # file"}},
 	}
 	for _, tt := range tests {
@@ -79,12 +85,54 @@ func TestConfigFlagWins(t *testing.T) {
 		t.Errorf("flag did not override env and file: %s", errOut)
 	}
 	code, _, errOut = executeEnv(t, map[string]string{"MQTTDIAG_FORMAT": "xml"}, "scan", "--config", file, "-")
-	if code == 0 || !strings.Contains(errOut, `--format "xml"`) {
-		t.Errorf("env did not override the file: exit %d %s", code, errOut)
+	if code == 0 || !strings.Contains(errOut, `env MQTTDIAG_FORMAT: --format "xml"`) {
+		t.Errorf("env did not override the file, or the error does not name the variable: exit %d %s", code, errOut)
 	}
 	code, _, errOut = executeEnv(t, nil, "scan", "--config", file, "-")
-	if code == 0 || !strings.Contains(errOut, `--format "yaml"`) {
-		t.Errorf("file value not used: exit %d %s", code, errOut)
+	if code == 0 || !strings.Contains(errOut, file+`:1: --format "yaml"`) {
+		t.Errorf("file value not used, or the error does not name file and line: exit %d %s", code, errOut)
+	}
+}
+
+// config check refuses what run or scan would refuse, with the same
+// words and where the value came from; run says the same.
+func TestConfigCheckValidatesValues(t *testing.T) {
+	tests := []struct {
+		content string
+		env     map[string]string
+		forCmd  string
+		want    string
+	}{
+		{"log-level: info\nlang: fr\n", nil, "run", `:2: --lang "fr": want en or zh`},
+		{"webhook: [ftp://x]\n", nil, "run", `:1: --webhook: webhook URL "ftp://x": want an http:// or https:// URL`},
+		{"threshold:\n  - nope=5/1m\n", nil, "run", `:2: --threshold "nope=5/1m": no loaded signature has id "nope"`},
+		{"context: -4\n", nil, "run", `:1: --context -4: want 0 to 100 lines`},
+		{"log-level: loud\n", nil, "run", `:1: --log-level "loud": want debug, info, warn or error`},
+		{"broker: hivemq\n", nil, "scan", `:1: --broker "hivemq": want mosquitto or emqx`},
+		{"color: sometimes\n", nil, "scan", `:1: --color "sometimes": want auto, always or never`},
+		{"queue-size: 0\n", nil, "run", `:1: --queue-size 0: want 1 or more`},
+		{"", map[string]string{"MQTTDIAG_LANG": "fr"}, "run", `env MQTTDIAG_LANG: --lang "fr": want en or zh`},
+		{"", map[string]string{"MQTTDIAG_BATCH_MAX": "0"}, "scan", `env MQTTDIAG_BATCH_MAX: --batch-max 0: want 1 or more`},
+	}
+	for _, tt := range tests {
+		file := writeConfig(t, tt.content)
+		code, out, errOut := executeEnv(t, tt.env, "config", "check", "--for", tt.forCmd, "--config", file)
+		want := tt.want
+		if strings.HasPrefix(want, ":") {
+			want = file + want
+		}
+		if code == 0 || !strings.Contains(errOut, want) || out != "" {
+			t.Errorf("config check of %q %v: exit %d, stderr %q, want %q", tt.content, tt.env, code, errOut, want)
+		}
+		code, _, errOut = executeEnv(t, tt.env, tt.forCmd, "--config", file, "/nonexistent/x.log")
+		if code == 0 || !strings.Contains(errOut, want) {
+			t.Errorf("%s with %q %v: exit %d, stderr %q, want %q", tt.forCmd, tt.content, tt.env, code, errOut, want)
+		}
+	}
+	// A good configuration passes.
+	file := writeConfig(t, "lang: zh\ncontext: 5\nthreshold: ["+takeoverID+"=5/1m]\nwebhook: [https://hook.example/in]\n")
+	if code, _, errOut := executeEnv(t, nil, "config", "check", "--config", file); code != 0 {
+		t.Errorf("a good configuration fails: %s", errOut)
 	}
 }
 
@@ -118,29 +166,71 @@ func TestConfigErrorsNameFileAndLine(t *testing.T) {
 	}
 }
 
+// The secret-bearing settings of the real CLI: URLs with user info and
+// query values, custom header values, and the token and HMAC secret in
+// the environment. config check shows none of them, whether they come
+// from the file or the environment; file paths are not secrets.
 func TestEffectiveConfigMasksSecrets(t *testing.T) {
-	c := &cobra.Command{Use: "run"}
-	c.Flags().String("webhook-token", "", "")
-	c.Flags().StringArray("webhook-secret", nil, "")
-	c.Flags().String("webhook-token-file", "", "")
-	src, err := applyConfig(c, nil, func(k string) string {
-		return map[string]string{"MQTTDIAG_WEBHOOK_TOKEN": "s3cr3t-token", "MQTTDIAG_WEBHOOK_SECRET": "hmac-key", "MQTTDIAG_WEBHOOK_TOKEN_FILE": "/run/secrets/token"}[k]
-	}, map[string]bool{})
-	if err != nil {
+	secrets := []string{"s3cretpw", "abc123", "hdrsecret", "envhdrsecret", "tok-env-9f8e", "hmac-env-1a2b", "ampw77", "gen-q-4455"}
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte("tok-file-secret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	if err := writeEffective(&out, c, src); err != nil {
-		t.Fatal(err)
+	file := writeConfig(t, "webhook: ['https://user:s3cretpw@hook.example/in?token=abc123&team=a']\n"+
+		"webhook-header: ['Authorization: Bearer hdrsecret']\n"+
+		"alertmanager: ['http://am:ampw77@am.example:9093']\n"+
+		"alert-generator-url: 'https://grafana.example/d?key=gen-q-4455'\n"+
+		"webhook-token-file: "+tokenFile+"\n")
+	env := map[string]string{
+		"MQTTDIAG_WEBHOOK_TOKEN":  "tok-env-9f8e",
+		"MQTTDIAG_WEBHOOK_SECRET": "hmac-env-1a2b",
 	}
-	if strings.Contains(out.String(), "s3cr3t") || strings.Contains(out.String(), "hmac-key") {
-		t.Errorf("secret printed:\n%s", out.String())
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		args []string
+	}{
+		{"file", env, nil},
+		{"env", map[string]string{"MQTTDIAG_WEBHOOK_HEADER": "X-Key: envhdrsecret", "MQTTDIAG_WEBHOOK_SECRET": "hmac-env-1a2b"}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"config", "check", "--config", file}, tt.args...)
+			code, out, errOut := executeEnv(t, tt.env, args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			for _, sec := range secrets {
+				if strings.Contains(out+errOut, sec) {
+					t.Errorf("config check prints the secret %q:\n%s", sec, out)
+				}
+			}
+			for _, want := range map[string][]string{
+				"file": {"webhook: [https://user:****@hook.example/in?token=****&team=****]", "webhook-header: ['Authorization: ****']",
+					"alertmanager: [http://am:****@am.example:9093]", "alert-generator-url: https://grafana.example/d?key=****",
+					"webhook-token-file: " + tokenFile, "# $MQTTDIAG_WEBHOOK_TOKEN: set (****), unused: webhook-token-file is set",
+					"# $MQTTDIAG_WEBHOOK_SECRET: set (****)"},
+				"env": {"webhook-header: ['X-Key: ****']  # env MQTTDIAG_WEBHOOK_HEADER", "# $MQTTDIAG_WEBHOOK_TOKEN: not set"},
+			}[tt.name] {
+				if !strings.Contains(out, want) {
+					t.Errorf("effective config lacks %q:\n%s", want, out)
+				}
+			}
+		})
 	}
-	if !strings.Contains(out.String(), "webhook-token: '****'") && !strings.Contains(out.String(), `webhook-token: "****"`) {
-		t.Errorf("token not masked:\n%s", out.String())
-	}
-	if !strings.Contains(out.String(), "/run/secrets/token") {
-		t.Errorf("a file path is not a secret and should show:\n%s", out.String())
+}
+
+func TestMaskURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://hook.example/in":                      "https://hook.example/in",
+		"https://u:p@hook.example:8443/in?a=1&b&c=2#f": "https://u:****@hook.example:8443/in?a=****&b=****&c=****#f",
+		"https://tok@hook.example":                     "https://****@hook.example",
+		"http://[::1:bad/?x=secret":                    "****",
+		"not a url":                                    "not a url",
+	} {
+		if got := maskURL(in); got != want {
+			t.Errorf("maskURL(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
@@ -178,4 +268,34 @@ func FuzzConfigFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// List settings in the environment: items separated by commas or
+// newlines, "\," a comma inside an item (a header value may have commas).
+func TestEnvListSplitting(t *testing.T) {
+	for in, want := range map[string][]string{
+		"/a,/b":                             {"/a", "/b"},
+		" /a , /b ,":                        {"/a", "/b"},
+		`Accept: a\, b`:                     {"Accept: a, b"},
+		"Accept: a, b\nX-Team: oncall\n":    {"Accept: a", "b", "X-Team: oncall"},
+		"Accept: a\\, b\nX-Team: on\\,call": {"Accept: a, b", "X-Team: on,call"},
+		`C:\dir\x,/b`:                       {`C:\dir\x`, "/b"},
+		"":                                  nil,
+	} {
+		if got := splitEnvList(in); strings.Join(got, "|") != strings.Join(want, "|") || len(got) != len(want) {
+			t.Errorf("splitEnvList(%q) = %q, want %q", in, got, want)
+		}
+	}
+	env := map[string]string{"MQTTDIAG_WEBHOOK": "https://a.example/in,https://b.example/in",
+		"MQTTDIAG_WEBHOOK_HEADER": "Accept: application/json\\, text/plain\nX-Team: oncall"}
+	code, out, errOut := executeEnv(t, env, "config", "check")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, w := range []string{"webhook: [https://a.example/in, https://b.example/in]  # env MQTTDIAG_WEBHOOK",
+		"webhook-header: ['Accept: ****', 'X-Team: ****']  # env MQTTDIAG_WEBHOOK_HEADER"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("effective config lacks %q:\n%s", w, out)
+		}
+	}
 }

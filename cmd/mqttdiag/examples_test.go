@@ -1,11 +1,15 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
@@ -200,5 +204,49 @@ func TestAlertmanagerExampleConfig(t *testing.T) {
 	out, err := exec.Command(amtool, "check-config", "../../examples/alertmanager/alertmanager.yml").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "SUCCESS") {
 		t.Errorf("amtool check-config: %v\n%s", err, out)
+	}
+}
+
+// The deployment examples run mqttdiag as the broker's user because
+// Mosquitto 2.0 creates its log file with mode 0600: neither its group nor
+// others can read it. This pins that assumption on a real mosquitto; as
+// root it lets the broker drop to its own "mosquitto" user, as the
+// packages and the eclipse-mosquitto image do, and checks that user owns
+// the file.
+func TestMosquittoLogFileIsOwnerOnly(t *testing.T) {
+	dir := t.TempDir()
+	conf := fmt.Sprintf("listener %d 127.0.0.1\nlog_dest file mosquitto.log\n", brokertest.FreePort(t))
+	wantUID := -1
+	if os.Getuid() == 0 {
+		u, err := user.Lookup("mosquitto")
+		if err != nil {
+			conf += "user root\n"
+		} else {
+			// The broker, once it is that user, creates the file in dir.
+			wantUID, _ = strconv.Atoi(u.Uid)
+			gid, _ := strconv.Atoi(u.Gid)
+			for _, d := range []string{filepath.Dir(dir), dir} {
+				if err := os.Chmod(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Chown(dir, wantUID, gid); err != nil {
+				t.Fatal(err)
+			}
+		}
+	} else if u, err := user.Current(); err == nil {
+		conf += "user " + u.Username + "\n"
+	}
+	p := brokertest.Launch(t, dir, conf)
+	p.Wait(t, `mosquitto version .* running`)
+	fi, err := os.Stat(p.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := fi.Mode().Perm(); m != 0o600 {
+		t.Errorf("mosquitto created its log with mode %v, want 0600 (the examples and README assume it)", m)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && wantUID >= 0 && int(st.Uid) != wantUID {
+		t.Errorf("log owned by uid %d, want the mosquitto user's %d", st.Uid, wantUID)
 	}
 }

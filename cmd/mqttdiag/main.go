@@ -28,6 +28,9 @@ func main() {
 	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetGCPercent(35)
 	}
+	// SIGHUP first: its default action ends the process, and a reload
+	// sent while run starts or drains must not (reload.go).
+	catchHangups(os.Args[1:])
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(execute(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
@@ -96,7 +99,36 @@ and the fields of the line (client id, address, ...). Its own logs go to stderr.
 		g.configPath, g.configSources = path, sources
 		return err
 	}
-	root.AddCommand(newRunCmd(g), newScanCmd(g), newSignaturesCmd(g), newExplainCmd(g), newConfigCmd(root, env), newVersionCmd())
+	root.AddCommand(newRunCmd(g), newScanCmd(g), newSignaturesCmd(g), newExplainCmd(g), newConfigCmd(root, g, env), newVersionCmd())
 	attachSignaturesCost(root, g)
+	// cobra adds its completion command at Execute; made now, it is in
+	// the tree for --help and the tests, with examples like every other.
+	root.InitDefaultCompletionCmd()
+	addCompletionExamples(root)
 	return root
+}
+
+// completionExamples are the --help examples of `completion SHELL`.
+var completionExamples = map[string]string{
+	"bash": `  source <(mqttdiag completion bash)
+  mqttdiag completion bash > /etc/bash_completion.d/mqttdiag`,
+	"zsh": `  source <(mqttdiag completion zsh)
+  mqttdiag completion zsh > "${fpath[1]}/_mqttdiag"`,
+	"fish": `  mqttdiag completion fish | source
+  mqttdiag completion fish > ~/.config/fish/completions/mqttdiag.fish`,
+	"powershell": `  mqttdiag completion powershell | Out-String | Invoke-Expression`,
+}
+
+func addCompletionExamples(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		if c.Name() != "completion" {
+			continue
+		}
+		c.Example = `  source <(mqttdiag completion bash)
+  mqttdiag completion zsh > "${fpath[1]}/_mqttdiag"
+  mqttdiag completion fish > ~/.config/fish/completions/mqttdiag.fish`
+		for _, sh := range c.Commands() {
+			sh.Example = completionExamples[sh.Name()]
+		}
+	}
 }

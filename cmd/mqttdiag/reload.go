@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -32,15 +34,65 @@ type reloader struct {
 	log   zerolog.Logger
 }
 
-// watch reloads on every SIGHUP until ctx ends.
-func (r *reloader) watch(ctx context.Context) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+// hangups receives SIGHUP for the whole life of a `run` process. main
+// catches it before anything else and never lets go: SIGHUP's default
+// action ends the process, and a `systemctl reload` that lands while run
+// loads its pack, or while it drains after SIGTERM, must not kill it
+// (exit 129, no final checkpoint). Other commands keep the default.
+var hangups chan os.Signal
+
+// catchHangups starts catching SIGHUP when args run the run command.
+func catchHangups(args []string) {
+	root := newRootCmd(strings.NewReader(""), io.Discard, io.Discard, func(string) string { return "" })
+	if c, _, err := root.Find(args); err != nil || c.Name() != "run" || c.Parent() != root {
+		return
+	}
+	hangups = make(chan os.Signal, 1)
+	signal.Notify(hangups, syscall.SIGHUP)
+}
+
+// hangupSignals returns the SIGHUP channel of the process, or, when run
+// is executed in-process (tests), one caught from now until stop.
+func hangupSignals() (hup <-chan os.Signal, stop func()) {
+	if hangups != nil {
+		return hangups, func() {}
+	}
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGHUP)
+	return c, func() { signal.Stop(c) }
+}
+
+// ignoreEarlyHangups drops the SIGHUPs that came while run was starting:
+// the pack was being loaded then, from the files as they were.
+func ignoreEarlyHangups(hup <-chan os.Signal, log zerolog.Logger) {
 	for {
 		select {
-		case <-ctx.Done():
+		case <-hup:
+			log.Warn().Msg("SIGHUP ignored: it came during start-up, while the signatures were being loaded; send it again to reload")
+		default:
 			return
+		}
+	}
+}
+
+// watch reloads on every SIGHUP until stop (SIGTERM or SIGINT) or done
+// (run returns). Once stopping, SIGHUP is ignored: the drain and the
+// final checkpoint save go on.
+func (r *reloader) watch(stop context.Context, hup <-chan os.Signal, done <-chan struct{}) {
+	for {
+		select {
+		case <-done:
+			return
+		case <-stop.Done():
+			r.log.Info().Msg("stopping: delivering what was read, then saving checkpoints")
+			for {
+				select {
+				case <-hup:
+					r.log.Warn().Msg("SIGHUP ignored: mqttdiag is stopping")
+				case <-done:
+					return
+				}
+			}
 		case <-hup:
 			r.reload()
 		}

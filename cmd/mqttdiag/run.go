@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/mqttdiag/mqttdiag/internal/logline"
@@ -75,20 +76,15 @@ With --state, a restart resumes where every diagnosis had been delivered.`,
   kubectl logs -f deploy/emqx | mqttdiag run --log-format console -`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			mopts, iopts, err := in.options()
+			hup, stopHup := hangupSignals()
+			defer stopHup()
+			pr, err := prepare(c.ErrOrStderr(), g, &in, &df, func(log zerolog.Logger, pack *signatures.Pack) {
+				log.Info().Int("signatures", pack.Len()).Strs("inputs", args).Msg("mqttdiag starting")
+			})
 			if err != nil {
 				return err
 			}
-			log, pack, m, err := g.setup(c.ErrOrStderr(), mopts...)
-			if err != nil {
-				return err
-			}
-			log.Info().Int("signatures", pack.Len()).Strs("inputs", args).Msg("mqttdiag starting")
-			popts, err := df.options(log, pack)
-			if err != nil {
-				return err
-			}
-			popts = append(popts, iopts...)
+			log, mopts, popts := pr.log, pr.mopts, pr.popts
 			opts := []tailer.Option{tailer.Follow(true), tailer.FromBeginning(fromBeginning),
 				tailer.MaxLineBytes(in.maxLineBytes), tailer.Logger(log), tailer.StdinReader(c.InOrStdin()),
 				tailer.StateFile(state), tailer.Exclude(exclude...)}
@@ -96,7 +92,7 @@ With --state, a restart resumes where every diagnosis had been delivered.`,
 				opts = append(opts, tailer.Poll(poll))
 			}
 			tl := tailer.New(args, opts...)
-			p := pipeline.New(m, []sink.Notifier{sink.NewWriter(c.OutOrStdout())}, popts...)
+			p := pipeline.New(pr.m, []sink.Notifier{sink.NewWriter(c.OutOrStdout())}, popts...)
 			ctx, cancel := context.WithCancel(c.Context())
 			defer cancel()
 			var tel *telemetry.Server
@@ -115,7 +111,10 @@ With --state, a restart resumes where every diagnosis had been delivered.`,
 				}()
 				tel.Started()
 			}
-			go (&reloader{g: g, flags: c.Flags(), mopts: mopts, p: p, tel: tel, log: log}).watch(ctx)
+			ignoreEarlyHangups(hup, log)
+			done := make(chan struct{})
+			defer close(done)
+			go (&reloader{g: g, flags: c.Flags(), mopts: mopts, p: p, tel: tel, log: log}).watch(c.Context(), hup, done)
 			st, err := runPipeline(c.Context(), tl, p)
 			// Every batch delivered has been acknowledged: save where to resume.
 			err = errors.Join(err, tl.Close())
@@ -126,6 +125,8 @@ With --state, a restart resumes where every diagnosis had been delivered.`,
 	}
 	in.register(c)
 	df.register(c)
+	g.addCheck(c, func() error { return checkShared(g, &in, &df) })
+	locateErrors(c, g)
 	c.Flags().BoolVar(&fromBeginning, "from-beginning", false, "read files from their first line instead of their end")
 	c.Flags().DurationVar(&poll, "poll", 0, "check files for changes at this interval instead of using inotify (NFS, overlay filesystems)")
 	c.Flags().StringVar(&state, "state", "", "keep checkpoints in this file and resume from them after a restart (at least once; exactly once after a clean stop)")

@@ -54,8 +54,8 @@ Colour is used on a terminal unless NO_COLOR is set.`,
 					format = "text"
 				}
 			}
-			if format != "json" && format != "text" {
-				return fmt.Errorf("--format %q: want text or json", format)
+			if err := checkFormat(format); err != nil {
+				return err
 			}
 			// A report on a terminal is for a person: info self-logs would
 			// only push JSON above it. Warnings still show.
@@ -66,19 +66,11 @@ Colour is used on a terminal unless NO_COLOR is set.`,
 			if err != nil {
 				return err
 			}
-			mopts, iopts, err := in.options()
+			pr, err := prepare(c.ErrOrStderr(), g, &in, &df, nil)
 			if err != nil {
 				return err
 			}
-			log, pack, m, err := g.setup(c.ErrOrStderr(), mopts...)
-			if err != nil {
-				return err
-			}
-			popts, err := df.options(log, pack)
-			if err != nil {
-				return err
-			}
-			popts = append(popts, iopts...)
+			log, pack, m, popts := pr.log, pr.pack, pr.m, pr.popts
 			if (format == "text" || htmlPath != "") && !df.noUnknown {
 				// A report counts every unexplained line, grouped by
 				// wording: the once-a-minute limit is for streams of
@@ -129,6 +121,16 @@ Colour is used on a terminal unless NO_COLOR is set.`,
 	}
 	in.register(c)
 	df.register(c)
+	g.addCheck(c, func() error {
+		if err := checkFormat(format); err != nil && format != "" {
+			return err
+		}
+		if _, err := useColor(colorMode, false); err != nil {
+			return err
+		}
+		return checkShared(g, &in, &df)
+	})
+	locateErrors(c, g)
 	c.Flags().StringVar(&format, "format", "", "output: text (a report for people; the default on a terminal) or json (one diagnosis per line; the default when piped)")
 	c.Flags().StringVar(&htmlPath, "html", "", "also write a self-contained HTML incident report to this file")
 	c.Flags().StringVar(&colorMode, "color", "auto", "colour the text report: auto (on a terminal, unless NO_COLOR is set), always, never")
@@ -136,6 +138,13 @@ Colour is used on a terminal unless NO_COLOR is set.`,
 	c.Flags().Int64Var(&progressMin, "progress-min-bytes", progressMinBytes, "show the progress bar for inputs of at least this many bytes")
 	_ = c.Flags().MarkHidden("progress-min-bytes") // for tests
 	return c
+}
+
+func checkFormat(format string) error {
+	if format != "json" && format != "text" {
+		return fmt.Errorf("--format %q: want text or json", format)
+	}
+	return nil
 }
 
 // isTerminal reports whether w is a terminal.

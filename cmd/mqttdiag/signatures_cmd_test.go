@@ -162,7 +162,7 @@ func TestEveryCommandHasExamples(t *testing.T) {
 	root := newRootCmd(strings.NewReader(""), io.Discard, io.Discard, func(string) string { return "" })
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
-		if !c.Hidden && c.Name() != "help" && c.Parent() != nil && c.Parent().Name() != "completion" && c.Name() != "completion" && c.Example == "" {
+		if !c.Hidden && c.Name() != "help" && c.Parent() != nil && c.Example == "" {
 			t.Errorf("mqttdiag %s has no examples in --help", c.CommandPath())
 		}
 		for _, s := range c.Commands() {
@@ -170,6 +170,23 @@ func TestEveryCommandHasExamples(t *testing.T) {
 		}
 	}
 	walk(root)
+	var shells []string
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			for _, sh := range c.Commands() {
+				shells = append(shells, sh.Name())
+			}
+		}
+	}
+	if len(shells) < 3 {
+		t.Errorf("completion command not in the tree, or without its shells: %v", shells)
+	}
+	for _, sh := range []string{"completion", "completion bash", "completion zsh", "completion fish"} {
+		code, out, _ := runCLI(t, "", append(strings.Fields(sh), "--help")...)
+		if code != 0 || !strings.Contains(out, "Examples:") || !strings.Contains(out, "mqttdiag completion") {
+			t.Errorf("mqttdiag %s --help: exit %d, no examples:\n%s", sh, code, out)
+		}
+	}
 	code, out, _ := runCLI(t, "", "completion", "bash")
 	if code != 0 || !strings.Contains(out, "__mqttdiag") {
 		t.Errorf("bash completion: exit %d", code)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -53,7 +54,7 @@ type sinkFlags struct {
 func (s *sinkFlags) register(c *cobra.Command) {
 	f := c.Flags()
 	f.StringArrayVar(&s.webhooks, "webhook", nil, "POST diagnoses as JSON to this URL (repeatable: each gets every alert)")
-	f.StringArrayVar(&s.webhookHeaders, "webhook-header", nil, "add this header to webhook requests, as 'Name: value' (repeatable)")
+	f.StringArrayVar(&s.webhookHeaders, "webhook-header", nil, "add this header to webhook requests, as 'Name: value' (repeatable; in $MQTTDIAG_WEBHOOK_HEADER one per line, or comma-separated with \\, for a comma)")
 	f.StringVar(&s.tokenFile, "webhook-token-file", "", "send the bearer token in this file (else $"+envWebhookToken+")")
 	f.StringVar(&s.secretFile, "webhook-secret-file", "", "sign webhook bodies with the HMAC secret in this file (else $"+envWebhookSecret+")")
 	f.StringVar(&s.webhookCA, "webhook-ca", "", "trust only the CA certificates in this PEM file for https webhooks")
@@ -78,8 +79,11 @@ func (s *sinkFlags) register(c *cobra.Command) {
 func (s *sinkFlags) options(log zerolog.Logger, pack *signatures.Pack) ([]pipeline.Option, error) {
 	opts := []pipeline.Option{pipeline.Queue(s.queueSize), pipeline.Batch(s.batchMax, s.batchWait),
 		pipeline.ShutdownTimeout(s.shutdownTimeout), pipeline.DedupRecords(s.dedupStdout)}
-	if s.queueSize < 1 || s.batchMax < 1 {
-		return nil, fmt.Errorf("--queue-size and --batch-max: want 1 or more")
+	if s.queueSize < 1 {
+		return nil, fmt.Errorf("--queue-size %d: want 1 or more", s.queueSize)
+	}
+	if s.batchMax < 1 {
+		return nil, fmt.Errorf("--batch-max %d: want 1 or more", s.batchMax)
 	}
 	thresholds, err := parseThresholds(s.thresholds, pack)
 	if err != nil {
@@ -143,7 +147,8 @@ func (s *sinkFlags) webhookConfig() (sink.WebhookConfig, error) {
 		k, v, ok := strings.Cut(kv, ":")
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		if !ok || k == "" || strings.ContainsAny(k, " \t\r\n") || strings.ContainsAny(v, "\r\n") {
-			return cfg, fmt.Errorf("--webhook-header %q: want 'Name: value'", kv)
+			// The value may be a credential: name the header, not its value.
+			return cfg, fmt.Errorf("--webhook-header %q: want 'Name: value'", maskHeader(kv))
 		}
 		cfg.Header.Add(k, v)
 	}
@@ -169,8 +174,17 @@ func (s *sinkFlags) alertmanagerConfig() (sink.AlertmanagerConfig, error) {
 			return sink.AlertmanagerConfig{}, fmt.Errorf("no --instance, and the host name is unknown: %w", err)
 		}
 	}
-	if s.resolveTimeout <= 0 || s.resendInterval <= 0 {
-		return sink.AlertmanagerConfig{}, fmt.Errorf("--alert-resolve-timeout and --alert-resend-interval: want a positive duration")
+	if s.generatorURL != "" {
+		// Checked here: the sink's own error would quote the URL whole.
+		if _, err := url.Parse(s.generatorURL); err != nil {
+			return sink.AlertmanagerConfig{}, fmt.Errorf("--alert-generator-url %q: does not parse as a URL", maskURL(s.generatorURL))
+		}
+	}
+	if s.resolveTimeout <= 0 {
+		return sink.AlertmanagerConfig{}, fmt.Errorf("--alert-resolve-timeout %v: want a positive duration", s.resolveTimeout)
+	}
+	if s.resendInterval <= 0 {
+		return sink.AlertmanagerConfig{}, fmt.Errorf("--alert-resend-interval %v: want a positive duration", s.resendInterval)
 	}
 	fields := []string{} // not nil: none given means none, not the default
 	for _, f := range s.labelFields {
