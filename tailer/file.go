@@ -173,7 +173,11 @@ func (s *fileSet) discover(ctx context.Context, initial bool) {
 	// itself, never taken for a copy of another followed file.
 	explicit := make(map[string]bool)
 	var order []string
-	for _, in := range s.inputs {
+	for i := range s.inputs {
+		in := &s.inputs[i]
+		if in.kind == inputFile {
+			s.becameDir(in)
+		}
 		if s.w != nil {
 			for _, d := range in.dirs() {
 				s.w.watch(d)
@@ -272,6 +276,21 @@ func (s *fileSet) discover(ctx context.Context, initial bool) {
 			delete(s.deferred, p)
 		}
 	}
+}
+
+// becameDir turns a file input whose path is now a directory into a
+// directory input: a path that did not exist at start (or was a file
+// then) and that a directory was created at is followed as the directory
+// it is, the files in it picked up from their beginning.
+func (s *fileSet) becameDir(in *input) {
+	fi, err := s.o.stat(in.path)
+	if err != nil || !fi.IsDir() {
+		return
+	}
+	in.kind = inputDir
+	delete(s.waiting, in.path)
+	s.t.markWaiting(in.path, false)
+	s.o.log.Info().Str("input", in.arg).Msg("the input is a directory now; following the files in it")
 }
 
 func (s *fileSet) deferralOf(fi fs.FileInfo) deferral {

@@ -64,6 +64,63 @@ func TestDirectoryInput(t *testing.T) {
 	}
 }
 
+// A directory that does not exist at start is followed once it appears,
+// whether or not its argument ends in a slash: the files created in it
+// are read from their beginning, --exclude applies, and it is never taken
+// for a file that is "not a regular file".
+func TestDirectoryInputAppearsLater(t *testing.T) {
+	for _, tc := range []struct{ name, suffix, waiting string }{
+		{"no slash", "", "waiting for the log file to appear"},
+		{"trailing slash", "/", "no files match yet; waiting for them to appear"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := filepath.Join(t.TempDir(), "logs")
+			clk := newFakeClock()
+			s := start(t, []string{logs + tc.suffix}, Poll(testTick), WithClock(clk), Exclude("*.debug"))
+			s.waitMsg(t, tc.waiting)
+			clk.awaitIdle(t, testTick)
+			if err := os.Mkdir(logs, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, filepath.Join(logs, "x.debug"), "excluded\n")
+			appendFile(t, filepath.Join(logs, "broker.log"), "late 1\n")
+			clk.tick(t, testTick)
+			s.c.wait(t, 1)
+			appendFile(t, filepath.Join(logs, "broker.log"), "late 2\n")
+			appendFile(t, filepath.Join(logs, "other.log"), "other 1\n")
+			clk.tick(t, testTick)
+			s.stop(t)
+			got := s.c.snapshot()
+			wantOnce(t, got, []string{"late 1", "late 2"}, []string{"other 1"})
+			if got[0].Offset != 0 || got[0].Number != 1 {
+				t.Errorf("file in the late directory starts at %+v", got[0])
+			}
+			for len(s.ev) > 0 {
+				if m := <-s.ev; m == "not following it; give log files, a directory or a glob" {
+					t.Errorf("the directory was taken for a file: %q", m)
+				}
+			}
+			if w := s.tl.Waiting(); len(w) != 0 {
+				t.Errorf("still waiting for %q", w)
+			}
+		})
+	}
+}
+
+// The same with inotify: the parent of the missing directory is watched,
+// so its creation, and then the files created in it, wake the reader.
+func TestDirectoryInputAppearsLaterInotify(t *testing.T) {
+	logs := filepath.Join(t.TempDir(), "logs")
+	s := start(t, []string{logs})
+	s.waitMsg(t, "waiting for the log file to appear")
+	if err := os.Mkdir(logs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s.waitMsg(t, "the input is a directory now; following the files in it")
+	appendFile(t, filepath.Join(logs, "broker.log"), "late 1\n")
+	wantTexts(t, s.c.wait(t, 1), "late 1")
+}
+
 // A glob that matches nothing yet is waited for, with a self-log.
 func TestGlobWaitsForFiles(t *testing.T) {
 	dir := t.TempDir()

@@ -33,10 +33,16 @@ type input struct {
 // log. A file named explicitly is always followed.
 var defaultSkip = []string{"*.gz", "*.bz2", "*.xz", "*.zst", "*.lz4", "*.zip", "*.idx", "*.siz", ".*"}
 
+// parseInput classifies a PATH argument. A path that does not exist yet
+// is a file unless it ends in a slash; should a directory appear there
+// later, the input becomes a directory input (see fileSet.discover).
 func parseInput(arg string) input {
 	p := filepath.Clean(arg)
 	if strings.ContainsAny(p, "*?[") {
 		return input{arg: arg, kind: inputGlob, path: p}
+	}
+	if strings.HasSuffix(arg, "/") {
+		return input{arg: arg, kind: inputDir, path: p}
 	}
 	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
 		return input{arg: arg, kind: inputDir, path: p}
@@ -49,6 +55,10 @@ func parseInput(arg string) input {
 func (in input) dirs() []string {
 	switch in.kind {
 	case inputDir:
+		if _, err := os.Stat(in.path); err != nil {
+			// Not there (yet): its parent tells when it appears.
+			return []string{filepath.Dir(in.path)}
+		}
 		return []string{in.path}
 	case inputGlob:
 		d := filepath.Dir(in.path)
