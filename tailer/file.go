@@ -245,6 +245,11 @@ func (s *fileSet) discover(ctx context.Context, initial bool) {
 		if f.names == 0 {
 			f.idleSince = time.Time{}
 			s.o.log.Info().Str("file", p).Int64("offset", f.lr.offset()).Msg("log file was rotated or deleted; reading it to its end")
+			if d := currentDir(f.f); d != "" && d != filepath.Dir(p) {
+				// Read on through its descriptor all the same; but
+				// catchUp looks for missed rotations beside the log only.
+				s.o.log.Warn().Str("file", p).Str("dir", d).Msg("the log file was rotated into another directory (logrotate olddir?): should it be rotated more than once between two looks, or while mqttdiag is down, the files in between are not found there and their lines are not read")
+			}
 		}
 	}
 	for _, p := range order {
@@ -480,10 +485,12 @@ func (s *fileSet) bornBefore(path string) int64 {
 	return b
 }
 
-// catchUp reads, oldest first, files rotated from path (named path.*)
-// that were born after the file path named before (born after) and before
-// the one it names now (born before), and that nobody read: the log was
-// rotated more than once between two looks, or while mqttdiag was down.
+// catchUp reads, oldest first, files rotated from path (named path.*,
+// path-* or path_*: see rotatedName) that were born after the file path
+// named before (born after) and before the one it names now (born
+// before), and that nobody read: the log was rotated more than once
+// between two looks, or while mqttdiag was down. Only path's directory is
+// looked in: files moved elsewhere (logrotate's olddir) are not found.
 // Without birth times (a filesystem without statx) they cannot be told
 // from older rotated files, and are not read.
 //
@@ -508,7 +515,7 @@ func (s *fileSet) catchUp(ctx context.Context, path string, after, before int64,
 	var missed []*file
 	for _, ent := range ents {
 		p := filepath.Join(dir, ent.Name())
-		if !ent.Type().IsRegular() || !strings.HasPrefix(ent.Name(), base+".") || excluded(p, defaultSkip) {
+		if !ent.Type().IsRegular() || !rotatedName(ent.Name(), base) || excluded(p, defaultSkip) {
 			continue
 		}
 		fd, err := os.Open(p)
@@ -545,6 +552,18 @@ func (s *fileSet) catchUp(ctx context.Context, path string, after, before int64,
 		last = f.id.btime
 	}
 	return last
+}
+
+// rotatedName reports whether name may be a rotated copy of the log
+// named base: base followed by one of the separators logrotate puts
+// before its suffix, '.' (mosquitto.log.1), '-' (dateext, the default on
+// RHEL and Fedora: mosquitto.log-20250101) or '_' (dateformat _%Y%m%d),
+// and something after it. The name alone proves nothing: catchUp reads
+// such a file only when its birth time falls between the files it was
+// rotated from and to, and no followed file or stream of this run starts
+// like it.
+func rotatedName(name, base string) bool {
+	return len(name) > len(base)+1 && strings.HasPrefix(name, base) && strings.IndexByte(".-_", name[len(base)]) >= 0
 }
 
 // inState reports whether the state file has a checkpoint for the file.
@@ -902,7 +921,8 @@ func (s *fileSet) truncated(ctx context.Context, f *file, oldSize int64) {
 // laterCopies reads copies of f made by later copytruncates that we never
 // saw in f: the file was copied and truncated more than once between two
 // looks (the sinks were slow, or mqttdiag was busy elsewhere). They are
-// the files named like f plus a suffix born after the last copy read.
+// the files named like f plus a suffix (rotatedName) born after the last
+// copy read.
 func (s *fileSet) laterCopies(ctx context.Context, f *file, born int64) {
 	f.copyBorn = max(f.copyBorn, f.id.btime, born)
 	if b := s.catchUp(ctx, f.path, f.copyBorn, math.MaxInt64, true); b > 0 {
@@ -1077,7 +1097,8 @@ func (s *fileSet) recoverRotated(ctx context.Context) {
 	}
 	for i := range s.prev.Files {
 		e := s.prev.Files[i]
-		if fi, err := s.o.stat(e.Path); err == nil && statID(fi).sameInode(e.id()) {
+		fi, serr := s.o.stat(e.Path)
+		if serr == nil && statID(fi).sameInode(e.id()) {
 			if s.newerGeneration(e) {
 				// An older content stream of a file truncated since:
 				// its rest can only be in a copy.
@@ -1097,6 +1118,12 @@ func (s *fileSet) recoverRotated(ctx context.Context) {
 				// down, or a copy taken by copytruncate.
 				s.claimed[i] = true
 				s.finishFromCopy(ctx, e, filepath.Dir(e.Path), fileID{})
+			} else if serr == nil || errors.Is(serr, fs.ErrNotExist) {
+				// No line of it was read, but some may have been
+				// written after the checkpoint before it went.
+				s.claimed[i] = true
+				s.o.log.Warn().Str("file", e.Path).Int64("offset", e.Offset).
+					Msg("the log file was rotated away while mqttdiag was down and was not found beside it (moved to another directory, compressed or deleted): lines after this offset, if there were any, were not read")
 			}
 			continue
 		}

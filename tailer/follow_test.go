@@ -286,3 +286,27 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// logrotate's olddir: the log is rotated into another directory. The
+// rotated file is still read to its end through its descriptor, and the
+// self-log warns that rotations missed between two looks cannot be found
+// there.
+func TestRotatedIntoOtherDirectoryWarns(t *testing.T) {
+	dir, path := tempLog(t)
+	old := filepath.Join(dir, "old")
+	if err := os.Mkdir(old, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, "")
+	clk := newFakeClock()
+	s := start(t, []string{path}, Poll(testTick), WithClock(clk))
+	clk.awaitIdle(t, testTick)
+	writeLines(t, path, "a", 0, 2)
+	if err := os.Rename(path, filepath.Join(old, "mosquitto.log-20250101")); err != nil {
+		t.Fatal(err)
+	}
+	writeLines(t, path, "b", 0, 1)
+	clk.tick(t, testTick)
+	s.waitMsg(t, "the log file was rotated into another directory (logrotate olddir?): should it be rotated more than once between two looks, or while mqttdiag is down, the files in between are not found there and their lines are not read")
+	wantTexts(t, s.c.wait(t, 3), "a 0", "a 1", "b 0")
+}
