@@ -1,12 +1,15 @@
 package tailer
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mqttdiag/mqttdiag/internal/logline"
 )
 
 const testTick = 250 * time.Millisecond
@@ -309,4 +312,39 @@ func TestRotatedIntoOtherDirectoryWarns(t *testing.T) {
 	clk.tick(t, testTick)
 	s.waitMsg(t, "the log file was rotated into another directory (logrotate olddir?): should it be rotated more than once between two looks, or while mqttdiag is down, the files in between are not found there and their lines are not read")
 	wantTexts(t, s.c.wait(t, 3), "a 0", "a 1", "b 0")
+}
+
+// A malformed glob is an error at start that names it, with and without
+// Follow, rather than a wait for files no name can match; so is a
+// malformed --exclude pattern.
+func TestMalformedPatternFailsAtStart(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "t1", "[abc")
+	for _, tc := range []struct {
+		name  string
+		paths []string
+		opts  []Option
+		want  string
+	}{
+		{"glob, following", []string{filepath.Join(dir, "ok.log"), bad}, []Option{Follow(true)}, bad},
+		{"glob, reading once", []string{bad}, nil, bad},
+		{"exclude", []string{dir}, []Option{Follow(true), Exclude("x[")}, "x["},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := make(chan logline.Batch)
+			errc := make(chan error, 1)
+			go func() { errc <- New(tc.paths, tc.opts...).Run(t.Context(), out) }()
+			for range out {
+				t.Error("a batch from a tailer that should not start")
+			}
+			select {
+			case err := <-errc:
+				if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", tc.want)) || !errors.Is(err, filepath.ErrBadPattern) {
+					t.Errorf("Run: %v, want an error naming %q", err, tc.want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Run did not return")
+			}
+		})
+	}
 }

@@ -50,6 +50,19 @@ func parseInput(arg string) input {
 	return input{arg: arg, kind: inputFile, path: p}
 }
 
+// valid checks a glob's pattern up front: a malformed one (t1/[abc) is an
+// error at start, naming it, rather than a wait for files that no name
+// can ever match.
+func (in input) valid() error {
+	if in.kind != inputGlob {
+		return nil
+	}
+	if _, err := filepath.Match(in.path, ""); err != nil {
+		return fmt.Errorf("input %q is not a valid glob (a '[' without its ']', or a trailing '\\'?): %w", in.arg, err)
+	}
+	return nil
+}
+
 // dirs returns the directories whose changes may change what the input
 // names.
 func (in input) dirs() []string {
@@ -112,7 +125,7 @@ func (in input) candidates(exclude []string) []string {
 		}
 		return []string{in.path}
 	case inputGlob:
-		names, _ = filepath.Glob(in.path) // the pattern was checked at start
+		names, _ = filepath.Glob(in.path) // the pattern was checked at start (valid)
 	case inputDir:
 		ents, err := os.ReadDir(in.path)
 		if err != nil {

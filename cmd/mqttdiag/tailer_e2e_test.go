@@ -567,3 +567,29 @@ func (p *proc) waitLogAny(t *testing.T, timeout time.Duration, msgs ...string) {
 		}
 	}
 }
+
+// A malformed glob stops run and scan at start with an error naming it,
+// instead of waiting for files forever.
+func TestMalformedGlobFailsAtStart(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "t1", "[abc")
+	pack := writePack(t)
+	for _, cmd := range []string{"run", "scan"} {
+		t.Run(cmd, func(t *testing.T) {
+			done := make(chan struct{})
+			var code int
+			var stderr string
+			go func() {
+				defer close(done)
+				code, _, stderr = runCLI(t, "", cmd, "--no-builtin", "--signatures", pack, bad)
+			}()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				t.Fatalf("mqttdiag %s did not stop on a malformed glob", cmd)
+			}
+			if code == 0 || !strings.Contains(stderr, strconv.Quote(bad)) || !strings.Contains(stderr, "not a valid glob") {
+				t.Errorf("exit %d, stderr:\n%s", code, stderr)
+			}
+		})
+	}
+}
