@@ -44,6 +44,45 @@ type file struct {
 	idleSince time.Time // when an unnamed file was last seen without new data
 	copyBorn  int64     // birth time of the last copy of it read (copytruncate)
 	dirMod    time.Time // modification time of its directory when last looked at
+
+	// tail fingerprints the tailBytes bytes read last, those just before
+	// tailAt: bytes a growing file never changes. When they did change,
+	// the file was truncated and written again past where it was read,
+	// with the same first line (see readFile).
+	tail   fingerprint
+	tailAt int64
+}
+
+// tailBytes is how many bytes before the read position are checked.
+const tailBytes = 64
+
+// markTail fingerprints the bytes just before the read position.
+func (f *file) markTail() {
+	pos := f.r.pos
+	f.tail, f.tailAt = fingerprint{}, pos
+	n := min(int64(tailBytes), pos)
+	if n == 0 {
+		return
+	}
+	var buf [tailBytes]byte
+	if k, _ := f.f.ReadAt(buf[:n], pos-n); int64(k) == n {
+		f.tail = fingerprint{n: int(n), sum: sum64(buf[:n])}
+	}
+}
+
+// tailChanged reports whether the bytes markTail fingerprinted are no
+// longer what the file holds there.
+func (f *file) tailChanged() bool {
+	if !f.tail.known() {
+		return false
+	}
+	var buf [tailBytes]byte
+	n := f.tail.n
+	k, err := f.f.ReadAt(buf[:n], f.tailAt-int64(n))
+	if k < n {
+		return err == nil || err == io.EOF // shorter: truncated
+	}
+	return sum64(buf[:n]) != f.tail.sum
 }
 
 // fileSet follows the files of a set of inputs. One goroutine owns it: the
@@ -456,6 +495,7 @@ func (s *fileSet) add(f *file, source string, start, lines int64, stream string,
 	s.seen[fileID{dev: f.id.dev, ino: f.id.ino}] = true
 	s.epoch++
 	f.r = &posReader{r: f.f, pos: start}
+	f.markTail()
 	f.lr = newLineReader(f.r, start, s.o.maxLineBytes)
 	if skip {
 		f.lr.skipFirst()
@@ -764,19 +804,24 @@ func (s *fileSet) readFile(ctx context.Context, f *file, atEOF bool, budget int6
 		// The size check alone misses a file truncated and written past
 		// the old size before we look (nxadm/tail v1.4.11 only compares
 		// sizes, watch/inotify.go:123-129, and loses the new first bytes);
-		// the fingerprint of its first bytes catches that.
+		// the fingerprint of its first bytes catches that, and when the
+		// new content starts with the same first line (a broker restarted
+		// within the same second), the bytes just before where it was
+		// read to, which a growing file never changes.
+		fpChanged := func() bool {
+			ok, err := f.fp.matches(f.f)
+			return err == nil && !ok
+		}
 		switch {
 		case size < f.r.pos || size < f.lastSize: // files shrink only by truncation
 			// truncated looks for later copies itself, after the rest
 			// of the stream was read from its copy: they come after it.
 			s.truncated(ctx, f, f.lastSize)
 			copies = false
-		case f.fp.known():
-			if ok, err := f.fp.matches(f.f); err == nil && !ok {
-				s.truncated(ctx, f, f.lastSize)
-				copies = false
-			}
-		case size == f.lastSize && size <= f.r.pos:
+		case f.fp.known() && fpChanged(), f.tailChanged():
+			s.truncated(ctx, f, f.lastSize)
+			copies = false
+		case !f.fp.known() && size == f.lastSize && size <= f.r.pos:
 			// Written and emptied again between two looks, before we saw
 			// a line of it (or only touched): what was written can only
 			// be in a copy made meanwhile.
@@ -825,6 +870,9 @@ func (s *fileSet) readFile(ctx context.Context, f *file, atEOF bool, budget int6
 	}
 	if f.r.pos > start {
 		f.idleSince = time.Time{}
+	}
+	if f.r.pos != f.tailAt {
+		f.markTail()
 	}
 	return budget >= 0 && f.r.pos-start >= budget
 }
@@ -900,6 +948,7 @@ func (s *fileSet) truncated(ctx context.Context, f *file, oldSize int64) {
 	f.fp, _ = readFingerprint(f.f, false)
 	f.head, _ = readHead(f.f)
 	f.r = &posReader{r: f.f}
+	f.tail, f.tailAt = fingerprint{}, 0
 	f.lr = newLineReader(f.r, 0, s.o.maxLineBytes)
 	f.e = &emitter{source: f.path, seq: old.seq, limit: s.o.batchLines, blimit: s.o.batchBytes, out: s.out, ctr: s.t.counters(f.path), pool: &s.t.pool}
 	if s.cp != nil {
