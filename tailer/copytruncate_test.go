@@ -307,3 +307,39 @@ func TestTruncatedAndRewrittenWithSameFirstLine(t *testing.T) {
 		})
 	}
 }
+
+// A copytruncate while the tailer is still finishing the previous one
+// from its copy (the sinks are slow): when it comes back to the file, the
+// file no longer holds the generation it fingerprinted at the first
+// truncation. It looks again before reading, so that generation is read
+// from its own copy and the current one from its first byte: nothing is
+// lost and nothing read twice.
+func TestCopytruncateWhileFinishingTheLastOne(t *testing.T) {
+	dir, path := tempLog(t)
+	clk := newFakeClock()
+	s := start(t, []string{path}, Poll(testTick), WithClock(clk), batchLines(2))
+	clk.awaitIdle(t, testTick)
+	writeLines(t, path, "a", 0, 10)
+	clk.tick(t, testTick)
+	s.c.wait(t, 10)
+	writeLines(t, path, "a", 10, 30) // read from the copy, two lines a batch
+	copyFile(t, path, path+".1")
+	truncate(t, path)
+	writeLines(t, path, "b", 0, 5)
+	touchDir(t, dir)
+	s.c.mu.Lock() // the consumer stalls: the tailer blocks inside the copy
+	clk.Advance(testTick)
+	s.waitMsg(t, "reading the rest of the truncated log file from its copy")
+	if err := os.Rename(path+".1", path+".2"); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, path, path+".1")
+	truncate(t, path)
+	writeLines(t, path, "c", 0, 3)
+	touchDir(t, dir)
+	s.c.mu.Unlock()
+	clk.awaitIdle(t, testTick)
+	clk.tick(t, testTick)
+	s.stop(t)
+	wantOnce(t, s.c.snapshot(), numbered("a", 0, 30), numbered("b", 0, 5), numbered("c", 0, 3))
+}

@@ -786,59 +786,17 @@ func (s *fileSet) readAll(ctx context.Context) (more bool) {
 // line too), up to budget bytes (-1: all), checking first whether the file
 // was truncated. more reports that the budget ran out.
 func (s *fileSet) readFile(ctx context.Context, f *file, atEOF bool, budget int64) (more bool) {
-	fi, err := f.f.Stat()
-	if err != nil {
-		s.report(f.path, err, "cannot stat open log file; retrying every second")
-		return false
-	}
-	if size, mod := fi.Size(), fi.ModTime(); size != f.lastSize || !mod.Equal(f.lastMod) {
-		// A file created or renamed beside it may be the copy of a
-		// copytruncate we did not see in the file.
-		copies := false
-		if f.names > 0 {
-			if d, err := os.Stat(filepath.Dir(f.path)); err == nil && !d.ModTime().Equal(f.dirMod) {
-				f.dirMod = d.ModTime()
-				copies = true
-			}
+	// Finishing a truncated stream from its copy can take long (the
+	// sinks are slow): the file may have been truncated again meanwhile,
+	// and what it holds now is not the generation fingerprinted when the
+	// truncation was seen. Look again before reading it.
+	for i := 0; ; i++ {
+		ok, truncated := s.check(ctx, f)
+		if !ok {
+			return false
 		}
-		// The size check alone misses a file truncated and written past
-		// the old size before we look (nxadm/tail v1.4.11 only compares
-		// sizes, watch/inotify.go:123-129, and loses the new first bytes);
-		// the fingerprint of its first bytes catches that, and when the
-		// new content starts with the same first line (a broker restarted
-		// within the same second), the bytes just before where it was
-		// read to, which a growing file never changes.
-		fpChanged := func() bool {
-			ok, err := f.fp.matches(f.f)
-			return err == nil && !ok
-		}
-		switch {
-		case size < f.r.pos || size < f.lastSize: // files shrink only by truncation
-			// truncated looks for later copies itself, after the rest
-			// of the stream was read from its copy: they come after it.
-			s.truncated(ctx, f, f.lastSize)
-			copies = false
-		case f.fp.known() && fpChanged(), f.tailChanged():
-			s.truncated(ctx, f, f.lastSize)
-			copies = false
-		case !f.fp.known() && size == f.lastSize && size <= f.r.pos:
-			// Written and emptied again between two looks, before we saw
-			// a line of it (or only touched): what was written can only
-			// be in a copy made meanwhile.
-			copies = true
-		}
-		if copies {
-			s.laterCopies(ctx, f, 0)
-		}
-		f.lastSize, f.lastMod = size, mod
-		if !f.fp.known() {
-			f.head, _ = readHead(f.f)
-			if fp, err := readFingerprint(f.f, false); err == nil && fp.known() {
-				f.fp = fp
-				if f.e.tr != nil {
-					f.e.tr.update(func(e *stateEntry) { e.Fingerprint, e.FingerprintBytes = fp.String(), fp.n })
-				}
-			}
+		if !truncated || i == 3 || ctx.Err() != nil {
+			break
 		}
 	}
 	start := f.r.pos
@@ -875,6 +833,71 @@ func (s *fileSet) readFile(ctx context.Context, f *file, atEOF bool, budget int6
 		f.markTail()
 	}
 	return budget >= 0 && f.r.pos-start >= budget
+}
+
+// check looks at f before a read: whether it was truncated (then the rest
+// of its old stream is read from a copy, and truncated says so) and
+// whether copies of copytruncates missed in it are beside it. ok is
+// false when the file cannot be looked at now.
+func (s *fileSet) check(ctx context.Context, f *file) (ok, truncated bool) {
+	fi, err := f.f.Stat()
+	if err != nil {
+		s.report(f.path, err, "cannot stat open log file; retrying every second")
+		return false, false
+	}
+	size, mod := fi.Size(), fi.ModTime()
+	if size == f.lastSize && mod.Equal(f.lastMod) {
+		return true, false
+	}
+	// A file created or renamed beside it may be the copy of a
+	// copytruncate we did not see in the file.
+	copies := false
+	if f.names > 0 {
+		if d, err := os.Stat(filepath.Dir(f.path)); err == nil && !d.ModTime().Equal(f.dirMod) {
+			f.dirMod = d.ModTime()
+			copies = true
+		}
+	}
+	// The size check alone misses a file truncated and written past
+	// the old size before we look (nxadm/tail v1.4.11 only compares
+	// sizes, watch/inotify.go:123-129, and loses the new first bytes);
+	// the fingerprint of its first bytes catches that, and when the
+	// new content starts with the same first line (a broker restarted
+	// within the same second), the bytes just before where it was
+	// read to, which a growing file never changes.
+	fpChanged := func() bool {
+		ok, err := f.fp.matches(f.f)
+		return err == nil && !ok
+	}
+	switch {
+	case size < f.r.pos || size < f.lastSize: // files shrink only by truncation
+		// truncated looks for later copies itself, after the rest
+		// of the stream was read from its copy: they come after it.
+		s.truncated(ctx, f, f.lastSize)
+		copies, truncated = false, true
+	case f.fp.known() && fpChanged(), f.tailChanged():
+		s.truncated(ctx, f, f.lastSize)
+		copies, truncated = false, true
+	case !f.fp.known() && size == f.lastSize && size <= f.r.pos:
+		// Written and emptied again between two looks, before we saw
+		// a line of it (or only touched): what was written can only
+		// be in a copy made meanwhile.
+		copies = true
+	}
+	if copies {
+		s.laterCopies(ctx, f, 0)
+	}
+	f.lastSize, f.lastMod = size, mod
+	if !f.fp.known() {
+		f.head, _ = readHead(f.f)
+		if fp, err := readFingerprint(f.f, false); err == nil && fp.known() {
+			f.fp = fp
+			if f.e.tr != nil {
+				f.e.tr.update(func(e *stateEntry) { e.Fingerprint, e.FingerprintBytes = fp.String(), fp.n })
+			}
+		}
+	}
+	return true, truncated
 }
 
 // emit adds a line to f's batch, sending it when full; false when ctx
