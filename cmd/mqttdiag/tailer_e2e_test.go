@@ -249,8 +249,13 @@ func TestRunHighRateRotationExactlyOnce(t *testing.T) {
 			<-p.logs
 		}
 		w.copyTruncate(t)
-		// A second copytruncate before mqttdiag noticed the first would
-		// leave the content between them only in a copy it cannot know.
+		// Each copytruncate is seen before the next burst (read from the
+		// file, or its rest from the copy), so that this test covers the
+		// ordinary path at a high rate. A copytruncate mqttdiag never sees
+		// in the file is not lost either: its copy, named like the log
+		// plus a suffix, is read after the rest of the stream (README
+		// "Rotation"; tailer's TestCopytruncateTwiceBetweenLooksReadsTheMissedCopy
+		// and TestCopytruncateWhileFinishingTheLastOne).
 		p.waitLogAny(t, 60*time.Second, "finished the truncated log file from its copy",
 			"found a log file rotated away before it was read; reading it first")
 	}
