@@ -380,3 +380,112 @@ func FuzzLoadState(f *testing.F) {
 		}
 	})
 }
+
+// needBirthTimes skips a test that relies on birth times where the
+// filesystem of dir records none (catchUp cannot tell then).
+func needBirthTimes(t *testing.T, dir string) {
+	t.Helper()
+	p := filepath.Join(dir, ".btime-probe")
+	appendFile(t, p, "")
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(p)
+	defer f.Close()
+	if birthTime(f) == 0 {
+		t.Skip("the filesystem of the temporary directory records no birth times")
+	}
+}
+
+// nextBirthTick returns once a file created now is born later than the
+// file at path: birth times are only as fine as the kernel's coarse clock,
+// and files born in one tick cannot be ordered by them.
+func nextBirthTick(t *testing.T, path string) {
+	t.Helper()
+	btime := func(p string) int64 {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		return birthTime(f)
+	}
+	old := btime(path)
+	probe := path + ".btime-probe"
+	defer os.Remove(probe)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		appendFile(t, probe, "")
+		b := btime(probe)
+		if err := os.Remove(probe); err != nil {
+			t.Fatal(err)
+		}
+		if b > old {
+			return
+		}
+	}
+	t.Fatal("the birth time clock did not move within 10s")
+}
+
+// Rotated twice while mqttdiag was down, with the names of logrotate's
+// dateext (mosquitto.log-20250101, the default on RHEL and Fedora) or a
+// dateformat with '_': the file of the checkpoint is finished first, the
+// file in between, never seen, is found by its name and birth time and
+// read whole, then the current one. A file with such a name born before
+// the checkpointed one is not read.
+func TestCheckpointRotatedTwiceWhileDownDateext(t *testing.T) {
+	for _, sep := range []string{"-", "_", "."} {
+		t.Run("sep "+sep, func(t *testing.T) {
+			dir, path := tempLog(t)
+			needBirthTimes(t, dir)
+			state := filepath.Join(dir, "state.json")
+			appendFile(t, path+sep+"notes", "unrelated, older than the log\n")
+			nextBirthTick(t, path+sep+"notes")
+			appendFile(t, path, "")
+			s := start(t, []string{path}, StateFile(state))
+			s.waitMsg(t, "following")
+			writeLines(t, path, "a", 0, 3)
+			s.c.wait(t, 3)
+			s.stop(t)
+
+			writeLines(t, path, "a", 3, 5)
+			if err := os.Rename(path, path+sep+"20250101"); err != nil {
+				t.Fatal(err)
+			}
+			writeLines(t, path, "b", 0, 4)
+			if err := os.Rename(path, path+sep+"20250102"); err != nil {
+				t.Fatal(err)
+			}
+			writeLines(t, path, "c", 0, 2)
+			s2 := start(t, []string{path}, StateFile(state))
+			s2.c.wait(t, 8)
+			s2.stop(t)
+			wantTexts(t, s2.c.snapshot(), "a 3", "a 4", "b 0", "b 1", "b 2", "b 3", "c 0", "c 1")
+		})
+	}
+}
+
+// Rotated twice between two looks (polling), dateext names: the file in
+// between is read after the rest of the one being read, before the
+// current one.
+func TestRotatedTwiceBetweenLooksDateext(t *testing.T) {
+	for _, sep := range []string{"-", "_"} {
+		t.Run("sep "+sep, func(t *testing.T) {
+			dir, path, clk, s := followNewFile(t, "a", 0, 10)
+			needBirthTimes(t, dir)
+			writeLines(t, path, "a", 10, 12)
+			if err := os.Rename(path, path+sep+"20250101"); err != nil {
+				t.Fatal(err)
+			}
+			writeLines(t, path, "b", 0, 4)
+			if err := os.Rename(path, path+sep+"20250102"); err != nil {
+				t.Fatal(err)
+			}
+			writeLines(t, path, "c", 0, 2)
+			clk.tick(t, testTick)
+			s.c.wait(t, 18)
+			s.stop(t)
+			wantTexts(t, s.c.snapshot(), append(append(numbered("a", 0, 12), numbered("b", 0, 4)...), numbered("c", 0, 2)...)...)
+		})
+	}
+}

@@ -262,3 +262,84 @@ func wantOnce(t *testing.T, got []logline.Line, runs ...[]string) {
 		}
 	}
 }
+
+// copytruncate, and the file written again past where it was read before
+// the next look, starting with the same first line as before (a broker
+// restarted within the same second logs the same banner): the first
+// line's fingerprint still matches and the file only grew, but the bytes
+// just before the read position changed. The unread rest of the old
+// content is read from the copy, and the new content from its first byte,
+// never from the middle of a line.
+func TestTruncatedAndRewrittenWithSameFirstLine(t *testing.T) {
+	for _, withCopy := range []bool{true, false} {
+		t.Run(fmt.Sprintf("copy=%v", withCopy), func(t *testing.T) {
+			dir, path := tempLog(t)
+			clk := newFakeClock()
+			s := start(t, []string{path}, Poll(testTick), WithClock(clk))
+			clk.awaitIdle(t, testTick)
+			const banner = "1795321246: mosquitto version 2.0.18 starting"
+			appendFile(t, path, banner+"\n")
+			writeLines(t, path, "old", 0, 5)
+			clk.tick(t, testTick)
+			old := s.c.wait(t, 6)
+			writeLines(t, path, "old", 5, 7) // not read before the truncation
+			if withCopy {
+				copyFile(t, path, path+".1")
+			}
+			truncate(t, path)
+			appendFile(t, path, banner+"\n")
+			writeLines(t, path, "new content, longer than the old lines", 0, 10)
+			touchDir(t, dir)
+			clk.tick(t, testTick)
+			want := append([]string{banner}, numbered("old", 0, 5)...)
+			if withCopy {
+				want = append(want, numbered("old", 5, 7)...)
+			}
+			want = append(append(want, banner), numbered("new content, longer than the old lines", 0, 10)...)
+			got := s.c.wait(t, len(want))
+			s.stop(t)
+			wantTexts(t, s.c.snapshot(), want...)
+			fresh := got[len(want)-11:]
+			checkPositions(t, readFile(t, path), fresh)
+			if fresh[0].Stream == old[0].Stream {
+				t.Errorf("the new content has the old stream %q", old[0].Stream)
+			}
+		})
+	}
+}
+
+// A copytruncate while the tailer is still finishing the previous one
+// from its copy (the sinks are slow): when it comes back to the file, the
+// file no longer holds the generation it fingerprinted at the first
+// truncation. It looks again before reading, so that generation is read
+// from its own copy and the current one from its first byte: nothing is
+// lost and nothing read twice.
+func TestCopytruncateWhileFinishingTheLastOne(t *testing.T) {
+	dir, path := tempLog(t)
+	clk := newFakeClock()
+	s := start(t, []string{path}, Poll(testTick), WithClock(clk), batchLines(2))
+	clk.awaitIdle(t, testTick)
+	writeLines(t, path, "a", 0, 10)
+	clk.tick(t, testTick)
+	s.c.wait(t, 10)
+	writeLines(t, path, "a", 10, 30) // read from the copy, two lines a batch
+	copyFile(t, path, path+".1")
+	truncate(t, path)
+	writeLines(t, path, "b", 0, 5)
+	touchDir(t, dir)
+	s.c.mu.Lock() // the consumer stalls: the tailer blocks inside the copy
+	clk.Advance(testTick)
+	s.waitMsg(t, "reading the rest of the truncated log file from its copy")
+	if err := os.Rename(path+".1", path+".2"); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, path, path+".1")
+	truncate(t, path)
+	writeLines(t, path, "c", 0, 3)
+	touchDir(t, dir)
+	s.c.mu.Unlock()
+	clk.awaitIdle(t, testTick)
+	clk.tick(t, testTick)
+	s.stop(t)
+	wantOnce(t, s.c.snapshot(), numbered("a", 0, 30), numbered("b", 0, 5), numbered("c", 0, 3))
+}

@@ -44,6 +44,45 @@ type file struct {
 	idleSince time.Time // when an unnamed file was last seen without new data
 	copyBorn  int64     // birth time of the last copy of it read (copytruncate)
 	dirMod    time.Time // modification time of its directory when last looked at
+
+	// tail fingerprints the tailBytes bytes read last, those just before
+	// tailAt: bytes a growing file never changes. When they did change,
+	// the file was truncated and written again past where it was read,
+	// with the same first line (see readFile).
+	tail   fingerprint
+	tailAt int64
+}
+
+// tailBytes is how many bytes before the read position are checked.
+const tailBytes = 64
+
+// markTail fingerprints the bytes just before the read position.
+func (f *file) markTail() {
+	pos := f.r.pos
+	f.tail, f.tailAt = fingerprint{}, pos
+	n := min(int64(tailBytes), pos)
+	if n == 0 {
+		return
+	}
+	var buf [tailBytes]byte
+	if k, _ := f.f.ReadAt(buf[:n], pos-n); int64(k) == n {
+		f.tail = fingerprint{n: int(n), sum: sum64(buf[:n])}
+	}
+}
+
+// tailChanged reports whether the bytes markTail fingerprinted are no
+// longer what the file holds there.
+func (f *file) tailChanged() bool {
+	if !f.tail.known() {
+		return false
+	}
+	var buf [tailBytes]byte
+	n := f.tail.n
+	k, err := f.f.ReadAt(buf[:n], f.tailAt-int64(n))
+	if k < n {
+		return err == nil || err == io.EOF // shorter: truncated
+	}
+	return sum64(buf[:n]) != f.tail.sum
 }
 
 // fileSet follows the files of a set of inputs. One goroutine owns it: the
@@ -175,7 +214,11 @@ func (s *fileSet) discover(ctx context.Context, initial bool) {
 	// itself, never taken for a copy of another followed file.
 	explicit := make(map[string]bool)
 	var order []string
-	for _, in := range s.inputs {
+	for i := range s.inputs {
+		in := &s.inputs[i]
+		if in.kind == inputFile {
+			s.becameDir(in)
+		}
 		if s.w != nil {
 			for _, d := range in.dirs() {
 				s.w.watch(d)
@@ -243,6 +286,11 @@ func (s *fileSet) discover(ctx context.Context, initial bool) {
 		if f.names == 0 {
 			f.idleSince = time.Time{}
 			s.o.log.Info().Str("file", p).Int64("offset", f.lr.offset()).Msg("log file was rotated or deleted; reading it to its end")
+			if d := currentDir(f.f); d != "" && d != filepath.Dir(p) {
+				// Read on through its descriptor all the same; but
+				// catchUp looks for missed rotations beside the log only.
+				s.o.log.Warn().Str("file", p).Str("dir", d).Msg("the log file was rotated into another directory (logrotate olddir?): should it be rotated more than once between two looks, or while mqttdiag is down, the files in between are not found there and their lines are not read")
+			}
 		}
 	}
 	for _, p := range order {
@@ -274,6 +322,21 @@ func (s *fileSet) discover(ctx context.Context, initial bool) {
 			delete(s.deferred, p)
 		}
 	}
+}
+
+// becameDir turns a file input whose path is now a directory into a
+// directory input: a path that did not exist at start (or was a file
+// then) and that a directory was created at is followed as the directory
+// it is, the files in it picked up from their beginning.
+func (s *fileSet) becameDir(in *input) {
+	fi, err := s.o.stat(in.path)
+	if err != nil || !fi.IsDir() {
+		return
+	}
+	in.kind = inputDir
+	delete(s.waiting, in.path)
+	s.t.markWaiting(in.path, false)
+	s.o.log.Info().Str("input", in.arg).Msg("the input is a directory now; following the files in it")
 }
 
 func (s *fileSet) deferralOf(fi fs.FileInfo) deferral {
@@ -434,6 +497,7 @@ func (s *fileSet) add(f *file, source string, start, lines int64, stream string,
 	s.seen[fileID{dev: f.id.dev, ino: f.id.ino}] = true
 	s.epoch++
 	f.r = &posReader{r: f.f, pos: start}
+	f.markTail()
 	f.lr = newLineReader(f.r, start, s.o.maxLineBytes)
 	if skip {
 		f.lr.skipFirst()
@@ -463,10 +527,12 @@ func (s *fileSet) bornBefore(path string) int64 {
 	return b
 }
 
-// catchUp reads, oldest first, files rotated from path (named path.*)
-// that were born after the file path named before (born after) and before
-// the one it names now (born before), and that nobody read: the log was
-// rotated more than once between two looks, or while mqttdiag was down.
+// catchUp reads, oldest first, files rotated from path (named path.*,
+// path-* or path_*: see rotatedName) that were born after the file path
+// named before (born after) and before the one it names now (born
+// before), and that nobody read: the log was rotated more than once
+// between two looks, or while mqttdiag was down. Only path's directory is
+// looked in: files moved elsewhere (logrotate's olddir) are not found.
 // Without birth times (a filesystem without statx) they cannot be told
 // from older rotated files, and are not read.
 //
@@ -491,7 +557,7 @@ func (s *fileSet) catchUp(ctx context.Context, path string, after, before int64,
 	var missed []*file
 	for _, ent := range ents {
 		p := filepath.Join(dir, ent.Name())
-		if !ent.Type().IsRegular() || !strings.HasPrefix(ent.Name(), base+".") || excluded(p, defaultSkip) {
+		if !ent.Type().IsRegular() || !rotatedName(ent.Name(), base) || excluded(p, defaultSkip) {
 			continue
 		}
 		fd, err := os.Open(p)
@@ -528,6 +594,18 @@ func (s *fileSet) catchUp(ctx context.Context, path string, after, before int64,
 		last = f.id.btime
 	}
 	return last
+}
+
+// rotatedName reports whether name may be a rotated copy of the log
+// named base: base followed by one of the separators logrotate puts
+// before its suffix, '.' (mosquitto.log.1), '-' (dateext, the default on
+// RHEL and Fedora: mosquitto.log-20250101) or '_' (dateformat _%Y%m%d),
+// and something after it. The name alone proves nothing: catchUp reads
+// such a file only when its birth time falls between the files it was
+// rotated from and to, and no followed file or stream of this run starts
+// like it.
+func rotatedName(name, base string) bool {
+	return len(name) > len(base)+1 && strings.HasPrefix(name, base) && strings.IndexByte(".-_", name[len(base)]) >= 0
 }
 
 // inState reports whether the state file has a checkpoint for the file.
@@ -710,54 +788,17 @@ func (s *fileSet) readAll(ctx context.Context) (more bool) {
 // line too), up to budget bytes (-1: all), checking first whether the file
 // was truncated. more reports that the budget ran out.
 func (s *fileSet) readFile(ctx context.Context, f *file, atEOF bool, budget int64) (more bool) {
-	fi, err := f.f.Stat()
-	if err != nil {
-		s.report(f.path, err, "cannot stat open log file; retrying every second")
-		return false
-	}
-	if size, mod := fi.Size(), fi.ModTime(); size != f.lastSize || !mod.Equal(f.lastMod) {
-		// A file created or renamed beside it may be the copy of a
-		// copytruncate we did not see in the file.
-		copies := false
-		if f.names > 0 {
-			if d, err := os.Stat(filepath.Dir(f.path)); err == nil && !d.ModTime().Equal(f.dirMod) {
-				f.dirMod = d.ModTime()
-				copies = true
-			}
+	// Finishing a truncated stream from its copy can take long (the
+	// sinks are slow): the file may have been truncated again meanwhile,
+	// and what it holds now is not the generation fingerprinted when the
+	// truncation was seen. Look again before reading it.
+	for i := 0; ; i++ {
+		ok, truncated := s.check(ctx, f)
+		if !ok {
+			return false
 		}
-		// The size check alone misses a file truncated and written past
-		// the old size before we look (nxadm/tail v1.4.11 only compares
-		// sizes, watch/inotify.go:123-129, and loses the new first bytes);
-		// the fingerprint of its first bytes catches that.
-		switch {
-		case size < f.r.pos || size < f.lastSize: // files shrink only by truncation
-			// truncated looks for later copies itself, after the rest
-			// of the stream was read from its copy: they come after it.
-			s.truncated(ctx, f, f.lastSize)
-			copies = false
-		case f.fp.known():
-			if ok, err := f.fp.matches(f.f); err == nil && !ok {
-				s.truncated(ctx, f, f.lastSize)
-				copies = false
-			}
-		case size == f.lastSize && size <= f.r.pos:
-			// Written and emptied again between two looks, before we saw
-			// a line of it (or only touched): what was written can only
-			// be in a copy made meanwhile.
-			copies = true
-		}
-		if copies {
-			s.laterCopies(ctx, f, 0)
-		}
-		f.lastSize, f.lastMod = size, mod
-		if !f.fp.known() {
-			f.head, _ = readHead(f.f)
-			if fp, err := readFingerprint(f.f, false); err == nil && fp.known() {
-				f.fp = fp
-				if f.e.tr != nil {
-					f.e.tr.update(func(e *stateEntry) { e.Fingerprint, e.FingerprintBytes = fp.String(), fp.n })
-				}
-			}
+		if !truncated || i == 3 || ctx.Err() != nil {
+			break
 		}
 	}
 	start := f.r.pos
@@ -790,7 +831,75 @@ func (s *fileSet) readFile(ctx context.Context, f *file, atEOF bool, budget int6
 	if f.r.pos > start {
 		f.idleSince = time.Time{}
 	}
+	if f.r.pos != f.tailAt {
+		f.markTail()
+	}
 	return budget >= 0 && f.r.pos-start >= budget
+}
+
+// check looks at f before a read: whether it was truncated (then the rest
+// of its old stream is read from a copy, and truncated says so) and
+// whether copies of copytruncates missed in it are beside it. ok is
+// false when the file cannot be looked at now.
+func (s *fileSet) check(ctx context.Context, f *file) (ok, truncated bool) {
+	fi, err := f.f.Stat()
+	if err != nil {
+		s.report(f.path, err, "cannot stat open log file; retrying every second")
+		return false, false
+	}
+	size, mod := fi.Size(), fi.ModTime()
+	if size == f.lastSize && mod.Equal(f.lastMod) {
+		return true, false
+	}
+	// A file created or renamed beside it may be the copy of a
+	// copytruncate we did not see in the file.
+	copies := false
+	if f.names > 0 {
+		if d, err := os.Stat(filepath.Dir(f.path)); err == nil && !d.ModTime().Equal(f.dirMod) {
+			f.dirMod = d.ModTime()
+			copies = true
+		}
+	}
+	// The size check alone misses a file truncated and written past
+	// the old size before we look (nxadm/tail v1.4.11 only compares
+	// sizes, watch/inotify.go:123-129, and loses the new first bytes);
+	// the fingerprint of its first bytes catches that, and when the
+	// new content starts with the same first line (a broker restarted
+	// within the same second), the bytes just before where it was
+	// read to, which a growing file never changes.
+	fpChanged := func() bool {
+		ok, err := f.fp.matches(f.f)
+		return err == nil && !ok
+	}
+	switch {
+	case size < f.r.pos || size < f.lastSize: // files shrink only by truncation
+		// truncated looks for later copies itself, after the rest
+		// of the stream was read from its copy: they come after it.
+		s.truncated(ctx, f, f.lastSize)
+		copies, truncated = false, true
+	case f.fp.known() && fpChanged(), f.tailChanged():
+		s.truncated(ctx, f, f.lastSize)
+		copies, truncated = false, true
+	case !f.fp.known() && size == f.lastSize && size <= f.r.pos:
+		// Written and emptied again between two looks, before we saw
+		// a line of it (or only touched): what was written can only
+		// be in a copy made meanwhile.
+		copies = true
+	}
+	if copies {
+		s.laterCopies(ctx, f, 0)
+	}
+	f.lastSize, f.lastMod = size, mod
+	if !f.fp.known() {
+		f.head, _ = readHead(f.f)
+		if fp, err := readFingerprint(f.f, false); err == nil && fp.known() {
+			f.fp = fp
+			if f.e.tr != nil {
+				f.e.tr.update(func(e *stateEntry) { e.Fingerprint, e.FingerprintBytes = fp.String(), fp.n })
+			}
+		}
+	}
+	return true, truncated
 }
 
 // emit adds a line to f's batch, sending it when full; false when ctx
@@ -864,6 +973,7 @@ func (s *fileSet) truncated(ctx context.Context, f *file, oldSize int64) {
 	f.fp, _ = readFingerprint(f.f, false)
 	f.head, _ = readHead(f.f)
 	f.r = &posReader{r: f.f}
+	f.tail, f.tailAt = fingerprint{}, 0
 	f.lr = newLineReader(f.r, 0, s.o.maxLineBytes)
 	f.e = &emitter{source: f.path, seq: old.seq, limit: s.o.batchLines, blimit: s.o.batchBytes, out: s.out, ctr: s.t.counters(f.path), pool: &s.t.pool}
 	if s.cp != nil {
@@ -885,7 +995,8 @@ func (s *fileSet) truncated(ctx context.Context, f *file, oldSize int64) {
 // laterCopies reads copies of f made by later copytruncates that we never
 // saw in f: the file was copied and truncated more than once between two
 // looks (the sinks were slow, or mqttdiag was busy elsewhere). They are
-// the files named like f plus a suffix born after the last copy read.
+// the files named like f plus a suffix (rotatedName) born after the last
+// copy read.
 func (s *fileSet) laterCopies(ctx context.Context, f *file, born int64) {
 	f.copyBorn = max(f.copyBorn, f.id.btime, born)
 	if b := s.catchUp(ctx, f.path, f.copyBorn, math.MaxInt64, true); b > 0 {
@@ -1060,7 +1171,8 @@ func (s *fileSet) recoverRotated(ctx context.Context) {
 	}
 	for i := range s.prev.Files {
 		e := s.prev.Files[i]
-		if fi, err := s.o.stat(e.Path); err == nil && statID(fi).sameInode(e.id()) {
+		fi, serr := s.o.stat(e.Path)
+		if serr == nil && statID(fi).sameInode(e.id()) {
 			if s.newerGeneration(e) {
 				// An older content stream of a file truncated since:
 				// its rest can only be in a copy.
@@ -1080,6 +1192,12 @@ func (s *fileSet) recoverRotated(ctx context.Context) {
 				// down, or a copy taken by copytruncate.
 				s.claimed[i] = true
 				s.finishFromCopy(ctx, e, filepath.Dir(e.Path), fileID{})
+			} else if serr == nil || errors.Is(serr, fs.ErrNotExist) {
+				// No line of it was read, but some may have been
+				// written after the checkpoint before it went.
+				s.claimed[i] = true
+				s.o.log.Warn().Str("file", e.Path).Int64("offset", e.Offset).
+					Msg("the log file was rotated away while mqttdiag was down and was not found beside it (moved to another directory, compressed or deleted): lines after this offset, if there were any, were not read")
 			}
 			continue
 		}

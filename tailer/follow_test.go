@@ -1,12 +1,15 @@
 package tailer
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mqttdiag/mqttdiag/internal/logline"
 )
 
 const testTick = 250 * time.Millisecond
@@ -62,6 +65,63 @@ func TestDirectoryInput(t *testing.T) {
 	if got[0].Offset != 0 || got[0].Number != 1 {
 		t.Errorf("late file starts at %+v", got[0])
 	}
+}
+
+// A directory that does not exist at start is followed once it appears,
+// whether or not its argument ends in a slash: the files created in it
+// are read from their beginning, --exclude applies, and it is never taken
+// for a file that is "not a regular file".
+func TestDirectoryInputAppearsLater(t *testing.T) {
+	for _, tc := range []struct{ name, suffix, waiting string }{
+		{"no slash", "", "waiting for the log file to appear"},
+		{"trailing slash", "/", "no files match yet; waiting for them to appear"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := filepath.Join(t.TempDir(), "logs")
+			clk := newFakeClock()
+			s := start(t, []string{logs + tc.suffix}, Poll(testTick), WithClock(clk), Exclude("*.debug"))
+			s.waitMsg(t, tc.waiting)
+			clk.awaitIdle(t, testTick)
+			if err := os.Mkdir(logs, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, filepath.Join(logs, "x.debug"), "excluded\n")
+			appendFile(t, filepath.Join(logs, "broker.log"), "late 1\n")
+			clk.tick(t, testTick)
+			s.c.wait(t, 1)
+			appendFile(t, filepath.Join(logs, "broker.log"), "late 2\n")
+			appendFile(t, filepath.Join(logs, "other.log"), "other 1\n")
+			clk.tick(t, testTick)
+			s.stop(t)
+			got := s.c.snapshot()
+			wantOnce(t, got, []string{"late 1", "late 2"}, []string{"other 1"})
+			if got[0].Offset != 0 || got[0].Number != 1 {
+				t.Errorf("file in the late directory starts at %+v", got[0])
+			}
+			for len(s.ev) > 0 {
+				if m := <-s.ev; m == "not following it; give log files, a directory or a glob" {
+					t.Errorf("the directory was taken for a file: %q", m)
+				}
+			}
+			if w := s.tl.Waiting(); len(w) != 0 {
+				t.Errorf("still waiting for %q", w)
+			}
+		})
+	}
+}
+
+// The same with inotify: the parent of the missing directory is watched,
+// so its creation, and then the files created in it, wake the reader.
+func TestDirectoryInputAppearsLaterInotify(t *testing.T) {
+	logs := filepath.Join(t.TempDir(), "logs")
+	s := start(t, []string{logs})
+	s.waitMsg(t, "waiting for the log file to appear")
+	if err := os.Mkdir(logs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s.waitMsg(t, "the input is a directory now; following the files in it")
+	appendFile(t, filepath.Join(logs, "broker.log"), "late 1\n")
+	wantTexts(t, s.c.wait(t, 1), "late 1")
 }
 
 // A glob that matches nothing yet is waited for, with a self-log.
@@ -227,5 +287,64 @@ func copyFile(t *testing.T, from, to string) {
 	t.Helper()
 	if err := os.WriteFile(to, readFile(t, from), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// logrotate's olddir: the log is rotated into another directory. The
+// rotated file is still read to its end through its descriptor, and the
+// self-log warns that rotations missed between two looks cannot be found
+// there.
+func TestRotatedIntoOtherDirectoryWarns(t *testing.T) {
+	dir, path := tempLog(t)
+	old := filepath.Join(dir, "old")
+	if err := os.Mkdir(old, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, "")
+	clk := newFakeClock()
+	s := start(t, []string{path}, Poll(testTick), WithClock(clk))
+	clk.awaitIdle(t, testTick)
+	writeLines(t, path, "a", 0, 2)
+	if err := os.Rename(path, filepath.Join(old, "mosquitto.log-20250101")); err != nil {
+		t.Fatal(err)
+	}
+	writeLines(t, path, "b", 0, 1)
+	clk.tick(t, testTick)
+	s.waitMsg(t, "the log file was rotated into another directory (logrotate olddir?): should it be rotated more than once between two looks, or while mqttdiag is down, the files in between are not found there and their lines are not read")
+	wantTexts(t, s.c.wait(t, 3), "a 0", "a 1", "b 0")
+}
+
+// A malformed glob is an error at start that names it, with and without
+// Follow, rather than a wait for files no name can match; so is a
+// malformed --exclude pattern.
+func TestMalformedPatternFailsAtStart(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "t1", "[abc")
+	for _, tc := range []struct {
+		name  string
+		paths []string
+		opts  []Option
+		want  string
+	}{
+		{"glob, following", []string{filepath.Join(dir, "ok.log"), bad}, []Option{Follow(true)}, bad},
+		{"glob, reading once", []string{bad}, nil, bad},
+		{"exclude", []string{dir}, []Option{Follow(true), Exclude("x[")}, "x["},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := make(chan logline.Batch)
+			errc := make(chan error, 1)
+			go func() { errc <- New(tc.paths, tc.opts...).Run(t.Context(), out) }()
+			for range out {
+				t.Error("a batch from a tailer that should not start")
+			}
+			select {
+			case err := <-errc:
+				if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", tc.want)) || !errors.Is(err, filepath.ErrBadPattern) {
+					t.Errorf("Run: %v, want an error naming %q", err, tc.want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Run did not return")
+			}
+		})
 	}
 }

@@ -33,10 +33,16 @@ type input struct {
 // log. A file named explicitly is always followed.
 var defaultSkip = []string{"*.gz", "*.bz2", "*.xz", "*.zst", "*.lz4", "*.zip", "*.idx", "*.siz", ".*"}
 
+// parseInput classifies a PATH argument. A path that does not exist yet
+// is a file unless it ends in a slash; should a directory appear there
+// later, the input becomes a directory input (see fileSet.discover).
 func parseInput(arg string) input {
 	p := filepath.Clean(arg)
 	if strings.ContainsAny(p, "*?[") {
 		return input{arg: arg, kind: inputGlob, path: p}
+	}
+	if strings.HasSuffix(arg, "/") {
+		return input{arg: arg, kind: inputDir, path: p}
 	}
 	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
 		return input{arg: arg, kind: inputDir, path: p}
@@ -44,11 +50,28 @@ func parseInput(arg string) input {
 	return input{arg: arg, kind: inputFile, path: p}
 }
 
+// valid checks a glob's pattern up front: a malformed one (t1/[abc) is an
+// error at start, naming it, rather than a wait for files that no name
+// can ever match.
+func (in input) valid() error {
+	if in.kind != inputGlob {
+		return nil
+	}
+	if _, err := filepath.Match(in.path, ""); err != nil {
+		return fmt.Errorf("input %q is not a valid glob (a '[' without its ']', or a trailing '\\'?): %w", in.arg, err)
+	}
+	return nil
+}
+
 // dirs returns the directories whose changes may change what the input
 // names.
 func (in input) dirs() []string {
 	switch in.kind {
 	case inputDir:
+		if _, err := os.Stat(in.path); err != nil {
+			// Not there (yet): its parent tells when it appears.
+			return []string{filepath.Dir(in.path)}
+		}
 		return []string{in.path}
 	case inputGlob:
 		d := filepath.Dir(in.path)
@@ -102,7 +125,7 @@ func (in input) candidates(exclude []string) []string {
 		}
 		return []string{in.path}
 	case inputGlob:
-		names, _ = filepath.Glob(in.path) // the pattern was checked at start
+		names, _ = filepath.Glob(in.path) // the pattern was checked at start (valid)
 	case inputDir:
 		ents, err := os.ReadDir(in.path)
 		if err != nil {

@@ -1,8 +1,8 @@
 package tailer
 
-// One test per pitfall of github.com/nxadm/tail v1.4.11 confirmed in
-// /work/research/tail/REPORT.md (numbers #N refer to its table): each shows
-// that our tailer does not have that failure.
+// One test per pitfall of github.com/nxadm/tail v1.4.11 found by the audit
+// listed in PITFALLS.md (numbers #N refer to its table): each shows that
+// our tailer does not have that failure.
 
 import (
 	"context"
@@ -21,6 +21,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/fsnotify/fsnotify"
 	"github.com/rs/zerolog"
 
 	"github.com/mqttdiag/mqttdiag/internal/logline"
@@ -547,5 +548,46 @@ func TestPitfallTransientOpenErrorRetried(t *testing.T) {
 	wantTexts(t, s.c.wait(t, 1), "b")
 	if !errors.Is(&fs.PathError{Err: syscall.EACCES}, syscall.EACCES) {
 		t.Fatal("unreachable")
+	}
+}
+
+// #26: inotify queue overflow (IN_Q_OVERFLOW): the kernel drops events and
+// fsnotify reports ErrEventOverflow. The watcher here is a real one whose
+// events never reach the tailer (its Events channel is replaced by one
+// nothing sends on), so a rotation and the writes after it are lost as
+// events. With the overflow error, the tailer looks again at once; with
+// no word at all, its safety tick finds them. Either way nothing is lost
+// and the old file is read to its end first.
+func TestPitfallInotifyOverflowRescans(t *testing.T) {
+	for _, reported := range []bool{true, false} {
+		t.Run(fmt.Sprintf("overflow reported=%v", reported), func(t *testing.T) {
+			_, path := tempLog(t)
+			appendFile(t, path, "")
+			errs := make(chan error)
+			deaf := func(log zerolog.Logger) (*watcher, error) {
+				w, err := newWatcher(log)
+				if err != nil {
+					return nil, err
+				}
+				w.fs.Events = make(chan fsnotify.Event) // every event lost
+				w.fs.Errors = errs
+				return w, nil
+			}
+			clk := newFakeClock()
+			s := start(t, []string{path}, WithClock(clk), func(o *options) { o.newWatcher = deaf })
+			clk.awaitIdle(t, safetyTick)
+			writeLines(t, path, "old", 0, 3)
+			if err := os.Rename(path, path+".1"); err != nil {
+				t.Fatal(err)
+			}
+			writeLines(t, path, "new", 0, 2)
+			if reported {
+				errs <- fsnotify.ErrEventOverflow
+				s.waitMsg(t, "inotify error; files are still checked every second")
+			} else {
+				clk.tick(t, safetyTick)
+			}
+			wantTexts(t, s.c.wait(t, 5), "old 0", "old 1", "old 2", "new 0", "new 1")
+		})
 	}
 }

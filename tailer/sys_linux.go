@@ -3,6 +3,9 @@ package tailer
 import (
 	"errors"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -54,4 +57,22 @@ func writerGone(f *os.File) (gone, known bool) {
 	default:
 		return false, false
 	}
+}
+
+// currentDir returns the directory the open file is in now, as the
+// kernel names it (/proc/self/fd), or "" when it cannot tell or the file
+// was deleted.
+func currentDir(f *os.File) string {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return ""
+	}
+	var p string
+	var lerr error
+	if err := rc.Control(func(fd uintptr) {
+		p, lerr = os.Readlink("/proc/self/fd/" + strconv.Itoa(int(fd)))
+	}); err != nil || lerr != nil || !filepath.IsAbs(p) || strings.HasSuffix(p, " (deleted)") {
+		return ""
+	}
+	return filepath.Dir(p)
 }

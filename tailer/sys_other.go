@@ -7,3 +7,5 @@ import "os"
 func birthTime(*os.File) int64 { return 0 }
 
 func writerGone(*os.File) (gone, known bool) { return false, false }
+
+func currentDir(*os.File) string { return "" }

@@ -165,7 +165,11 @@ func (t *Tailer) Run(ctx context.Context, out chan<- logline.Batch) error {
 			stdin = true
 			continue
 		}
-		ins = append(ins, parseInput(p))
+		in := parseInput(p)
+		if err := in.valid(); err != nil {
+			return err
+		}
+		ins = append(ins, in)
 	}
 	var prev *stateFile
 	if t.o.statePath != "" && t.o.follow {

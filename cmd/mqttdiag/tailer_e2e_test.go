@@ -249,8 +249,13 @@ func TestRunHighRateRotationExactlyOnce(t *testing.T) {
 			<-p.logs
 		}
 		w.copyTruncate(t)
-		// A second copytruncate before mqttdiag noticed the first would
-		// leave the content between them only in a copy it cannot know.
+		// Each copytruncate is seen before the next burst (read from the
+		// file, or its rest from the copy), so that this test covers the
+		// ordinary path at a high rate. A copytruncate mqttdiag never sees
+		// in the file is not lost either: its copy, named like the log
+		// plus a suffix, is read after the rest of the stream (README
+		// "Rotation"; tailer's TestCopytruncateTwiceBetweenLooksReadsTheMissedCopy
+		// and TestCopytruncateWhileFinishingTheLastOne).
 		p.waitLogAny(t, 60*time.Second, "finished the truncated log file from its copy",
 			"found a log file rotated away before it was read; reading it first")
 	}
@@ -565,5 +570,31 @@ func (p *proc) waitLogAny(t *testing.T, timeout time.Duration, msgs ...string) {
 		case <-deadline:
 			t.Fatalf("mqttdiag did not log one of %q within %v", msgs, timeout)
 		}
+	}
+}
+
+// A malformed glob stops run and scan at start with an error naming it,
+// instead of waiting for files forever.
+func TestMalformedGlobFailsAtStart(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "t1", "[abc")
+	pack := writePack(t)
+	for _, cmd := range []string{"run", "scan"} {
+		t.Run(cmd, func(t *testing.T) {
+			done := make(chan struct{})
+			var code int
+			var stderr string
+			go func() {
+				defer close(done)
+				code, _, stderr = runCLI(t, "", cmd, "--no-builtin", "--signatures", pack, bad)
+			}()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				t.Fatalf("mqttdiag %s did not stop on a malformed glob", cmd)
+			}
+			if code == 0 || !strings.Contains(stderr, strconv.Quote(bad)) || !strings.Contains(stderr, "not a valid glob") {
+				t.Errorf("exit %d, stderr:\n%s", code, stderr)
+			}
+		})
 	}
 }
