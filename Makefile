@@ -26,12 +26,12 @@ run: build
 	./$(BIN) scan $(SAMPLE)
 
 ## test: install the brokers the tests drive when missing, then every test with the race detector.
+## The race build checks the matcher's corpus equivalence on every 12th
+## line; the plain build after it, several times faster, on every other one.
 test: test-deps
 	$(GO) vet ./...
 	@mkdir -p test-output
 	$(GO) test -race -count=1 -timeout 8m -artifacts -outputdir=$(CURDIR)/test-output ./...
-	# The race build checks the corpus equivalence on every 12th line; the
-	# plain build, several times faster, on every other one.
 	$(GO) test -count=1 -run 'TestEquivalence' ./matcher
 
 # Installs what tests need when it is missing, where apt-get exists.

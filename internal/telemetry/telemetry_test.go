@@ -314,17 +314,18 @@ func TestReadinessFailsWhileAnInputCannotBeOpened(t *testing.T) {
 	cases := map[string]func(t *testing.T, path string){
 		"fifo": func(t *testing.T, path string) {
 			if err := syscall.Mkfifo(path, 0o644); err != nil {
-				t.Skipf("mkfifo: %v", err)
+				t.Fatalf("mkfifo: %v", err)
 			}
 		},
-		"mode 000": func(t *testing.T, path string) {
-			if os.Geteuid() == 0 {
-				t.Skip("root reads a file of mode 000")
-			}
+	}
+	// Root reads a file of mode 000, so the case exists only for other
+	// users; the FIFO provokes the same failure for everyone.
+	if os.Geteuid() != 0 {
+		cases["mode 000"] = func(t *testing.T, path string) {
 			if err := os.WriteFile(path, nil, 0o000); err != nil {
 				t.Fatal(err)
 			}
-		},
+		}
 	}
 	for name, provoke := range cases {
 		t.Run(name, func(t *testing.T) {
