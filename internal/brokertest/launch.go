@@ -113,9 +113,12 @@ func (p *Proc) Stop() {
 	default:
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	// A clean stop is what some provokers need (persistence is saved on
+	// SIGTERM); on a loaded 2-core machine mosquitto took over 5 s to
+	// leave its loop once, so give it time before killing it.
 	select {
 	case <-p.done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(20 * time.Second):
 		_ = p.cmd.Process.Kill()
 		<-p.done
 	}
