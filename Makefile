@@ -87,11 +87,11 @@ fuzz:
 
 ## sample-log: capture examples/logs/ again from a real mosquitto.
 sample-log: test-deps
-	$(GO) test -count=1 -run TestSampleLogScenario ./internal/brokertest -args -capture=$(CURDIR)/$(SAMPLE)
+	$(GO) test -count=1 -run TestSampleLogScenario ./internal/testutil/brokertest -args -capture=$(CURDIR)/$(SAMPLE)
 
 ## fault-log: provoke every fault of the Mosquitto pack on a real mosquitto (two runs each) and capture its output.
 fault-log: test-deps
-	$(GO) test -count=1 -run TestProvokers ./internal/packtest -args -capture=$(CURDIR)/examples/logs/mosquitto-2.0.11-faults.log
+	$(GO) test -count=1 -run TestProvokers ./internal/testutil/packtest -args -capture=$(CURDIR)/examples/logs/mosquitto-2.0.11-faults.log
 
 ## docker: the container image (needs a Docker engine; not available on every build machine).
 docker:

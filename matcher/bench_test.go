@@ -9,7 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/mqttdiag/mqttdiag/internal/brokerlog"
-	"github.com/mqttdiag/mqttdiag/internal/loggen"
+	"github.com/mqttdiag/mqttdiag/internal/testutil/loggen"
 	"github.com/mqttdiag/mqttdiag/signatures"
 )
 

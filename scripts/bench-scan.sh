@@ -18,7 +18,7 @@ TIME=/usr/bin/time
 [ -x "$TIME" ] || { echo "bench-scan: needs GNU time (apt-get install time)" >&2; exit 1; }
 
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$BIN" ./cmd/mqttdiag # as `make build` and the image
-mapfile -t paths < <(go run ./internal/loggen/cmd/benchdata -dir "$DIR" -lines "$LINES")
+mapfile -t paths < <(go run ./internal/testutil/loggen/cmd/benchdata -dir "$DIR" -lines "$LINES")
 corpus=${paths[-1]}
 unset 'paths[-1]'
 empty=$DIR/empty.log

@@ -6,8 +6,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/mqttdiag/mqttdiag/internal/benchlog"
-	"github.com/mqttdiag/mqttdiag/internal/logline"
+	"github.com/mqttdiag/mqttdiag/internal/testutil/benchlog"
 )
 
 const benchSize = 1 << 30 // 1 GiB
@@ -26,7 +25,7 @@ func BenchmarkRead1GB(b *testing.B) {
 		b.SetBytes(l.Bytes)
 		for range b.N {
 			ctx, cancel := context.WithCancel(context.Background())
-			out := make(chan logline.Batch, 16)
+			out := make(chan Batch, 16)
 			errc := make(chan error, 1)
 			go func() { errc <- New([]string{l.Path}, Follow(true), FromBeginning(true)).Run(ctx, out) }()
 			var n int64

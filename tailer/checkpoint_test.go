@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/mqttdiag/mqttdiag/internal/logline"
 )
 
 func readState(t *testing.T, path string) stateFile {
@@ -153,7 +151,7 @@ func TestStateFileCorrupt(t *testing.T) {
 		if err := os.WriteFile(state, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		out := make(chan logline.Batch)
+		out := make(chan Batch)
 		err := New([]string{path}, Follow(true), StateFile(state)).Run(t.Context(), out)
 		if err == nil || !strings.Contains(err.Error(), state) || !strings.Contains(err.Error(), "move it aside") {
 			t.Errorf("%s: err = %v", content, err)

@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/mqttdiag/mqttdiag/internal/logline"
 )
 
 // logrotate's copytruncate creates the copy, fills it and only then
@@ -232,7 +230,7 @@ func numbered(prefix string, from, to int) []string {
 
 // wantOnce checks that the lines are exactly the given runs, each line
 // once, in order within each run.
-func wantOnce(t *testing.T, got []logline.Line, runs ...[]string) {
+func wantOnce(t *testing.T, got []Line, runs ...[]string) {
 	t.Helper()
 	count := map[string]int{}
 	for _, l := range got {

@@ -14,8 +14,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/mqttdiag/mqttdiag/internal/logline"
 )
 
 // Per file and round, read at most this much before giving the other
@@ -91,7 +89,7 @@ func (f *file) tailChanged() bool {
 type fileSet struct {
 	t      *Tailer
 	o      *options
-	out    chan<- logline.Batch
+	out    chan<- Batch
 	inputs []input
 	cp     *checkpoints // nil without a state file
 	prev   *stateFile   // the state file found at start, if any
@@ -132,7 +130,7 @@ type deferral struct {
 	epoch int
 }
 
-func newFileSet(t *Tailer, ins []input, out chan<- logline.Batch, prev *stateFile) *fileSet {
+func newFileSet(t *Tailer, ins []input, out chan<- Batch, prev *stateFile) *fileSet {
 	s := &fileSet{t: t, o: &t.o, out: out, inputs: ins, cp: t.cp, prev: prev,
 		named: make(map[string]*file), seq: make(map[string]*uint64),
 		born: make(map[string]int64), seen: make(map[fileID]bool), done: make(map[fileID]stateEntry),

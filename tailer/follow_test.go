@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/mqttdiag/mqttdiag/internal/logline"
 )
 
 const testTick = 250 * time.Millisecond
@@ -331,7 +329,7 @@ func TestMalformedPatternFailsAtStart(t *testing.T) {
 		{"exclude", []string{dir}, []Option{Follow(true), Exclude("x[")}, "x["},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out := make(chan logline.Batch)
+			out := make(chan Batch)
 			errc := make(chan error, 1)
 			go func() { errc <- New(tc.paths, tc.opts...).Run(t.Context(), out) }()
 			for range out {

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-
-	"github.com/mqttdiag/mqttdiag/internal/logline"
 )
 
 // fakeClock is a Clock that moves only when the test says so (mtail's
@@ -106,14 +104,14 @@ func (c *fakeClock) tick(t *testing.T, d time.Duration) {
 // holding), and lets a test wait for lines.
 type collector struct {
 	mu      sync.Mutex
-	lines   []logline.Line
-	held    []logline.Batch // batches not acknowledged yet, when holding
+	lines   []Line
+	held    []Batch // batches not acknowledged yet, when holding
 	hold    bool
 	changed chan struct{}
 	done    chan struct{}
 }
 
-func collect(in <-chan logline.Batch) *collector {
+func collect(in <-chan Batch) *collector {
 	c := &collector{changed: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
@@ -135,13 +133,13 @@ func collect(in <-chan logline.Batch) *collector {
 }
 
 // wait returns the lines once at least n have arrived.
-func (c *collector) wait(t *testing.T, n int) []logline.Line {
+func (c *collector) wait(t *testing.T, n int) []Line {
 	t.Helper()
 	deadline := time.After(20 * time.Second)
 	for {
 		c.mu.Lock()
 		if len(c.lines) >= n {
-			ls := append([]logline.Line(nil), c.lines...)
+			ls := append([]Line(nil), c.lines...)
 			c.mu.Unlock()
 			return ls
 		}
@@ -166,21 +164,21 @@ func (c *collector) wait(t *testing.T, n int) []logline.Line {
 	}
 }
 
-func (c *collector) snapshot() []logline.Line {
+func (c *collector) snapshot() []Line {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]logline.Line(nil), c.lines...)
+	return append([]Line(nil), c.lines...)
 }
 
 // waitText waits for a line with the given text and returns all lines so far.
-func (c *collector) waitText(t *testing.T, text string) []logline.Line {
+func (c *collector) waitText(t *testing.T, text string) []Line {
 	t.Helper()
 	deadline := time.After(20 * time.Second)
 	for {
 		c.mu.Lock()
 		for _, l := range c.lines {
 			if l.Text == text {
-				ls := append([]logline.Line(nil), c.lines...)
+				ls := append([]Line(nil), c.lines...)
 				c.mu.Unlock()
 				return ls
 			}
@@ -230,7 +228,7 @@ func start(t *testing.T, paths []string, opts ...Option) *session {
 	ev := make(logEvents, 256)
 	opts = append([]Option{Follow(true), Logger(zerolog.New(ev).Level(zerolog.DebugLevel))}, opts...)
 	ctx, cancel := context.WithCancel(context.Background())
-	out := make(chan logline.Batch)
+	out := make(chan Batch)
 	s := &session{tl: New(paths, opts...), ev: ev, cancel: cancel, errc: make(chan error, 1)}
 	s.c = collect(out)
 	go func() { s.errc <- s.tl.Run(ctx, out) }()
@@ -271,7 +269,7 @@ func writeLines(t *testing.T, path, prefix string, from, to int) {
 	appendFile(t, path, string(b))
 }
 
-func wantTexts(t *testing.T, got []logline.Line, want ...string) {
+func wantTexts(t *testing.T, got []Line, want ...string) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("got %d lines %q, want %q", len(got), texts(got), want)
@@ -285,7 +283,7 @@ func wantTexts(t *testing.T, got []logline.Line, want ...string) {
 
 // checkPositions verifies that every line's offset, end and number point
 // at that line in the content.
-func checkPositions(t *testing.T, content []byte, ls []logline.Line) {
+func checkPositions(t *testing.T, content []byte, ls []Line) {
 	t.Helper()
 	for _, l := range ls {
 		if l.Offset < 0 || l.End > int64(len(content)) || l.Offset >= l.End {
@@ -325,8 +323,8 @@ func readFile(t *testing.T, path string) []byte {
 	return b
 }
 
-func filterText(ls []logline.Line, keep func(string) bool) []logline.Line {
-	var out []logline.Line
+func filterText(ls []Line, keep func(string) bool) []Line {
+	var out []Line
 	for _, l := range ls {
 		if keep(l.Text) {
 			out = append(out, l)

@@ -23,8 +23,6 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/rs/zerolog"
-
-	"github.com/mqttdiag/mqttdiag/internal/logline"
 )
 
 // #1, #2, #3, #22: nxadm/tail calls os.Exit from library goroutines
@@ -465,7 +463,7 @@ func TestPitfallStopDoesNotHangWithoutConsumer(t *testing.T) {
 	_, path := tempLog(t)
 	writeLines(t, path, "line", 0, 5000)
 	ctx, cancel := context.WithCancel(context.Background())
-	out := make(chan logline.Batch) // never received from
+	out := make(chan Batch) // never received from
 	errc := make(chan error, 1)
 	go func() { errc <- New([]string{path, path + ".other"}, Follow(true), FromBeginning(true)).Run(ctx, out) }()
 	cancel()
@@ -485,7 +483,7 @@ func TestPitfallReadOnceDeliversEveryLine(t *testing.T) {
 	_, path := tempLog(t)
 	writeLines(t, path, "line", 0, 10000)
 	ctx := t.Context()
-	out := make(chan logline.Batch)
+	out := make(chan Batch)
 	errc := make(chan error, 1)
 	go func() { errc <- New([]string{path}).Run(ctx, out) }()
 	n := 0

@@ -25,9 +25,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-
-	"github.com/mqttdiag/mqttdiag/internal/clock"
-	"github.com/mqttdiag/mqttdiag/internal/logline"
 )
 
 // Stdin is the path that names standard input.
@@ -132,7 +129,7 @@ func batchLines(n int) Option { return func(o *options) { o.batchLines = n } }
 func New(paths []string, opts ...Option) *Tailer {
 	o := options{
 		maxLineBytes: DefaultMaxLineBytes, batchLines: 256, batchBytes: 1 << 20,
-		log: zerolog.Nop(), stdin: os.Stdin, clock: clock.Real{},
+		log: zerolog.Nop(), stdin: os.Stdin, clock: realClock{},
 		rotateWait: DefaultRotateWait, flushEvery: DefaultFlushInterval,
 		stat: os.Stat, open: os.Open, newWatcher: newWatcher,
 	}
@@ -153,7 +150,7 @@ func New(paths []string, opts ...Option) *Tailer {
 //
 // With StateFile, call Close after the receiver has finished, to write the
 // final checkpoints.
-func (t *Tailer) Run(ctx context.Context, out chan<- logline.Batch) error {
+func (t *Tailer) Run(ctx context.Context, out chan<- Batch) error {
 	defer close(out)
 	if err := validPatterns(t.o.exclude); err != nil {
 		return err
@@ -223,7 +220,7 @@ type emitter struct {
 	stream string
 	seq    *uint64 // per source, shared across the source's streams
 	num    int64   // lines before the next one
-	batch  []logline.Line
+	batch  []Line
 	// text holds the batch's line texts back to back; at flush it becomes
 	// one string that every Line.Text of the batch slices: one allocation
 	// per batch instead of one per line.
@@ -232,33 +229,33 @@ type emitter struct {
 	bytes  int
 	limit  int
 	blimit int
-	out    chan<- logline.Batch
+	out    chan<- Batch
 	tr     *track          // nil without checkpoints
 	ctr    *sourceCounters // nil in tests that build emitters by hand
 	pool   *linePool       // nil in tests that build emitters by hand
 }
 
 // linePool keeps the Lines slices of batches the consumer released
-// (logline.Batch.Release) for the next batches: without it they are over
+// (Batch.Release) for the next batches: without it they are over
 // half of what a scan allocates, and the garbage collector's heap grows
 // with what is allocated while it marks.
 type linePool struct {
 	p    sync.Pool
 	once sync.Once
-	put  func([]logline.Line)
+	put  func([]Line)
 }
 
-func (lp *linePool) get(n int) []logline.Line {
-	if v, ok := lp.p.Get().(*[]logline.Line); ok && cap(*v) >= n {
+func (lp *linePool) get(n int) []Line {
+	if v, ok := lp.p.Get().(*[]Line); ok && cap(*v) >= n {
 		return (*v)[:0]
 	}
-	return make([]logline.Line, 0, n)
+	return make([]Line, 0, n)
 }
 
 // release returns the function a batch calls to give its slice back.
-func (lp *linePool) release() func([]logline.Line) {
+func (lp *linePool) release() func([]Line) {
 	lp.once.Do(func() {
-		lp.put = func(ls []logline.Line) {
+		lp.put = func(ls []Line) {
 			clear(ls) // keep no texts alive from the pool
 			ls = ls[:0]
 			lp.p.Put(&ls)
@@ -274,10 +271,10 @@ func (e *emitter) add(l rawLine) {
 		if e.pool != nil {
 			e.batch = e.pool.get(e.limit)
 		} else {
-			e.batch = make([]logline.Line, 0, e.limit)
+			e.batch = make([]Line, 0, e.limit)
 		}
 	}
-	e.batch = append(e.batch, logline.Line{
+	e.batch = append(e.batch, Line{
 		Source: e.source, Stream: e.stream,
 		Offset: l.offset, End: l.end, Number: e.num, Seq: *e.seq,
 		Truncated: l.truncated,
@@ -302,7 +299,7 @@ func (e *emitter) flush(ctx context.Context) bool {
 		start = end
 	}
 	e.text, e.ends = e.text[:0], e.ends[:0]
-	b := logline.Batch{Lines: e.batch}
+	b := Batch{Lines: e.batch}
 	if e.pool != nil {
 		b = b.WithRelease(e.pool.release())
 	}
@@ -328,7 +325,7 @@ func (e *emitter) flush(ctx context.Context) bool {
 // readStream reads a non-seekable stream such as stdin to its end. A
 // pending batch is sent before every read that may block, so that a line
 // is not held back waiting for the next one.
-func (t *Tailer) readStream(ctx context.Context, source, stream string, r io.Reader, out chan<- logline.Batch) error {
+func (t *Tailer) readStream(ctx context.Context, source, stream string, r io.Reader, out chan<- Batch) error {
 	var seq uint64
 	e := &emitter{source: source, stream: stream, seq: &seq, limit: t.o.batchLines, blimit: t.o.batchBytes, out: out, ctr: t.counters(source), pool: &t.pool}
 	lr := newLineReader(newCtxReader(ctx, r), 0, t.o.maxLineBytes)

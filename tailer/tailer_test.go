@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-
-	"github.com/mqttdiag/mqttdiag/internal/logline"
 )
 
 // logEvents is a zerolog sink that reports the tailer's self-log messages
@@ -50,7 +48,7 @@ func waitMsg(t *testing.T, ev logEvents, msg string) {
 
 // follow starts a following tailer on one path and waits until it has
 // opened the file.
-func follow(t *testing.T, path string, opts ...Option) <-chan logline.Batch {
+func follow(t *testing.T, path string, opts ...Option) <-chan Batch {
 	t.Helper()
 	ev := make(logEvents, 64)
 	out, _ := run(t, []string{path}, append([]Option{Follow(true), Logger(zerolog.New(ev).Level(zerolog.DebugLevel))}, opts...)...)
@@ -60,10 +58,10 @@ func follow(t *testing.T, path string, opts ...Option) <-chan logline.Batch {
 
 // run starts a tailer and returns its output channel; the tailer stops
 // when the test ends.
-func run(t *testing.T, paths []string, opts ...Option) (<-chan logline.Batch, <-chan error) {
+func run(t *testing.T, paths []string, opts ...Option) (<-chan Batch, <-chan error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out := make(chan logline.Batch)
+	out := make(chan Batch)
 	errc := make(chan error, 1)
 	go func() { errc <- New(paths, opts...).Run(ctx, out) }()
 	t.Cleanup(func() {
@@ -75,9 +73,9 @@ func run(t *testing.T, paths []string, opts ...Option) (<-chan logline.Batch, <-
 }
 
 // next receives lines until n have arrived.
-func next(t *testing.T, out <-chan logline.Batch, n int) []logline.Line {
+func next(t *testing.T, out <-chan Batch, n int) []Line {
 	t.Helper()
-	var got []logline.Line
+	var got []Line
 	timeout := time.After(10 * time.Second)
 	for len(got) < n {
 		select {
@@ -99,7 +97,7 @@ func next(t *testing.T, out <-chan logline.Batch, n int) []logline.Line {
 
 // quiet asserts that nothing arrives for a moment. Used only to show an
 // absence, where no event exists to wait for.
-func quiet(t *testing.T, out <-chan logline.Batch) {
+func quiet(t *testing.T, out <-chan Batch) {
 	t.Helper()
 	select {
 	case b := <-out:
@@ -108,7 +106,7 @@ func quiet(t *testing.T, out <-chan logline.Batch) {
 	}
 }
 
-func texts(ls []logline.Line) []string {
+func texts(ls []Line) []string {
 	var s []string
 	for _, l := range ls {
 		s = append(s, l.Text)
@@ -136,7 +134,7 @@ func TestFollowFromEnd(t *testing.T) {
 	out := follow(t, path)
 	appendFile(t, path, "new 1\nnew 2\n")
 	got := next(t, out, 2)
-	want := []logline.Line{
+	want := []Line{
 		{Text: "new 1", Offset: 12, End: 18, Number: 3, Seq: 1},
 		{Text: "new 2", Offset: 18, End: 24, Number: 4, Seq: 2},
 	}
@@ -329,7 +327,7 @@ func TestStatsAndWaiting(t *testing.T) {
 	ev := make(logEvents, 64)
 	tl := New([]string{path, later}, Follow(true), Logger(zerolog.New(ev).Level(zerolog.DebugLevel)))
 	ctx, cancel := context.WithCancel(context.Background())
-	out := make(chan logline.Batch)
+	out := make(chan Batch)
 	go func() { _ = tl.Run(ctx, out) }()
 	t.Cleanup(func() {
 		cancel()

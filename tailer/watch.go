@@ -3,18 +3,28 @@ package tailer
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/fsnotify/fsnotify"
 
-	"github.com/mqttdiag/mqttdiag/internal/clock"
 	"github.com/rs/zerolog"
 )
 
 // Clock is the tailer's source of time: the safety and poll timers, the
 // wait before a rotated file is let go, and the interval between state
-// file writes. Tests pass a fake one, so they never sleep. It is the
-// clock the rest of mqttdiag waits on.
-type Clock = clock.Clock
+// file writes. It names only standard types, so any clock with these two
+// methods fits; mqttdiag passes its internal/clock, tests a fake one.
+type Clock interface {
+	Now() time.Time
+	// After returns a channel that receives the time once d has passed.
+	After(d time.Duration) <-chan time.Time
+}
+
+// realClock is the system clock.
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // watcher turns inotify events in the directories of the followed files
 // into wake-ups of the reading loop. Events are hints only: the loop

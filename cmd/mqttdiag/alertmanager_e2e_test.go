@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mqttdiag/mqttdiag/internal/brokertest"
+	"github.com/mqttdiag/mqttdiag/internal/testutil/brokertest"
 	"github.com/mqttdiag/mqttdiag/sink"
 )
 

@@ -14,7 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/mqttdiag/mqttdiag/internal/brokertest"
+	"github.com/mqttdiag/mqttdiag/internal/testutil/brokertest"
 )
 
 // invocation is one way an example runs mqttdiag.

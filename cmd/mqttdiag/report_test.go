@@ -20,7 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/creack/pty"
 
-	"github.com/mqttdiag/mqttdiag/internal/brokertest"
+	"github.com/mqttdiag/mqttdiag/internal/testutil/brokertest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

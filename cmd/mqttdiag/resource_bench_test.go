@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mqttdiag/mqttdiag/internal/loggen"
+	"github.com/mqttdiag/mqttdiag/internal/testutil/loggen"
 )
 
 // BenchmarkRunBesideBroker measures what `mqttdiag run` costs the host it

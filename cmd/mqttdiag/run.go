@@ -10,7 +10,6 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
-	"github.com/mqttdiag/mqttdiag/internal/logline"
 	"github.com/mqttdiag/mqttdiag/internal/pipeline"
 	"github.com/mqttdiag/mqttdiag/internal/telemetry"
 	"github.com/mqttdiag/mqttdiag/matcher"
@@ -140,7 +139,7 @@ With --state, a restart resumes where every diagnosis had been delivered.`,
 // inputs ended, or ctx was cancelled), then lets the pipeline deliver what
 // was read.
 func runPipeline(ctx context.Context, t *tailer.Tailer, p *pipeline.Pipeline) (pipeline.Stats, error) {
-	lines := make(chan logline.Batch, 16)
+	lines := make(chan tailer.Batch, 16)
 	tailErr := make(chan error, 1)
 	go func() { tailErr <- t.Run(ctx, lines) }()
 	// Delivery outlives the signal by the pipeline's shutdown timeout:

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mqttdiag/mqttdiag/internal/benchlog"
+	"github.com/mqttdiag/mqttdiag/internal/testutil/benchlog"
 )
 
 // benchProc is a real mqttdiag process, the binary as `make build` makes

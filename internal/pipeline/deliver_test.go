@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/mqttdiag/mqttdiag/internal/clock"
-	"github.com/mqttdiag/mqttdiag/internal/logline"
 	"github.com/mqttdiag/mqttdiag/sink"
+	"github.com/mqttdiag/mqttdiag/tailer"
 )
 
 // instantClock is a fake clock that a goroutine moves to the next
@@ -90,8 +90,8 @@ func (c *counter) Notify(_ context.Context, ds []*sink.Diagnosis) (bool, error) 
 	return false, nil
 }
 
-func takeoverLine(i int, client string) logline.Line {
-	return logline.Line{Source: "m.log", Stream: "s", Offset: int64(i) * 100, Number: int64(i + 1),
+func takeoverLine(i int, client string) tailer.Line {
+	return tailer.Line{Source: "m.log", Stream: "s", Offset: int64(i) * 100, Number: int64(i + 1),
 		Text: fmt.Sprintf("1795320306: Client %s already connected, closing old connection.", client)}
 }
 
@@ -113,7 +113,7 @@ func TestSlowSinkBackpressure(t *testing.T) {
 	const queue = 4
 	slow, fast := newGate(), newCounter()
 	p := New(pack(t), []sink.Notifier{slow, fast}, Queue(queue))
-	in := make(chan logline.Batch) // unbuffered: a send completes only when Run takes the batch
+	in := make(chan tailer.Batch) // unbuffered: a send completes only when Run takes the batch
 	acked := make(chan int, 100)
 	ran := make(chan error, 1)
 	go func() { ran <- p.Run(context.Background(), in) }()
@@ -121,7 +121,7 @@ func TestSlowSinkBackpressure(t *testing.T) {
 	const total = 20
 	send := func(i int, timeout time.Duration) bool {
 		select {
-		case in <- logline.Batch{Lines: []logline.Line{takeoverLine(i, fmt.Sprintf("c%d", i))}, Done: func() { acked <- i }}:
+		case in <- tailer.Batch{Lines: []tailer.Line{takeoverLine(i, fmt.Sprintf("c%d", i))}, Done: func() { acked <- i }}:
 			return true
 		case <-time.After(timeout):
 			return false
@@ -174,10 +174,10 @@ func TestSlowSinkBackpressure(t *testing.T) {
 func TestDoneOutOfOrder(t *testing.T) {
 	slow := newGate()
 	p := New(pack(t), []sink.Notifier{slow})
-	in := make(chan logline.Batch, 2)
+	in := make(chan tailer.Batch, 2)
 	acked := make(chan int, 2)
-	in <- logline.Batch{Lines: []logline.Line{takeoverLine(0, "a")}, Done: func() { acked <- 1 }}
-	in <- logline.Batch{Lines: []logline.Line{{Text: "1795320306: Client b disconnected."}}, Done: func() { acked <- 2 }}
+	in <- tailer.Batch{Lines: []tailer.Line{takeoverLine(0, "a")}, Done: func() { acked <- 1 }}
+	in <- tailer.Batch{Lines: []tailer.Line{{Text: "1795320306: Client b disconnected."}}, Done: func() { acked <- 2 }}
 	close(in)
 	ran := make(chan error, 1)
 	go func() { ran <- p.Run(context.Background(), in) }()
@@ -271,9 +271,9 @@ func TestShutdownTimeoutAbandonsUnacknowledged(t *testing.T) {
 	p := New(pack(t), []sink.Notifier{alwaysDown{}}, WaitClock(fc), ShutdownTimeout(10*time.Second),
 		Retry(RetryPolicy{Min: time.Hour, Max: time.Hour}))
 	ctx, stop := context.WithCancel(context.Background())
-	in := make(chan logline.Batch, 1)
+	in := make(chan tailer.Batch, 1)
 	acked := false
-	in <- logline.Batch{Lines: []logline.Line{takeoverLine(0, "a")}, Done: func() { acked = true }}
+	in <- tailer.Batch{Lines: []tailer.Line{takeoverLine(0, "a")}, Done: func() { acked = true }}
 	close(in)
 	ran := make(chan error, 1)
 	go func() { ran <- p.Run(ctx, in) }()

@@ -9,10 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mqttdiag/mqttdiag/internal/logline"
 	"github.com/mqttdiag/mqttdiag/matcher"
 	"github.com/mqttdiag/mqttdiag/signatures"
 	"github.com/mqttdiag/mqttdiag/sink"
+	"github.com/mqttdiag/mqttdiag/tailer"
 )
 
 // DiagnosisID derives a diagnosis id from where the line is and which
@@ -88,7 +88,7 @@ func (d *diagnoser) reset(*Pack) { d.known = make(map[*signatures.Signature]*kno
 
 // diagnose builds the diagnosis for hit h on line l. broker and version
 // are what the source's startup banner said, if it was seen.
-func (d *diagnoser) diagnose(l *logline.Line, h matcher.Hit, logTime, now time.Time, broker, version string) *sink.Diagnosis {
+func (d *diagnoser) diagnose(l *tailer.Line, h matcher.Hit, logTime, now time.Time, broker, version string) *sink.Diagnosis {
 	s := h.Signature
 	k := d.known[s]
 	if k == nil {

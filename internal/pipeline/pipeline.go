@@ -15,10 +15,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mqttdiag/mqttdiag/internal/brokerlog"
-	"github.com/mqttdiag/mqttdiag/internal/logline"
 	"github.com/mqttdiag/mqttdiag/matcher"
 	"github.com/mqttdiag/mqttdiag/signatures"
 	"github.com/mqttdiag/mqttdiag/sink"
+	"github.com/mqttdiag/mqttdiag/tailer"
 )
 
 // Pipeline diagnoses lines and delivers the diagnoses.
@@ -126,7 +126,7 @@ func New(m *matcher.Matcher, sinks []sink.Notifier, opts ...Option) *Pipeline {
 // abandon that at once: delivery goes on for at most the ShutdownTimeout
 // after ctx ends (without one, until done); what is undelivered then stays
 // unacknowledged, so its lines are read again after a restart.
-func (p *Pipeline) Run(ctx context.Context, in <-chan logline.Batch) error {
+func (p *Pipeline) Run(ctx context.Context, in <-chan tailer.Batch) error {
 	ctx, stop := p.drainContext(ctx)
 	defer stop()
 	out := p.startDelivery(ctx)

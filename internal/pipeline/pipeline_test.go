@@ -11,10 +11,10 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/mqttdiag/mqttdiag/internal/logline"
 	"github.com/mqttdiag/mqttdiag/matcher"
 	"github.com/mqttdiag/mqttdiag/signatures"
 	"github.com/mqttdiag/mqttdiag/sink"
+	"github.com/mqttdiag/mqttdiag/tailer"
 )
 
 func TestDiagnosisID(t *testing.T) {
@@ -78,9 +78,9 @@ func pack(t *testing.T) *matcher.Matcher {
 	return m
 }
 
-func feed(lines ...logline.Line) <-chan logline.Batch {
-	ch := make(chan logline.Batch, 1)
-	ch <- logline.Batch{Lines: lines}
+func feed(lines ...tailer.Line) <-chan tailer.Batch {
+	ch := make(chan tailer.Batch, 1)
+	ch <- tailer.Batch{Lines: lines}
 	close(ch)
 	return ch
 }
@@ -90,8 +90,8 @@ func TestRunDiagnoses(t *testing.T) {
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	p := New(pack(t), []sink.Notifier{rec}, Clock(func() time.Time { return now }))
 	err := p.Run(context.Background(), feed(
-		logline.Line{Source: "m.log", Stream: "1:2:0", Offset: 0, Number: 1, Text: "1795320306: New client connected from 127.0.0.1:34914 as c1 (p2, c1, k60)."},
-		logline.Line{Source: "m.log", Stream: "1:2:0", Offset: 76, Number: 2, Text: "1795320306: Client c1 already connected, closing old connection."},
+		tailer.Line{Source: "m.log", Stream: "1:2:0", Offset: 0, Number: 1, Text: "1795320306: New client connected from 127.0.0.1:34914 as c1 (p2, c1, k60)."},
+		tailer.Line{Source: "m.log", Stream: "1:2:0", Offset: 76, Number: 2, Text: "1795320306: Client c1 already connected, closing old connection."},
 	))
 	if err != nil {
 		t.Fatal(err)
@@ -127,16 +127,16 @@ func TestRunDiagnoses(t *testing.T) {
 func TestRunReleasesBatches(t *testing.T) {
 	rec := &recorder{}
 	p := New(pack(t), []sink.Notifier{rec})
-	in := make(chan logline.Batch, 2)
+	in := make(chan tailer.Batch, 2)
 	released := 0
-	scribble := func(ls []logline.Line) {
+	scribble := func(ls []tailer.Line) {
 		released++
 		for i := range ls {
-			ls[i] = logline.Line{Source: "other.log", Text: "scribbled", Offset: -1}
+			ls[i] = tailer.Line{Source: "other.log", Text: "scribbled", Offset: -1}
 		}
 	}
 	for i, id := range []string{"c1", "c2"} {
-		in <- logline.Batch{Lines: []logline.Line{
+		in <- tailer.Batch{Lines: []tailer.Line{
 			{Source: "m.log", Stream: "s", Offset: int64(i * 100), Number: int64(i + 1), Text: "1795320306: Client " + id + " already connected, closing old connection."},
 		}}.WithRelease(scribble)
 	}
@@ -164,7 +164,7 @@ func TestRunReleasesBatches(t *testing.T) {
 func TestRunRetriesRecoverableFailures(t *testing.T) {
 	rec := &recorder{fail: 2, retry: true}
 	p := New(pack(t), []sink.Notifier{rec}, WaitClock(instantClock(t)))
-	if err := p.Run(context.Background(), feed(logline.Line{Text: "Client c1 already connected, closing old connection."})); err != nil {
+	if err := p.Run(context.Background(), feed(tailer.Line{Text: "Client c1 already connected, closing old connection."})); err != nil {
 		t.Fatal(err)
 	}
 	if rec.calls != 3 || len(rec.got) != 1 {
@@ -181,10 +181,10 @@ func TestRunRetriesRecoverableFailures(t *testing.T) {
 func TestRunPoisonIsCountedAndAcknowledged(t *testing.T) {
 	rec := &recorder{fail: 1, retry: false}
 	p := New(pack(t), nil, Alerting(rec), Batch(1, 0))
-	in := make(chan logline.Batch, 2)
+	in := make(chan tailer.Batch, 2)
 	var done int
-	in <- logline.Batch{Lines: []logline.Line{{Text: "Client c1 already connected, closing old connection."}}, Done: func() { done++ }}
-	in <- logline.Batch{Lines: []logline.Line{{Text: "Client c2 already connected, closing old connection."}}, Done: func() { done++ }}
+	in <- tailer.Batch{Lines: []tailer.Line{{Text: "Client c1 already connected, closing old connection."}}, Done: func() { done++ }}
+	in <- tailer.Batch{Lines: []tailer.Line{{Text: "Client c2 already connected, closing old connection."}}, Done: func() { done++ }}
 	close(in)
 	if err := p.Run(context.Background(), in); err != nil {
 		t.Fatal(err)
@@ -202,7 +202,7 @@ func TestRunPoisonIsCountedAndAcknowledged(t *testing.T) {
 func TestRunAcknowledgesAfterDeliveryAndDetectsBroker(t *testing.T) {
 	rec := &recorder{fail: 1, retry: true}
 	p := New(pack(t), []sink.Notifier{rec})
-	in := make(chan logline.Batch, 2)
+	in := make(chan tailer.Batch, 2)
 	var done []int
 	mk := func(i int) func() {
 		return func() {
@@ -214,13 +214,13 @@ func TestRunAcknowledgesAfterDeliveryAndDetectsBroker(t *testing.T) {
 			done = append(done, i)
 		}
 	}
-	in <- logline.Batch{Lines: []logline.Line{
+	in <- tailer.Batch{Lines: []tailer.Line{
 		{Source: "a.log", Text: "1795320305: mosquitto version 2.0.11 starting"},
 		{Source: "a.log", Text: "1795320306: Client c1 already connected, closing old connection."},
 	}, Done: mk(1)}
-	in <- logline.Batch{Lines: []logline.Line{{Source: "b.log", Text: "1795320306: Client c2 already connected, closing old connection."}}, Done: mk(2)}
-	in2 := make(chan logline.Batch, 1)
-	in2 <- logline.Batch{Lines: []logline.Line{
+	in <- tailer.Batch{Lines: []tailer.Line{{Source: "b.log", Text: "1795320306: Client c2 already connected, closing old connection."}}, Done: mk(2)}
+	in2 := make(chan tailer.Batch, 1)
+	in2 <- tailer.Batch{Lines: []tailer.Line{
 		{Source: "c.log", Text: "1795320305: mosquitto version 2.0.22 starting"},
 		{Source: "c.log", Text: "1795320306: Client c3 already connected, closing old connection."},
 	}}
@@ -254,7 +254,7 @@ func TestRunAcknowledgesAfterDeliveryAndDetectsBroker(t *testing.T) {
 }
 
 func TestUnknownFaultLines(t *testing.T) {
-	lines := []logline.Line{
+	lines := []tailer.Line{
 		{Source: "m.log", Offset: 0, Text: "1795320000: Client a disconnected due to protocol error."},
 		{Source: "m.log", Offset: 60, Text: "1795320010: Client b disconnected due to protocol error."}, // same wording, within a minute
 		{Source: "m.log", Offset: 120, Text: "1795320011: Error: Unable to open log file /x.log for writing."},
@@ -303,7 +303,7 @@ func TestRunScopesSignaturesToTheBroker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := []logline.Line{
+	lines := []tailer.Line{
 		{Source: "a.log", Offset: 0, Text: "1795320305: boom"},
 		{Source: "a.log", Offset: 20, Text: "1795320305: mosquitto version 2.0.11 starting"},
 		{Source: "a.log", Offset: 70, Text: "1795320306: boom"},
@@ -353,7 +353,7 @@ func storyPack(t *testing.T) *matcher.Matcher {
 // signature that leads to it within the window, names its pack, and uses
 // the Chinese text when asked.
 func TestContextRelatedLangAndPack(t *testing.T) {
-	lines := []logline.Line{
+	lines := []tailer.Line{
 		{Source: "a.log", Stream: "s", Offset: 0, Text: "1700000000: Connecting bridge cloud (10.0.0.1:1883)"},
 		{Source: "a.log", Stream: "s", Offset: 60, Text: "1700000000: Connection Refused: not authorised"},
 		{Source: "b.log", Stream: "t", Offset: 0, Text: "1700000001: Outgoing messages are being dropped for client other."},
@@ -400,15 +400,15 @@ func TestContextRelatedLangAndPack(t *testing.T) {
 func TestSetPack(t *testing.T) {
 	rec := &recorder{}
 	p := New(pack(t), []sink.Notifier{rec}, Unknown(false, 0))
-	in := make(chan logline.Batch)
+	in := make(chan tailer.Batch)
 	done := make(chan error, 1)
 	go func() { done <- p.Run(context.Background(), in) }()
 	line := "Client c1 already connected, closing old connection."
 	ack := make(chan struct{})
-	in <- logline.Batch{Lines: []logline.Line{{Text: line}}, Done: func() { close(ack) }}
+	in <- tailer.Batch{Lines: []tailer.Line{{Text: line}}, Done: func() { close(ack) }}
 	<-ack
 	p.SetPack(NewPack(storyPack(t), nil, "v2", "222222222222"))
-	in <- logline.Batch{Lines: []logline.Line{{Text: line}, {Text: "Connection Refused: not authorised"}}}
+	in <- tailer.Batch{Lines: []tailer.Line{{Text: line}, {Text: "Connection Refused: not authorised"}}}
 	close(in)
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -438,9 +438,9 @@ func TestLevelsSeenInTheLog(t *testing.T) {
 	}
 	run := func(text string) string {
 		var logs strings.Builder
-		lines := []logline.Line{{Source: "m.log", Text: "1700000000: mosquitto version 2.0.11 running"}}
+		lines := []tailer.Line{{Source: "m.log", Text: "1700000000: mosquitto version 2.0.11 running"}}
 		for i := 0; i < levelProbeLines; i++ {
-			lines = append(lines, logline.Line{Source: "m.log", Text: text})
+			lines = append(lines, tailer.Line{Source: "m.log", Text: text})
 		}
 		p := New(m, []sink.Notifier{&recorder{}}, Logger(zerolog.New(&logs)), Unknown(false, 0))
 		if err := p.Run(context.Background(), feed(lines...)); err != nil {

@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/mqttdiag/mqttdiag/internal/clock"
-	"github.com/mqttdiag/mqttdiag/internal/logline"
 	"github.com/mqttdiag/mqttdiag/matcher"
 	"github.com/mqttdiag/mqttdiag/signatures"
 	"github.com/mqttdiag/mqttdiag/sink"
+	"github.com/mqttdiag/mqttdiag/tailer"
 )
 
 // emitted is a notification the storm stage sent, and its acceptance.
@@ -263,14 +263,14 @@ func TestPipelineStorm(t *testing.T) {
 		t.Run(fmt.Sprint("dedup-stdout=", dedupStdout), func(t *testing.T) {
 			stdout, alert := newCounter(), newCounter()
 			p := New(pack(t), []sink.Notifier{stdout}, Alerting(alert), StormControl(time.Minute, nil), DedupRecords(dedupStdout))
-			in := make(chan logline.Batch, 100)
+			in := make(chan tailer.Batch, 100)
 			var acked atomic.Int64
 			for b := range 40 {
-				var lines []logline.Line
+				var lines []tailer.Line
 				for i := range 250 {
 					lines = append(lines, takeoverLine(b*250+i, "storm"))
 				}
-				in <- logline.Batch{Lines: lines, Done: func() { acked.Add(1) }}
+				in <- tailer.Batch{Lines: lines, Done: func() { acked.Add(1) }}
 			}
 			close(in)
 			if err := p.Run(context.Background(), in); err != nil {
@@ -335,18 +335,18 @@ func TestSignatureThresholdWithoutStormFlags(t *testing.T) {
 	alert := newCounter()
 	p := New(none.Matcher, []sink.Notifier{newCounter()}, Alerting(alert), StormControl(0, nil), WaitClock(clock.NewFake(time.Unix(0, 0))))
 	p.SetPack(three) // the pack loaded at start has a threshold
-	in := make(chan logline.Batch)
+	in := make(chan tailer.Batch)
 	ran := make(chan error, 1)
 	go func() { ran <- p.Run(context.Background(), in) }()
 	send := func(pk *Pack, from, n int, client string) {
 		if pk != nil {
 			p.SetPack(pk)
 		}
-		var lines []logline.Line
+		var lines []tailer.Line
 		for i := range n {
 			lines = append(lines, takeoverLine(from+i, client))
 		}
-		in <- logline.Batch{Lines: lines}
+		in <- tailer.Batch{Lines: lines}
 	}
 	send(nil, 0, 2, "held") // below the threshold: silence
 	send(none, 10, 1, "free")

@@ -7,8 +7,8 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/mqttdiag/mqttdiag/internal/brokerlog"
-	"github.com/mqttdiag/mqttdiag/internal/logline"
 	"github.com/mqttdiag/mqttdiag/sink"
+	"github.com/mqttdiag/mqttdiag/tailer"
 )
 
 // UnknownID is the signature id of diagnoses for fault-looking lines that
@@ -36,7 +36,7 @@ func newUnknowns(interval time.Duration) *unknowns {
 // time when it has one (so a scan of an old log is limited by log time),
 // else now. fault tells whether the message looks like a fault, reported
 // or not.
-func (u *unknowns) check(l *logline.Line, msg string, logTime, now time.Time, broker, version string) (d *sink.Diagnosis, fault bool) {
+func (u *unknowns) check(l *tailer.Line, msg string, logTime, now time.Time, broker, version string) (d *sink.Diagnosis, fault bool) {
 	severity, ok := brokerlog.Fault(msg)
 	if !ok {
 		return nil, false

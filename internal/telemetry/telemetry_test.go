@@ -15,9 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mqttdiag/mqttdiag/internal/brokertest"
+	"github.com/mqttdiag/mqttdiag/internal/testutil/brokertest"
 	"github.com/mqttdiag/mqttdiag/internal/clock"
-	"github.com/mqttdiag/mqttdiag/internal/logline"
 	"github.com/mqttdiag/mqttdiag/internal/pipeline"
 	"github.com/mqttdiag/mqttdiag/matcher"
 	"github.com/mqttdiag/mqttdiag/signatures"
@@ -124,11 +123,11 @@ func TestAlertmanagerResendMetricsAndReadiness(t *testing.T) {
 	s := New(tl, p, "test", FailingAfter(30*time.Second), Clock(fc.Now))
 	s.Started()
 
-	in := make(chan logline.Batch)
+	in := make(chan tailer.Batch)
 	ran := make(chan error, 1)
 	go func() { ran <- p.Run(context.Background(), in) }()
 	acked := make(chan struct{})
-	in <- logline.Batch{Lines: []logline.Line{{Source: "m.log", Stream: "s", Text: "1795320306: Client dev-1 already connected, closing old connection."}},
+	in <- tailer.Batch{Lines: []tailer.Line{{Source: "m.log", Stream: "s", Text: "1795320306: Client dev-1 already connected, closing old connection."}},
 		Done: func() { close(acked) }}
 	<-acked // Alertmanager took the alert
 	if code := <-px.seen; code != http.StatusOK {
@@ -202,17 +201,17 @@ func TestMatcherCountersMonotonicAcrossReload(t *testing.T) {
 	m1, s1 := takeoverMatcher(t)
 	p := pipeline.New(m1, nil, pipeline.Unknown(false, 0))
 	s := New(tailer.New([]string{filepath.Join(t.TempDir(), "m.log")}), p, "test")
-	in := make(chan logline.Batch)
+	in := make(chan tailer.Batch)
 	ran := make(chan error, 1)
 	go func() { ran <- p.Run(context.Background(), in) }()
 	batch := func(n int) {
 		done := make(chan struct{})
-		var lines []logline.Line
+		var lines []tailer.Line
 		for i := range n {
-			lines = append(lines, logline.Line{Source: "m.log", Stream: "s", Offset: int64(i),
+			lines = append(lines, tailer.Line{Source: "m.log", Stream: "s", Offset: int64(i),
 				Text: "1795320306: Client dev-1 already connected, closing old connection."})
 		}
-		in <- logline.Batch{Lines: lines, Done: func() { close(done) }}
+		in <- tailer.Batch{Lines: lines, Done: func() { close(done) }}
 		<-done
 	}
 	series := []string{"mqttdiag_matcher_lines_total", "mqttdiag_matcher_candidates_total", "mqttdiag_matcher_regex_runs_total",
@@ -266,15 +265,15 @@ func TestUnknownFaultLinesCountEveryLine(t *testing.T) {
 	m, _ := takeoverMatcher(t)
 	p := pipeline.New(m, nil)
 	s := New(tailer.New([]string{filepath.Join(t.TempDir(), "m.log")}), p, "test")
-	in := make(chan logline.Batch, 1)
-	var lines []logline.Line
+	in := make(chan tailer.Batch, 1)
+	var lines []tailer.Line
 	for i := range 5 {
-		lines = append(lines, logline.Line{Source: "m.log", Stream: "s", Offset: int64(i) * 100,
+		lines = append(lines, tailer.Line{Source: "m.log", Stream: "s", Offset: int64(i) * 100,
 			Text: fmt.Sprintf("1795320306: Error: Frobnicator %d overheated on bus /dev/fb7.", i)})
 	}
-	lines = append(lines, logline.Line{Source: "m.log", Stream: "s", Offset: 600, Text: "1795320306: Client dev-1 already connected, closing old connection."},
-		logline.Line{Source: "m.log", Stream: "s", Offset: 700, Text: "1795320306: Sending PINGRESP to dev-1"})
-	in <- logline.Batch{Lines: lines}
+	lines = append(lines, tailer.Line{Source: "m.log", Stream: "s", Offset: 600, Text: "1795320306: Client dev-1 already connected, closing old connection."},
+		tailer.Line{Source: "m.log", Stream: "s", Offset: 700, Text: "1795320306: Sending PINGRESP to dev-1"})
+	in <- tailer.Batch{Lines: lines}
 	close(in)
 	if err := p.Run(context.Background(), in); err != nil {
 		t.Fatal(err)
@@ -340,7 +339,7 @@ func TestReadinessFailsWhileAnInputCannotBeOpened(t *testing.T) {
 			s := New(tl, pipeline.New(m, nil), "test")
 			s.Started()
 			ctx, cancel := context.WithCancel(context.Background())
-			out := make(chan logline.Batch)
+			out := make(chan tailer.Batch)
 			ran := make(chan error, 1)
 			go func() { ran <- tl.Run(ctx, out) }()
 			go func() {

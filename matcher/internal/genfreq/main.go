@@ -28,7 +28,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mqttdiag/mqttdiag/internal/brokerlog"
-	"github.com/mqttdiag/mqttdiag/internal/loggen"
+	"github.com/mqttdiag/mqttdiag/internal/testutil/loggen"
 )
 
 // floor is the lowest rate kept, per million lines; rarer n-grams are left

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mqttdiag/mqttdiag/internal/brokertest"
+	"github.com/mqttdiag/mqttdiag/internal/testutil/brokertest"
 )
 
 // Faults of one client: refused CONNECTs, protocol violations, limits.

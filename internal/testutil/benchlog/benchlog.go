@@ -13,7 +13,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/mqttdiag/mqttdiag/internal/loggen"
+	"github.com/mqttdiag/mqttdiag/internal/testutil/loggen"
 )
 
 // Log is a generated benchmark log.

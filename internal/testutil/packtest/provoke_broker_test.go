@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mqttdiag/mqttdiag/internal/brokertest"
+	"github.com/mqttdiag/mqttdiag/internal/testutil/brokertest"
 )
 
 // hold keeps a TCP port of 127.0.0.1 busy until the test ends.

@@ -1,7 +1,8 @@
-// Package logline defines Line, the unit of work that flows from the tailer
-// through the matcher to the sinks. It is deliberately tiny and neutral so
-// that producer and consumer share a type without importing each other.
-package logline
+// Line and Batch are the tailer's output and the only types a consumer of
+// it needs: the pipeline reads Batches, acknowledges them with Done and
+// gives their slices back with Release.
+
+package tailer
 
 // Line is one line read from a log source.
 //

@@ -16,7 +16,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mqttdiag/mqttdiag/internal/loggen"
+	"github.com/mqttdiag/mqttdiag/internal/testutil/loggen"
 	"github.com/mqttdiag/mqttdiag/signatures"
 )
 

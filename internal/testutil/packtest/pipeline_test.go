@@ -7,9 +7,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/mqttdiag/mqttdiag/internal/logline"
 	"github.com/mqttdiag/mqttdiag/internal/pipeline"
 	"github.com/mqttdiag/mqttdiag/sink"
+	"github.com/mqttdiag/mqttdiag/tailer"
 )
 
 // keep is a sink that keeps every diagnosis.
@@ -31,17 +31,17 @@ func (k *keep) Notify(_ context.Context, ds []*sink.Diagnosis) (bool, error) {
 func pipelineDiagnoses(t testing.TB, text string) []*sink.Diagnosis {
 	t.Helper()
 	_, m := builtin(t)
-	var lines []logline.Line
+	var lines []tailer.Line
 	var off int64
 	for i, l := range strings.SplitAfter(text, "\n") {
 		if l == "" {
 			continue
 		}
-		lines = append(lines, logline.Line{Source: "mosquitto.log", Stream: "s", Offset: off, End: off + int64(len(l)), Number: int64(i + 1), Text: strings.TrimSuffix(l, "\n")})
+		lines = append(lines, tailer.Line{Source: "mosquitto.log", Stream: "s", Offset: off, End: off + int64(len(l)), Number: int64(i + 1), Text: strings.TrimSuffix(l, "\n")})
 		off += int64(len(l))
 	}
-	in := make(chan logline.Batch, 1)
-	in <- logline.Batch{Lines: lines}
+	in := make(chan tailer.Batch, 1)
+	in <- tailer.Batch{Lines: lines}
 	close(in)
 	k := &keep{}
 	if err := pipeline.New(m, []sink.Notifier{k}, pipeline.Unknown(true, 0)).Run(context.Background(), in); err != nil {

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mqttdiag/mqttdiag/internal/brokertest"
+	"github.com/mqttdiag/mqttdiag/internal/testutil/brokertest"
 )
 
 // Healthy traffic at log_type all produces no diagnosis: 300 real clients
