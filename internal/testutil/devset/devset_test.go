@@ -250,13 +250,17 @@ func (f figures) recallStrip() float64 { return ratio(f.recalledStripped, f.faul
 func (f figures) fpStrip() float64     { return ratio(f.fpsStripped, f.normals) }
 
 func (f figures) row(name string) string {
-	return fmt.Sprintf("| %-17s | %5d | %5.3f (%d) | %5.3f | %6d | %5.2f %% (%d) | %5.3f (%d/%d) | %5d |",
-		name, f.faults, f.recall(), f.recalled, f.recallStrip(), f.normals, 100*f.fpRate(), f.fps,
-		f.rightClass(), f.right, f.judged, f.newClass)
+	right := "-"
+	if f.judged > 0 {
+		right = fmt.Sprintf("%5.3f", f.rightClass())
+	}
+	return fmt.Sprintf("| %-17s | %5d | %5.3f (%d) | %5.3f | %6d | %5.2f %% (%d) | %5.2f %% | %s (%d/%d) | %5d |",
+		name, f.faults, f.recall(), f.recalled, f.recallStrip(), f.normals, 100*f.fpRate(), f.fps, 100*f.fpStrip(),
+		right, f.right, f.judged, f.newClass)
 }
 
-const header = "| broker / version  | fault | recall (hits) | recall, envelope stripped | normal | false positives | right class (right/judged) | class the pack lacks |\n" +
-	"|---|---|---|---|---|---|---|---|"
+const header = "| broker / version  | fault | recall (hits) | recall, envelope stripped | normal | false positives | false positives, envelope stripped | right class (right/judged) | class the pack lacks |\n" +
+	"|---|---|---|---|---|---|---|---|---|"
 
 // floor is the lowest figure accepted for one broker: the values measured
 // when they were last recorded in BENCHMARKS.md ("Knowledge"), rounded
