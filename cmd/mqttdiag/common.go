@@ -146,7 +146,7 @@ func (d *diagFlags) options(log zerolog.Logger, pack *signatures.Pack) ([]pipeli
 		return nil, err
 	}
 	return append([]pipeline.Option{pipeline.Logger(log), pipeline.Unknown(!d.noUnknown, time.Minute),
-		pipeline.Context(d.context), pipeline.Lang(d.lang), pipeline.Related(d.relatedWindow),
+		pipeline.ContextLines(d.context), pipeline.Lang(d.lang), pipeline.Related(d.relatedWindow),
 		pipeline.PackInfo(packVersion(pack), pack.Hash())}, sinkOpts...), nil
 }
 

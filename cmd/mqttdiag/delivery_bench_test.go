@@ -81,7 +81,7 @@ func BenchmarkDeliveryWebhook(b *testing.B) {
 			start := time.Now()
 			for range b.N {
 				got.Store(0)
-				opts := []pipeline.Option{pipeline.StormControl(time.Minute, nil), pipeline.Batch(100, 10*time.Millisecond)}
+				opts := []pipeline.Option{pipeline.StormControl(time.Minute, nil), pipeline.AlertBatch(100, 10*time.Millisecond)}
 				if bc.webhook {
 					opts = append(opts, pipeline.Alerting(wh))
 				}

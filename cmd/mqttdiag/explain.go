@@ -71,7 +71,7 @@ func writeExplanation(w io.Writer, e lint.Explanation, lang string, cards bool) 
 		fmt.Fprintf(&b, "message: %s   (timestamp prefix removed; signatures match this)\n", e.Message)
 	}
 	for _, m := range e.Matches {
-		fmt.Fprintf(&b, "\nMATCH %s — %s\n", m.Signature.ID, m.Signature.Title())
+		fmt.Fprintf(&b, "\nMATCH %s — %s\n", m.Signature.ID, m.Signature.Title)
 		keys := make([]string, 0, len(m.Fields))
 		for k := range m.Fields {
 			keys = append(keys, k)
@@ -93,7 +93,7 @@ func writeExplanation(w io.Writer, e lint.Explanation, lang string, cards bool) 
 			b.WriteString("No signature shares any literal text with it.\n")
 		}
 		for i, nm := range e.Closest {
-			fmt.Fprintf(&b, "\n%d. closest: %s — %s (%d%% of its words present)\n", i+1, nm.Signature.ID, nm.Signature.Title(), int(nm.Score*100+0.5))
+			fmt.Fprintf(&b, "\n%d. closest: %s — %s (%d%% of its words present)\n", i+1, nm.Signature.ID, nm.Signature.Title, int(nm.Score*100+0.5))
 			fmt.Fprintf(&b, "   regex:       %s\n", nm.Signature.Regex)
 			if len(nm.Missing) > 0 {
 				fmt.Fprintf(&b, "   missing:     %s\n", quoteList(nm.Missing))

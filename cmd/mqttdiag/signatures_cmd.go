@@ -52,7 +52,7 @@ func newSigListCmd(g *globalFlags) *cobra.Command {
 				if broker == "" {
 					broker = "any"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.ID, broker, s.EffectiveSeverity(), s.Title())
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.ID, broker, s.EffectiveSeverity(), s.Title)
 			}
 			return tw.Flush()
 		},
@@ -235,7 +235,7 @@ func writeTestReport(w io.Writer, pack *signatures.Pack, st pipeline.Stats, ds [
 	for _, id := range ids {
 		title := ""
 		if s, ok := pack.Lookup(id); ok {
-			title = s.Title()
+			title = s.Title
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\n", counts[id], id, title)
 	}

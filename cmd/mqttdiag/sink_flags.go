@@ -66,7 +66,7 @@ func (s *sinkFlags) register(c *cobra.Command) {
 	f.StringVar(&s.instance, "instance", "", "the instance label of alerts (default: the host name)")
 	f.DurationVar(&s.resolveTimeout, "alert-resolve-timeout", sink.DefaultResolveTimeout, "an alert resolves when its fault was not seen for this long")
 	f.DurationVar(&s.resendInterval, "alert-resend-interval", sink.DefaultResendInterval, "send active alerts to Alertmanager again at this interval")
-	f.StringArrayVar(&s.labelFields, "alert-label-field", sink.DefaultLabelFields, "a diagnosis field that becomes an alert label when the line names it (repeatable; replaces the default list; \"\" for none)")
+	f.StringArrayVar(&s.labelFields, "alert-label-field", sink.DefaultLabelFields(), "a diagnosis field that becomes an alert label when the line names it (repeatable; replaces the default list; \"\" for none)")
 	f.StringVar(&s.generatorURL, "alert-generator-url", "", "base URL of alerts' generatorURL (default: a file:// URL of the log line)")
 	f.DurationVar(&s.dedupWindow, "dedup-window", time.Minute, "send identical diagnoses once per window, then a summary with their count (0: off)")
 	f.BoolVar(&s.dedupStdout, "dedup-stdout", false, "apply storm control and thresholds to stdout too")
@@ -77,7 +77,7 @@ func (s *sinkFlags) register(c *cobra.Command) {
 
 // options builds the alerting sinks and the delivery options.
 func (s *sinkFlags) options(log zerolog.Logger, pack *signatures.Pack) ([]pipeline.Option, error) {
-	opts := []pipeline.Option{pipeline.Queue(s.queueSize), pipeline.Batch(s.batchMax, s.batchWait),
+	opts := []pipeline.Option{pipeline.Queue(s.queueSize), pipeline.AlertBatch(s.batchMax, s.batchWait),
 		pipeline.ShutdownTimeout(s.shutdownTimeout), pipeline.DedupRecords(s.dedupStdout)}
 	if s.queueSize < 1 {
 		return nil, fmt.Errorf("--queue-size %d: want 1 or more", s.queueSize)

@@ -84,8 +84,10 @@ type RetryPolicy struct {
 	MaxRetryAfter time.Duration
 }
 
-// DefaultRetry is the retry policy unless Retry sets another.
-var DefaultRetry = RetryPolicy{Min: 100 * time.Millisecond, Max: 30 * time.Second, MaxRetryAfter: 10 * time.Minute}
+// DefaultRetry returns the retry policy used unless Retry sets another.
+func DefaultRetry() RetryPolicy {
+	return RetryPolicy{Min: 100 * time.Millisecond, Max: 30 * time.Second, MaxRetryAfter: 10 * time.Minute}
+}
 
 // lane is one sink with its own bounded queue, drained by its own
 // goroutine: a slow sink fills its own queue before it holds anyone up.

@@ -212,7 +212,7 @@ func (r *retryAfter) Notify(context.Context, []*sink.Diagnosis) (bool, error) {
 func TestRetryHonoursRetryAfter(t *testing.T) {
 	fc := clock.NewFake(time.Unix(0, 0))
 	ra := &retryAfter{after: 7 * time.Second}
-	p := New(pack(t), []sink.Notifier{ra}, WaitClock(fc))
+	p := New(pack(t), []sink.Notifier{ra}, Clock(fc))
 	ran := make(chan error, 1)
 	go func() {
 		ran <- p.Run(context.Background(), feed(takeoverLine(0, "a")))
@@ -237,7 +237,7 @@ func TestRetryBackoffGrows(t *testing.T) {
 	fc := clock.NewFake(time.Unix(0, 0))
 	rec := &recorder{fail: 6, retry: true}
 	pol := RetryPolicy{Min: time.Second, Max: 8 * time.Second, MaxRetryAfter: time.Minute}
-	p := New(pack(t), []sink.Notifier{rec}, WaitClock(fc), Retry(pol))
+	p := New(pack(t), []sink.Notifier{rec}, Clock(fc), Retry(pol))
 	ran := make(chan error, 1)
 	go func() { ran <- p.Run(context.Background(), feed(takeoverLine(0, "a"))) }()
 	base := time.Second
@@ -268,7 +268,7 @@ func (alwaysDown) Notify(ctx context.Context, _ []*sink.Diagnosis) (bool, error)
 // gives up without acknowledging: the lines are read again at restart.
 func TestShutdownTimeoutAbandonsUnacknowledged(t *testing.T) {
 	fc := clock.NewFake(time.Unix(0, 0))
-	p := New(pack(t), []sink.Notifier{alwaysDown{}}, WaitClock(fc), ShutdownTimeout(10*time.Second),
+	p := New(pack(t), []sink.Notifier{alwaysDown{}}, Clock(fc), ShutdownTimeout(10*time.Second),
 		Retry(RetryPolicy{Min: time.Hour, Max: time.Hour}))
 	ctx, stop := context.WithCancel(context.Background())
 	in := make(chan tailer.Batch, 1)

@@ -28,7 +28,7 @@ type delivery struct {
 }
 
 func defaultDelivery() delivery {
-	return delivery{clock: clock.Real{}, retry: DefaultRetry, queue: DefaultQueue, batchMax: 100}
+	return delivery{clock: clock.Real{}, retry: DefaultRetry(), queue: DefaultQueue, batchMax: 100}
 }
 
 // DefaultQueue is each sink's queue length, in diagnoses, unless Queue
@@ -62,19 +62,14 @@ func DedupRecords(on bool) Option { return func(o *options) { o.dedupRecords = o
 // Queue sets each sink's queue length, in diagnoses.
 func Queue(n int) Option { return func(o *options) { o.queue = max(1, n) } }
 
-// Batch sets how many diagnoses an alerting sink gets per call at most,
-// and how long a batch may wait to fill up after its first diagnosis.
-func Batch(maxDiagnoses int, wait time.Duration) Option {
+// AlertBatch sets how many diagnoses an alerting sink gets per call at
+// most, and how long a batch may wait to fill up after its first diagnosis.
+func AlertBatch(maxDiagnoses int, wait time.Duration) Option {
 	return func(o *options) { o.batchMax, o.batchWait = max(1, maxDiagnoses), wait }
 }
 
 // Retry sets the backoff of the retry loop every sink shares.
 func Retry(p RetryPolicy) Option { return func(o *options) { o.retry = p } }
-
-// WaitClock sets the clock that backoffs, batch waits, windows, re-sends
-// and the shutdown timeout wait on; tests pass a clock.Fake. Unless Clock
-// is given too, it also stamps observed_at.
-func WaitClock(c clock.Clock) Option { return func(o *options) { o.clock = c } }
 
 // ShutdownTimeout bounds delivery after Run's context ends.
 func ShutdownTimeout(d time.Duration) Option { return func(o *options) { o.shutdown = d } }

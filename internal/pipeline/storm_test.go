@@ -333,7 +333,7 @@ func TestSignatureThresholdWithoutStormFlags(t *testing.T) {
 	none := takeoverPack(t, "")
 	three := takeoverPack(t, `{"count": 3, "window": "5m"}`)
 	alert := newCounter()
-	p := New(none.Matcher, []sink.Notifier{newCounter()}, Alerting(alert), StormControl(0, nil), WaitClock(clock.NewFake(time.Unix(0, 0))))
+	p := New(none.Matcher, []sink.Notifier{newCounter()}, Alerting(alert), StormControl(0, nil), Clock(clock.NewFake(time.Unix(0, 0))))
 	p.SetPack(three) // the pack loaded at start has a threshold
 	in := make(chan tailer.Batch)
 	ran := make(chan error, 1)
