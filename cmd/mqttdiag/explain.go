@@ -9,11 +9,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mqttdiag/mqttdiag/internal/app"
 	"github.com/mqttdiag/mqttdiag/signatures"
 	"github.com/mqttdiag/mqttdiag/signatures/lint"
 )
 
-func newExplainCmd(g *globalFlags) *cobra.Command {
+func newExplainCmd(s *app.Settings) *cobra.Command {
 	var lang string
 	var noCard bool
 	c := &cobra.Command{
@@ -30,10 +31,10 @@ to write and debug a signature, like cscli explain or fail2ban-regex.`,
   tail -n 100 /var/log/mosquitto/mosquitto.log | mqttdiag explain --no-card
   mqttdiag explain --no-builtin --signatures ./my-signature.json 'Client x has exceeded timeout, disconnecting.'`,
 		RunE: func(c *cobra.Command, args []string) error {
-			if lang != "en" && lang != "zh" {
-				return fmt.Errorf("--lang %q: want en or zh", lang)
+			if err := app.ValidateLang(lang); err != nil {
+				return err
 			}
-			pack, err := g.loadPack()
+			pack, err := s.Global.LoadPack()
 			if err != nil {
 				return err
 			}

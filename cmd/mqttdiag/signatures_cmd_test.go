@@ -159,7 +159,7 @@ func TestExplainCommand(t *testing.T) {
 // Every command's --help shows examples (Go CLI conventions; shell
 // completion comes from cobra).
 func TestEveryCommandHasExamples(t *testing.T) {
-	root := newRootCmd(strings.NewReader(""), io.Discard, io.Discard, func(string) string { return "" })
+	root := newTestRoot(strings.NewReader(""), io.Discard, io.Discard, func(string) string { return "" })
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		if !c.Hidden && c.Name() != "help" && c.Parent() != nil && c.Example == "" {

@@ -285,10 +285,35 @@ func TestShutdownTimeoutAbandonsUnacknowledged(t *testing.T) {
 		t.Fatal("no shutdown timer")
 	}
 	fc.Advance(10 * time.Second)
-	if err := waitFor(t, ran, "Run"); err != nil {
-		t.Errorf("Run after the shutdown timeout: %v, want nil", err)
+	var ab *AbandonedError
+	if err := waitFor(t, ran, "Run"); !errors.As(err, &ab) || ab.Diagnoses != 1 || len(ab.Sinks) != 1 ||
+		ab.Sinks[0].Pending != 1 || ab.Sinks[0].LastError != "connection refused" {
+		t.Errorf("Run after the shutdown timeout: %v, want 1 diagnosis abandoned at 1 sink, with its last error", err)
 	}
 	if acked {
 		t.Error("undelivered batch acknowledged")
+	}
+}
+
+// A scan's input ends without a signal: delivery to a sink that keeps
+// failing is bounded by the shutdown timeout from then on, and Run says
+// what it abandoned.
+func TestShutdownTimeoutRunsFromTheEndOfInput(t *testing.T) {
+	fc := clock.NewFake(time.Unix(0, 0))
+	p := New(pack(t), nil, Alerting(alwaysDown{}), AlertBatch(1, 0), Clock(fc), ShutdownTimeout(10*time.Second),
+		Retry(RetryPolicy{Min: time.Hour, Max: time.Hour}))
+	in := make(chan tailer.Batch, 1)
+	in <- tailer.Batch{Lines: []tailer.Line{takeoverLine(0, "a")}}
+	close(in)
+	ran := make(chan error, 1)
+	go func() { ran <- p.Run(context.Background(), in) }()
+	// The retry wait and the shutdown timer.
+	if !fc.BlockUntil(2, 10*time.Second) {
+		t.Fatal("no shutdown timer once the input ended")
+	}
+	fc.Advance(10 * time.Second)
+	var ab *AbandonedError
+	if err := waitFor(t, ran, "Run"); !errors.As(err, &ab) || ab.Diagnoses != 1 {
+		t.Errorf("Run: %v, want 1 diagnosis abandoned", err)
 	}
 }

@@ -121,12 +121,12 @@ func New(m *matcher.Matcher, sinks []sink.Notifier, opts ...Option) *Pipeline {
 // Run, which blocks the producer (backpressure), and nothing is dropped.
 //
 // To stop, stop the producer (close in): Run then delivers what was read,
-// flushes storm-control windows, and returns. Cancelling ctx does not
-// abandon that at once: delivery goes on for at most the ShutdownTimeout
-// after ctx ends (without one, until done); what is undelivered then stays
-// unacknowledged, so its lines are read again after a restart.
+// flushes storm-control windows, and returns. Delivery goes on for at most
+// the ShutdownTimeout after ctx ends or in is closed, whichever is first
+// (without one, until done); what is undelivered then stays
+// unacknowledged, and Run returns an *AbandonedError that counts it.
 func (p *Pipeline) Run(ctx context.Context, in <-chan tailer.Batch) error {
-	ctx, stop := p.drainContext(ctx)
+	ctx, deadline, stop := p.drainContext(ctx)
 	defer stop()
 	out := p.startDelivery(ctx)
 	var ds []*sink.Diagnosis
@@ -194,6 +194,7 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan tailer.Batch) error {
 			break // the shutdown deadline passed: the rest stays unacknowledged
 		}
 	}
+	deadline() // the input ended: what is left has the shutdown timeout to go
 	return out.close(ctx)
 }
 

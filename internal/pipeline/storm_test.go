@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sort"
 	"sync/atomic"
 	"testing"
@@ -338,7 +339,15 @@ func TestSignatureThresholdWithoutStormFlags(t *testing.T) {
 	in := make(chan tailer.Batch)
 	ran := make(chan error, 1)
 	go func() { ran <- p.Run(context.Background(), in) }()
+	var sent int64
 	send := func(pk *Pack, from, n int, client string) {
+		// Run takes up a new pack at its next batch: the one before must
+		// be matched first, with the pack it was sent under.
+		for deadline := time.Now().Add(10 * time.Second); p.Stats().Lines < sent; runtime.Gosched() {
+			if time.Now().After(deadline) {
+				t.Fatalf("Run did not match %d lines", sent)
+			}
+		}
 		if pk != nil {
 			p.SetPack(pk)
 		}
@@ -347,6 +356,7 @@ func TestSignatureThresholdWithoutStormFlags(t *testing.T) {
 			lines = append(lines, takeoverLine(from+i, client))
 		}
 		in <- tailer.Batch{Lines: lines}
+		sent += int64(n)
 	}
 	send(nil, 0, 2, "held") // below the threshold: silence
 	send(none, 10, 1, "free")
