@@ -12,6 +12,7 @@ import (
 	"github.com/mqttdiag/mqttdiag/internal/app"
 	"github.com/mqttdiag/mqttdiag/signatures"
 	"github.com/mqttdiag/mqttdiag/signatures/lint"
+	"github.com/mqttdiag/mqttdiag/sink/report"
 )
 
 func newExplainCmd(s *app.Settings) *cobra.Command {
@@ -67,9 +68,11 @@ to write and debug a signature, like cscli explain or fail2ban-regex.`,
 
 func writeExplanation(w io.Writer, e lint.Explanation, lang string, cards bool) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "line:    %s\n", e.Line)
+	// Log text reaches a terminal here: escape sequences in it are shown,
+	// not run.
+	fmt.Fprintf(&b, "line:    %s\n", report.Printable(e.Line))
 	if e.Message != e.Line {
-		fmt.Fprintf(&b, "message: %s   (timestamp prefix removed; signatures match this)\n", e.Message)
+		fmt.Fprintf(&b, "message: %s   (timestamp prefix removed; signatures match this)\n", report.Printable(e.Message))
 	}
 	for _, m := range e.Matches {
 		fmt.Fprintf(&b, "\nMATCH %s — %s\n", m.Signature.ID, m.Signature.Title)
@@ -103,7 +106,7 @@ func writeExplanation(w io.Writer, e lint.Explanation, lang string, cards bool) 
 				fmt.Fprintf(&b, "   present:     %s\n", quoteList(nm.Present))
 			}
 			if nm.FailedAt != "" {
-				fmt.Fprintf(&b, "   matches up to: %s\n   fails at:      %s\n", orStart(nm.MatchedPart), nm.FailedAt)
+				fmt.Fprintf(&b, "   matches up to: %s\n   fails at:      %s\n", report.Printable(orStart(nm.MatchedPart)), report.Printable(nm.FailedAt))
 			} else {
 				b.WriteString("   each part matches alone; they do not fit together on this line\n")
 			}
