@@ -49,7 +49,7 @@ func LoadConfigFile(path string) (*ConfigFile, error) {
 func ParseConfigFile(path string, data []byte) (*ConfigFile, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s:%s", path, yamlErrorWithLine(err))
+		return nil, fmt.Errorf("%s:%s", path, yamlErrorWithLine(data, err))
 	}
 	cf := &ConfigFile{path: path, keys: map[string]*yaml.Node{}}
 	if len(doc.Content) == 0 {
@@ -70,21 +70,53 @@ func ParseConfigFile(path string, data []byte) (*ConfigFile, error) {
 }
 
 // yamlErrorWithLine turns the YAML parser's error into "LINE: message"
-// (else " message"), the line counted from 1 as editors do.
-func yamlErrorWithLine(err error) string {
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		return " " + err.Error()
-	}
+// (else " message"). The parser's own line is off by one for its parser
+// (not scanner) errors: it counts from 0 where a construct began
+// (go-yaml v3 yaml.go, parser.fail). The line given is instead the first
+// one after the longest prefix of the file that parses, which is where the
+// file stops being YAML; files too long to search keep the parser's line.
+func yamlErrorWithLine(data []byte, err error) string {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
 		if n, tail, ok := strings.Cut(rest, ": "); ok {
-			if line, err := strconv.Atoi(n); err == nil {
-				return fmt.Sprintf("%d: %s", line, tail)
+			if l, err := strconv.Atoi(n); err == nil {
+				line, msg = l, tail
 			}
 		}
 	}
-	return " " + msg
+	if l, ok := firstBadLine(data); ok {
+		line = l
+	}
+	if line == 0 {
+		return " " + msg
+	}
+	return fmt.Sprintf("%d: %s", line, msg)
+}
+
+// maxSearchedLines bounds the search of firstBadLine: each step parses a
+// prefix of the file again.
+const maxSearchedLines = 2000
+
+// firstBadLine is the line after the longest prefix of data, in whole
+// lines, that parses as YAML.
+func firstBadLine(data []byte) (int, bool) {
+	ends := []int{0} // offsets where a prefix of whole lines ends
+	for i, c := range data {
+		if c == '\n' {
+			ends = append(ends, i+1)
+		}
+	}
+	if len(ends) > maxSearchedLines {
+		return 0, false
+	}
+	for k := len(ends) - 1; k >= 0; k-- {
+		var n yaml.Node
+		if yaml.Unmarshal(data[:ends[k]], &n) == nil {
+			return k + 1, true
+		}
+	}
+	return 0, false
 }
 
 // Path is the file's path.

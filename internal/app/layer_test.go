@@ -72,3 +72,23 @@ func TestEnvListSplitting(t *testing.T) {
 		}
 	}
 }
+
+// A malformed file names the line where it stops being YAML, counted from
+// 1 (issue 13, item 14: the parser's own line was one too low for an
+// unclosed list further down).
+func TestYAMLErrorLine(t *testing.T) {
+	for content, want := range map[string]string{
+		"log-format: [json\n":                             "c.yaml:1: did not find expected ',' or ']'",
+		"a: 1\nb: 2\nc: [x\nd: 4\n":                        "c.yaml:3: did not find expected ',' or ']'",
+		"x: [a,\n b]\ny: [c\n":                             "c.yaml:3: did not find expected ',' or ']'",
+		"a: 1\nb: \"unterminated\nc: 3\n":                  "c.yaml:2: found unexpected end of stream",
+		"a: 1\n\tb: 2\n":                                   "c.yaml:2: found a tab character that violates indentation",
+		"a: 1\nb: x: y\n":                                  "c.yaml:2: mapping values are not allowed in this context",
+		"signatures:\n  - /a\n  - /b\nlog-level: {debug\n": "c.yaml:4: did not find expected ',' or '}'",
+	} {
+		_, err := ParseConfigFile("c.yaml", []byte(content))
+		if err == nil || err.Error() != want {
+			t.Errorf("%q: %v, want %s", content, err, want)
+		}
+	}
+}
