@@ -78,7 +78,7 @@ func TestEnvListSplitting(t *testing.T) {
 // unclosed list further down).
 func TestYAMLErrorLine(t *testing.T) {
 	for content, want := range map[string]string{
-		"log-format: [json\n":                             "c.yaml:1: did not find expected ',' or ']'",
+		"log-format: [json\n":                              "c.yaml:1: did not find expected ',' or ']'",
 		"a: 1\nb: 2\nc: [x\nd: 4\n":                        "c.yaml:3: did not find expected ',' or ']'",
 		"x: [a,\n b]\ny: [c\n":                             "c.yaml:3: did not find expected ',' or ']'",
 		"a: 1\nb: \"unterminated\nc: 3\n":                  "c.yaml:2: found unexpected end of stream",
