@@ -317,3 +317,23 @@ func TestShutdownTimeoutRunsFromTheEndOfInput(t *testing.T) {
 		t.Errorf("Run: %v, want 1 diagnosis abandoned", err)
 	}
 }
+
+// Without any sink a batch with diagnoses completes at once.
+func TestNoSinkAcknowledgesAtOnce(t *testing.T) {
+	p := New(pack(t), nil)
+	in := make(chan tailer.Batch, 1)
+	acked := make(chan struct{})
+	in <- tailer.Batch{Lines: []tailer.Line{takeoverLine(0, "a")}, Done: func() { close(acked) }}
+	close(in)
+	if err := p.Run(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-acked:
+	default:
+		t.Error("batch not acknowledged")
+	}
+	if p.Stats().Diagnoses != 1 {
+		t.Errorf("%d diagnoses, want 1", p.Stats().Diagnoses)
+	}
+}

@@ -201,6 +201,12 @@ func (n *network) send(ctx context.Context, pk *Pack, ds []*sink.Diagnosis, sigs
 	if n.stormIn != nil {
 		routes++
 	}
+	if routes == 0 { // no sink: nothing to wait for
+		if done != nil {
+			done()
+		}
+		return nil
+	}
 	t := newTally(1, done) // the 1 keeps it open until every diagnosis is routed
 	for i, d := range ds {
 		t.add(1)
