@@ -16,8 +16,10 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -255,7 +257,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
-	for _, f := range s.tl.Stats() {
+	for _, f := range fileStats(s.tl.Stats()) {
 		counter(s.d.descLines, float64(f.Lines), f.Path)
 		counter(s.d.descBytes, float64(f.Bytes), f.Path)
 		gauge(s.d.descLag, float64(f.Lag), f.Path)
@@ -286,6 +288,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	now := s.now()
 	for _, st := range s.pl.SinkStats() {
+		st.Name = labelValue(st.Name)
 		counter(s.d.descSinkSent, float64(st.Sent), st.Name)
 		counter(s.d.descSinkPoison, float64(st.Poisoned), st.Name)
 		counter(s.d.descSinkFailed, float64(st.Failed), st.Name)
@@ -305,4 +308,47 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(s.d.descLoadErrors, float64(s.loadErrors.Load()))
 	gauge(s.d.descBuild, 1, s.version, runtime.Version())
+}
+
+// labelValue makes s fit for a Prometheus label value, which must be
+// UTF-8 (a value that is not fails the whole scrape): a file name need not
+// be. Each byte that is not part of a UTF-8 sequence is written as \xNN,
+// so that names that differ only there stay apart, and the name stays
+// recognisable.
+func labelValue(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// fileStats are the tailer's per-path counts with their paths made label
+// values. Two paths that come out the same (a name with the bytes \xff
+// written out beside one with the byte 0xff) are added up: a series
+// collected twice would fail the scrape.
+func fileStats(fs []tailer.FileStats) []tailer.FileStats {
+	out := make([]tailer.FileStats, 0, len(fs))
+	at := make(map[string]int, len(fs))
+	for _, f := range fs {
+		f.Path = labelValue(f.Path)
+		if i, ok := at[f.Path]; ok {
+			out[i].Lines += f.Lines
+			out[i].Bytes += f.Bytes
+			out[i].Lag += f.Lag
+			continue
+		}
+		at[f.Path] = len(out)
+		out = append(out, f)
+	}
+	return out
 }

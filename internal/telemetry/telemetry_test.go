@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mqttdiag/mqttdiag/internal/testutil/brokertest"
 	"github.com/mqttdiag/mqttdiag/internal/clock"
 	"github.com/mqttdiag/mqttdiag/internal/pipeline"
+	"github.com/mqttdiag/mqttdiag/internal/testutil/brokertest"
 	"github.com/mqttdiag/mqttdiag/matcher"
 	"github.com/mqttdiag/mqttdiag/signatures"
 	"github.com/mqttdiag/mqttdiag/sink"
@@ -369,5 +369,44 @@ func TestReadinessFailsWhileAnInputCannotBeOpened(t *testing.T) {
 			}
 			waitReady(t, s, true)
 		})
+	}
+}
+
+// File names need not be UTF-8, Prometheus label values must be: a
+// followed directory holding such names is still scraped, every file a
+// series of its own, its odd bytes written as \xNN. Two names that
+// come out the same (one with the byte 0xff, one with the characters
+// \xff) are one series, added up, not a failed scrape.
+func TestMetricsWithFileNamesThatAreNotUTF8(t *testing.T) {
+	dir := t.TempDir()
+	line := "1795320306: Client dev-1 already connected, closing old connection.\n"
+	for _, name := range []string{"good.log", "evil\xff.log", "evil\xfe.log", `evil\xff.log`} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(line), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tl := tailer.New([]string{dir}, tailer.FromBeginning(true))
+	m, _ := takeoverMatcher(t)
+	p := pipeline.New(m, nil, pipeline.Unknown(false, 0))
+	s := New(tl, p, "test")
+	out := make(chan tailer.Batch)
+	ran := make(chan error, 1)
+	go func() { ran <- tl.Run(context.Background(), out) }()
+	if err := p.Run(context.Background(), out); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("/metrics answered %d: %.300s", rec.Code, rec.Body.String())
+	}
+	for name, want := range map[string]float64{"good.log": 1, `evil\xfe.log`: 1, `evil\xff.log`: 2} {
+		series := fmt.Sprintf("mqttdiag_lines_read_total{file=%q}", filepath.Join(dir, name))
+		if v, ok := metric(t, s, series); !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", series, v, ok, want)
+		}
 	}
 }
