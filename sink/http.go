@@ -141,12 +141,18 @@ func credentialWords(vs []string) []string {
 // must stay apart. The hash is 32 bits of SHA-256: enough to tell one's own
 // sinks apart, far too little to recover a secret from.
 func SafeURL(u *url.URL) string {
-	s := (&url.URL{Scheme: u.Scheme, Host: u.Host}).String()
-	if p := u.EscapedPath(); p != "" && p != "/" {
-		sum := sha256.Sum256([]byte(p))
-		s += " (path #" + hex.EncodeToString(sum[:4]) + ")"
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host}).String() + HiddenPath(u)
+}
+
+// HiddenPath is what SafeURL writes in place of u's path: nothing for an
+// empty path or "/", else " (path #" and 8 hex digits of its SHA-256 ")".
+func HiddenPath(u *url.URL) string {
+	p := u.EscapedPath()
+	if p == "" || p == "/" {
+		return ""
 	}
-	return s
+	sum := sha256.Sum256([]byte(p))
+	return " (path #" + hex.EncodeToString(sum[:4]) + ")"
 }
 
 // post sends body and classifies the outcome the way the retry loop
