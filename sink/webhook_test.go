@@ -22,7 +22,7 @@ type received struct {
 	body   []byte
 }
 
-func receiver(t *testing.T, status func(n int, w http.ResponseWriter)) (*httptest.Server, chan received) {
+func receiver(t testing.TB, status func(n int, w http.ResponseWriter)) (*httptest.Server, chan received) {
 	got := make(chan received, 100)
 	n := 0
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -26,6 +26,10 @@ const (
 	envWebhookSecret = "MQTTDIAG_WEBHOOK_SECRET"
 )
 
+// maxBound is the largest --dedup-max-keys and --alert-max-active: a
+// million alerts is about 2.9 GB, past what a sidecar should hold.
+const maxBound = 1_000_000
+
 // sinkFlags configure delivery: the alerting sinks, storm control,
 // queues and shutdown.
 type sinkFlags struct {
@@ -44,7 +48,9 @@ type sinkFlags struct {
 	resendInterval  time.Duration
 	generatorURL    string
 	labelFields     []string
+	maxActive       int
 	dedupWindow     time.Duration
+	maxDedupKeys    int
 	dedupStdout     bool
 	thresholds      []string
 	queueSize       int
@@ -68,7 +74,9 @@ func (s *sinkFlags) register(c *cobra.Command) {
 	f.DurationVar(&s.resendInterval, "alert-resend-interval", sink.DefaultResendInterval, "send active alerts to Alertmanager again at this interval")
 	f.StringArrayVar(&s.labelFields, "alert-label-field", sink.DefaultLabelFields, "a diagnosis field that becomes an alert label when the line names it (repeatable; replaces the default list; \"\" for none)")
 	f.StringVar(&s.generatorURL, "alert-generator-url", "", "base URL of alerts' generatorURL (default: a file:// URL of the log line)")
+	f.IntVar(&s.maxActive, "alert-max-active", sink.DefaultMaxActive, "keep at most this many alerts with a client label active per Alertmanager; fold the rest into one alert per signature")
 	f.DurationVar(&s.dedupWindow, "dedup-window", time.Minute, "send identical diagnoses once per window, then a summary with their count (0: off)")
+	f.IntVar(&s.maxDedupKeys, "dedup-max-keys", pipeline.DefaultMaxDedupKeys, "keep at most this many dedup windows open; fold occurrences of further keys into one summary per signature")
 	f.BoolVar(&s.dedupStdout, "dedup-stdout", false, "apply storm control and thresholds to stdout too")
 	f.StringArrayVar(&s.thresholds, "threshold", nil, "alert on signature ID only when COUNT occurrences fall within WINDOW, as ID=COUNT/WINDOW (e.g. x/keepalive=50/5m), or ID=off (repeatable)")
 	f.IntVar(&s.queueSize, "queue-size", pipeline.DefaultQueue, "each sink's queue, in diagnoses; when one is full, reading waits")
@@ -78,12 +86,20 @@ func (s *sinkFlags) register(c *cobra.Command) {
 // options builds the alerting sinks and the delivery options.
 func (s *sinkFlags) options(log zerolog.Logger, pack *signatures.Pack) ([]pipeline.Option, error) {
 	opts := []pipeline.Option{pipeline.Queue(s.queueSize), pipeline.Batch(s.batchMax, s.batchWait),
-		pipeline.ShutdownTimeout(s.shutdownTimeout), pipeline.DedupRecords(s.dedupStdout)}
+		pipeline.ShutdownTimeout(s.shutdownTimeout), pipeline.DedupRecords(s.dedupStdout), pipeline.MaxDedupKeys(s.maxDedupKeys)}
 	if s.queueSize < 1 {
 		return nil, fmt.Errorf("--queue-size %d: want 1 or more", s.queueSize)
 	}
 	if s.batchMax < 1 {
 		return nil, fmt.Errorf("--batch-max %d: want 1 or more", s.batchMax)
+	}
+	// Each bounds memory that log content fills: a dedup key costs about
+	// 280 bytes, an active alert about 2.9 KB (BENCHMARKS.md).
+	if s.maxDedupKeys < 1 || s.maxDedupKeys > maxBound {
+		return nil, fmt.Errorf("--dedup-max-keys %d: want 1 to %d", s.maxDedupKeys, maxBound)
+	}
+	if s.maxActive < 1 || s.maxActive > maxBound {
+		return nil, fmt.Errorf("--alert-max-active %d: want 1 to %d", s.maxActive, maxBound)
 	}
 	thresholds, err := parseThresholds(s.thresholds, pack)
 	if err != nil {
@@ -193,7 +209,8 @@ func (s *sinkFlags) alertmanagerConfig() (sink.AlertmanagerConfig, error) {
 		}
 	}
 	return sink.AlertmanagerConfig{HTTPOptions: h, Instance: instance, ResolveTimeout: s.resolveTimeout,
-		ResendInterval: s.resendInterval, GeneratorURL: s.generatorURL, LabelFields: fields}, nil
+		ResendInterval: s.resendInterval, GeneratorURL: s.generatorURL, LabelFields: fields,
+		MaxActive: s.maxActive, BatchMax: s.batchMax}, nil
 }
 
 // credential reads a secret from file, else from the environment

@@ -67,6 +67,9 @@ type SinkStats struct {
 	// FailingSince is when the sink's current run of failed attempts
 	// began; zero while its last attempt succeeded.
 	FailingSince time.Time
+	// Usage is the state the sink keeps per label set against its bound,
+	// for a sink.Bounded (Alertmanager); zero for the others.
+	Usage sink.Usage
 }
 
 // laneCounters are a lane's SinkStats, updated while it runs.
@@ -125,7 +128,15 @@ func (l *lane) stats() SinkStats {
 		Refreshes: l.c.refreshes.Load(), RefreshFailures: l.c.refreshFailures.Load(),
 		QueueDepth: len(l.q), QueueCap: cap(l.q),
 		FailingSince: unixNano(l.c.failingSince.Load()),
+		Usage:        usage(l.n),
 	}
+}
+
+func usage(n sink.Notifier) sink.Usage {
+	if b, ok := n.(sink.Bounded); ok {
+		return b.Usage()
+	}
+	return sink.Usage{}
 }
 
 func unixNano(ns int64) time.Time {
