@@ -185,13 +185,13 @@ func TestConfigErrorsNameFileAndLine(t *testing.T) {
 // the environment. config check shows none of them, whether they come
 // from the file or the environment; file paths are not secrets.
 func TestEffectiveConfigMasksSecrets(t *testing.T) {
-	secrets := []string{"s3cretpw", "abc123", "hdrsecret", "envhdrsecret", "tok-env-9f8e", "hmac-env-1a2b", "ampw77", "gen-q-4455"}
+	secrets := []string{"s3cretpw", "abc123", "slackpathsecret", "hdrsecret", "envhdrsecret", "tok-env-9f8e", "hmac-env-1a2b", "ampw77", "gen-q-4455"}
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "token")
 	if err := os.WriteFile(tokenFile, []byte("tok-file-secret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	file := writeConfig(t, "webhook: ['https://user:s3cretpw@hook.example/in?token=abc123&team=a']\n"+
+	file := writeConfig(t, "webhook: ['https://user:s3cretpw@hook.example/services/T1/B2/slackpathsecret?token=abc123&team=a']\n"+
 		"webhook-header: ['Authorization: Bearer hdrsecret']\n"+
 		"alertmanager: ['http://am:ampw77@am.example:9093']\n"+
 		"alert-generator-url: 'https://grafana.example/d?key=gen-q-4455'\n"+
@@ -220,7 +220,7 @@ func TestEffectiveConfigMasksSecrets(t *testing.T) {
 				}
 			}
 			for _, want := range map[string][]string{
-				"file": {"webhook: [https://user:****@hook.example/in?token=****&team=****]", "webhook-header: ['Authorization: ****']",
+				"file": {"webhook: ['https://user:****@hook.example?token=****&team=**** (path #", "webhook-header: ['Authorization: ****']",
 					"alertmanager: [http://am:****@am.example:9093]", "alert-generator-url: https://grafana.example/d?key=****",
 					"webhook-token-file: " + tokenFile, "# $MQTTDIAG_WEBHOOK_TOKEN: set (****), unused: webhook-token-file is set",
 					"# $MQTTDIAG_WEBHOOK_SECRET: set (****)"},
@@ -243,7 +243,7 @@ func TestEnvListSplitting(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for _, w := range []string{"webhook: [https://a.example/in, https://b.example/in]  # env MQTTDIAG_WEBHOOK",
+	for _, w := range []string{"webhook: ['https://a.example (path #86121fea)', 'https://b.example (path #86121fea)']  # env MQTTDIAG_WEBHOOK",
 		"webhook-header: ['Accept: ****', 'X-Team: ****']  # env MQTTDIAG_WEBHOOK_HEADER"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("effective config lacks %q:\n%s", w, out)

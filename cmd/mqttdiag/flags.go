@@ -59,6 +59,8 @@ func registerSinks(c *cobra.Command, s *app.Sinks) {
 	f.DurationVar(&s.ResendInterval, "alert-resend-interval", sink.DefaultResendInterval, "send active alerts to Alertmanager again at this interval (1s to 24h)")
 	f.StringArrayVar(&s.LabelFields, "alert-label-field", sink.DefaultLabelFields(), "a diagnosis field that becomes an alert label when the line names it (repeatable; replaces the default list; \"\" for none)")
 	f.StringVar(&s.GeneratorURL, "alert-generator-url", "", "base URL of alerts' generatorURL (default: a file:// URL of the log line)")
+	f.IntVar(&s.MaxActive, "alert-max-active", sink.DefaultMaxActive, "keep at most this many alerts with a client label active per Alertmanager (1 to 1000000); fold the rest into one alert per signature")
+	f.IntVar(&s.MaxDedupKeys, "dedup-max-keys", pipeline.DefaultMaxDedupKeys, "keep at most this many dedup windows open (1 to 1000000); fold occurrences of further keys into one summary per signature")
 	f.DurationVar(&s.DedupWindow, "dedup-window", time.Minute, "send identical diagnoses once per window, then a summary with their count (0: off; up to 24h)")
 	f.BoolVar(&s.DedupStdout, "dedup-stdout", false, "apply storm control and thresholds to stdout too")
 	f.StringArrayVar(&s.Thresholds, "threshold", nil, "alert on signature ID only when COUNT occurrences fall within WINDOW, as ID=COUNT/WINDOW (e.g. x/keepalive=50/5m), or ID=off (repeatable)")

@@ -182,7 +182,7 @@ func Check(s Settings, command string, env Env) error {
 // options builds the alerting sinks and the delivery options.
 func (s Sinks) options(log zerolog.Logger, pack *signatures.Pack, env Env) ([]pipeline.Option, error) {
 	opts := []pipeline.Option{pipeline.Queue(s.QueueSize), pipeline.AlertBatch(s.BatchMax, s.BatchWait),
-		pipeline.ShutdownTimeout(s.ShutdownTimeout), pipeline.DedupRecords(s.DedupStdout)}
+		pipeline.ShutdownTimeout(s.ShutdownTimeout), pipeline.DedupRecords(s.DedupStdout), pipeline.MaxDedupKeys(s.MaxDedupKeys)}
 	thresholds, err := parseThresholds(s.Thresholds, pack)
 	if err != nil {
 		return nil, err
@@ -285,7 +285,8 @@ func (s Sinks) alertmanagerConfig(env Env) (sink.AlertmanagerConfig, error) {
 		}
 	}
 	return sink.AlertmanagerConfig{HTTPOptions: h, Instance: instance, ResolveTimeout: s.ResolveTimeout,
-		ResendInterval: s.ResendInterval, GeneratorURL: s.GeneratorURL, LabelFields: fields}, nil
+		ResendInterval: s.ResendInterval, GeneratorURL: s.GeneratorURL, LabelFields: fields,
+		MaxActive: s.MaxActive, BatchMax: s.BatchMax}, nil
 }
 
 // credential reads a secret from file, else from the environment

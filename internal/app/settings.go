@@ -81,7 +81,9 @@ type Sinks struct {
 	ResendInterval  time.Duration
 	GeneratorURL    string
 	LabelFields     []string
+	MaxActive       int
 	DedupWindow     time.Duration
+	MaxDedupKeys    int
 	DedupStdout     bool
 	Thresholds      []string
 	QueueSize       int

@@ -25,6 +25,9 @@ const (
 	MaxShutdownTimeout = time.Hour
 	MaxBatchWait       = time.Minute
 	MaxRequestTimeout  = 10 * time.Minute
+	// MaxBound is the largest --dedup-max-keys and --alert-max-active: a
+	// million active alerts is about 2.9 GB, past what a sidecar should hold.
+	MaxBound = 1_000_000
 )
 
 // Validate checks every value of s that command ("run" or "scan") uses,
@@ -104,6 +107,12 @@ func (s Sinks) validate() error {
 		return settingErr("queue-size", "%d: want 1 to %d", s.QueueSize, MaxQueueSize)
 	case s.BatchMax < 1 || s.BatchMax > MaxBatchMax:
 		return settingErr("batch-max", "%d: want 1 to %d", s.BatchMax, MaxBatchMax)
+	// Each bounds memory that log content fills: a dedup key costs about
+	// 280 bytes, an active alert about 2.9 KB (BENCHMARKS.md).
+	case s.MaxDedupKeys < 1 || s.MaxDedupKeys > MaxBound:
+		return settingErr("dedup-max-keys", "%d: want 1 to %d", s.MaxDedupKeys, MaxBound)
+	case s.MaxActive < 1 || s.MaxActive > MaxBound:
+		return settingErr("alert-max-active", "%d: want 1 to %d", s.MaxActive, MaxBound)
 	}
 	for _, c := range []struct {
 		flag    string

@@ -37,6 +37,7 @@ type Pipeline struct {
 	unknown                 *unknowns // nil when off
 	bySig                   sigCounts
 	work                    matcherWork
+	storm                   stormCounters
 }
 
 // Stats counts what a pipeline did.

@@ -16,8 +16,10 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -41,6 +43,7 @@ type Tailer interface {
 type Pipeline interface {
 	Stats() pipeline.Stats
 	SinkStats() []pipeline.SinkStats
+	StormStats() pipeline.StormStats
 	SignatureCounts() []pipeline.SignatureCount
 	CurrentPack() *pipeline.Pack
 	MatcherStats() (matcher.Stats, []matcher.SignatureStats)
@@ -202,6 +205,13 @@ type descs struct {
 	descSinkQueue    *prometheus.Desc
 	descSinkQueueCap *prometheus.Desc
 	descSinkFailing  *prometheus.Desc
+	descSinkActive   *prometheus.Desc
+	descSinkActiveMx *prometheus.Desc
+	descSinkAggr     *prometheus.Desc
+	descSinkFolded   *prometheus.Desc
+	descStormKeys    *prometheus.Desc
+	descStormKeysMax *prometheus.Desc
+	descStormFolded  *prometheus.Desc
 	descCheckpoint   *prometheus.Desc
 	descPackSize     *prometheus.Desc
 	descLoadErrors   *prometheus.Desc
@@ -232,6 +242,13 @@ func newDescs() descs {
 		descSinkQueue:    prometheus.NewDesc("mqttdiag_sink_queue_depth", "Diagnoses waiting in a sink's queue.", []string{"sink"}, nil),
 		descSinkQueueCap: prometheus.NewDesc("mqttdiag_sink_queue_capacity", "Size of a sink's queue.", []string{"sink"}, nil),
 		descSinkFailing:  prometheus.NewDesc("mqttdiag_sink_failing_seconds", "How long a sink has been failing (0 when its last attempt succeeded).", []string{"sink"}, nil),
+		descSinkActive:   prometheus.NewDesc("mqttdiag_sink_active_alerts", "Alerts an Alertmanager sink holds active (one per label set), of mqttdiag_sink_active_alerts_limit.", []string{"sink"}, nil),
+		descSinkActiveMx: prometheus.NewDesc("mqttdiag_sink_active_alerts_limit", "Alerts an Alertmanager sink holds active at most (--alert-max-active); beyond it, notifications are folded into one aggregate alert per signature.", []string{"sink"}, nil),
+		descSinkAggr:     prometheus.NewDesc("mqttdiag_sink_folded_alerts", "Aggregate alerts (label folded=\"true\") an Alertmanager sink holds active: one per signature that had notifications with no room.", []string{"sink"}, nil),
+		descSinkFolded:   prometheus.NewDesc("mqttdiag_sink_folded_notifications_total", "Notifications an Alertmanager sink folded into an aggregate alert because mqttdiag_sink_active_alerts_limit alerts were active.", []string{"sink"}, nil),
+		descStormKeys:    prometheus.NewDesc("mqttdiag_storm_dedup_keys", "Dedup windows storm control holds open (one per signature and key fields), of mqttdiag_storm_dedup_keys_limit.", nil, nil),
+		descStormKeysMax: prometheus.NewDesc("mqttdiag_storm_dedup_keys_limit", "Dedup windows storm control holds open at most (--dedup-max-keys); beyond it, occurrences are folded into one overflow summary per signature and window.", nil, nil),
+		descStormFolded:  prometheus.NewDesc("mqttdiag_storm_overflow_occurrences_total", "Occurrences folded into overflow summaries because mqttdiag_storm_dedup_keys_limit windows were open.", nil, nil),
 		descCheckpoint:   prometheus.NewDesc("mqttdiag_checkpoint_age_seconds", "Seconds since the state file was last known to hold every acknowledged position (absent without --state).", nil, nil),
 		descPackSize:     prometheus.NewDesc("mqttdiag_signatures", "Signatures in the loaded pack.", []string{"pack_version", "pack_hash"}, nil),
 		descLoadErrors:   prometheus.NewDesc("mqttdiag_signature_load_errors_total", "Signature packs rejected on reload (the previous pack stays in use).", nil, nil),
@@ -243,7 +260,8 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	s := (*Server)(c)
 	for _, d := range []*prometheus.Desc{s.d.descLines, s.d.descBytes, s.d.descLag, s.d.descDiagnoses, s.d.descUnknown, s.d.descUnknownRep, s.d.descMatchLines, s.d.descCandidates,
 		s.d.descRegexRuns, s.d.descSigRegexRuns, s.d.descCacheHits, s.d.descCacheMisses, s.d.descCacheEntries, s.d.descSinkSent, s.d.descSinkPoison,
-		s.d.descSinkFailed, s.d.descSinkRetried, s.d.descSinkResends, s.d.descSinkResendFl, s.d.descSinkQueue, s.d.descSinkQueueCap, s.d.descSinkFailing, s.d.descCheckpoint, s.d.descPackSize,
+		s.d.descSinkFailed, s.d.descSinkRetried, s.d.descSinkResends, s.d.descSinkResendFl, s.d.descSinkQueue, s.d.descSinkQueueCap, s.d.descSinkFailing,
+		s.d.descSinkActive, s.d.descSinkActiveMx, s.d.descSinkAggr, s.d.descSinkFolded, s.d.descStormKeys, s.d.descStormKeysMax, s.d.descStormFolded, s.d.descCheckpoint, s.d.descPackSize,
 		s.d.descLoadErrors, s.d.descBuild} {
 		ch <- d
 	}
@@ -257,7 +275,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
-	for _, f := range s.tl.Stats() {
+	for _, f := range fileStats(s.tl.Stats()) {
 		counter(s.d.descLines, float64(f.Lines), f.Path)
 		counter(s.d.descBytes, float64(f.Bytes), f.Path)
 		gauge(s.d.descLag, float64(f.Lag), f.Path)
@@ -288,6 +306,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	now := s.clock.Now()
 	for _, st := range s.pl.SinkStats() {
+		st.Name = labelValue(st.Name)
 		counter(s.d.descSinkSent, float64(st.Sent), st.Name)
 		counter(s.d.descSinkPoison, float64(st.Poisoned), st.Name)
 		counter(s.d.descSinkFailed, float64(st.Failed), st.Name)
@@ -301,10 +320,63 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			failing = now.Sub(st.FailingSince).Seconds()
 		}
 		gauge(s.d.descSinkFailing, failing, st.Name)
+		if u := st.Usage; u.Limit > 0 {
+			gauge(s.d.descSinkActive, float64(u.Active), st.Name)
+			gauge(s.d.descSinkActiveMx, float64(u.Limit), st.Name)
+			gauge(s.d.descSinkAggr, float64(u.Aggregates), st.Name)
+			counter(s.d.descSinkFolded, float64(u.Folded), st.Name)
+		}
 	}
+	storm := s.pl.StormStats()
+	gauge(s.d.descStormKeys, float64(storm.Keys))
+	gauge(s.d.descStormKeysMax, float64(storm.MaxKeys))
+	counter(s.d.descStormFolded, float64(storm.Folded))
 	if age, ok := s.tl.CheckpointAge(); ok {
 		gauge(s.d.descCheckpoint, age.Seconds())
 	}
 	counter(s.d.descLoadErrors, float64(s.loadErrors.Load()))
 	gauge(s.d.descBuild, 1, s.version, runtime.Version())
+}
+
+// labelValue makes s fit for a Prometheus label value, which must be
+// UTF-8 (a value that is not fails the whole scrape): a file name need not
+// be. Each byte that is not part of a UTF-8 sequence is written as \xNN,
+// so that names that differ only there stay apart, and the name stays
+// recognisable.
+func labelValue(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// fileStats are the tailer's per-path counts with their paths made label
+// values. Two paths that come out the same (a name with the bytes \xff
+// written out beside one with the byte 0xff) are added up: a series
+// collected twice would fail the scrape.
+func fileStats(fs []tailer.FileStats) []tailer.FileStats {
+	out := make([]tailer.FileStats, 0, len(fs))
+	at := make(map[string]int, len(fs))
+	for _, f := range fs {
+		f.Path = labelValue(f.Path)
+		if i, ok := at[f.Path]; ok {
+			out[i].Lines += f.Lines
+			out[i].Bytes += f.Bytes
+			out[i].Lag += f.Lag
+			continue
+		}
+		at[f.Path] = len(out)
+		out = append(out, f)
+	}
+	return out
 }
