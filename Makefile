@@ -84,6 +84,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzLoadState -fuzztime=30s ./tailer
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./internal/brokerconf
 	$(GO) test -run='^$$' -fuzz=FuzzConfigFile -fuzztime=30s ./cmd/mqttdiag
+	$(GO) test -run='^$$' -fuzz=FuzzRead -fuzztime=30s ./internal/catalogue
+	$(GO) test -run='^$$' -fuzz=FuzzRenderPrintf -fuzztime=30s ./internal/catalogue
 
 ## sample-log: capture examples/logs/ again from a real mosquitto.
 sample-log: test-deps
