@@ -257,7 +257,8 @@ var brokerProvokers = []provoker{
 		also:   []string{"mosquitto/persistence-errno"},
 		run: func(t *testing.T) output {
 			b := start(t, "persistence true", "persistence_location missing-dir/")
-			b.Stop()
+			b.stopInLoop(t)
+			b.Wait(t, `Error saving in-memory database`)
 			return b.out()
 		},
 	},
@@ -268,7 +269,8 @@ var brokerProvokers = []provoker{
 		also:   []string{"mosquitto/persistence-save-failed"},
 		run: func(t *testing.T) output {
 			b := start(t, "persistence true", "persistence_location missing-dir/")
-			b.Stop()
+			b.stopInLoop(t)
+			b.Wait(t, `Error saving in-memory database`)
 			return b.out()
 		},
 	},
