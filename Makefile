@@ -8,8 +8,8 @@ SAMPLE    := examples/logs/mosquitto-2.0.11.log
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Debian packages the tests drive for real (no mocks), and a C compiler:
 # the race detector (go test -race) needs cgo.
-TEST_PKGS := mosquitto mosquitto-clients prometheus-alertmanager chromium gcc libc6-dev
-TEST_CMDS := mosquitto mosquitto_pub mosquitto_sub prometheus-alertmanager chromium gcc
+TEST_PKGS := mosquitto mosquitto-clients prometheus-alertmanager chromium gcc libc6-dev openssl
+TEST_CMDS := mosquitto mosquitto_pub mosquitto_sub prometheus-alertmanager chromium gcc openssl
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all build run test test-deps bench bench-scan lint fuzz sample-log fault-log docker clean
