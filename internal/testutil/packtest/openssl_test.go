@@ -22,9 +22,9 @@ var opensslForms = []struct {
 	address bool     // also reported on the connection line ("Client connection from ... failed: ...")
 }{
 	{"mosquitto/tls-client-certificate-verify-failed", "0A000086", []string{
-		"error:14089086:SSL routines:ssl3_get_client_certificate:certificate verify failed",         // 1.0.2 server
-		"error:1417C086:SSL routines:tls_process_client_certificate:certificate verify failed",      // 1.1.1 server
-		"error:14090086:SSL routines:ssl3_get_server_certificate:certificate verify failed",         // 1.0.2 bridge
+		"error:14089086:SSL routines:ssl3_get_client_certificate:certificate verify failed",            // 1.0.2 server
+		"error:1417C086:SSL routines:tls_process_client_certificate:certificate verify failed",         // 1.1.1 server
+		"error:14090086:SSL routines:ssl3_get_server_certificate:certificate verify failed",            // 1.0.2 bridge
 		"error:1416F086:SSL routines:tls_process_server_certificate:certificate verify failed"}, true}, // 1.1.1 bridge
 	{"mosquitto/tls-client-certificate-missing", "0A0000C7", []string{
 		"error:140890C7:SSL routines:ssl3_get_client_certificate:peer did not return a certificate",

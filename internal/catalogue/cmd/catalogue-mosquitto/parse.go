@@ -178,7 +178,7 @@ func dropIf0(toks []token) []token {
 	for _, t := range toks {
 		if t.kind == '#' {
 			d := strings.TrimSpace(strings.TrimPrefix(t.text, "#"))
-			word := strings.Fields(d + " ")[0]
+			word, _, _ := strings.Cut(d, " ")
 			switch word {
 			case "if", "ifdef", "ifndef":
 				v, known := condition(d)
