@@ -332,8 +332,8 @@ func takeoverPack(t *testing.T, threshold string) *Pack {
 func TestSignatureThresholdWithoutStormFlags(t *testing.T) {
 	none := takeoverPack(t, "")
 	three := takeoverPack(t, `{"count": 3, "window": "5m"}`)
-	alert := newCounter()
-	p := New(none.Matcher, []sink.Notifier{newCounter()}, Alerting(alert), StormControl(0, nil), WaitClock(clock.NewFake(time.Unix(0, 0))))
+	alert, stdout := newCounter(), newCounter()
+	p := New(none.Matcher, []sink.Notifier{stdout}, Alerting(alert), StormControl(0, nil), WaitClock(clock.NewFake(time.Unix(0, 0))))
 	p.SetPack(three) // the pack loaded at start has a threshold
 	in := make(chan tailer.Batch)
 	ran := make(chan error, 1)
@@ -349,6 +349,10 @@ func TestSignatureThresholdWithoutStormFlags(t *testing.T) {
 		in <- tailer.Batch{Lines: lines}
 	}
 	send(nil, 0, 2, "held") // below the threshold: silence
+	// A batch is matched with the pack current when it is matched, not
+	// when it is sent: wait until both held lines were, before the reload.
+	waitFor(t, stdout.ch, "the first held diagnosis on stdout")
+	waitFor(t, stdout.ch, "the second held diagnosis on stdout")
 	send(none, 10, 1, "free")
 	if d := waitFor(t, alert.ch, "the diagnosis after the reload that removed the threshold"); d.Fields["client_id"] != "free" || d.Summary != "" {
 		t.Fatalf("got %s %s count %d: the threshold of the old pack still applied, or was ignored", d.Fields["client_id"], d.Summary, d.Count)
