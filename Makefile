@@ -8,8 +8,8 @@ SAMPLE    := examples/logs/mosquitto-2.0.11.log
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Debian packages the tests drive for real (no mocks), and a C compiler:
 # the race detector (go test -race) needs cgo.
-TEST_PKGS := mosquitto mosquitto-clients prometheus-alertmanager chromium gcc libc6-dev
-TEST_CMDS := mosquitto mosquitto_pub mosquitto_sub prometheus-alertmanager chromium gcc
+TEST_PKGS := mosquitto mosquitto-clients prometheus-alertmanager chromium gcc libc6-dev openssl
+TEST_CMDS := mosquitto mosquitto_pub mosquitto_sub prometheus-alertmanager chromium gcc openssl
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all build run test test-deps bench bench-scan lint fuzz sample-log fault-log docker clean
@@ -85,6 +85,9 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./internal/brokerconf
 	$(GO) test -run='^$$' -fuzz=FuzzConfigFile -fuzztime=30s ./internal/app
 	$(GO) test -run='^$$' -fuzz=FuzzPrintable -fuzztime=30s ./sink/report
+	$(GO) test -run='^$$' -fuzz=FuzzRead -fuzztime=30s ./internal/catalogue
+	$(GO) test -run='^$$' -fuzz=FuzzRenderPrintf -fuzztime=30s ./internal/catalogue
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./internal/catalogue/cmd/catalogue-mosquitto
 
 ## sample-log: capture examples/logs/ again from a real mosquitto.
 sample-log: test-deps

@@ -270,7 +270,7 @@ type floor struct {
 }
 
 var floors = map[string]floor{
-	signatures.BrokerMosquitto: {recall: 0.578, rightClass: 0.955, maxFP: 0},
+	signatures.BrokerMosquitto: {recall: 0.774, rightClass: 0.955, maxFP: 0},
 	signatures.BrokerEMQX:      {recall: 0.157, rightClass: 1.000, maxFP: 0},
 }
 
