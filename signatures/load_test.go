@@ -108,7 +108,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown field", "{\n  \"id\": \"a/b\",\n  \"regex\": \"x\",\n  \"regx\": \"y\"\n}", []string{"f.json:4", "a/b: regx: unknown field"}},
 		{"wrong type", "{\n  \"id\": \"a/b\",\n  \"regex\": \"x\",\n  \"confidence\": \"high\"\n}", []string{"f.json:4", "a/b: confidence", "JSON string", "float64"}},
 		{"bad severity", "{\n  \"id\": \"a/b\",\n  \"regex\": \"x\",\n  \"severity\": \"fatal\"\n}", []string{"f.json:4", "a/b: severity", "critical, error, warning, info"}},
-		{"bad broker", "{\"id\": \"a/b\", \"regex\": \"x\", \"broker\": \"hivemq\"}", []string{"a/b: broker"}},
+		{"bad broker", "{\"id\": \"a/b\", \"regex\": \"x\", \"broker\": \"rabbitmq\"}", []string{"a/b: broker"}},
 		{"rate out of range", "{\"id\": \"a/b\", \"regex\": \"x\", \"workarounds\": [{\"action\": \"y\", \"success_rate\": 95}]}", []string{"a/b: workarounds", "success_rate 95"}},
 		{"dedup field not captured", "{\n  \"id\": \"a/b\",\n  \"regex\": \"Client (?P<client_id>\\\\S+)\",\n  \"dedup_fields\": [\"client\"]\n}", []string{"f.json:4", "a/b: dedup_fields", `"client" is not a named capture`, "client_id"}},
 		{"threshold count", "{\"id\": \"a/b\", \"regex\": \"x\", \"threshold\": {\"count\": 1, \"window\": \"5m\"}}", []string{"a/b: threshold", "count 1"}},

@@ -29,15 +29,15 @@ func (in *inputFlags) register(c *cobra.Command) {
 	c.Flags().IntVar(&in.maxLineBytes, "max-line-bytes", tailer.DefaultMaxLineBytes, "cut lines longer than this many bytes (the kept part is still matched)")
 	c.Flags().IntVar(&in.cacheSize, "cache-size", matcher.DefaultCacheEntries, "entries of the matcher's result cache for lines that need regex work (0: off)")
 	c.Flags().Int64Var(&in.cacheBytes, "cache-bytes", matcher.DefaultCacheBytes, "bytes of messages and captures the matcher's result cache may hold")
-	c.Flags().StringVar(&in.broker, "broker", "", "the logs' broker, mosquitto or emqx: apply only its signatures from the first line (default: from the startup banner)")
+	c.Flags().StringVar(&in.broker, "broker", "", "the logs' system, mosquitto, emqx, hivemq, vernemq, awsiot or paho: apply only its signatures from the first line (default: from the startup banner or the lines' shape)")
 }
 
 // options validates the flags and returns the matcher's and pipeline's options.
 func (in *inputFlags) options() ([]matcher.Option, []pipeline.Option, error) {
 	switch in.broker {
-	case "", signatures.BrokerMosquitto, signatures.BrokerEMQX:
+	case "", signatures.BrokerMosquitto, signatures.BrokerEMQX, signatures.BrokerHiveMQ, signatures.BrokerVerneMQ, signatures.BrokerAWSIoT, signatures.BrokerPaho:
 	default:
-		return nil, nil, fmt.Errorf("--broker %q: want mosquitto or emqx", in.broker)
+		return nil, nil, fmt.Errorf("--broker %q: want mosquitto, emqx, hivemq, vernemq, awsiot or paho", in.broker)
 	}
 	if in.cacheSize < 0 {
 		return nil, nil, fmt.Errorf("--cache-size %d: want 0 (off) or more", in.cacheSize)

@@ -67,7 +67,7 @@ func TestScanBrokerAndCacheFlags(t *testing.T) {
 		}
 	}
 	var stderr bytes.Buffer
-	if code := execute(context.Background(), []string{"scan", "--broker", "hivemq", "-"}, strings.NewReader(in), io.Discard, &stderr); code == 0 || !strings.Contains(stderr.String(), "want mosquitto or emqx") {
+	if code := execute(context.Background(), []string{"scan", "--broker", "rabbitmq", "-"}, strings.NewReader(in), io.Discard, &stderr); code == 0 || !strings.Contains(stderr.String(), "want mosquitto, emqx") {
 		t.Errorf("--broker hivemq: exit %d, %q", code, stderr.String())
 	}
 }

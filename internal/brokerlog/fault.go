@@ -14,6 +14,9 @@ import (
 // mosquitto 2.0.x and 2.1's source); EMQX's text and JSON formats carry
 // the level.
 func Fault(msg string) (severity string, ok bool) {
+	if sev, ok, known := systemFault(msg); known {
+		return sev, ok
+	}
 	// EMQX text: "[error] msg: ..." after the timestamp.
 	if strings.HasPrefix(msg, "[") {
 		if end := strings.IndexByte(msg, ']'); end > 0 {

@@ -153,6 +153,11 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan tailer.Batch) error {
 					src.broker = broker
 				}
 				src.version = version
+			} else if src.broker == "" {
+				if system, ok := brokerlog.Detect(l.Text, msg); ok {
+					p.o.log.Info().Str("source", l.Source).Str("broker", system).Msg("system detected from the shape of its lines")
+					src.broker = system
+				}
 			}
 			at := ts
 			if at.IsZero() {
