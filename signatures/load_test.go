@@ -278,11 +278,15 @@ func TestBuiltinPack(t *testing.T) {
 	}
 }
 
-// stripTimestamp removes Mosquitto's unix-seconds prefix and EMQX's
-// prefixes (RFC 3339 or epoch-µs text, the JSON "time" member); the full
+// stripTimestamp removes Mosquitto's unix-seconds prefix, EMQX's prefixes
+// (RFC 3339 or epoch-µs text, the JSON "time" member) and those of the
+// other systems; the full
 // prefix grammar lives in internal/brokerlog, which this package must not
 // import.
-var tsPrefix = regexp.MustCompile(`^(?:\d{9,12}: |\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+[+-]\d\d:\d\d |\d{16} |\{"time":(?:\d+|"[^"]*"),)`)
+var tsPrefix = regexp.MustCompile(`^(?:\d{9,12}: |\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+[+-]\d\d:\d\d |\d{16} |\{"time":(?:\d+|"[^"]*"),` +
+	// HiveMQ (hivemq.log, event.log " - "), lager (and its " UTC", and
+	// its console clock), Paho C's trace, AWS IoT's leading "timestamp".
+	`|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[.,]\d+(?: UTC)? (?:- )?|\d\d:\d\d:\d\d\.\d{3} |\d{8} \d{6}\.\d{3} |\{\s*"timestamp"\s*:\s*"[^"]*"\s*,\s*)`)
 
 func stripTimestamp(line string) string { return tsPrefix.ReplaceAllString(line, "") }
 

@@ -280,6 +280,9 @@ func onlyConnectionMessages(s *signatures.Signature) bool {
 	n := 0
 	for _, l := range append(s.Examples[:len(s.Examples):len(s.Examples)], s.SourceExamples...) {
 		msg, _, _ := brokerlog.Split(l)
+		if _, other := brokerlog.Detect(l, msg); other {
+			continue // another system's wording of the same fault
+		}
 		if !brokerlog.MosquittoConnectionMessage(msg) {
 			return false
 		}
