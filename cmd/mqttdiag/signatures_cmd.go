@@ -280,7 +280,7 @@ func onlyConnectionMessages(s *signatures.Signature) bool {
 	n := 0
 	for _, l := range append(s.Examples[:len(s.Examples):len(s.Examples)], s.SourceExamples...) {
 		msg, _, _ := brokerlog.Split(l)
-		if _, other := brokerlog.Detect(l, msg); other {
+		if system, ok := brokerlog.Detect(l, msg); ok && system != "mosquitto" {
 			continue // another system's wording of the same fault
 		}
 		if !brokerlog.MosquittoConnectionMessage(msg) {

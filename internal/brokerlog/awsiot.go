@@ -114,3 +114,51 @@ func awsiotFault(msg string) (severity string, ok, known bool) {
 	}
 	return "", false, true
 }
+
+// awsiotShape is the shape of an AWS IoT log entry: its level and the
+// members that say what happened, "[ERROR] eventType: Connect, status:
+// Failure, reason: AUTHORIZATION_FAILURE", whatever the spacing or
+// escaping of the JSON.
+func awsiotShape(msg string) (string, bool) {
+	level, ok := awsiotMember(msg, "logLevel")
+	if !ok {
+		return "", false
+	}
+	event, ok := awsiotMember(msg, "eventType")
+	if !ok {
+		return "", false
+	}
+	shape := "[" + level + "] eventType: " + event
+	for _, k := range [...]string{"status", "reason", "disconnectReason"} {
+		if v, ok := awsiotMember(msg, k); ok {
+			shape += ", " + k + ": " + v
+		}
+	}
+	return shape, true
+}
+
+// awsiotMember returns the string value of the member key in an entry's
+// JSON text: "key":"v", "key": "v" or, JSON-escaped in a subscription
+// record, \"key\":\"v\". The value is cut at its closing quote or
+// backslash and at 64 bytes; it is an identifier in every entry.
+func awsiotMember(s, key string) (string, bool) {
+	i := strings.Index(s, `"`+key+`\"`)
+	n := len(key) + 3
+	if j := strings.Index(s, `"`+key+`"`); j >= 0 && (i < 0 || j < i) {
+		i, n = j, len(key)+2
+	}
+	if i < 0 {
+		return "", false
+	}
+	v := strings.TrimLeft(s[i+n:], " \t:")
+	v = strings.TrimPrefix(v, `\`)
+	if len(v) == 0 || v[0] != '"' {
+		return "", false
+	}
+	v = v[1:]
+	end := strings.IndexAny(v, `"\`)
+	if end < 0 || end > 64 {
+		return "", false
+	}
+	return v[:end], end > 0
+}

@@ -139,6 +139,9 @@ func emqxLevel(l string) (string, bool) {
 // level and msg: "[warning] msg: authentication_failure", in both the
 // text and the JSON format.
 func Shape(msg string) string {
+	if s, ok := systemShape(msg); ok {
+		return s
+	}
 	if s, ok := emqxShape(msg); ok {
 		return s
 	}

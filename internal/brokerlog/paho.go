@@ -53,3 +53,42 @@ func isPaho(line, msg string) bool {
 	return pahoCTrace(line) || strings.Contains(line, "paho.mqtt.client") ||
 		strings.Contains(msg, "Sending CONNECT (u") || strings.Contains(msg, "Received CONNACK (")
 }
+
+// pythonFault reads the level of a line of Python's logging module, as a
+// Paho application writes it: "%(levelname)s %(name)s: ..." after the
+// time Split removed, or logging's default "%(levelname)s:%(name)s:...".
+// ERROR and WARNING are faults, CRITICAL critical; the level must be
+// followed by a logger name and a colon, so a message that merely starts
+// with an upper-case word is not taken for one.
+func pythonFault(msg string) (severity string, ok, known bool) {
+	i := 0
+	for i < len(msg) && i < 8 && msg[i] >= 'A' && msg[i] <= 'Z' {
+		i++
+	}
+	switch msg[:i] {
+	case "CRITICAL":
+		severity = "critical"
+	case "ERROR":
+		severity = "error"
+	case "WARNING":
+		severity = "warning"
+	case "INFO", "DEBUG":
+	default:
+		return "", false, false
+	}
+	if i >= len(msg) || (msg[i] != ' ' && msg[i] != ':') {
+		return "", false, false
+	}
+	j := i + 1
+	for j < len(msg) && j < i+1+128 && pythonLoggerByte(msg[j]) {
+		j++
+	}
+	if j == i+1 || j >= len(msg) || msg[j] != ':' {
+		return "", false, false
+	}
+	return severity, severity != "", true
+}
+
+func pythonLoggerByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-'
+}

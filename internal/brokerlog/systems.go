@@ -56,13 +56,18 @@ func splitAfterISO(rest string, ts time.Time) (msg string, t time.Time, ok bool)
 
 // Detect tells a system from the shape of one line (whole, and its
 // message as Split leaves it) when no banner names it: HiveMQ's logback
-// layouts, VerneMQ's lager metadata, AWS IoT's JSON log entries and the
-// Paho clients' log lines. It knows only these systems; Mosquitto and EMQX
-// are known from their banners (Banner). It runs on every line of a source
-// whose system is not known yet, so it is cheap: a few prefix checks and
-// at most a scan for one word.
+// layouts, VerneMQ's lager metadata, AWS IoT's JSON log entries, the Paho
+// clients' log lines, and Mosquitto's default unix-seconds prefix
+// ("1700000000: "), so that a Mosquitto log followed from its end is
+// known as one before its banner (the client-id takeover signature, for
+// every system, then still reports broker "mosquitto"). EMQX is known from
+// its banner (Banner) and its signatures. It runs on every line of a
+// source whose system is not known yet, so it is cheap: a few prefix
+// checks and at most a scan for one word.
 func Detect(line, msg string) (system string, ok bool) {
 	switch {
+	case isMosquittoUnix(line):
+		return "mosquitto", true
 	case isHiveMQ(msg):
 		return HiveMQ, true
 	case isVerneMQ(msg):
@@ -90,10 +95,34 @@ func systemFault(msg string) (severity string, ok, known bool) {
 		return "", false, false
 	}
 	switch msg[0] {
-	case 'E', 'W', 'I', 'D', 'T':
-		return hivemqFault(msg)
+	case 'E', 'W', 'I', 'D', 'T', 'C':
+		if sev, ok, known := hivemqFault(msg); known {
+			return sev, ok, known
+		}
+		return pythonFault(msg)
 	case '"', '{':
 		return awsiotFault(msg)
 	}
 	return "", false, false
+}
+
+// systemShape is Shape for these systems' lines that name their event in
+// fields rather than words: AWS IoT's log entries.
+func systemShape(msg string) (string, bool) {
+	if len(msg) > 0 && (msg[0] == '"' || msg[0] == '{') {
+		return awsiotShape(msg)
+	}
+	return "", false
+}
+
+// isMosquittoUnix reports whether line starts with Mosquitto's default
+// time, unix seconds and ": " (log_timestamp true, no
+// log_timestamp_format; src/logging.c log__vprintf), the shape
+// splitBroker reads first.
+func isMosquittoUnix(line string) bool {
+	i := 0
+	for i < len(line) && i < 13 && line[i] >= '0' && line[i] <= '9' {
+		i++
+	}
+	return i >= 9 && i <= 12 && i+1 < len(line) && line[i] == ':' && line[i+1] == ' '
 }

@@ -91,12 +91,16 @@ func TestDetect(t *testing.T) {
 		{"DEBUG:paho.mqtt.client:Sending CONNECT (u0, p0, wr0, wq0, wf0, c1, k60) client_id=b'dup'", Paho},
 		{"20240514 145254.916 3 dup <- CONNACK rc: 5", Paho},
 		{"2024-05-14 14:52:54,916 app DEBUG Received CONNACK (0, 5)", Paho},
+		// Mosquitto's default unix-seconds prefix
+		{"1795321998: Client dup already connected, closing old connection.", "mosquitto"},
+		{"1795321998: Error: Unable to open pwfile \"/etc/mosquitto/passwd\".", "mosquitto"},
 		// not these systems
-		{"1795321998: Client dup already connected, closing old connection.", ""},
+		{"2026-11-22T04:33:18: Client dup already connected, closing old connection.", ""},
+		{"1741944413123456 [warning] tag: AUTHN, clientid: c1, msg: authentication_failure", ""},
+		{"12345678: x", ""},
 		{"2025-03-14T09:26:53.123456+00:00 [warning] tag: AUTHN, clientid: c1, msg: authentication_failure", ""},
 		{`{"time":1741944413123456,"level":"warning","msg":"authentication_failure"}`, ""},
 		{"2022-01-04T20:29:29.018046+08:00 [warning] CENSYS@162.142.125.43:56246 [Channel] Client CENSYS (Username: 'undefined') login failed for not_authorized", ""},
-		{"1795321998: Error: Unable to open pwfile \"/etc/mosquitto/passwd\".", ""},
 	}
 	for _, tt := range tests {
 		msg, _, _ := Split(tt.line)
@@ -135,6 +139,14 @@ func TestFaultSystems(t *testing.T) {
 		{`{"timestamp":"2020-02-18 19:09:29.632","logLevel":"ERROR","traceId":"b","accountId":"1","status":"Failure","eventType":"Connect"}`, "error"},
 		{`{"timestamp":"2020-02-18 19:09:29.632","logLevel":"INFO","traceId":"b","accountId":"1","status":"Success","eventType":"Connect"}`, ""},
 		{`{ "timestamp": "2020-02-18 19:09:29.632", "logLevel": "WARN", "eventType": "Publish-In" }`, "warning"},
+		// paho-mqtt applications: Python logging's levels after a logger name
+		{"2026-12-05 10:12:21,767 ERROR app: connect failed: Connection Refused: not authorised.", "error"},
+		{"2026-12-05 10:12:50,690 WARNING app: unexpected disconnect: Client or broker did not communicate in the keepalive interval.", "warning"},
+		{"CRITICAL:root:giving up", "critical"},
+		{"ERROR:paho.mqtt.client:failed to receive on socket: [Errno 104] Connection reset by peer", "error"},
+		{"2026-12-05 10:12:21,767 DEBUG paho.mqtt.client: Received CONNACK (0, 5)", ""},
+		{"ERROR no logger name here", ""},
+		{"WARNING: something", ""},
 		// unchanged for Mosquitto and EMQX
 		{"1795321998: Error: Unable to open pwfile \"/etc/mosquitto/passwd\".", "error"},
 		{`{"time":1741944413123456,"level":"warning","msg":"authentication_failure"}`, "warning"},
@@ -145,6 +157,31 @@ func TestFaultSystems(t *testing.T) {
 		sev, ok := Fault(msg)
 		if sev != tt.sev || ok != (tt.sev != "") {
 			t.Errorf("Fault(%q) = %q, %v; want %q", msg, sev, ok, tt.sev)
+		}
+	}
+}
+
+// AWS IoT entries group by level, event and outcome, whatever their
+// spacing and escaping; other lines keep Shape's word rules.
+func TestShapeSystems(t *testing.T) {
+	const want = "[ERROR] eventType: Connect, status: Failure, reason: AUTHORIZATION_FAILURE"
+	for _, line := range []string{
+		`{"timestamp":"2025-03-14 09:00:09.639","logLevel":"ERROR","traceId":"b","status":"Failure","eventType":"Connect","clientId":"meter-12","reason":"AUTHORIZATION_FAILURE","details":"Authorization Failure"}`,
+		`{ "timestamp": "2025-03-14 09:00:09.639", "logLevel": "ERROR", "traceId": "c", "status": "Failure", "eventType": "Connect", "clientId": "meter-13", "reason": "AUTHORIZATION_FAILURE" }`,
+		`{"messageType":"DATA_MESSAGE","logEvents":[{"id":"1","timestamp":1741942809639,"message":"{\"timestamp\":\"2025-03-14 09:00:09.639\",\"logLevel\":\"ERROR\",\"status\":\"Failure\",\"eventType\":\"Connect\",\"clientId\":\"m\",\"reason\":\"AUTHORIZATION_FAILURE\"}"}]}`,
+	} {
+		msg, _, _ := Split(line)
+		if got := Shape(msg); got != want {
+			t.Errorf("Shape(%q) = %q, want %q", msg, got, want)
+		}
+	}
+	for msg, want := range map[string]string{
+		`{"time":1741944413123456,"level":"warning","msg":"authentication_failure"}`: "[warning] msg: authentication_failure",
+		"ERROR app: frobnicator 7 broke":                                             "ERROR app: frobnicator * broke",
+		`{"logLevel":"ERROR"}`:                                                       `{"logLevel":"ERROR"}`,
+	} {
+		if got := Shape(msg); got != want {
+			t.Errorf("Shape(%q) = %q, want %q", msg, got, want)
 		}
 	}
 }
@@ -164,6 +201,10 @@ func FuzzSplitSystems(f *testing.F) {
 		`{"logEvents":[{"timestamp":1715698374916,"message":"m"}]}`,
 		"20240514 145254.916 3 dup <- CONNACK rc: 5",
 		"99999999 999999.999 x",
+		"2026-12-05 10:12:21,767 CRITICAL app: x",
+		"ERROR:paho.mqtt.client:failed",
+		`{"logEvents":[{"message":"{\"logLevel\":\"ERROR\",\"eventType\":\"Connect\",\"reason\":\"`,
+		"1795321998: x",
 	} {
 		f.Add(s)
 	}

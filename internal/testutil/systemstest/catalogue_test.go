@@ -37,7 +37,7 @@ var catalogueFloors = map[string]float64{
 	signatures.BrokerHiveMQ:  0.26,
 	signatures.BrokerVerneMQ: 0.38,
 	signatures.BrokerAWSIoT:  0.95,
-	signatures.BrokerPaho:    0.65,
+	signatures.BrokerPaho:    0.67,
 }
 
 // verb finds the placeholders of the four systems' log calls: SLF4J's {},

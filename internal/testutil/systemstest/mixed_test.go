@@ -31,6 +31,7 @@ var mixed = []struct {
 	// the same entries as `aws logs tail --format json` prints them, over several lines each
 	{"awsiot-derived-tail-json.log", "awsiot", []string{"pump-7"}},
 	{"paho-mqtt-1.6.1-python.log", "paho", nil},
+	{"paho-c-1.3.12.log", "paho", nil},
 }
 
 // diagnosis is what the test reads of mqttdiag's JSON output.

@@ -151,11 +151,17 @@ func TestPahoPython(t *testing.T) {
 		b := startBroker(t, "allow_anonymous false")
 		py(t, python, log, "--port", fmt.Sprint(b.Port), "--id", "py-refused", "--once").wait(t)
 	}, []want{{"paho/connack-not-authorised", map[string]string{"reason": "Connection Refused: not authorised."}},
-		{"paho/connack-not-authorised", map[string]string{"rc": "5"}}})
+		{"paho/connack-not-authorised", map[string]string{"rc": "5"}},
+		// _handle_connack returns MQTT_ERR_CONN_REFUSED for codes 1-5
+		// (client.py:3210-3211@v1.6.1), which on_disconnect prints.
+		{"paho/connection-refused", map[string]string{"reason": "The connection was refused."}}})
 	run(t, "refused-mqtt5", func(t *testing.T, log string) {
 		b := startBroker(t, "allow_anonymous false")
 		py(t, python, log, "--port", fmt.Sprint(b.Port), "--id", "py-refused5", "--v5", "--once").wait(t)
-	}, []want{{"paho/connack-not-authorised", map[string]string{"rc": "Not authorized"}}})
+	}, []want{{"paho/connack-not-authorised", map[string]string{"rc": "Not authorized"}},
+		// paho-mqtt 1.6.1 returns MQTT_ERR_PROTOCOL for a refusal code of
+		// 6 and above (client.py:3212-3213@v1.6.1).
+		{"paho/protocol-error", map[string]string{"reason": "A network protocol error occurred when communicating with the broker."}}})
 
 	// Two clients with one id take the session from each other in a loop;
 	// with MQTT 3.1.1 each only sees its connection lost. The broker's own
