@@ -8,11 +8,15 @@ SAMPLE    := examples/logs/mosquitto-2.0.11.log
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Debian packages the tests drive for real (no mocks), and a C compiler:
 # the race detector (go test -race) needs cgo.
-TEST_PKGS := mosquitto mosquitto-clients prometheus-alertmanager chromium gcc libc6-dev openssl
-TEST_CMDS := mosquitto mosquitto_pub mosquitto_sub prometheus-alertmanager chromium gcc openssl
+# The Paho tests (internal/testutil/systemstest) drive paho-mqtt under
+# python3 and build a program on the Paho C library; TEST_FILES are what
+# those packages install where no command shows them.
+TEST_PKGS := mosquitto mosquitto-clients prometheus-alertmanager chromium gcc libc6-dev openssl python3-paho-mqtt libpaho-mqtt-dev
+TEST_CMDS := mosquitto mosquitto_pub mosquitto_sub prometheus-alertmanager chromium gcc openssl python3
+TEST_FILES := /usr/lib/python3/dist-packages/paho/mqtt/client.py /usr/include/MQTTClient.h
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build run test test-deps bench bench-scan lint fuzz sample-log fault-log docker clean
+.PHONY: all build run test test-deps bench bench-scan lint fuzz sample-log fault-log paho-log docker clean
 
 all: build
 
@@ -38,6 +42,7 @@ test: test-deps
 test-deps:
 	@missing=""; for c in $(TEST_CMDS); do \
 	  PATH="$$PATH:/usr/sbin:/sbin" command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	for f in $(TEST_FILES); do [ -e $$f ] || missing="$$missing $$f"; done; \
 	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing test tools (missing:$$missing)"; \
@@ -78,7 +83,9 @@ lint:
 ## fuzz: a short run of every fuzz target.
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./signatures
-	$(GO) test -run='^$$' -fuzz=FuzzSplit -fuzztime=30s ./internal/brokerlog
+	$(GO) test -run='^$$' -fuzz='^FuzzSplit$$' -fuzztime=30s ./internal/brokerlog
+	$(GO) test -run='^$$' -fuzz=FuzzSplitSystems -fuzztime=30s ./internal/brokerlog
+	$(GO) test -run='^$$' -fuzz=FuzzJSONJoiner -fuzztime=30s ./internal/brokerlog
 	$(GO) test -run='^$$' -fuzz=FuzzLineReader -fuzztime=30s ./tailer
 	$(GO) test -run='^$$' -fuzz=FuzzMatch -fuzztime=30s ./matcher
 	$(GO) test -run='^$$' -fuzz=FuzzLoadState -fuzztime=30s ./tailer
@@ -96,6 +103,10 @@ sample-log: test-deps
 ## fault-log: provoke every fault of the Mosquitto pack on a real mosquitto (two runs each) and capture its output.
 fault-log: test-deps
 	$(GO) test -count=1 -run TestProvokers ./internal/testutil/packtest -args -capture=$(CURDIR)/examples/logs/mosquitto-2.0.11-faults.log
+
+## paho-log: rerun the Paho scenarios (real paho-mqtt and Paho C clients against a real mosquitto) and capture what the clients logged.
+paho-log: test-deps
+	$(GO) test -count=1 -run 'TestPaho(Python|C)$$' ./internal/testutil/systemstest -args -capture=$(CURDIR)/examples/logs
 
 ## docker: the container image (needs a Docker engine; not available on every build machine).
 docker:

@@ -84,6 +84,10 @@ const (
 	scopeAny = iota
 	scopeMosquitto
 	scopeEMQX
+	scopeHiveMQ
+	scopeVerneMQ
+	scopeAWSIoT
+	scopePaho
 	numScopes
 )
 
@@ -183,7 +187,8 @@ func New(sigs []*signatures.Signature, opts ...Option) (*Matcher, error) {
 		return nil, fmt.Errorf("build the literal automaton of %d signatures: %w", len(sigs), err)
 	}
 	m.ac = ac
-	brokers := [numScopes]string{scopeAny: "", scopeMosquitto: signatures.BrokerMosquitto, scopeEMQX: signatures.BrokerEMQX}
+	brokers := [numScopes]string{scopeAny: "", scopeMosquitto: signatures.BrokerMosquitto, scopeEMQX: signatures.BrokerEMQX,
+		scopeHiveMQ: signatures.BrokerHiveMQ, scopeVerneMQ: signatures.BrokerVerneMQ, scopeAWSIoT: signatures.BrokerAWSIoT, scopePaho: signatures.BrokerPaho}
 	for sp, broker := range brokers {
 		s := &m.scopes[sp]
 		s.active = make([]bool, len(sigs))
@@ -234,6 +239,14 @@ func scopeOf(broker string) int {
 		return scopeMosquitto
 	case signatures.BrokerEMQX:
 		return scopeEMQX
+	case signatures.BrokerHiveMQ:
+		return scopeHiveMQ
+	case signatures.BrokerVerneMQ:
+		return scopeVerneMQ
+	case signatures.BrokerAWSIoT:
+		return scopeAWSIoT
+	case signatures.BrokerPaho:
+		return scopePaho
 	}
 	return scopeAny
 }

@@ -150,7 +150,8 @@ func TestScope(t *testing.T) {
 		want   []string
 	}{
 		{"", []string{"mosq", "emqx", "any", "mqtt-domain", "emqx-domain", "python", "python-forced"}},
-		{"hivemq", []string{"mosq", "emqx", "any", "mqtt-domain", "emqx-domain", "python", "python-forced"}},
+		{"rabbitmq", []string{"mosq", "emqx", "any", "mqtt-domain", "emqx-domain", "python", "python-forced"}},
+		{"hivemq", []string{"any", "mqtt-domain"}},
 		{"mosquitto", []string{"mosq", "any", "mqtt-domain", "python-forced"}},
 		{"emqx", []string{"emqx", "any", "mqtt-domain", "emqx-domain"}},
 	}

@@ -197,9 +197,9 @@ func validate(s *Signature, raw []byte, line int) []error {
 		fail("severity", fmt.Errorf("%q is not one of critical, error, warning, info", s.Severity))
 	}
 	switch s.Broker {
-	case "", BrokerMosquitto, BrokerEMQX:
+	case "", BrokerMosquitto, BrokerEMQX, BrokerHiveMQ, BrokerVerneMQ, BrokerAWSIoT, BrokerPaho:
 	default:
-		fail("broker", fmt.Errorf("%q is not one of mosquitto, emqx (or empty for any broker)", s.Broker))
+		fail("broker", fmt.Errorf("%q is not one of mosquitto, emqx, hivemq, vernemq, awsiot, paho (or empty for any broker)", s.Broker))
 	}
 	if s.LogLevel != "" && !validLogLevel(s.Broker, s.LogLevel) {
 		fail("log_level", fmt.Errorf("%q is not a Mosquitto log_type (error, warning, notice, information, debug, subscribe, unsubscribe, websockets) or an EMQX level (debug, info, notice, warning, error, critical, alert, emergency)", s.LogLevel))

@@ -112,7 +112,7 @@ func TestConfigCheckValidatesValues(t *testing.T) {
 		{"threshold:\n  - nope=5/1m\n", nil, "run", `:2: --threshold "nope=5/1m": no loaded signature has id "nope"`},
 		{"context: -4\n", nil, "run", `:1: --context -4: want 0 to 100 lines`},
 		{"log-level: loud\n", nil, "run", `:1: --log-level "loud": want debug, info, warn or error`},
-		{"broker: hivemq\n", nil, "scan", `:1: --broker "hivemq": want mosquitto or emqx`},
+		{"broker: rabbitmq\n", nil, "scan", `:1: --broker "rabbitmq": want mosquitto, emqx, hivemq, vernemq, awsiot or paho`},
 		{"color: sometimes\n", nil, "scan", `:1: --color "sometimes": want auto, always or never`},
 		{"queue-size: 0\n", nil, "run", `:1: --queue-size 0: want 1 to 100000`},
 		{"", map[string]string{"MQTTDIAG_LANG": "fr"}, "run", `env MQTTDIAG_LANG: --lang "fr": want en or zh`},

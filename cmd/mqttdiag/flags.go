@@ -30,7 +30,7 @@ func registerInput(c *cobra.Command, in *app.Input) {
 	f.IntVar(&in.MaxLineBytes, "max-line-bytes", tailer.DefaultMaxLineBytes, "cut lines longer than this many bytes (the kept part is still matched)")
 	f.IntVar(&in.CacheSize, "cache-size", matcher.DefaultCacheEntries, "entries of the matcher's result cache for lines that need regex work (0: off)")
 	f.Int64Var(&in.CacheBytes, "cache-bytes", matcher.DefaultCacheBytes, "bytes of messages and captures the matcher's result cache may hold")
-	f.StringVar(&in.Broker, "broker", "", "the logs' broker, mosquitto or emqx: apply only its signatures from the first line (default: from the startup banner)")
+	f.StringVar(&in.Broker, "broker", "", "the logs' system, mosquitto, emqx, hivemq, vernemq, awsiot or paho: apply only its signatures from the first line (default: from the startup banner or the lines' shape)")
 }
 
 func registerDiag(c *cobra.Command, d *app.Diag) {

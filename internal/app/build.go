@@ -385,6 +385,9 @@ func onlyConnectionMessages(s *signatures.Signature) bool {
 	n := 0
 	for _, l := range append(s.Examples[:len(s.Examples):len(s.Examples)], s.SourceExamples...) {
 		msg, _, _ := brokerlog.Split(l)
+		if system, ok := brokerlog.Detect(l, msg); ok && system != "mosquitto" {
+			continue // another system's wording of the same fault
+		}
 		if !brokerlog.MosquittoConnectionMessage(msg) {
 			return false
 		}

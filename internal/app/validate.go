@@ -66,9 +66,9 @@ func (g Global) validate() error {
 
 func (in Input) validate() error {
 	switch in.Broker {
-	case "", signatures.BrokerMosquitto, signatures.BrokerEMQX:
+	case "", signatures.BrokerMosquitto, signatures.BrokerEMQX, signatures.BrokerHiveMQ, signatures.BrokerVerneMQ, signatures.BrokerAWSIoT, signatures.BrokerPaho:
 	default:
-		return settingErr("broker", "%q: want mosquitto or emqx", in.Broker)
+		return settingErr("broker", "%q: want mosquitto, emqx, hivemq, vernemq, awsiot or paho", in.Broker)
 	}
 	if in.MaxLineBytes < MinMaxLineBytes || in.MaxLineBytes > MaxMaxLineBytes {
 		return settingErr("max-line-bytes", "%d: want %d to %d bytes", in.MaxLineBytes, MinMaxLineBytes, MaxMaxLineBytes)

@@ -70,6 +70,9 @@ func splitBroker(s string) (msg string, t time.Time, ok bool) {
 		return splitEMQXJSON(s)
 	}
 	if len(s) == 0 || s[0] < '0' || s[0] > '9' {
+		if m, ts, good := splitSystemText(s); good {
+			return m, ts, true
+		}
 		return splitStrftime(s)
 	}
 	// Mosquitto unix seconds: "1700000000: ".
@@ -90,11 +93,17 @@ func splitBroker(s string) (msg string, t time.Time, ok bool) {
 			return s[i+1:], time.UnixMicro(us).UTC(), true
 		}
 	}
+	if m, ts, good := splitSystemDigits(s, i, time.UTC); good {
+		return m, ts, true
+	}
 	ts, n, good := parseISO(s)
 	if !good {
 		return splitStrftime(s)
 	}
 	rest := s[n:]
+	if m, t, good := splitAfterISO(rest, ts); good {
+		return m, t, true
+	}
 	switch {
 	case strings.HasPrefix(rest, ": "): // Mosquitto with log_timestamp_format
 		return rest[2:], ts, true
@@ -319,7 +328,7 @@ func Banner(msg string) (broker, version string, ok bool) {
 			return "emqx", v, true
 		}
 	}
-	return "", "", false
+	return systemBanner(msg)
 }
 
 func validVersion(v string) bool {

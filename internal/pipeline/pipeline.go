@@ -143,8 +143,19 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan tailer.Batch) error {
 		}
 		for i := range b.Lines {
 			l := &b.Lines[i]
-			msg, ts, _ := brokerlog.Split(l.Text)
 			src := p.source(l.Source)
+			// A JSON object pretty-printed over several lines (AWS IoT
+			// entries from `aws logs tail --format json`) is matched once,
+			// whole, at its closing line.
+			if obj, held := src.json.Add(l.Text); held {
+				if obj == "" {
+					continue
+				}
+				joined := *l
+				joined.Text = obj
+				l = &joined
+			}
+			msg, ts, _ := brokerlog.Split(l.Text)
 			if broker, version, ok := brokerlog.Banner(msg); ok {
 				if src.broker != broker || src.version != version {
 					p.o.log.Info().Str("source", l.Source).Str("broker", broker).Str("version", version).Msg("broker detected from its startup banner")
@@ -153,6 +164,11 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan tailer.Batch) error {
 					src.broker = broker
 				}
 				src.version = version
+			} else if src.broker == "" {
+				if system, ok := brokerlog.Detect(l.Text, msg); ok {
+					p.o.log.Info().Str("source", l.Source).Str("broker", system).Msg("system detected from the shape of its lines")
+					src.broker = system
+				}
 			}
 			at := ts
 			if at.IsZero() {
@@ -205,6 +221,7 @@ type sourceState struct {
 	ctx             ring   // the last lines, for context
 	recent          recent // the last diagnoses, for related links
 	levels          levels // the log levels its lines show
+	json            brokerlog.JSONJoiner
 }
 
 // enrich adds what depends on the source's history to a diagnosis:

@@ -84,7 +84,12 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 		}
 		if len(s.Workarounds) > 0 {
 			wa := s.Workarounds[0]
-			fmt.Fprintf(&b, "%sfix: %s (%d%% success)\n", pad, Printable(wa.Action), int(wa.SuccessRate*100+0.5))
+			// A rate of 0 is "not measured" (no source), not "never works".
+			if wa.SuccessRate > 0 {
+				fmt.Fprintf(&b, "%sfix: %s (%d%% success)\n", pad, Printable(wa.Action), int(wa.SuccessRate*100+0.5))
+			} else {
+				fmt.Fprintf(&b, "%sfix: %s\n", pad, Printable(wa.Action))
+			}
 		}
 		if len(s.DeadEnds) > 0 && s.DeadEnds[0].Action != "" {
 			fmt.Fprintf(&b, "%sdon't: %s\n", pad, Printable(s.DeadEnds[0].Action))
