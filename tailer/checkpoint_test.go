@@ -119,15 +119,15 @@ func TestStateFileWrittenBatchedAndAtomically(t *testing.T) {
 	for i := 1; i <= 100; i++ {
 		tr.emitted(int64(i*10), int64(i))()
 	}
-	clk.awaitIdle(t, time.Second)
+	awaitIdle(t, clk, time.Second)
 	if _, err := os.Stat(path); err == nil {
 		t.Fatal("state written before the interval")
 	}
-	clk.tick(t, time.Second)
+	tick(t, clk, time.Second)
 	if cp.saves != 1 || readState(t, path).Files[0].Offset != 1000 {
 		t.Fatalf("saves %d, state %+v", cp.saves, readState(t, path))
 	}
-	clk.tick(t, time.Second) // nothing changed: no write
+	tick(t, clk, time.Second) // nothing changed: no write
 	tr.emitted(1010, 101)()
 	if err := cp.close(); err != nil {
 		t.Fatal(err)
@@ -480,7 +480,7 @@ func TestRotatedTwiceBetweenLooksDateext(t *testing.T) {
 				t.Fatal(err)
 			}
 			writeLines(t, path, "c", 0, 2)
-			clk.tick(t, testTick)
+			tick(t, clk, testTick)
 			s.c.wait(t, 18)
 			s.stop(t)
 			wantTexts(t, s.c.snapshot(), append(append(numbered("a", 0, 12), numbered("b", 0, 4)...), numbered("c", 0, 2)...)...)

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/mqttdiag/mqttdiag/internal/clock"
 )
 
 // logrotate's copytruncate creates the copy, fills it and only then
@@ -30,13 +32,13 @@ func TestCopytruncateCopyBeingMadeIsNotReadAsMissed(t *testing.T) {
 			writeLines(t, path, "seq", 10, 20)
 			appendFile(t, path+".1", tc.made) // the copy, not filled yet
 			touchDir(t, dir)
-			clk.tick(t, testTick)
+			tick(t, clk, testTick)
 			s.c.wait(t, 20)
 			copyFile(t, path, path+".1") // filled
 			truncate(t, path)
 			writeLines(t, path, "after", 0, 3)
-			clk.tick(t, testTick)
-			clk.tick(t, testTick) // a copy taken for a missed one is read on
+			tick(t, clk, testTick)
+			tick(t, clk, testTick) // a copy taken for a missed one is read on
 			s.stop(t)
 			wantOnce(t, s.c.snapshot(), numbered("seq", 0, 20), numbered("after", 0, 3))
 		})
@@ -50,19 +52,19 @@ func TestCopytruncateCopyOfFileNotFingerprintedYet(t *testing.T) {
 	dir, path := tempLog(t)
 	clk := newFakeClock()
 	s := start(t, []string{path}, Poll(testTick), WithClock(clk))
-	clk.awaitIdle(t, testTick)
+	awaitIdle(t, clk, testTick)
 	appendFile(t, path, "seq 0 is a long fir")
-	clk.tick(t, testTick) // opened; no complete line, so no fingerprint
+	tick(t, clk, testTick) // opened; no complete line, so no fingerprint
 	appendFile(t, path, "st line\n")
 	writeLines(t, path, "seq", 1, 5)
 	copyFile(t, path, path+".1") // logrotate's copy, before its truncate
 	touchDir(t, dir)
-	clk.tick(t, testTick)
+	tick(t, clk, testTick)
 	s.c.wait(t, 5)
 	truncate(t, path)
 	writeLines(t, path, "after", 0, 3)
-	clk.tick(t, testTick)
-	clk.tick(t, testTick)
+	tick(t, clk, testTick)
+	tick(t, clk, testTick)
 	s.stop(t)
 	wantOnce(t, s.c.snapshot(), append([]string{"seq 0 is a long first line"}, numbered("seq", 1, 5)...), numbered("after", 0, 3))
 }
@@ -82,11 +84,11 @@ func TestCopytruncateTwiceSecondCopyOfWhatTheFileHolds(t *testing.T) {
 	}
 	copyFile(t, path, path+".1") // the second copy; its truncate comes later
 	touchDir(t, dir)
-	clk.tick(t, testTick)
+	tick(t, clk, testTick)
 	truncate(t, path)
 	writeLines(t, path, "c", 0, 3)
-	clk.tick(t, testTick)
-	clk.tick(t, testTick)
+	tick(t, clk, testTick)
+	tick(t, clk, testTick)
 	s.stop(t)
 	wantOnce(t, s.c.snapshot(), numbered("a", 0, 10), numbered("b", 0, 5), numbered("c", 0, 3))
 }
@@ -107,8 +109,8 @@ func TestCopytruncateTwiceBetweenLooksReadsTheMissedCopy(t *testing.T) {
 	truncate(t, path)
 	writeLines(t, path, "c", 0, 3)
 	touchDir(t, dir)
-	clk.tick(t, testTick)
-	clk.tick(t, testTick)
+	tick(t, clk, testTick)
+	tick(t, clk, testTick)
 	s.stop(t)
 	got := s.c.snapshot()
 	wantOnce(t, got, numbered("a", 0, 12), numbered("b", 0, 5), numbered("c", 0, 3))
@@ -127,12 +129,12 @@ func TestCopytruncateCopyShorterThanWhatWasRead(t *testing.T) {
 	copyFile(t, path, path+".1")
 	writeLines(t, path, "seq", 10, 12) // after the copy, before the truncate
 	touchDir(t, dir)
-	clk.tick(t, testTick)
+	tick(t, clk, testTick)
 	s.c.wait(t, 12)
 	truncate(t, path)
 	writeLines(t, path, "after", 0, 3)
-	clk.tick(t, testTick)
-	clk.tick(t, testTick)
+	tick(t, clk, testTick)
+	tick(t, clk, testTick)
 	s.stop(t)
 	wantOnce(t, s.c.snapshot(), numbered("seq", 0, 12), numbered("after", 0, 3))
 }
@@ -156,9 +158,9 @@ func TestCopytruncateCopyBeingMadeUnderAGlob(t *testing.T) {
 			dir, path := tempLog(t)
 			clk := newFakeClock()
 			s := start(t, []string{filepath.Join(dir, "mosquitto.log*")}, Poll(testTick), WithClock(clk))
-			clk.awaitIdle(t, testTick)
+			awaitIdle(t, clk, testTick)
 			writeLines(t, path, "seq", 0, 10)
-			clk.tick(t, testTick)
+			tick(t, clk, testTick)
 			s.c.wait(t, 10)
 			writeLines(t, path, "seq", 10, 20)
 			made := readFile(t, path)
@@ -167,15 +169,15 @@ func TestCopytruncateCopyBeingMadeUnderAGlob(t *testing.T) {
 			}
 			appendFile(t, path+".1", string(made)) // the copy, as far as it is made
 			touchDir(t, dir)
-			clk.tick(t, testTick)
+			tick(t, clk, testTick)
 			s.c.wait(t, 20)
 			copyFile(t, path, path+".1")
 			truncate(t, path)
 			writeLines(t, path, "after", 0, 3)
-			clk.tick(t, testTick)
-			clk.tick(t, testTick)
+			tick(t, clk, testTick)
+			tick(t, clk, testTick)
 			appendFile(t, path+".1", "appended to the copy\n") // nobody does, but it is a file like any other
-			clk.tick(t, testTick)
+			tick(t, clk, testTick)
 			s.stop(t)
 			wantOnce(t, s.c.snapshot(), numbered("seq", 0, 20), numbered("after", 0, 3), []string{"appended to the copy"})
 		})
@@ -186,14 +188,14 @@ func TestCopytruncateCopyBeingMadeUnderAGlob(t *testing.T) {
 // does not exist yet, creates it with lines "<prefix> <i>" for i in
 // [from, to) and waits until they are read. The file appears while the
 // tailer runs, so copies born after it count as copies of it.
-func followNewFile(t *testing.T, prefix string, from, to int) (dir, path string, clk *fakeClock, s *session) {
+func followNewFile(t *testing.T, prefix string, from, to int) (dir, path string, clk *clock.Fake, s *session) {
 	t.Helper()
 	dir, path = tempLog(t)
 	clk = newFakeClock()
 	s = start(t, []string{path}, Poll(testTick), WithClock(clk))
-	clk.awaitIdle(t, testTick)
+	awaitIdle(t, clk, testTick)
 	writeLines(t, path, prefix, from, to)
-	clk.tick(t, testTick)
+	tick(t, clk, testTick)
 	s.c.wait(t, to-from)
 	return dir, path, clk, s
 }
@@ -274,11 +276,11 @@ func TestTruncatedAndRewrittenWithSameFirstLine(t *testing.T) {
 			dir, path := tempLog(t)
 			clk := newFakeClock()
 			s := start(t, []string{path}, Poll(testTick), WithClock(clk))
-			clk.awaitIdle(t, testTick)
+			awaitIdle(t, clk, testTick)
 			const banner = "1795321246: mosquitto version 2.0.18 starting"
 			appendFile(t, path, banner+"\n")
 			writeLines(t, path, "old", 0, 5)
-			clk.tick(t, testTick)
+			tick(t, clk, testTick)
 			old := s.c.wait(t, 6)
 			writeLines(t, path, "old", 5, 7) // not read before the truncation
 			if withCopy {
@@ -288,7 +290,7 @@ func TestTruncatedAndRewrittenWithSameFirstLine(t *testing.T) {
 			appendFile(t, path, banner+"\n")
 			writeLines(t, path, "new content, longer than the old lines", 0, 10)
 			touchDir(t, dir)
-			clk.tick(t, testTick)
+			tick(t, clk, testTick)
 			want := append([]string{banner}, numbered("old", 0, 5)...)
 			if withCopy {
 				want = append(want, numbered("old", 5, 7)...)
@@ -316,9 +318,9 @@ func TestCopytruncateWhileFinishingTheLastOne(t *testing.T) {
 	dir, path := tempLog(t)
 	clk := newFakeClock()
 	s := start(t, []string{path}, Poll(testTick), WithClock(clk), batchLines(2))
-	clk.awaitIdle(t, testTick)
+	awaitIdle(t, clk, testTick)
 	writeLines(t, path, "a", 0, 10)
-	clk.tick(t, testTick)
+	tick(t, clk, testTick)
 	s.c.wait(t, 10)
 	writeLines(t, path, "a", 10, 30) // read from the copy, two lines a batch
 	copyFile(t, path, path+".1")
@@ -336,8 +338,8 @@ func TestCopytruncateWhileFinishingTheLastOne(t *testing.T) {
 	writeLines(t, path, "c", 0, 3)
 	touchDir(t, dir)
 	s.c.mu.Unlock()
-	clk.awaitIdle(t, testTick)
-	clk.tick(t, testTick)
+	awaitIdle(t, clk, testTick)
+	tick(t, clk, testTick)
 	s.stop(t)
 	wantOnce(t, s.c.snapshot(), numbered("a", 0, 30), numbered("b", 0, 5), numbered("c", 0, 3))
 }

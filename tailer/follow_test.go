@@ -79,17 +79,17 @@ func TestDirectoryInputAppearsLater(t *testing.T) {
 			clk := newFakeClock()
 			s := start(t, []string{logs + tc.suffix}, Poll(testTick), WithClock(clk), Exclude("*.debug"))
 			s.waitMsg(t, tc.waiting)
-			clk.awaitIdle(t, testTick)
+			awaitIdle(t, clk, testTick)
 			if err := os.Mkdir(logs, 0o755); err != nil {
 				t.Fatal(err)
 			}
 			appendFile(t, filepath.Join(logs, "x.debug"), "excluded\n")
 			appendFile(t, filepath.Join(logs, "broker.log"), "late 1\n")
-			clk.tick(t, testTick)
+			tick(t, clk, testTick)
 			s.c.wait(t, 1)
 			appendFile(t, filepath.Join(logs, "broker.log"), "late 2\n")
 			appendFile(t, filepath.Join(logs, "other.log"), "other 1\n")
-			clk.tick(t, testTick)
+			tick(t, clk, testTick)
 			s.stop(t)
 			got := s.c.snapshot()
 			wantOnce(t, got, []string{"late 1", "late 2"}, []string{"other 1"})
@@ -201,15 +201,15 @@ func TestRotatedFileLetGoAfterRotateWaitWhenPolling(t *testing.T) {
 	appendFile(t, path, "")
 	clk := newFakeClock()
 	s := start(t, []string{path}, Poll(testTick), WithClock(clk), RotateWait(time.Minute))
-	clk.awaitIdle(t, testTick)
+	awaitIdle(t, clk, testTick)
 	if err := os.Rename(path, path+".1"); err != nil {
 		t.Fatal(err)
 	}
 	appendFile(t, path+".1", "late\n")
-	clk.tick(t, testTick)
+	tick(t, clk, testTick)
 	s.c.waitText(t, "late")
 	clk.Advance(30 * time.Second)
-	clk.awaitIdle(t, testTick)
+	awaitIdle(t, clk, testTick)
 	for len(s.ev) > 0 {
 		if m := <-s.ev; m == "finished rotated log file" {
 			t.Fatal("let go before RotateWait")
@@ -227,9 +227,9 @@ func TestCopytruncateReadsUnreadLinesFromCopy(t *testing.T) {
 	appendFile(t, path, "")
 	clk := newFakeClock()
 	s := start(t, []string{path}, Poll(testTick), WithClock(clk))
-	clk.awaitIdle(t, testTick)
+	awaitIdle(t, clk, testTick)
 	writeLines(t, path, "seq", 0, 10)
-	clk.tick(t, testTick)
+	tick(t, clk, testTick)
 	s.c.wait(t, 10)
 	writeLines(t, path, "seq", 10, 20) // not read before the rotation
 	copyFile(t, path, path+".1")
@@ -237,7 +237,7 @@ func TestCopytruncateReadsUnreadLinesFromCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeLines(t, path, "after", 0, 3)
-	clk.tick(t, testTick)
+	tick(t, clk, testTick)
 	got := s.c.wait(t, 23)
 	for i := 0; i < 20; i++ {
 		if got[i].Text != fmt.Sprintf("seq %d", i) || got[i].Stream != got[0].Stream {
@@ -301,13 +301,13 @@ func TestRotatedIntoOtherDirectoryWarns(t *testing.T) {
 	appendFile(t, path, "")
 	clk := newFakeClock()
 	s := start(t, []string{path}, Poll(testTick), WithClock(clk))
-	clk.awaitIdle(t, testTick)
+	awaitIdle(t, clk, testTick)
 	writeLines(t, path, "a", 0, 2)
 	if err := os.Rename(path, filepath.Join(old, "mosquitto.log-20250101")); err != nil {
 		t.Fatal(err)
 	}
 	writeLines(t, path, "b", 0, 1)
-	clk.tick(t, testTick)
+	tick(t, clk, testTick)
 	s.waitMsg(t, "the log file was rotated into another directory (logrotate olddir?): should it be rotated more than once between two looks, or while mqttdiag is down, the files in between are not found there and their lines are not read")
 	wantTexts(t, s.c.wait(t, 3), "a 0", "a 1", "b 0")
 }

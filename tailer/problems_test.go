@@ -24,7 +24,7 @@ func TestProblemsListInputsThatCannotBeOpened(t *testing.T) {
 	}
 	clk := newFakeClock()
 	s := start(t, []string{path}, Poll(testTick), WithClock(clk), func(o *options) { o.open = open })
-	clk.awaitIdle(t, testTick) // the first discovery pass is over
+	awaitIdle(t, clk, testTick) // the first discovery pass is over
 	ps := s.tl.Problems()
 	if len(ps) != 1 || ps[0].Path != path || !strings.Contains(ps[0].Problem, "cannot open log file") ||
 		!strings.Contains(ps[0].Problem, "permission denied") {
@@ -33,16 +33,16 @@ func TestProblemsListInputsThatCannotBeOpened(t *testing.T) {
 	if w := s.tl.Waiting(); len(w) != 0 {
 		t.Errorf("an existing file that cannot be opened is not awaited: %v", w)
 	}
-	clk.tick(t, testTick)
+	tick(t, clk, testTick)
 	if ps := s.tl.Problems(); len(ps) != 1 {
 		t.Fatalf("the problem persists, but problems are %+v", ps)
 	}
 	failing.Store(false)
-	clk.tick(t, testTick)
+	tick(t, clk, testTick)
 	if ps := s.tl.Problems(); len(ps) != 0 {
 		t.Errorf("after the file opened: %+v", ps)
 	}
 	appendFile(t, path, "readable\n")
-	clk.tick(t, testTick)
+	tick(t, clk, testTick)
 	wantTexts(t, s.c.wait(t, 1), "readable")
 }
