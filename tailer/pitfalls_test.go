@@ -457,15 +457,25 @@ func TestPitfallCutKeepsUTF8Valid(t *testing.T) {
 	}
 }
 
-// #18: Run returns promptly when its context ends even though nobody
-// receives its batches (the consumer is gone).
+// #18: Run returns promptly when its context ends while it is blocked
+// sending a batch that nobody receives (the consumer is gone). One batch
+// is received first, so the tailer is past its start-up checks and in the
+// middle of the file: the next send is the only place it can wait.
 func TestPitfallStopDoesNotHangWithoutConsumer(t *testing.T) {
 	_, path := tempLog(t)
 	writeLines(t, path, "line", 0, 5000)
 	ctx, cancel := context.WithCancel(context.Background())
-	out := make(chan Batch) // never received from
+	defer cancel()
+	out := make(chan Batch)
 	errc := make(chan error, 1)
-	go func() { errc <- New([]string{path, path + ".other"}, Follow(true), FromBeginning(true)).Run(ctx, out) }()
+	go func() {
+		errc <- New([]string{path, path + ".other"}, Follow(true), FromBeginning(true), batchLines(16)).Run(ctx, out)
+	}()
+	select {
+	case <-out: // then never again
+	case <-time.After(10 * time.Second):
+		t.Fatal("no batch within 10s")
+	}
 	cancel()
 	select {
 	case err := <-errc:
