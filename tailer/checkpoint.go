@@ -54,6 +54,11 @@ type stateEntry struct {
 
 func (e stateEntry) id() fileID { return fileID{dev: e.Dev, ino: e.Inode, btime: e.Btime} }
 
+func (e stateEntry) fingerprint() fingerprint {
+	fp, _ := parseFingerprint(e.Fingerprint, e.FingerprintBytes)
+	return fp
+}
+
 // loadState reads a state file. A missing file is a first run (nil, nil).
 func loadState(path string) (*stateFile, error) {
 	data, err := os.ReadFile(path)

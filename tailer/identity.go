@@ -25,6 +25,9 @@ type fileID struct {
 
 func (id fileID) sameInode(o fileID) bool { return id.dev == o.dev && id.ino == o.ino }
 
+// inode is the id without its birth time, the key of maps by inode.
+func (id fileID) inode() fileID { return fileID{dev: id.dev, ino: id.ino} }
+
 // same reports whether two ids name the same file. A birth time known on
 // one side only does not count against it (state written by a build or
 // filesystem without statx).

@@ -1,0 +1,194 @@
+package tailer
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+)
+
+// copyKind is what a file is to the content streams of this run, told by
+// its first line (fingerprint).
+type copyKind int
+
+const (
+	notACopy copyKind = iota
+	// copyUnknown: no first line yet, so it cannot be told. A copy that
+	// copytruncate is making looks like this until its first newline.
+	copyUnknown
+	// copyOfFollowed: a copy of what a followed file reads, or holds now
+	// (its stream changed before we looked: a truncation not seen yet, or
+	// a first line completed since).
+	copyOfFollowed
+	// copyOfEnded: a copy of a stream read in this run that no file is
+	// read as any more.
+	copyOfEnded
+)
+
+// copyOf tells what a file other than id whose fingerprint is fp is.
+func (s *fileSet) copyOf(fp fingerprint, id fileID) copyKind {
+	if !fp.known() {
+		return copyUnknown
+	}
+	for _, f := range s.files {
+		if f.id.sameInode(id) {
+			continue
+		}
+		if f.fp == fp {
+			return copyOfFollowed
+		}
+		if ok, err := fp.matches(f.f); err == nil && ok {
+			return copyOfFollowed
+		}
+	}
+	if s.h.hasEnded(fp) {
+		return copyOfEnded
+	}
+	return notACopy
+}
+
+// truncated handles a file whose content was replaced in place
+// (copytruncate, or an EMQX wrap log reusing a member): the rest of the
+// old stream is read from its copy when one is found beside it, then the
+// file is read again from its beginning as a new stream.
+func (s *fileSet) truncated(ctx context.Context, f *file, oldSize int64) {
+	from := f.lr.offset()
+	s.o.log.Info().Str("file", f.path).Int64("offset", from).Msg("log file was truncated; reading from its beginning")
+	f.e.flush(ctx)
+	if !f.fp.known() {
+		f.fp = f.head // no first line seen; its first bytes still find a copy
+	}
+	if f.e.stream == "" && f.fp.known() {
+		// Nothing emitted yet, but the content is known by its first
+		// bytes: its copy can still be found.
+		s.startStream(f)
+	}
+	old, oldEntry, unread := f.e, f.entry(from, f.e.num, f.e.stream), oldSize > from || f.lr.pos() > from
+	if f.fp.known() {
+		// Its copies, the one read from below and any other, are copies
+		// of what was read, not copies of copytruncates we missed.
+		s.h.end(f.fp)
+	}
+	s.epoch++
+	// The new generation first, with the fingerprint of what the file
+	// holds now: should it be truncated again while the old stream is
+	// finished from its copy, the next look sees it.
+	f.gen++
+	f.fp, _ = readFingerprint(f.f, false)
+	f.head, _ = readHead(f.f)
+	f.r = &posReader{r: f.f}
+	f.tail, f.tailAt = fingerprint{}, 0
+	f.lr = newLineReader(f.r, 0, s.o.maxLineBytes)
+	f.e = s.emitterFor(f.path, old.seq, f.entry(0, 0, ""))
+	var born int64
+	if oldEntry.FingerprintBytes > 0 && old.stream != "" {
+		born = s.finishFromCopyWith(ctx, oldEntry, filepath.Dir(f.path), f.id, old, unread)
+	} else if unread {
+		s.o.log.Warn().Str("file", f.path).Int64("offset", from).Int64("size", oldSize).
+			Msg("the log file was truncated before it was read to its end: lines after this offset were not read")
+	}
+	if old.tr != nil {
+		old.tr.retire()
+	}
+	s.laterCopies(ctx, f, born)
+}
+
+// laterCopies reads copies of f made by later copytruncates that we never
+// saw in f: the file was copied and truncated more than once between two
+// looks (the sinks were slow, or mqttdiag was busy elsewhere). They are
+// the files named like f plus a suffix (rotatedName) born after the last
+// copy read.
+func (s *fileSet) laterCopies(ctx context.Context, f *file, born int64) {
+	f.copyBorn = max(f.copyBorn, f.id.btime, born)
+	if b := s.catchUp(ctx, f.path, f.copyBorn, math.MaxInt64, true); b > 0 {
+		f.copyBorn = b
+	}
+}
+
+// finishFromCopy reads the rest of the stream of state entry e from a
+// copy of it found in dir, with an emitter of its own.
+func (s *fileSet) finishFromCopy(ctx context.Context, e stateEntry, dir string, exclude fileID) (born int64) {
+	fp := e.fingerprint()
+	if !fp.known() {
+		return 0 // nothing of it was read, and nothing tells its copy
+	}
+	s.h.end(fp) // its copies are copies of what was read
+	if e.Stream == "" {
+		e.Stream = streamID(e.id(), e.Generation, fp)
+	}
+	em := s.emitterFor(e.Path, s.seqOf(e.Path), e)
+	if em.tr != nil {
+		defer em.tr.retire()
+	}
+	return s.finishFromCopyWith(ctx, e, dir, exclude, em, true)
+}
+
+// finishFromCopyWith reads the stream of e from its offset to the end of
+// a copy: a file in dir, other than exclude, that starts with the same
+// bytes (fingerprint) and is at least as long as the offset. logrotate's
+// copytruncate copies the file, then truncates it: lines we had not read
+// yet are in the copy (mosquitto.log.1 with delaycompress).
+func (s *fileSet) finishFromCopyWith(ctx context.Context, e stateEntry, dir string, exclude fileID, em *emitter, unread bool) (born int64) {
+	fp := e.fingerprint()
+	c, cpath := s.findFile(dir, e.Offset, func(fd *os.File, id fileID) bool {
+		if id.sameInode(exclude) {
+			return false
+		}
+		ok, err := fp.matches(fd)
+		return err == nil && ok
+	})
+	if c == nil {
+		if unread {
+			s.o.log.Warn().Str("file", e.Path).Int64("offset", e.Offset).
+				Msg("the log file was truncated or rotated away before it was read to its end, and no copy of it was found beside it: lines after this offset, if there were any, were not read")
+		}
+		return 0
+	}
+	defer c.Close()
+	var cid fileID
+	if fi, err := c.Stat(); err == nil {
+		cid = statID(fi)
+		s.h.markSeen(cid)
+		born = birthTime(c)
+		cid.btime = born
+	}
+	s.o.log.Info().Str("file", e.Path).Str("copy", cpath).Int64("offset", e.Offset).Msg("reading the rest of the truncated log file from its copy")
+	lr := newLineReader(&posReader{r: c, pos: e.Offset}, e.Offset, s.o.maxLineBytes)
+	cf := &file{id: e.id(), gen: e.Generation, f: c, fp: fp, e: em}
+	for {
+		l, err := lr.next(true)
+		if err != nil {
+			if err != errNoLine {
+				s.say.problem(cpath, err, "cannot read the copy of a truncated log file")
+			}
+			break
+		}
+		if !s.emit(ctx, cf, l) {
+			return born
+		}
+	}
+	if em.flush(ctx) {
+		s.o.log.Info().Str("file", e.Path).Str("copy", cpath).Int64("offset", lr.offset()).Msg("finished the truncated log file from its copy")
+		if cid != (fileID{}) {
+			// Should a glob follow the copy, it starts where this ended.
+			d := e
+			d.Path, d.Dev, d.Inode, d.Btime = cpath, cid.dev, cid.ino, cid.btime
+			d.Offset, d.Line = lr.offset(), em.num
+			s.h.finish(cid, d)
+		}
+	}
+	return born
+}
+
+// findFile returns the first regular file in dir, at least minSize bytes
+// long, for which ok says yes, opened.
+func (s *fileSet) findFile(dir string, minSize int64, ok func(*os.File, fileID) bool) (found *os.File, path string) {
+	s.eachFile(dir, func(string) bool { return found == nil }, func(p string, fd *os.File, fi os.FileInfo, id fileID) bool {
+		if fi.Size() < minSize || !ok(fd, id) {
+			return false
+		}
+		found, path = fd, p
+		return true
+	})
+	return found, path
+}

@@ -1,0 +1,53 @@
+package tailer
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// The fileSet reaches the filesystem only through options.open and
+// options.stat, the seams tests inject faults with.
+
+// readDir lists dir, sorted by name as os.ReadDir does.
+func (o *options) readDir(dir string) ([]fs.DirEntry, error) {
+	d, err := o.open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	ents, err := d.ReadDir(-1)
+	sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
+	return ents, err
+}
+
+// eachFile opens the regular files of dir whose names match and hands
+// each to fn with its identity, birth time included; fn keeps the file
+// open by returning true, else it is closed.
+func (s *fileSet) eachFile(dir string, match func(name string) bool, fn func(path string, fd *os.File, fi fs.FileInfo, id fileID) bool) {
+	ents, err := s.o.readDir(dir)
+	if err != nil {
+		return
+	}
+	for _, ent := range ents {
+		if !ent.Type().IsRegular() || !match(ent.Name()) {
+			continue
+		}
+		p := filepath.Join(dir, ent.Name())
+		fd, err := s.o.open(p)
+		if err != nil {
+			continue
+		}
+		fi, err := fd.Stat()
+		if err != nil {
+			fd.Close()
+			continue
+		}
+		id := statID(fi)
+		id.btime = birthTime(fd)
+		if !fn(p, fd, fi, id) {
+			fd.Close()
+		}
+	}
+}
