@@ -50,13 +50,16 @@ type stateEntry struct {
 	// Line is the number of lines before it.
 	Offset int64 `json:"offset"`
 	Line   int64 `json:"line"`
+
+	fp fingerprint // Fingerprint decoded, once: when loaded or set
 }
 
 func (e stateEntry) id() fileID { return fileID{dev: e.Dev, ino: e.Inode, btime: e.Btime} }
 
-func (e stateEntry) fingerprint() fingerprint {
-	fp, _ := parseFingerprint(e.Fingerprint, e.FingerprintBytes)
-	return fp
+func (e stateEntry) fingerprint() fingerprint { return e.fp }
+
+func (e *stateEntry) setFingerprint(fp fingerprint) {
+	e.fp, e.Fingerprint, e.FingerprintBytes = fp, fp.String(), fp.n
 }
 
 // loadState reads a state file. A missing file is a first run (nil, nil).
@@ -83,10 +86,13 @@ func parseState(path string, data []byte) (*stateFile, error) {
 	if s.Version != stateVersion {
 		return nil, bad(fmt.Errorf("version %d, this mqttdiag reads version %d", s.Version, stateVersion))
 	}
-	for i, e := range s.Files {
-		if _, err := parseFingerprint(e.Fingerprint, e.FingerprintBytes); err != nil {
+	for i := range s.Files {
+		e := &s.Files[i]
+		fp, err := parseFingerprint(e.Fingerprint, e.FingerprintBytes)
+		if err != nil {
 			return nil, bad(fmt.Errorf("files[%d]: %w", i, err))
 		}
+		e.fp = fp
 		if e.Offset < 0 || e.Line < 0 || e.Generation < 0 || e.Path == "" {
 			return nil, bad(fmt.Errorf("files[%d]: negative offset, line or generation, or no path", i))
 		}

@@ -81,7 +81,7 @@ func (s *fileSet) truncated(ctx context.Context, f *file, oldSize int64) {
 	f.lr = newLineReader(f.r, 0, s.o.maxLineBytes)
 	f.e = s.emitterFor(f.path, old.seq, f.entry(0, 0, ""))
 	var born int64
-	if oldEntry.FingerprintBytes > 0 && old.stream != "" {
+	if oldEntry.fingerprint().known() && old.stream != "" {
 		born = s.finishFromCopyWith(ctx, oldEntry, filepath.Dir(f.path), f.id, old, unread)
 	} else if unread {
 		s.o.log.Warn().Str("file", f.path).Int64("offset", from).Int64("size", oldSize).

@@ -51,11 +51,11 @@ func (s *fileSet) look() sight {
 			s.becameDir(in)
 		}
 		if s.w != nil {
-			for _, d := range in.dirs() {
+			for _, d := range in.dirs(s.o) {
 				s.w.watch(d)
 			}
 		}
-		cands := in.candidates(s.o.exclude)
+		cands := in.candidates(s.o)
 		if len(cands) == 0 && in.kind != inputFile {
 			s.say.wait(in.path, "input", in.arg, "no files match yet; waiting for them to appear")
 		}
@@ -193,7 +193,7 @@ func (s *fileSet) newSinceLastRun(path string) bool {
 		if !slices.Contains(s.h.prev.Inputs, in.arg) {
 			continue
 		}
-		if slices.Contains(in.candidates(s.o.exclude), path) {
+		if slices.Contains(in.candidates(s.o), path) {
 			return true
 		}
 	}

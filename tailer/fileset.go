@@ -40,9 +40,10 @@ type file struct {
 
 // entry is the state entry of f's current stream at the given position.
 func (f *file) entry(offset, line int64, stream string) stateEntry {
-	return stateEntry{Path: f.path, Dev: f.id.dev, Inode: f.id.ino, Btime: f.id.btime,
-		Fingerprint: f.fp.String(), FingerprintBytes: f.fp.n, Generation: f.gen,
-		Stream: stream, Offset: offset, Line: line}
+	e := stateEntry{Path: f.path, Dev: f.id.dev, Inode: f.id.ino, Btime: f.id.btime,
+		Generation: f.gen, Stream: stream, Offset: offset, Line: line}
+	e.setFingerprint(f.fp)
+	return e
 }
 
 // fileSet follows the files of a set of inputs. One goroutine owns it: the

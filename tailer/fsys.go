@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 )
 
 // The fileSet reaches the filesystem only through options.open and
@@ -51,3 +52,38 @@ func (s *fileSet) eachFile(dir string, match func(name string) bool, fn func(pat
 		}
 	}
 }
+
+// glob is filepath.Glob through the seams. The pattern was checked at
+// start (input.valid), so it cannot be malformed here.
+func (o *options) glob(pattern string) []string {
+	if !hasMeta(pattern) {
+		if _, err := o.stat(pattern); err != nil {
+			return nil
+		}
+		return []string{pattern}
+	}
+	dir, name := filepath.Split(pattern)
+	switch dir {
+	case "":
+		dir = "."
+	case string(filepath.Separator):
+	default:
+		dir = dir[:len(dir)-1]
+	}
+	dirs := []string{dir}
+	if hasMeta(dir) {
+		dirs = o.glob(dir)
+	}
+	var out []string
+	for _, d := range dirs {
+		ents, _ := o.readDir(d)
+		for _, e := range ents {
+			if ok, _ := filepath.Match(name, e.Name()); ok {
+				out = append(out, filepath.Join(d, e.Name()))
+			}
+		}
+	}
+	return out
+}
+
+func hasMeta(path string) bool { return strings.ContainsAny(path, `*?[\`) }

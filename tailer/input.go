@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -36,7 +35,7 @@ var defaultSkip = []string{"*.gz", "*.bz2", "*.xz", "*.zst", "*.lz4", "*.zip", "
 // parseInput classifies a PATH argument. A path that does not exist yet
 // is a file unless it ends in a slash; should a directory appear there
 // later, the input becomes a directory input (see fileSet.discover).
-func parseInput(arg string) input {
+func parseInput(arg string, stat func(string) (fs.FileInfo, error)) input {
 	p := filepath.Clean(arg)
 	if strings.ContainsAny(p, "*?[") {
 		return input{arg: arg, kind: inputGlob, path: p}
@@ -44,7 +43,7 @@ func parseInput(arg string) input {
 	if strings.HasSuffix(arg, "/") {
 		return input{arg: arg, kind: inputDir, path: p}
 	}
-	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+	if fi, err := stat(p); err == nil && fi.IsDir() {
 		return input{arg: arg, kind: inputDir, path: p}
 	}
 	return input{arg: arg, kind: inputFile, path: p}
@@ -65,10 +64,10 @@ func (in input) valid() error {
 
 // dirs returns the directories whose changes may change what the input
 // names.
-func (in input) dirs() []string {
+func (in input) dirs(o *options) []string {
 	switch in.kind {
 	case inputDir:
-		if _, err := os.Stat(in.path); err != nil {
+		if _, err := o.stat(in.path); err != nil {
 			// Not there (yet): its parent tells when it appears.
 			return []string{filepath.Dir(in.path)}
 		}
@@ -78,8 +77,7 @@ func (in input) dirs() []string {
 		if !strings.ContainsAny(d, "*?[") {
 			return []string{d}
 		}
-		ds, _ := filepath.Glob(d)
-		return ds
+		return o.glob(d)
 	default:
 		return []string{filepath.Dir(in.path)}
 	}
@@ -116,18 +114,18 @@ func validPatterns(patterns []string) error {
 // candidates returns the paths the input names now. For inputFile the path
 // is returned whether it exists or not, except when it is the base name of
 // an EMQX wrap log (see wrapMembers).
-func (in input) candidates(exclude []string) []string {
+func (in input) candidates(o *options) []string {
 	var names []string
 	switch in.kind {
 	case inputFile:
-		if ms := wrapMembers(in.path); ms != nil {
+		if ms := o.wrapMembers(in.path); ms != nil {
 			return ms
 		}
 		return []string{in.path}
 	case inputGlob:
-		names, _ = filepath.Glob(in.path) // the pattern was checked at start (valid)
+		names = o.glob(in.path)
 	case inputDir:
-		ents, err := os.ReadDir(in.path)
+		ents, err := o.readDir(in.path)
 		if err != nil {
 			return nil
 		}
@@ -137,7 +135,7 @@ func (in input) candidates(exclude []string) []string {
 	}
 	out := names[:0]
 	for _, n := range names {
-		if !excluded(n, exclude) && !excluded(n, defaultSkip) {
+		if !excluded(n, o.exclude) && !excluded(n, defaultSkip) {
 			out = append(out, n)
 		}
 	}
@@ -152,14 +150,14 @@ func (in input) candidates(exclude []string) []string {
 // follows the one being written: a member that is reused is a truncated
 // file and is read again from its beginning. It returns nil when path is
 // not such a log.
-func wrapMembers(path string) []string {
-	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+func (o *options) wrapMembers(path string) []string {
+	if _, err := o.stat(path); !errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	if _, err := os.Stat(path + ".idx"); err != nil {
+	if _, err := o.stat(path + ".idx"); err != nil {
 		return nil
 	}
-	ms, _ := filepath.Glob(path + ".[0-9]*")
+	ms := o.glob(path + ".[0-9]*")
 	out := ms[:0]
 	for _, m := range ms {
 		if strings.Trim(m[len(path)+1:], "0123456789") == "" {

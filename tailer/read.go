@@ -139,7 +139,7 @@ func (s *fileSet) check(ctx context.Context, f *file) (ok, truncated bool) {
 		if fp, err := readFingerprint(f.f, false); err == nil && fp.known() {
 			f.fp = fp
 			if f.e.tr != nil {
-				f.e.tr.update(func(e *stateEntry) { e.Fingerprint, e.FingerprintBytes = fp.String(), fp.n })
+				f.e.tr.update(func(e *stateEntry) { e.setFingerprint(fp) })
 			}
 		}
 	}
@@ -212,7 +212,8 @@ func (s *fileSet) startStream(f *file) {
 	}
 	fp := f.fp
 	f.e.tr.update(func(e *stateEntry) {
-		e.Stream, e.Fingerprint, e.FingerprintBytes = id, fp.String(), fp.n
+		e.Stream = id
+		e.setFingerprint(fp)
 	})
 	s.saveCheckpoints()
 }
@@ -222,7 +223,7 @@ func (s *fileSet) startStream(f *file) {
 func (s *fileSet) readOnce(ctx context.Context) error {
 	var errs []error
 	for _, in := range s.inputs {
-		cands := in.candidates(s.o.exclude)
+		cands := in.candidates(s.o)
 		if len(cands) == 0 && in.kind != inputFile {
 			errs = append(errs, fmt.Errorf("%s: no files match", in.arg))
 		}

@@ -1,7 +1,6 @@
 package tailer
 
 import (
-	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -54,7 +53,7 @@ func (t *Tailer) Stats() []FileStats {
 		if out[i].Path == Stdin {
 			continue
 		}
-		if fi, err := os.Stat(out[i].Path); err == nil {
+		if fi, err := t.o.stat(out[i].Path); err == nil {
 			out[i].Lag = max(0, fi.Size()-out[i].Offset)
 		}
 	}

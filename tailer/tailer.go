@@ -161,7 +161,7 @@ func (t *Tailer) Run(ctx context.Context, out chan<- Batch) error {
 			stdin = true
 			continue
 		}
-		in := parseInput(p)
+		in := parseInput(p, t.o.stat)
 		if err := in.valid(); err != nil {
 			return err
 		}
