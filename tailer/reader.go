@@ -33,11 +33,8 @@ type rawLine struct {
 // held back (it may still be being written) until the caller says the
 // stream has ended.
 //
-// It exists because bufio.Scanner fails on long lines and loses the
-// position, bufio.Reader.ReadString grows without bound, and nxadm/tail's
-// MaxLineSize splits a line only after reading all of it into memory
-// (nxadm/tail v1.4.11 tail.go:240 reads with ReadString('\n'), tail.go:449-451
-// splits) and cuts through multi-byte characters (util/util.go:29-48).
+// bufio.Scanner fails on long lines and loses the position, and
+// bufio.Reader.ReadString grows without bound (PITFALLS.md #16, #17).
 type lineReader struct {
 	r   io.Reader
 	buf []byte

@@ -143,9 +143,8 @@ func New(paths []string, opts ...Option) *Tailer {
 // batch is owned by the receiver, who must call its Done (when not nil)
 // once the batch is dealt with: checkpoints advance only over batches whose
 // Done was called. A send blocks while the receiver is busy: the tailer
-// stops reading rather than dropping lines (nxadm/tail v1.4.11's
-// RateLimiter skips to the end of the file instead: tail.go:311-327), and
-// it returns when ctx ends even if nobody receives.
+// stops reading rather than dropping lines, and it returns when ctx ends
+// even if nobody receives.
 //
 // With StateFile, call Close after the receiver has finished, to write the
 // final checkpoints.
