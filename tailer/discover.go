@@ -47,9 +47,7 @@ func (s *fileSet) look() sight {
 	now := sight{ids: make(map[string]fileID), infos: make(map[string]fs.FileInfo), explicit: make(map[string]bool)}
 	for i := range s.inputs {
 		in := &s.inputs[i]
-		if in.kind == inputFile {
-			s.becameDir(in)
-		}
+		s.redecide(in)
 		if s.w != nil {
 			for _, d := range in.dirs(s.o) {
 				s.w.watch(d)
@@ -145,18 +143,27 @@ func (s *fileSet) name(ctx context.Context, p string, now sight, initial bool) {
 	}
 }
 
-// becameDir turns a file input whose path is now a directory into a
-// directory input: a path that did not exist at start (or was a file
-// then) and that a directory was created at is followed as the directory
-// it is, the files in it picked up from their beginning.
-func (s *fileSet) becameDir(in *input) {
-	fi, err := s.o.stat(in.path)
-	if err != nil || !fi.IsDir() {
+// redecide follows a path argument as what is there now, when its syntax
+// did not say: a directory created at a file input's path is followed as
+// the directory it is, the files in it picked up from their beginning,
+// and a file that replaces it as the file it is. A path with nothing at
+// it keeps its kind until something appears.
+func (s *fileSet) redecide(in *input) {
+	if in.fixed {
 		return
 	}
-	in.kind = inputDir
+	fi, err := s.o.stat(in.path)
+	if err != nil || fi.IsDir() == (in.kind == inputDir) {
+		return
+	}
 	s.say.found(in.path)
-	s.o.log.Info().Str("input", in.arg).Msg("the input is a directory now; following the files in it")
+	if fi.IsDir() {
+		in.kind = inputDir
+		s.o.log.Info().Str("input", in.arg).Msg("the input is a directory now; following the files in it")
+		return
+	}
+	in.kind = inputFile
+	s.o.log.Info().Str("input", in.arg).Msg("the input is a file now; following it")
 }
 
 // deferral is how a file left for later looked, and when.

@@ -346,3 +346,44 @@ func TestMalformedPatternFailsAtStart(t *testing.T) {
 		})
 	}
 }
+
+// A log path that is briefly a directory (deleted, a directory made and
+// removed there, the file created again) is followed as the file it is
+// again: the kind of an input is decided again whenever its path
+// changes, not once for ever.
+func TestInputKindDecidedAgainWhenThePathChanges(t *testing.T) {
+	for _, poll := range []bool{false, true} {
+		t.Run(fmt.Sprintf("poll=%v", poll), func(t *testing.T) {
+			_, path := tempLog(t)
+			appendFile(t, path, "file 0\n")
+			clk := newFakeClock()
+			opts := []Option{WithClock(clk), FromBeginning(true)}
+			every := safetyTick
+			if poll {
+				opts, every = append(opts, Poll(testTick)), testTick
+			}
+			s := start(t, []string{path}, opts...)
+			s.c.wait(t, 1)
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(path, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, filepath.Join(path, "inside.log"), "inside 0\n")
+			tick(t, clk, every)
+			s.c.wait(t, 2)
+			if err := os.RemoveAll(path); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, path, "file again 0\nfile again 1\n")
+			tick(t, clk, every)
+			tick(t, clk, every)
+			s.stop(t)
+			wantTexts(t, s.c.snapshot(), "file 0", "inside 0", "file again 0", "file again 1")
+			if w := s.tl.Waiting(); len(w) != 0 {
+				t.Errorf("still waiting for %q", w)
+			}
+		})
+	}
+}

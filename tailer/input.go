@@ -24,6 +24,10 @@ type input struct {
 	kind inputKind
 	// path is the cleaned path (inputFile, inputDir) or pattern (inputGlob).
 	path string
+	// fixed says the argument's syntax decided its kind (a glob, a
+	// trailing slash); otherwise what is at the path decides, again
+	// whenever it changes (fileSet.redecide).
+	fixed bool
 }
 
 // defaultSkip are names never followed through a glob or a directory:
@@ -34,14 +38,15 @@ var defaultSkip = []string{"*.gz", "*.bz2", "*.xz", "*.zst", "*.lz4", "*.zip", "
 
 // parseInput classifies a PATH argument. A path that does not exist yet
 // is a file unless it ends in a slash; should a directory appear there
-// later, the input becomes a directory input (see fileSet.discover).
+// later, the input becomes a directory input, and a file input again if
+// a file replaces the directory (see fileSet.redecide).
 func parseInput(arg string, stat func(string) (fs.FileInfo, error)) input {
 	p := filepath.Clean(arg)
 	if strings.ContainsAny(p, "*?[") {
-		return input{arg: arg, kind: inputGlob, path: p}
+		return input{arg: arg, kind: inputGlob, path: p, fixed: true}
 	}
 	if strings.HasSuffix(arg, "/") {
-		return input{arg: arg, kind: inputDir, path: p}
+		return input{arg: arg, kind: inputDir, path: p, fixed: true}
 	}
 	if fi, err := stat(p); err == nil && fi.IsDir() {
 		return input{arg: arg, kind: inputDir, path: p}
