@@ -86,6 +86,11 @@ func parseState(path string, data []byte) (*stateFile, error) {
 	if s.Version != stateVersion {
 		return nil, bad(fmt.Errorf("version %d, this mqttdiag reads version %d", s.Version, stateVersion))
 	}
+	if s.Files == nil {
+		// Taken for "no files", every file under the inputs would be
+		// read again from its beginning.
+		return nil, bad(errors.New(`"files" is null or missing; mqttdiag writes a list, [] when it follows no file`))
+	}
 	for i := range s.Files {
 		e := &s.Files[i]
 		fp, err := parseFingerprint(e.Fingerprint, e.FingerprintBytes)
@@ -160,6 +165,10 @@ type checkpoints struct {
 	// lastCurrent is when the file on disk was last known to hold every
 	// acknowledged position (written, or found unchanged); under mu.
 	lastCurrent time.Time
+	// failing is the last write error while writes fail, since when the
+	// first of them failed; under mu.
+	failing      error
+	failingSince time.Time
 
 	stop chan struct{}
 	done chan struct{}
@@ -291,6 +300,10 @@ func (c *checkpoints) save() error {
 		if err := writeFileAtomic(c.path, data); err != nil {
 			c.mu.Lock()
 			c.dirty = true // try again next time
+			if c.failing == nil {
+				c.failingSince = c.clock.Now()
+			}
+			c.failing = err
 			c.mu.Unlock()
 			return err
 		}
@@ -298,8 +311,17 @@ func (c *checkpoints) save() error {
 	}
 	c.mu.Lock()
 	c.lastCurrent = c.clock.Now()
+	c.failing = nil
 	c.mu.Unlock()
 	return nil
+}
+
+// failure is the last write error and when writes began to fail; nil
+// while they succeed.
+func (c *checkpoints) failure() (time.Time, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failingSince, c.failing
 }
 
 // current is when the state file was last known current.

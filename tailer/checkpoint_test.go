@@ -1,6 +1,7 @@
 package tailer
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -147,12 +148,22 @@ func TestStateFileCorrupt(t *testing.T) {
 	dir, path := tempLog(t)
 	appendFile(t, path, "x\n")
 	state := filepath.Join(dir, "state.json")
-	for _, content := range []string{"{not json", `{"version": 99, "files": []}`, `{"version":1,"files":[{"path":"a","offset":-1}]}`} {
+	for _, content := range []string{"{not json", `{"version": 99, "files": []}`, `{"version":1,"files":[{"path":"a","offset":-1}]}`,
+		// No list of files is not "no files": taken as such, every file
+		// under the inputs would be read again from its beginning.
+		`{"version":1,"inputs":["` + path + `"],"files":null}`, `{"version":1,"inputs":["` + path + `"]}`} {
 		if err := os.WriteFile(state, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		out := make(chan Batch)
-		err := New([]string{path}, Follow(true), StateFile(state)).Run(t.Context(), out)
+		// Accepted, it would follow until the deadline and return nil.
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		go func() {
+			for range out {
+			}
+		}()
+		err := New([]string{path}, Follow(true), StateFile(state)).Run(ctx, out)
+		cancel()
 		if err == nil || !strings.Contains(err.Error(), state) || !strings.Contains(err.Error(), "move it aside") {
 			t.Errorf("%s: err = %v", content, err)
 		}
@@ -485,5 +496,47 @@ func TestRotatedTwiceBetweenLooksDateext(t *testing.T) {
 			s.stop(t)
 			wantTexts(t, s.c.snapshot(), append(append(numbered("a", 0, 12), numbered("b", 0, 4)...), numbered("c", 0, 2)...)...)
 		})
+	}
+}
+
+// A state file that cannot be written (its directory gone, a full disk)
+// shows in CheckpointFailure, with the error and since when, for /readyz;
+// once a write succeeds again it no longer does.
+func TestCheckpointFailureReported(t *testing.T) {
+	dir, path := tempLog(t)
+	stateDir := filepath.Join(dir, "state")
+	if err := os.Mkdir(stateDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(stateDir, "state.json")
+	appendFile(t, path, "")
+	clk := newFakeClock()
+	s := start(t, []string{path}, StateFile(state), Poll(testTick), WithClock(clk), FlushInterval(time.Minute))
+	awaitIdle(t, clk, testTick)
+	if _, err := s.tl.CheckpointFailure(); err != nil {
+		t.Fatalf("failure before any: %v", err)
+	}
+	if err := os.RemoveAll(stateDir); err != nil {
+		t.Fatal(err)
+	}
+	writeLines(t, path, "seq", 0, 3)
+	tick(t, clk, testTick)
+	s.c.wait(t, 3)
+	clk.Advance(time.Minute) // the saver's timer, set before the last tick
+	awaitIdle(t, clk, time.Minute)
+	since, err := s.tl.CheckpointFailure()
+	if err == nil || !strings.Contains(err.Error(), stateDir) || since.IsZero() {
+		t.Fatalf("CheckpointFailure = %v, %v; want an error naming %s", since, err, stateDir)
+	}
+	if err := os.Mkdir(stateDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute)
+	awaitIdle(t, clk, time.Minute)
+	if _, err := s.tl.CheckpointFailure(); err != nil {
+		t.Errorf("still failing after a write succeeded: %v", err)
+	}
+	if st := readState(t, state); len(st.Files) != 1 || st.Files[0].Line != 3 {
+		t.Errorf("state %+v", st)
 	}
 }

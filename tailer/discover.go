@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -112,7 +113,7 @@ func (s *fileSet) unname(ctx context.Context, now sight) {
 		if f.names == 0 {
 			f.idleSince = time.Time{}
 			s.o.log.Info().Str("file", p).Int64("offset", f.lr.offset()).Msg("log file was rotated or deleted; reading it to its end")
-			if d := currentDir(f.f); d != "" && d != filepath.Dir(p) {
+			if d := currentDir(f.f); d != "" && !s.sameDir(d, filepath.Dir(p)) {
 				// Read on through its descriptor all the same; but
 				// catchUp looks for missed rotations beside the log only.
 				s.o.log.Warn().Str("file", p).Str("dir", d).Msg("the log file was rotated into another directory (logrotate olddir?): should it be rotated more than once between two looks, or while mqttdiag is down, the files in between are not found there and their lines are not read")
@@ -176,6 +177,15 @@ type deferral struct {
 
 func (s *fileSet) deferralOf(fi fs.FileInfo) deferral {
 	return deferral{id: statID(fi), size: fi.Size(), mod: fi.ModTime(), epoch: s.epoch}
+}
+
+// sameDir reports whether two paths name one directory: the kernel names
+// an open file's directory by its absolute path, an input may be relative
+// or go through a symbolic link.
+func (s *fileSet) sameDir(a, b string) bool {
+	fa, err1 := s.o.stat(a)
+	fb, err2 := s.o.stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
 }
 
 // sameFile reports whether two paths name the same place, so that the

@@ -387,3 +387,28 @@ func TestInputKindDecidedAgainWhenThePathChanges(t *testing.T) {
 		})
 	}
 }
+
+// A log given by a relative path and rotated beside itself is not said
+// to be rotated into another directory: the kernel names the open file
+// by its absolute path, the input by a relative one.
+func TestRotatedBesideItselfRelativePathNoOlddirWarning(t *testing.T) {
+	dir, path := tempLog(t)
+	t.Chdir(dir)
+	appendFile(t, path, "")
+	clk := newFakeClock()
+	s := start(t, []string{filepath.Base(path)}, Poll(testTick), WithClock(clk))
+	awaitIdle(t, clk, testTick)
+	writeLines(t, path, "a", 0, 2)
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	writeLines(t, path, "b", 0, 1)
+	tick(t, clk, testTick)
+	wantTexts(t, s.c.wait(t, 3), "a 0", "a 1", "b 0")
+	s.stop(t)
+	for len(s.ev) > 0 {
+		if m := <-s.ev; strings.Contains(m, "rotated into another directory") {
+			t.Errorf("self-log %q", m)
+		}
+	}
+}

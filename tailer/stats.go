@@ -78,6 +78,20 @@ func (t *Tailer) CheckpointAge() (age time.Duration, ok bool) {
 	return t.o.clock.Now().Sub(last), true
 }
 
+// CheckpointFailure reports, while the state file cannot be written, the
+// last error and since when writes fail: the checkpoints on disk then
+// fall behind, and a restart would read again what was acknowledged
+// since. err is nil while writes succeed, and without a state file.
+func (t *Tailer) CheckpointFailure() (since time.Time, err error) {
+	t.mu.Lock()
+	cp := t.cp
+	t.mu.Unlock()
+	if cp == nil {
+		return time.Time{}, nil
+	}
+	return cp.failure()
+}
+
 // statsState is embedded in Tailer.
 type statsState struct {
 	statsMu sync.Mutex

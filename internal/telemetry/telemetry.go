@@ -34,6 +34,7 @@ type Tailer interface {
 	Waiting() []string
 	Problems() []tailer.InputProblem
 	CheckpointAge() (time.Duration, bool)
+	CheckpointFailure() (time.Time, error)
 }
 
 // Pipeline is what the pipeline reports.
@@ -130,6 +131,9 @@ func (s *Server) Ready() Readiness {
 	}
 	for _, p := range s.tl.Problems() {
 		fail("cannot follow input %s: %s", p.Path, p.Problem)
+	}
+	if since, err := s.tl.CheckpointFailure(); err != nil {
+		fail("cannot write checkpoints since %s: %v", since.UTC().Format(time.RFC3339), err)
 	}
 	now := s.now()
 	for _, st := range s.pl.SinkStats() {
