@@ -180,6 +180,20 @@ func (s *fileSet) finishFromCopyWith(ctx context.Context, e stateEntry, dir stri
 	return born
 }
 
+// openIf returns the file at path opened, when it is at least minSize
+// bytes long and ok says yes.
+func (s *fileSet) openIf(path string, minSize int64, ok func(*os.File, fileID) bool) *os.File {
+	fd, fi, id, found := s.openID(path)
+	if !found {
+		return nil
+	}
+	if !fi.Mode().IsRegular() || fi.Size() < minSize || !ok(fd, id) {
+		fd.Close()
+		return nil
+	}
+	return fd
+}
+
 // findFile returns the first regular file in dir, at least minSize bytes
 // long, for which ok says yes, opened.
 func (s *fileSet) findFile(dir string, minSize int64, ok func(*os.File, fileID) bool) (found *os.File, path string) {

@@ -36,21 +36,26 @@ func (s *fileSet) eachFile(dir string, match func(name string) bool, fn func(pat
 			continue
 		}
 		p := filepath.Join(dir, ent.Name())
-		fd, err := s.o.open(p)
-		if err != nil {
-			continue
-		}
-		fi, err := fd.Stat()
-		if err != nil {
-			fd.Close()
-			continue
-		}
-		id := statID(fi)
-		id.btime = birthTime(fd)
-		if !fn(p, fd, fi, id) {
+		if fd, fi, id, ok := s.openID(p); ok && !fn(p, fd, fi, id) {
 			fd.Close()
 		}
 	}
+}
+
+// openID opens path and tells its identity, birth time included.
+func (s *fileSet) openID(path string) (*os.File, fs.FileInfo, fileID, bool) {
+	fd, err := s.o.open(path)
+	if err != nil {
+		return nil, nil, fileID{}, false
+	}
+	fi, err := fd.Stat()
+	if err != nil {
+		fd.Close()
+		return nil, nil, fileID{}, false
+	}
+	id := statID(fi)
+	id.btime = birthTime(fd)
+	return fd, fi, id, true
 }
 
 // glob is filepath.Glob through the seams. The pattern was checked at

@@ -11,27 +11,43 @@ import (
 )
 
 // recoverRotated finishes, before anything else, the files of the state
-// file that were rotated while mqttdiag was down: a checkpoint whose file
-// is no longer at its path is looked for beside it by identity (device,
-// inode, birth time and fingerprint), and read from the checkpoint on. It
-// stays open as a rotated file (see letGo).
+// file that no input path names now: rotated while mqttdiag was down, or
+// found by a catch-up and stopped before they were finished. A checkpoint
+// whose file is no longer at its path is looked for beside it by identity
+// (device, inode, birth time and fingerprint); either way the file is
+// read from the checkpoint on, and stays open as a rotated file (see
+// letGo). Checkpoints of files the inputs name are left for open.
 func (s *fileSet) recoverRotated(ctx context.Context) {
+	named := make(map[string]bool)
+	for _, in := range s.inputs {
+		for _, p := range in.candidates(s.o) {
+			named[p] = true
+		}
+	}
 	for i, e := range s.h.entries() {
 		fi, serr := s.o.stat(e.Path)
-		if serr == nil && statID(fi).sameInode(e.id()) {
-			if s.h.newerGeneration(e) {
-				// An older content stream of a file truncated since:
-				// its rest can only be in a copy.
-				s.h.claimed[i] = true
-				s.finishFromCopy(ctx, e, filepath.Dir(e.Path), e.id())
-			}
-			continue // still there; open claims it
+		here := serr == nil && statID(fi).sameInode(e.id())
+		if here && s.h.newerGeneration(e) {
+			// An older content stream of a file truncated since: its
+			// rest can only be in a copy.
+			s.h.claimed[i] = true
+			s.finishFromCopy(ctx, e, filepath.Dir(e.Path), e.id())
+			continue
 		}
-		fp := e.fingerprint()
-		fd, p := s.findFile(filepath.Dir(e.Path), e.Offset, func(fd *os.File, id fileID) bool {
-			ok, err := fp.matches(fd)
+		if here && named[e.Path] {
+			continue // open claims it
+		}
+		holds := func(fd *os.File, id fileID) bool {
+			ok, err := e.fingerprint().matches(fd)
 			return id.same(e.id()) && err == nil && ok && s.byInode(id) == nil
-		})
+		}
+		var fd *os.File
+		p := e.Path
+		if here {
+			fd = s.openIf(p, e.Offset, holds)
+		} else {
+			fd, p = s.findFile(filepath.Dir(e.Path), e.Offset, holds)
+		}
 		if fd == nil {
 			if e.Stream != "" {
 				// Renamed and then compressed or deleted while we were
@@ -53,10 +69,14 @@ func (s *fileSet) recoverRotated(ctx context.Context) {
 			fd.Close()
 			continue
 		}
-		f := &file{id: e.id(), path: p, f: fd, fp: fp, gen: e.Generation, lastSize: fi.Size(), lastMod: fi.ModTime()}
+		f := &file{id: e.id(), path: p, f: fd, fp: e.fingerprint(), gen: e.Generation, lastSize: fi.Size(), lastMod: fi.ModTime()}
 		f.id.btime = birthTime(fd)
 		s.add(f, e.Path, e.Offset, e.Line, e.Stream, false)
-		s.o.log.Info().Str("file", e.Path).Str("found_as", p).Int64("offset", e.Offset).Msg("rotated log file found by identity; finishing it first")
+		if here {
+			s.o.log.Info().Str("file", e.Path).Int64("offset", e.Offset).Msg("a rotated log file not finished when mqttdiag stopped; finishing it first")
+		} else {
+			s.o.log.Info().Str("file", e.Path).Str("found_as", p).Int64("offset", e.Offset).Msg("rotated log file found by identity; finishing it first")
+		}
 		s.readFile(ctx, f, false, -1)
 	}
 }
