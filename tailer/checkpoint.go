@@ -26,6 +26,11 @@ type stateFile struct {
 	// while mqttdiag was down, and is read from its beginning.
 	Inputs []string     `json:"inputs"`
 	Files  []stateEntry `json:"files"`
+	// Ended are streams read to their end (finished rotated files,
+	// generations ended by a truncation), the most recent ones: a file
+	// found later that holds one of them (its copy, or the file itself)
+	// is read on from where it ended, under its stream, never again.
+	Ended []stateEntry `json:"ended,omitempty"`
 }
 
 // stateEntry is the checkpoint of one content stream.
@@ -42,6 +47,14 @@ type stateEntry struct {
 	// file has a first line.
 	Fingerprint      string `json:"fingerprint,omitempty"`
 	FingerprintBytes int    `json:"fingerprint_bytes,omitempty"`
+	// Prefix is the same hash over the first PrefixBytes bytes as far as
+	// they were read (at most 4096), Tail over the 64 bytes (fewer at the
+	// start) before TailAt, where the file was read to: with them a file
+	// is told from another with the same first line.
+	Prefix      string `json:"prefix,omitempty"`
+	PrefixBytes int    `json:"prefix_bytes,omitempty"`
+	Tail        string `json:"tail,omitempty"`
+	TailAt      int64  `json:"tail_at,omitempty"`
 	// Generation counts truncations of the file (copytruncate).
 	Generation int `json:"generation"`
 	// Stream is the stream id diagnosis ids are derived from.
@@ -51,15 +64,40 @@ type stateEntry struct {
 	Offset int64 `json:"offset"`
 	Line   int64 `json:"line"`
 
-	fp fingerprint // Fingerprint decoded, once: when loaded or set
+	c content // the hashes decoded, once: when loaded or set
 }
 
 func (e stateEntry) id() fileID { return fileID{dev: e.Dev, ino: e.Inode, btime: e.Btime} }
 
-func (e stateEntry) fingerprint() fingerprint { return e.fp }
+func (e stateEntry) fingerprint() fingerprint { return e.c.fp }
+func (e stateEntry) content() content         { return e.c }
 
-func (e *stateEntry) setFingerprint(fp fingerprint) {
-	e.fp, e.Fingerprint, e.FingerprintBytes = fp, fp.String(), fp.n
+func (e *stateEntry) setContent(c content) {
+	e.c = c
+	e.Fingerprint, e.FingerprintBytes = c.fp.String(), c.fp.n
+	e.Prefix, e.PrefixBytes = c.prefix.String(), c.prefix.n
+	e.Tail, e.TailAt = c.tail.String(), 0
+	if c.tail.known() {
+		e.TailAt = c.tailAt
+	}
+}
+
+// decode checks the entry and decodes its hashes.
+func (e *stateEntry) decode() error {
+	var err1, err2, err3 error
+	e.c.fp, err1 = parseFingerprint(e.Fingerprint, e.FingerprintBytes, FingerprintBytes)
+	e.c.prefix, err2 = parseFingerprint(e.Prefix, e.PrefixBytes, prefixBytes)
+	if e.Tail != "" || e.TailAt != 0 {
+		e.c.tailAt = e.TailAt
+		e.c.tail, err3 = parseFingerprint(e.Tail, int(min(e.TailAt, tailBytes)), tailBytes)
+	}
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return err
+	}
+	if e.Offset < 0 || e.Line < 0 || e.Generation < 0 || e.TailAt < 0 || e.Path == "" {
+		return errors.New("negative offset, line, generation or tail_at, or no path")
+	}
+	return nil
 }
 
 // loadState reads a state file. A missing file is a first run (nil, nil).
@@ -92,14 +130,13 @@ func parseState(path string, data []byte) (*stateFile, error) {
 		return nil, bad(errors.New(`"files" is null or missing; mqttdiag writes a list, [] when it follows no file`))
 	}
 	for i := range s.Files {
-		e := &s.Files[i]
-		fp, err := parseFingerprint(e.Fingerprint, e.FingerprintBytes)
-		if err != nil {
+		if err := s.Files[i].decode(); err != nil {
 			return nil, bad(fmt.Errorf("files[%d]: %w", i, err))
 		}
-		e.fp = fp
-		if e.Offset < 0 || e.Line < 0 || e.Generation < 0 || e.Path == "" {
-			return nil, bad(fmt.Errorf("files[%d]: negative offset, line or generation, or no path", i))
+	}
+	for i := range s.Ended {
+		if err := s.Ended[i].decode(); err != nil {
+			return nil, bad(fmt.Errorf("ended[%d]: %w", i, err))
 		}
 	}
 	return &s, nil
@@ -158,6 +195,7 @@ type checkpoints struct {
 
 	mu     sync.Mutex
 	tracks []*track
+	ended  []stateEntry // oldest first; see end
 	dirty  bool
 
 	saveMu sync.Mutex // serialises writes of the file
@@ -192,6 +230,14 @@ type span struct {
 
 func newCheckpoints(path string, inputs []string, clock Clock, every time.Duration, log zerolog.Logger) *checkpoints {
 	return &checkpoints{path: path, inputs: inputs, clock: clock, every: every, log: log, stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+// setEnded sets the ended streams written with the checkpoints.
+func (c *checkpoints) setEnded(ended []stateEntry) {
+	c.mu.Lock()
+	c.ended = slices.Clone(ended)
+	c.dirty = true
+	c.mu.Unlock()
 }
 
 // newTrack starts tracking a stream whose checkpoint is e.
@@ -269,7 +315,7 @@ func (c *checkpoints) snapshot() ([]byte, bool, error) {
 		return nil, false, nil
 	}
 	c.dirty = false
-	s := stateFile{Version: stateVersion, Inputs: c.inputs, Files: []stateEntry{}}
+	s := stateFile{Version: stateVersion, Inputs: c.inputs, Files: []stateEntry{}, Ended: c.ended}
 	live := c.tracks[:0]
 	for _, t := range c.tracks {
 		if t.retired && len(t.spans) == 0 {

@@ -356,6 +356,9 @@ func FuzzLoadState(f *testing.F) {
 		`{"version":1,"files":[{"path":"a","fingerprint":"zz","fingerprint_bytes":1}]}`,
 		"\x00\xff{",
 		`null`,
+		`{"version":1,"files":[{"path":"a","dev":1,"inode":2,"fingerprint":"00112233445566ff","fingerprint_bytes":20,"prefix":"00112233445566ff","prefix_bytes":4096,"tail":"8899aabbccddeeff","tail_at":9000,"offset":8000,"line":3,"generation":0}],` +
+			`"ended":[{"path":"a.1","dev":1,"inode":3,"fingerprint":"00112233445566ff","fingerprint_bytes":20,"stream":"1:2:0:0:00112233445566ff","offset":9,"line":1,"generation":0}]}`,
+		`{"version":1,"files":[],"ended":[{"path":"a","tail":"8899aabbccddeeff","offset":1,"line":1,"generation":0}]}`,
 	} {
 		f.Add([]byte(seed))
 	}

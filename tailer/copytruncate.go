@@ -2,13 +2,15 @@ package tailer
 
 import (
 	"context"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
 )
 
-// copyKind is what a file is to the content streams of this run, told by
-// its first line (fingerprint).
+// copyKind is what a file is to the content streams read in this run
+// and the last, told by its content (content.heldBy): the first line
+// alone does not tell a copy from another log that starts alike.
 type copyKind int
 
 const (
@@ -20,31 +22,48 @@ const (
 	// (its stream changed before we looked: a truncation not seen yet, or
 	// a first line completed since).
 	copyOfFollowed
-	// copyOfEnded: a copy of a stream read in this run that no file is
-	// read as any more.
+	// copyOfEnded: a copy of a stream read to its end that no file is
+	// read as any more, or the file itself found again.
 	copyOfEnded
 )
 
-// copyOf tells what a file other than id whose fingerprint is fp is.
-func (s *fileSet) copyOf(fp fingerprint, id fileID) copyKind {
-	if !fp.known() {
-		return copyUnknown
+// candidate is a file that may be a copy: open, with its identity, size
+// and the fingerprint of its first line.
+type candidate struct {
+	f    *os.File
+	id   fileID
+	size int64
+	fp   fingerprint
+}
+
+// copyOf tells what c is. like, when not nil, is the followed file whose
+// copies are looked for: what it holds now counts too, before the next
+// look at it sees that it was truncated. With copyOfEnded it returns the
+// ended stream.
+func (s *fileSet) copyOf(c candidate, like *file) (copyKind, stateEntry) {
+	if !c.fp.known() {
+		return copyUnknown, stateEntry{}
 	}
-	for _, f := range s.files {
-		if f.id.sameInode(id) {
-			continue
-		}
-		if f.fp == fp {
-			return copyOfFollowed
-		}
-		if ok, err := fp.matches(f.f); err == nil && ok {
-			return copyOfFollowed
+	if like != nil && !like.id.sameInode(c.id) {
+		if ok, err := c.fp.matches(like.f); err == nil && ok {
+			return copyOfFollowed, stateEntry{}
 		}
 	}
-	if s.h.hasEnded(fp) {
-		return copyOfEnded
+	for _, f := range s.withFP(c.fp) {
+		if !f.id.sameInode(c.id) && f.content.heldBy(c.f, c.size, f.f) {
+			return copyOfFollowed, stateEntry{}
+		}
 	}
-	return notACopy
+	for f := range s.noFP {
+		// Opened before its first line was complete: what it holds now.
+		if ok, err := c.fp.matches(f.f); err == nil && ok && !f.id.sameInode(c.id) {
+			return copyOfFollowed, stateEntry{}
+		}
+	}
+	if e, ok := s.h.endedIn(c.fp, c.f, c.size); ok {
+		return copyOfEnded, e
+	}
+	return notACopy, stateEntry{}
 }
 
 // truncated handles a file whose content was replaced in place
@@ -56,7 +75,7 @@ func (s *fileSet) truncated(ctx context.Context, f *file, oldSize int64) {
 	s.o.log.Info().Str("file", f.path).Int64("offset", from).Msg("log file was truncated; reading from its beginning")
 	f.e.flush(ctx)
 	if !f.fp.known() {
-		f.fp = f.head // no first line seen; its first bytes still find a copy
+		s.setFP(f, f.head) // no first line seen; its first bytes still find a copy
 	}
 	if f.e.stream == "" && f.fp.known() {
 		// Nothing emitted yet, but the content is known by its first
@@ -64,28 +83,30 @@ func (s *fileSet) truncated(ctx context.Context, f *file, oldSize int64) {
 		s.startStream(f)
 	}
 	old, oldEntry, unread := f.e, f.entry(from, f.e.num, f.e.stream), oldSize > from || f.lr.pos() > from
-	if f.fp.known() {
-		// Its copies, the one read from below and any other, are copies
-		// of what was read, not copies of copytruncates we missed.
-		s.h.end(f.fp)
-	}
 	s.epoch++
 	// The new generation first, with the fingerprint of what the file
 	// holds now: should it be truncated again while the old stream is
 	// finished from its copy, the next look sees it.
 	f.gen++
-	f.fp, _ = readFingerprint(f.f, false)
+	f.content = content{}
+	fp, _ := readFingerprint(f.f, false)
+	s.setFP(f, fp)
 	f.head, _ = readHead(f.f)
 	f.r = &posReader{r: f.f}
-	f.tail, f.tailAt = fingerprint{}, 0
 	f.lr = newLineReader(f.r, 0, s.o.maxLineBytes)
 	f.e = s.emitterFor(f.path, old.seq, f.entry(0, 0, ""))
 	var born int64
+	end, ended := oldEntry, true
 	if oldEntry.fingerprint().known() && old.stream != "" {
-		born = s.finishFromCopyWith(ctx, oldEntry, filepath.Dir(f.path), f.id, old, unread)
+		born, end, ended = s.finishFromCopyWith(ctx, oldEntry, filepath.Dir(f.path), f.id, old, unread)
 	} else if unread {
 		s.o.log.Warn().Str("file", f.path).Int64("offset", from).Int64("size", oldSize).
 			Msg("the log file was truncated before it was read to its end: lines after this offset were not read")
+	}
+	if ended {
+		// Its copies, the one it was finished from and any other, are
+		// copies of what was read, not of copytruncates we missed.
+		s.finished(end)
 	}
 	if old.tr != nil {
 		old.tr.retire()
@@ -100,7 +121,7 @@ func (s *fileSet) truncated(ctx context.Context, f *file, oldSize int64) {
 // copy read.
 func (s *fileSet) laterCopies(ctx context.Context, f *file, born int64) {
 	f.copyBorn = max(f.copyBorn, f.id.btime, born)
-	if b := s.catchUp(ctx, f.path, f.copyBorn, math.MaxInt64, true); b > 0 {
+	if b := s.catchUp(ctx, f.path, f.copyBorn, math.MaxInt64, f); b > 0 {
 		f.copyBorn = b
 	}
 }
@@ -112,7 +133,6 @@ func (s *fileSet) finishFromCopy(ctx context.Context, e stateEntry, dir string, 
 	if !fp.known() {
 		return 0 // nothing of it was read, and nothing tells its copy
 	}
-	s.h.end(fp) // its copies are copies of what was read
 	if e.Stream == "" {
 		e.Stream = streamID(e.id(), e.Generation, fp)
 	}
@@ -120,29 +140,30 @@ func (s *fileSet) finishFromCopy(ctx context.Context, e stateEntry, dir string, 
 	if em.tr != nil {
 		defer em.tr.retire()
 	}
-	return s.finishFromCopyWith(ctx, e, dir, exclude, em, true)
+	born, end, ok := s.finishFromCopyWith(ctx, e, dir, exclude, em, true)
+	if ok {
+		s.finished(end) // its copies are copies of what was read
+	}
+	return born
 }
 
 // finishFromCopyWith reads the stream of e from its offset to the end of
-// a copy: a file in dir, other than exclude, that starts with the same
-// bytes (fingerprint) and is at least as long as the offset. logrotate's
+// a copy: a file in dir, other than exclude, that holds the stream
+// (content.heldBy) and is at least as long as the offset. logrotate's
 // copytruncate copies the file, then truncates it: lines we had not read
-// yet are in the copy (mosquitto.log.1 with delaycompress).
-func (s *fileSet) finishFromCopyWith(ctx context.Context, e stateEntry, dir string, exclude fileID, em *emitter, unread bool) (born int64) {
-	fp := e.fingerprint()
-	c, cpath := s.findFile(dir, e.Offset, func(fd *os.File, id fileID) bool {
-		if id.sameInode(exclude) {
-			return false
-		}
-		ok, err := fp.matches(fd)
-		return err == nil && ok
+// yet are in the copy (mosquitto.log.1 with delaycompress). end is where
+// the stream was read to, and at which file; ok is false when ctx ended
+// first.
+func (s *fileSet) finishFromCopyWith(ctx context.Context, e stateEntry, dir string, exclude fileID, em *emitter, unread bool) (born int64, end stateEntry, ok bool) {
+	c, cpath := s.findFile(dir, e.Offset, func(fd *os.File, fi fs.FileInfo, id fileID) bool {
+		return !id.sameInode(exclude) && e.content().heldBy(fd, fi.Size(), nil)
 	})
 	if c == nil {
 		if unread {
 			s.o.log.Warn().Str("file", e.Path).Int64("offset", e.Offset).
 				Msg("the log file was truncated or rotated away before it was read to its end, and no copy of it was found beside it: lines after this offset, if there were any, were not read")
 		}
-		return 0
+		return 0, e, true
 	}
 	defer c.Close()
 	var cid fileID
@@ -152,9 +173,12 @@ func (s *fileSet) finishFromCopyWith(ctx context.Context, e stateEntry, dir stri
 		born = birthTime(c)
 		cid.btime = born
 	}
+	if cid == (fileID{}) {
+		cid = e.id()
+	}
 	s.o.log.Info().Str("file", e.Path).Str("copy", cpath).Int64("offset", e.Offset).Msg("reading the rest of the truncated log file from its copy")
 	lr := newLineReader(&posReader{r: c, pos: e.Offset}, e.Offset, s.o.maxLineBytes)
-	cf := &file{id: e.id(), gen: e.Generation, f: c, fp: fp, e: em}
+	cf := &file{id: e.id(), gen: e.Generation, f: c, content: e.content(), e: em}
 	for {
 		l, err := lr.next(true)
 		if err != nil {
@@ -164,30 +188,28 @@ func (s *fileSet) finishFromCopyWith(ctx context.Context, e stateEntry, dir stri
 			break
 		}
 		if !s.emit(ctx, cf, l) {
-			return born
+			return born, e, false
 		}
 	}
-	if em.flush(ctx) {
-		s.o.log.Info().Str("file", e.Path).Str("copy", cpath).Int64("offset", lr.offset()).Msg("finished the truncated log file from its copy")
-		if cid != (fileID{}) {
-			// Should a glob follow the copy, it starts where this ended.
-			d := e
-			d.Path, d.Dev, d.Inode, d.Btime = cpath, cid.dev, cid.ino, cid.btime
-			d.Offset, d.Line = lr.offset(), em.num
-			s.h.finish(cid, d)
-		}
+	if !em.flush(ctx) {
+		return born, e, false
 	}
-	return born
+	s.o.log.Info().Str("file", e.Path).Str("copy", cpath).Int64("offset", lr.offset()).Msg("finished the truncated log file from its copy")
+	// Should a glob follow the copy, it starts where this ended.
+	end = e
+	end.Path, end.Dev, end.Inode, end.Btime = cpath, cid.dev, cid.ino, cid.btime
+	end.Offset, end.Line = lr.offset(), em.num
+	return born, end, true
 }
 
 // openIf returns the file at path opened, when it is at least minSize
 // bytes long and ok says yes.
-func (s *fileSet) openIf(path string, minSize int64, ok func(*os.File, fileID) bool) *os.File {
+func (s *fileSet) openIf(path string, minSize int64, ok func(*os.File, fs.FileInfo, fileID) bool) *os.File {
 	fd, fi, id, found := s.openID(path)
 	if !found {
 		return nil
 	}
-	if !fi.Mode().IsRegular() || fi.Size() < minSize || !ok(fd, id) {
+	if !fi.Mode().IsRegular() || fi.Size() < minSize || !ok(fd, fi, id) {
 		fd.Close()
 		return nil
 	}
@@ -196,9 +218,9 @@ func (s *fileSet) openIf(path string, minSize int64, ok func(*os.File, fileID) b
 
 // findFile returns the first regular file in dir, at least minSize bytes
 // long, for which ok says yes, opened.
-func (s *fileSet) findFile(dir string, minSize int64, ok func(*os.File, fileID) bool) (found *os.File, path string) {
-	s.eachFile(dir, func(string) bool { return found == nil }, func(p string, fd *os.File, fi os.FileInfo, id fileID) bool {
-		if fi.Size() < minSize || !ok(fd, id) {
+func (s *fileSet) findFile(dir string, minSize int64, ok func(*os.File, fs.FileInfo, fileID) bool) (found *os.File, path string) {
+	s.eachFile(dir, func(string) bool { return found == nil }, func(p string, fd *os.File, fi fs.FileInfo, id fileID) bool {
+		if fi.Size() < minSize || !ok(fd, fi, id) {
 			return false
 		}
 		found, path = fd, p

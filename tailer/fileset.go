@@ -18,7 +18,11 @@ type file struct {
 	r     *posReader
 	lr    *lineReader
 	e     *emitter
-	fp    fingerprint
+	// content is what its current stream is known by. The tail part
+	// changes as it is read: when the bytes before tailAt changed, the
+	// file was truncated and written again past where it was read, with
+	// the same first line (see check).
+	content
 	// head fingerprints the first bytes seen while fp is unknown (no
 	// complete first line yet): enough to find a copy of them.
 	head fingerprint
@@ -29,20 +33,15 @@ type file struct {
 	idleSince time.Time // when an unnamed file was last seen without new data
 	copyBorn  int64     // birth time of the last copy of it read (copytruncate)
 	dirMod    time.Time // modification time of its directory when last looked at
-
-	// tail fingerprints the tailBytes bytes read last, those just before
-	// tailAt: bytes a growing file never changes. When they did change,
-	// the file was truncated and written again past where it was read,
-	// with the same first line (see check).
-	tail   fingerprint
-	tailAt int64
+	followed  bool      // added to the files (see add)
+	closed    bool
 }
 
 // entry is the state entry of f's current stream at the given position.
 func (f *file) entry(offset, line int64, stream string) stateEntry {
 	e := stateEntry{Path: f.path, Dev: f.id.dev, Inode: f.id.ino, Btime: f.id.btime,
 		Generation: f.gen, Stream: stream, Offset: offset, Line: line}
-	e.setFingerprint(f.fp)
+	e.setContent(f.content)
 	return e
 }
 
@@ -65,6 +64,12 @@ type fileSet struct {
 	files []*file          // open files, in the order they were opened
 	named map[string]*file // input path -> the file it names now
 	seq   map[string]*uint64
+	// byFP finds open files by the first line of their stream (entries
+	// whose file moved on are dropped as met); noFP holds those without
+	// one yet. With them a new file is told from a copy without reading
+	// every open file (see copyOf).
+	byFP map[fingerprint][]*file
+	noFP map[*file]bool
 
 	// deferred holds files of globs and directories not followed because
 	// they are, or may be, copies of followed files being made (see
@@ -77,7 +82,8 @@ type fileSet struct {
 func newFileSet(t *Tailer, ins []input, out chan<- Batch, prev *stateFile) *fileSet {
 	return &fileSet{t: t, o: &t.o, out: out, inputs: ins, cp: t.cp, h: newHistory(prev),
 		say:   newNotices(t),
-		named: make(map[string]*file), seq: make(map[string]*uint64), deferred: make(map[string]deferral)}
+		named: make(map[string]*file), seq: make(map[string]*uint64), deferred: make(map[string]deferral),
+		byFP: make(map[fingerprint][]*file), noFP: make(map[*file]bool)}
 }
 
 func (s *fileSet) run(ctx context.Context) error {
@@ -174,18 +180,55 @@ func (s *fileSet) add(f *file, source string, start, lines int64, stream string,
 	}
 	f.e = s.emitterFor(source, s.seqOf(source), f.entry(start, lines, stream))
 	s.files = append(s.files, f)
+	f.followed = true
+	s.setFP(f, f.fp)
+}
+
+// setFP sets the fingerprint of the first line of f's stream, and keeps
+// byFP and noFP.
+func (s *fileSet) setFP(f *file, fp fingerprint) {
+	f.fp = fp
+	if !f.followed || f.closed {
+		return
+	}
+	if !fp.known() {
+		s.noFP[f] = true
+		return
+	}
+	delete(s.noFP, f)
+	if !slices.Contains(s.byFP[fp], f) {
+		s.byFP[fp] = append(s.byFP[fp], f)
+	}
+}
+
+// withFP returns the open files whose stream starts with the line fp.
+func (s *fileSet) withFP(fp fingerprint) []*file {
+	fs := slices.DeleteFunc(s.byFP[fp], func(f *file) bool { return f.closed || f.fp != fp })
+	if len(fs) == 0 {
+		delete(s.byFP, fp)
+	} else {
+		s.byFP[fp] = fs
+	}
+	return fs
+}
+
+// finished records a stream read to its end, for this run and the next.
+func (s *fileSet) finished(at stateEntry) {
+	s.h.finish(at)
+	if s.cp != nil && at.fingerprint().known() {
+		s.cp.setEnded(s.h.ended)
+	}
 }
 
 func (s *fileSet) closeFile(f *file) {
-	s.h.finish(f.id, f.entry(f.lr.offset(), f.e.num, f.e.stream))
-	if f.fp.known() {
-		s.h.end(f.fp)
-	}
+	s.finished(f.entry(f.lr.offset(), f.e.num, f.e.stream))
 	s.epoch++
 	if f.e.tr != nil {
 		f.e.tr.retire()
 	}
 	f.f.Close()
+	f.closed = true
+	delete(s.noFP, f)
 	s.files = slices.DeleteFunc(s.files, func(g *file) bool { return g == f })
 }
 

@@ -1,7 +1,9 @@
 package tailer
 
 import (
+	"io"
 	"os"
+	"slices"
 )
 
 // history is what a fileSet knows of content streams besides the files it
@@ -17,22 +19,51 @@ type history struct {
 	// seen holds (device, inode) of every file read in this run, copies
 	// included, so that a catch-up never reads one again.
 	seen map[fileID]bool
-	// done holds where files let go of in this run ended, should one come
-	// back under an input path (its directory renamed away and back).
+	// done holds where files let go of in this run ended, and copies read
+	// to their end, by inode.
 	done map[fileID]stateEntry
-	// ended holds the fingerprints of the content streams read in this
-	// run that no file is read as any more (truncated, or finished): a
-	// file that starts with one of them is a copy of what was read.
-	ended map[fingerprint]bool
+	// ended are the streams read to their end that no file is read as any
+	// more (truncated, or finished), in this run and the last ones, oldest
+	// first (see keepEnded): a file that holds one of them is a copy of
+	// what was read, or the file itself found again.
+	ended []stateEntry
 }
 
 func newHistory(prev *stateFile) *history {
 	h := &history{prev: prev, born: make(map[string]int64), seen: make(map[fileID]bool),
-		done: make(map[fileID]stateEntry), ended: make(map[fingerprint]bool)}
+		done: make(map[fileID]stateEntry)}
 	if prev != nil {
 		h.claimed = make([]bool, len(prev.Files))
+		h.ended = prev.Ended
 	}
 	return h
+}
+
+// The ended streams kept: the last few of each path, and no more than a
+// bound in all, so that the state file stays small. A copy or rotated
+// file older than those is taken for a file never read.
+const (
+	endedPerPath = 8
+	endedMax     = 1024
+)
+
+// keepEnded adds e to the ended streams, in place of an earlier record
+// of its stream, and drops the oldest beyond the bounds.
+func keepEnded(list []stateEntry, e stateEntry) []stateEntry {
+	list = slices.DeleteFunc(list, func(o stateEntry) bool { return e.Stream != "" && o.Stream == e.Stream })
+	list = append(list, e)
+	n := 0
+	for i := len(list) - 1; i >= 0; i-- {
+		if list[i].Path == e.Path {
+			if n++; n > endedPerPath {
+				list = slices.Delete(list, i, i+1)
+			}
+		}
+	}
+	if k := len(list) - endedMax; k > 0 {
+		list = slices.Delete(list, 0, k)
+	}
+	return list
 }
 
 // entries returns the checkpoints of the last run.
@@ -43,33 +74,33 @@ func (h *history) entries() []stateEntry {
 	return h.prev.Files
 }
 
-func (h *history) markSeen(id fileID)           { h.seen[id.inode()] = true }
-func (h *history) wasSeen(id fileID) bool       { return h.seen[id.inode()] }
-func (h *history) end(fp fingerprint)           { h.ended[fp] = true }
-func (h *history) hasEnded(fp fingerprint) bool { return h.ended[fp] }
+func (h *history) markSeen(id fileID)     { h.seen[id.inode()] = true }
+func (h *history) wasSeen(id fileID) bool { return h.seen[id.inode()] }
 
-// finish records where the file id was let go of, or where a copy of a
-// stream was read to.
-func (h *history) finish(id fileID, at stateEntry) { h.done[id.inode()] = at }
+// finish records a stream read to its end, at the file where it was read
+// (the file let go of, or the copy it was finished from).
+func (h *history) finish(at stateEntry) {
+	h.done[at.id().inode()] = at
+	if at.fingerprint().known() {
+		h.ended = keepEnded(h.ended, at)
+	}
+}
+
+// endedIn returns the ended stream that r, size bytes long, holds.
+func (h *history) endedIn(fp fingerprint, r io.ReaderAt, size int64) (stateEntry, bool) {
+	for i := len(h.ended) - 1; i >= 0; i-- {
+		if e := h.ended[i]; e.fingerprint() == fp && e.content().heldBy(r, size, nil) {
+			return e, true
+		}
+	}
+	return stateEntry{}, false
+}
 
 // doneWith reports whether a file let go of in this run, or a copy read
 // to its end, is the file id.
 func (h *history) doneWith(id fileID) bool {
 	d, ok := h.done[id.inode()]
 	return ok && d.id().same(id)
-}
-
-// resumeDone returns where this run let go of the file open as fd, when it
-// still holds what was read then.
-func (h *history) resumeDone(id fileID, fd *os.File, size int64) (stateEntry, bool) {
-	d, ok := h.done[id.inode()]
-	if !ok || !d.id().same(id) || d.Offset > size {
-		return stateEntry{}, false
-	}
-	if ok, err := d.fingerprint().matches(fd); err != nil || !ok {
-		return stateEntry{}, false
-	}
-	return d, true
 }
 
 // inState reports whether the state file has a checkpoint for the file.
@@ -97,7 +128,7 @@ func (h *history) claim(id fileID, fd *os.File, size int64) (e *stateEntry, repl
 		if newest < 0 || c.Generation > es[newest].Generation {
 			newest = i
 		}
-		if ok, err := c.fingerprint().matches(fd); err == nil && ok && c.Offset <= size {
+		if c.Offset <= size && c.content().heldBy(fd, size, nil) {
 			if best < 0 || c.Generation > es[best].Generation {
 				best = i
 			}

@@ -20,7 +20,7 @@ func (s *fileSet) open(ctx context.Context, path string, initial, mayBeCopy bool
 	if !ok {
 		return false
 	}
-	kind := s.copyOf(f.fp, f.id)
+	kind, ended := s.copyOf(candidate{f: f.f, id: f.id, size: f.lastSize, fp: f.fp}, nil)
 	if mayBeCopy && !s.h.inState(f.id) && !s.h.doneWith(f.id) &&
 		(kind == copyOfFollowed || kind == copyUnknown && len(s.files) > 0) {
 		// A copy of a followed file, or perhaps one being made (it has no
@@ -36,7 +36,7 @@ func (s *fileSet) open(ctx context.Context, path string, initial, mayBeCopy bool
 		return false
 	}
 	delete(s.deferred, path)
-	at, err := s.startOf(ctx, f, kind, initial)
+	at, err := s.startOf(ctx, f, kind, ended, initial)
 	if err != nil {
 		f.f.Close()
 		s.say.problem(path, err, "cannot read log file; retrying every second")
@@ -47,7 +47,7 @@ func (s *fileSet) open(ctx context.Context, path string, initial, mayBeCopy bool
 		// we were down): files rotated away in between, unseen, come
 		// first.
 		s.h.markSeen(f.id) // not a missed one
-		s.catchUp(ctx, path, s.h.bornBefore(path), f.id.btime, false)
+		s.catchUp(ctx, path, s.h.bornBefore(path), f.id.btime, nil)
 	}
 	delete(s.h.born, path)
 	s.add(f, path, at.offset, at.lines, at.stream, at.skip)
@@ -96,7 +96,7 @@ func (s *fileSet) openAt(path string) (*file, fs.FileInfo, bool) {
 		s.say.problem(path, err, "cannot read log file; retrying every second")
 		return nil, nil, false
 	}
-	f := &file{id: id, path: path, names: 1, f: fd, fp: fp, lastSize: fi.Size(), lastMod: fi.ModTime()}
+	f := &file{id: id, path: path, names: 1, f: fd, content: content{fp: fp}, lastSize: fi.Size(), lastMod: fi.ModTime()}
 	f.head, _ = readHead(fd)
 	return f, fi, true
 }
@@ -112,22 +112,24 @@ type startPoint struct {
 	replaced bool
 }
 
-// startOf decides where f is read from: its checkpoint, the end of what
-// a copy of it was read to, its end (only new lines), or its beginning.
-func (s *fileSet) startOf(ctx context.Context, f *file, kind copyKind, initial bool) (startPoint, error) {
+// startOf decides where f is read from: its checkpoint, where the stream
+// it holds was read to (it is the copy of an ended stream, or the file of
+// one found again: it goes on under that stream), its end (only new
+// lines), or its beginning.
+func (s *fileSet) startOf(ctx context.Context, f *file, kind copyKind, ended stateEntry, initial bool) (startPoint, error) {
 	size := f.lastSize
 	var at startPoint
 	var err error
 	at.claimed, at.replaced = s.h.claim(f.id, f.f, size)
-	if d, ok := s.h.resumeDone(f.id, f.f, size); ok {
-		at.claimed, at.replaced = &d, false
+	if at.claimed == nil && kind == copyOfEnded && ended.Offset <= size {
+		at.claimed = &ended
 	}
 	e := at.claimed
 	switch {
 	case e != nil && !at.replaced:
 		at.offset, at.lines, at.stream, f.gen = e.Offset, e.Line, e.Stream, e.Generation
-		if fp := e.fingerprint(); fp.known() {
-			f.fp = fp
+		if c := e.content(); c.fp.known() {
+			f.content = c
 		}
 		s.o.log.Info().Str("file", f.path).Int64("offset", at.offset).Msg("resuming from checkpoint")
 	case e != nil:
@@ -141,9 +143,9 @@ func (s *fileSet) startOf(ctx context.Context, f *file, kind copyKind, initial b
 		// holds: that file reads it.
 		at.offset, at.lines, at.skip, err = startAtEnd(f.f, size, s.o.maxLineBytes)
 	case kind == copyOfEnded:
-		// A copy of a stream read in this run (the copy a copytruncate
-		// made, shorter than where that stream was read to): all of it
-		// was read, up to its last byte.
+		// A copy of an ended stream, shorter than where that stream was
+		// read to (the copy a copytruncate made, then lines written
+		// before the truncation): all of it was read.
 		at.offset = size
 		at.lines, err = countLines(f.f, size)
 	case initial && !s.newSinceLastRun(f.path) && !s.o.fromBeginning:

@@ -79,6 +79,7 @@ func (s *fileSet) readFile(ctx context.Context, f *file, atEOF bool, budget int6
 	}
 	if f.r.pos != f.tailAt {
 		f.markTail()
+		s.noteContent(f)
 	}
 	return budget >= 0 && f.r.pos-start >= budget
 }
@@ -137,10 +138,8 @@ func (s *fileSet) check(ctx context.Context, f *file) (ok, truncated bool) {
 	if !f.fp.known() {
 		f.head, _ = readHead(f.f)
 		if fp, err := readFingerprint(f.f, false); err == nil && fp.known() {
-			f.fp = fp
-			if f.e.tr != nil {
-				f.e.tr.update(func(e *stateEntry) { e.setFingerprint(fp) })
-			}
+			s.setFP(f, fp)
+			s.noteContent(f)
 		}
 	}
 	return true, truncated
@@ -149,10 +148,14 @@ func (s *fileSet) check(ctx context.Context, f *file) (ok, truncated bool) {
 // tailBytes is how many bytes before the read position are checked.
 const tailBytes = 64
 
-// markTail fingerprints the bytes just before the read position.
+// markTail fingerprints the bytes just before the read position, and
+// the first bytes, up to prefixBytes, while they grow.
 func (f *file) markTail() {
 	pos := f.r.pos
 	f.tail, f.tailAt = fingerprint{}, pos
+	if n := min(pos, prefixBytes); n > int64(f.prefix.n) {
+		f.prefix = readPrefix(f.f, n)
+	}
 	n := min(int64(tailBytes), pos)
 	if n == 0 {
 		return
@@ -160,6 +163,14 @@ func (f *file) markTail() {
 	var buf [tailBytes]byte
 	if k, _ := f.f.ReadAt(buf[:n], pos-n); int64(k) == n {
 		f.tail = fingerprint{n: int(n), sum: sum64(buf[:n])}
+	}
+}
+
+// noteContent puts what f's stream is known by in its checkpoint.
+func (s *fileSet) noteContent(f *file) {
+	if f.e.tr != nil {
+		c := f.content
+		f.e.tr.update(func(e *stateEntry) { e.setContent(c) })
 	}
 }
 
@@ -203,17 +214,18 @@ func (s *fileSet) emit(ctx context.Context, f *file, l rawLine) bool {
 // get the same id if the line is read again after a crash.
 func (s *fileSet) startStream(f *file) {
 	if !f.fp.known() {
-		f.fp, _ = readFingerprint(f.f, true)
+		fp, _ := readFingerprint(f.f, true)
+		s.setFP(f, fp)
 	}
 	id := streamID(f.id, f.gen, f.fp)
 	f.e.stream = id
 	if f.e.tr == nil {
 		return
 	}
-	fp := f.fp
+	c := f.content
 	f.e.tr.update(func(e *stateEntry) {
 		e.Stream = id
-		e.setFingerprint(fp)
+		e.setContent(c)
 	})
 	s.saveCheckpoints()
 }

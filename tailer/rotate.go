@@ -37,16 +37,13 @@ func (s *fileSet) recoverRotated(ctx context.Context) {
 		if here && named[e.Path] {
 			continue // open claims it
 		}
-		holds := func(fd *os.File, id fileID) bool {
-			ok, err := e.fingerprint().matches(fd)
-			return id.same(e.id()) && err == nil && ok && s.byInode(id) == nil
-		}
+		isIt := func(_ *os.File, _ fs.FileInfo, id fileID) bool { return id.same(e.id()) && s.byInode(id) == nil }
 		var fd *os.File
 		p := e.Path
 		if here {
-			fd = s.openIf(p, e.Offset, holds)
+			fd = s.openIf(p, 0, isIt)
 		} else {
-			fd, p = s.findFile(filepath.Dir(e.Path), e.Offset, holds)
+			fd, p = s.findFile(filepath.Dir(e.Path), 0, isIt)
 		}
 		if fd == nil {
 			if e.Stream != "" {
@@ -69,14 +66,33 @@ func (s *fileSet) recoverRotated(ctx context.Context) {
 			fd.Close()
 			continue
 		}
-		f := &file{id: e.id(), path: p, f: fd, fp: e.fingerprint(), gen: e.Generation, lastSize: fi.Size(), lastMod: fi.ModTime()}
+		f := &file{id: e.id(), path: p, f: fd, gen: e.Generation, lastSize: fi.Size(), lastMod: fi.ModTime()}
 		f.id.btime = birthTime(fd)
-		s.add(f, e.Path, e.Offset, e.Line, e.Stream, false)
-		if here {
-			s.o.log.Info().Str("file", e.Path).Int64("offset", e.Offset).Msg("a rotated log file not finished when mqttdiag stopped; finishing it first")
-		} else {
-			s.o.log.Info().Str("file", e.Path).Str("found_as", p).Int64("offset", e.Offset).Msg("rotated log file found by identity; finishing it first")
+		if fi.Size() >= e.Offset && e.content().heldBy(fd, fi.Size(), nil) {
+			f.content = e.content()
+			s.add(f, e.Path, e.Offset, e.Line, e.Stream, false)
+			if here {
+				s.o.log.Info().Str("file", e.Path).Int64("offset", e.Offset).Msg("a rotated log file not finished when mqttdiag stopped; finishing it first")
+			} else {
+				s.o.log.Info().Str("file", e.Path).Str("found_as", p).Int64("offset", e.Offset).Msg("rotated log file found by identity; finishing it first")
+			}
+			s.readFile(ctx, f, false, -1)
+			continue
 		}
+		// The file, its content replaced since: truncated while mqttdiag
+		// was down. The rest of the old stream can only be in a copy; the
+		// file is read from its beginning as the next generation, unless
+		// the state has that one already.
+		s.o.log.Info().Str("file", e.Path).Str("found_as", p).Int64("offset", e.Offset).Msg("a rotated log file was truncated while mqttdiag was down; reading its rest from a copy, then the file from its beginning")
+		born := s.finishFromCopy(ctx, e, filepath.Dir(e.Path), e.id())
+		if s.h.newerGeneration(e) {
+			fd.Close()
+			continue
+		}
+		f.gen++
+		f.fp, _ = readFingerprint(fd, false)
+		s.add(f, e.Path, 0, 0, "", false)
+		f.copyBorn = born
 		s.readFile(ctx, f, false, -1)
 	}
 }
@@ -99,12 +115,16 @@ func (s *fileSet) recoverRotated(ctx context.Context) {
 // is marked seen. A missed copy holding less than a line is thus never
 // read: it could only have given an unterminated last line. Copies of
 // streams read in this run are never read again (copyOf).
-func (s *fileSet) catchUp(ctx context.Context, path string, after, before int64, copies bool) (last int64) {
+func (s *fileSet) catchUp(ctx context.Context, path string, after, before int64, like *file) (last int64) {
 	if after == 0 || before == 0 {
 		return 0
 	}
 	dir, base := filepath.Split(path)
-	var missed []*file
+	type missedFile struct {
+		f    *file
+		from stateEntry // where to read it from: its start, or where its stream ended
+	}
+	var missed []missedFile
 	isRotated := func(name string) bool {
 		return rotatedName(name, base) && !excluded(filepath.Join(dir, name), defaultSkip)
 	}
@@ -113,21 +133,34 @@ func (s *fileSet) catchUp(ctx context.Context, path string, after, before int64,
 		if err != nil || id.btime < after || id.btime > before || s.byInode(id) != nil || s.h.inState(id) || s.h.wasSeen(id) {
 			return false
 		}
-		if k := s.copyOf(fp, id); k == copyOfFollowed || k == copyOfEnded || copies && k == copyUnknown {
+		k, ended := s.copyOf(candidate{f: fd, id: id, size: fi.Size(), fp: fp}, like)
+		switch {
+		case k == copyOfFollowed, like != nil && k == copyUnknown:
 			return false
+		case k == copyOfEnded && fi.Size() <= ended.Offset:
+			return false // all of it was read
+		case k != copyOfEnded:
+			ended = stateEntry{}
 		}
-		missed = append(missed, &file{id: id, path: p, f: fd, fp: fp, lastSize: fi.Size(), lastMod: fi.ModTime()})
+		f := &file{id: id, path: p, f: fd, content: content{fp: fp}, gen: ended.Generation, lastSize: fi.Size(), lastMod: fi.ModTime()}
+		missed = append(missed, missedFile{f, ended})
 		return true
 	})
 	// Birth times are only as fine as the kernel's coarse clock (a few
 	// ms): files born in the same tick are taken in inode order.
 	sort.Slice(missed, func(i, j int) bool {
-		a, b := missed[i].id, missed[j].id
+		a, b := missed[i].f.id, missed[j].f.id
 		return a.btime < b.btime || a.btime == b.btime && a.ino < b.ino
 	})
-	for _, f := range missed {
-		s.o.log.Info().Str("file", path).Str("found_as", f.path).Msg("found a log file rotated away before it was read; reading it first")
-		s.add(f, path, 0, 0, "", false)
+	for _, m := range missed {
+		f := m.f
+		if m.from.Stream != "" {
+			// It holds a stream read before, and more: read on from
+			// where that ended, under its stream.
+			f.content = m.from.content()
+		}
+		s.o.log.Info().Str("file", path).Str("found_as", f.path).Int64("offset", m.from.Offset).Msg("found a log file rotated away before it was read; reading it first")
+		s.add(f, path, m.from.Offset, m.from.Line, m.from.Stream, false)
 		s.readFile(ctx, f, false, -1)
 		last = f.id.btime
 	}

@@ -173,6 +173,9 @@ func (t *Tailer) Run(ctx context.Context, out chan<- Batch) error {
 			return err
 		}
 		cp := newCheckpoints(t.o.statePath, t.paths, t.o.clock, t.o.flushEvery, t.o.log)
+		if prev != nil {
+			cp.setEnded(prev.Ended)
+		}
 		t.mu.Lock()
 		t.cp = cp
 		t.mu.Unlock()
