@@ -219,7 +219,8 @@ type track struct {
 	entry stateEntry // Offset and Line are the acknowledged position
 	// spans are emitted batches not yet acknowledged, oldest first.
 	spans   []*span
-	retired bool // no more batches will be emitted
+	retired bool   // no more batches will be emitted
+	written string // the stream id as last written to the state file
 }
 
 // span is one emitted batch: the position after its last line.
@@ -228,8 +229,13 @@ type span struct {
 	done      bool
 }
 
+// newCheckpoints returns the checkpoints of the state file path. Its first
+// save writes the file even when no file is followed yet: the inputs in it
+// tell the next start that a file found under them is new since, and is
+// read from its beginning (a file written once is never a first run).
 func newCheckpoints(path string, inputs []string, clock Clock, every time.Duration, log zerolog.Logger) *checkpoints {
-	return &checkpoints{path: path, inputs: inputs, clock: clock, every: every, log: log, stop: make(chan struct{}), done: make(chan struct{})}
+	return &checkpoints{path: path, inputs: inputs, clock: clock, every: every, log: log, dirty: true,
+		stop: make(chan struct{}), done: make(chan struct{})}
 }
 
 // setEnded sets the ended streams written with the checkpoints.
@@ -250,8 +256,23 @@ func (c *checkpoints) newTrack(e stateEntry) *track {
 	return t
 }
 
-// update changes a track's identity fields (path, fingerprint, stream)
-// under the lock.
+// fix sets the id of the track's stream, and what its content is known by.
+func (t *track) fix(stream string, c content) {
+	t.update(func(e *stateEntry) {
+		e.Stream = stream
+		e.setContent(c)
+	})
+}
+
+// unsaved reports whether the track's stream id is not on disk yet.
+func (t *track) unsaved() bool {
+	t.cp.mu.Lock()
+	defer t.cp.mu.Unlock()
+	return t.entry.Stream != "" && t.written != t.entry.Stream
+}
+
+// update changes a track's identity fields (path, content, stream) under
+// the lock.
 func (t *track) update(f func(e *stateEntry)) {
 	t.cp.mu.Lock()
 	f(&t.entry)
@@ -307,38 +328,46 @@ func (t *track) acked() (offset, line int64) {
 	return t.entry.Offset, t.entry.Line
 }
 
+// written is a track's stream id in a snapshot.
+type written struct {
+	t      *track
+	stream string
+}
+
 // snapshot returns the state to write and drops finished tracks.
-func (c *checkpoints) snapshot() ([]byte, bool, error) {
+func (c *checkpoints) snapshot() ([]byte, []written, bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.dirty {
-		return nil, false, nil
+		return nil, nil, false, nil
 	}
 	c.dirty = false
 	s := stateFile{Version: stateVersion, Inputs: c.inputs, Files: []stateEntry{}, Ended: c.ended}
 	live := c.tracks[:0]
+	var ws []written
 	for _, t := range c.tracks {
 		if t.retired && len(t.spans) == 0 {
 			continue
 		}
 		live = append(live, t)
 		s.Files = append(s.Files, t.entry)
+		ws = append(ws, written{t, t.entry.Stream})
 	}
 	clear(c.tracks[len(live):])
 	c.tracks = live
 	data, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		c.dirty = true
-		return nil, false, fmt.Errorf("encode state: %w", err)
+		return nil, nil, false, fmt.Errorf("encode state: %w", err)
 	}
-	return append(data, '\n'), true, nil
+	return append(data, '\n'), ws, true, nil
 }
 
 // save writes the state file if anything changed since the last write.
 func (c *checkpoints) save() error {
 	c.saveMu.Lock()
 	defer c.saveMu.Unlock()
-	data, ok, err := c.snapshot()
+	data, ws, ok, err := c.snapshot()
 	if err != nil {
 		return err
 	}
@@ -358,6 +387,9 @@ func (c *checkpoints) save() error {
 	c.mu.Lock()
 	c.lastCurrent = c.clock.Now()
 	c.failing = nil
+	for _, w := range ws {
+		w.t.written = w.stream
+	}
 	c.mu.Unlock()
 	return nil
 }

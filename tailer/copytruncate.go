@@ -93,8 +93,9 @@ func (s *fileSet) truncated(ctx context.Context, f *file, oldSize int64) {
 	s.setFP(f, fp)
 	f.head, _ = readHead(f.f)
 	f.r = &posReader{r: f.f}
-	f.lr = newLineReader(f.r, 0, s.o.maxLineBytes)
+	f.lr = s.lineReader(f.r, 0)
 	f.e = s.emitterFor(f.path, old.seq, f.entry(0, 0, ""))
+	s.fixStream(f)
 	var born int64
 	end, ended := oldEntry, true
 	if oldEntry.fingerprint().known() && old.stream != "" {
@@ -177,7 +178,7 @@ func (s *fileSet) finishFromCopyWith(ctx context.Context, e stateEntry, dir stri
 		cid = e.id()
 	}
 	s.o.log.Info().Str("file", e.Path).Str("copy", cpath).Int64("offset", e.Offset).Msg("reading the rest of the truncated log file from its copy")
-	lr := newLineReader(&posReader{r: c, pos: e.Offset}, e.Offset, s.o.maxLineBytes)
+	lr := s.lineReader(&posReader{r: c, pos: e.Offset}, e.Offset)
 	cf := &file{id: e.id(), gen: e.Generation, f: c, content: e.content(), e: em}
 	for {
 		l, err := lr.next(true)
@@ -194,6 +195,7 @@ func (s *fileSet) finishFromCopyWith(ctx context.Context, e stateEntry, dir stri
 	if !em.flush(ctx) {
 		return born, e, false
 	}
+	lr.release()
 	s.o.log.Info().Str("file", e.Path).Str("copy", cpath).Int64("offset", lr.offset()).Msg("finished the truncated log file from its copy")
 	// Should a glob follow the copy, it starts where this ended.
 	end = e

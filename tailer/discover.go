@@ -54,7 +54,22 @@ func (s *fileSet) look() sight {
 				s.w.watch(d)
 			}
 		}
-		cands := in.candidates(s.o)
+		cands, err := in.candidates(s.o)
+		if err != nil {
+			// Unknown is not nothing: the files it named are kept, and
+			// it is looked at again.
+			s.say.problem(in.path, err, "cannot list the files of the input; retrying every second")
+			for _, p := range sortedKeys(s.named) {
+				if in.holds(p) && now.ids[p] == (fileID{}) {
+					now.ids[p] = s.named[p].id
+					now.order = append(now.order, p)
+				}
+			}
+			continue
+		}
+		if in.kind != inputFile {
+			s.say.solved(in.path)
+		}
 		if len(cands) == 0 && in.kind != inputFile {
 			s.say.wait(in.path, "input", in.arg, "no files match yet; waiting for them to appear")
 		}
@@ -210,7 +225,7 @@ func (s *fileSet) newSinceLastRun(path string) bool {
 		if !slices.Contains(s.h.prev.Inputs, in.arg) {
 			continue
 		}
-		if slices.Contains(in.candidates(s.o), path) {
+		if cands, _ := in.candidates(s.o); slices.Contains(cands, path) {
 			return true
 		}
 	}

@@ -109,6 +109,16 @@ func (e *emitter) flush(ctx context.Context) bool {
 		e.ctr.offset.Store(last.End)
 	}
 	if e.tr != nil {
+		if e.tr.unsaved() {
+			// A diagnosis made from these lines must get the same id
+			// if they are read again after a crash: the stream's id is
+			// on disk before they leave. One write covers every stream
+			// fixed since the last, so thousands of files that appear
+			// at once cost one write, not one each.
+			if err := e.tr.cp.save(); err != nil {
+				e.tr.cp.log.Error().Err(err).Msg("cannot save checkpoints; will retry")
+			}
+		}
 		last := e.batch[len(e.batch)-1]
 		b.Done = e.tr.emitted(last.End, last.Number)
 	}

@@ -2,6 +2,7 @@ package tailer
 
 import (
 	"context"
+	"io"
 	"os"
 	"slices"
 	"sort"
@@ -166,6 +167,13 @@ func (s *fileSet) emitterFor(source string, seq *uint64, at stateEntry) *emitter
 	return e
 }
 
+// lineReader returns a line reader of r from offset, its buffer pooled.
+func (s *fileSet) lineReader(r io.Reader, offset int64) *lineReader {
+	lr := newLineReader(r, offset, s.o.maxLineBytes)
+	lr.pool = &s.t.bufs
+	return lr
+}
+
 // add starts reading f at start, after lines lines, in stream (empty:
 // fixed at its first line). source is the input path its lines are
 // reported under, which may be the name it had before a rotation.
@@ -174,7 +182,7 @@ func (s *fileSet) add(f *file, source string, start, lines int64, stream string,
 	s.epoch++
 	f.r = &posReader{r: f.f, pos: start}
 	f.markTail()
-	f.lr = newLineReader(f.r, start, s.o.maxLineBytes)
+	f.lr = s.lineReader(f.r, start)
 	if skip {
 		f.lr.skipFirst()
 	}
@@ -182,6 +190,7 @@ func (s *fileSet) add(f *file, source string, start, lines int64, stream string,
 	s.files = append(s.files, f)
 	f.followed = true
 	s.setFP(f, f.fp)
+	s.fixStream(f)
 }
 
 // setFP sets the fingerprint of the first line of f's stream, and keeps

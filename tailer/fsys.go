@@ -1,6 +1,7 @@
 package tailer
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -59,13 +60,14 @@ func (s *fileSet) openID(path string) (*os.File, fs.FileInfo, fileID, bool) {
 }
 
 // glob is filepath.Glob through the seams. The pattern was checked at
-// start (input.valid), so it cannot be malformed here.
-func (o *options) glob(pattern string) []string {
+// start (input.valid), so it cannot be malformed here. err is the first
+// failure to list a directory that is there.
+func (o *options) glob(pattern string) (matches []string, err error) {
 	if !hasMeta(pattern) {
 		if _, err := o.stat(pattern); err != nil {
-			return nil
+			return nil, nil
 		}
-		return []string{pattern}
+		return []string{pattern}, nil
 	}
 	dir, name := filepath.Split(pattern)
 	switch dir {
@@ -77,18 +79,20 @@ func (o *options) glob(pattern string) []string {
 	}
 	dirs := []string{dir}
 	if hasMeta(dir) {
-		dirs = o.glob(dir)
+		dirs, err = o.glob(dir)
 	}
-	var out []string
 	for _, d := range dirs {
-		ents, _ := o.readDir(d)
+		ents, derr := o.readDir(d)
+		if derr != nil && !errors.Is(derr, fs.ErrNotExist) && err == nil {
+			err = derr
+		}
 		for _, e := range ents {
 			if ok, _ := filepath.Match(name, e.Name()); ok {
-				out = append(out, filepath.Join(d, e.Name()))
+				matches = append(matches, filepath.Join(d, e.Name()))
 			}
 		}
 	}
-	return out
+	return matches, err
 }
 
 func hasMeta(path string) bool { return strings.ContainsAny(path, `*?[\`) }

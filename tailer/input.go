@@ -82,7 +82,8 @@ func (in input) dirs(o *options) []string {
 		if !strings.ContainsAny(d, "*?[") {
 			return []string{d}
 		}
-		return o.glob(d)
+		ds, _ := o.glob(d)
+		return ds
 	default:
 		return []string{filepath.Dir(in.path)}
 	}
@@ -119,20 +120,25 @@ func validPatterns(patterns []string) error {
 // candidates returns the paths the input names now. For inputFile the path
 // is returned whether it exists or not, except when it is the base name of
 // an EMQX wrap log (see wrapMembers).
-func (in input) candidates(o *options) []string {
+//
+// err says a directory could not be listed for another reason than not
+// being there (too many open files, permission denied): what the input
+// names then is unknown, not nothing.
+func (in input) candidates(o *options) (paths []string, err error) {
 	var names []string
 	switch in.kind {
 	case inputFile:
 		if ms := o.wrapMembers(in.path); ms != nil {
-			return ms
+			return ms, nil
 		}
-		return []string{in.path}
+		return []string{in.path}, nil
 	case inputGlob:
-		names = o.glob(in.path)
+		names, err = o.glob(in.path)
 	case inputDir:
-		ents, err := o.readDir(in.path)
-		if err != nil {
-			return nil
+		var ents []fs.DirEntry
+		ents, err = o.readDir(in.path)
+		if errors.Is(err, fs.ErrNotExist) {
+			err = nil
 		}
 		for _, e := range ents {
 			names = append(names, filepath.Join(in.path, e.Name()))
@@ -144,7 +150,20 @@ func (in input) candidates(o *options) []string {
 			out = append(out, n)
 		}
 	}
-	return out
+	return out, err
+}
+
+// holds reports whether the input may name path: the glob matches it, or
+// it is in the directory.
+func (in input) holds(path string) bool {
+	switch in.kind {
+	case inputGlob:
+		ok, _ := filepath.Match(in.path, path)
+		return ok
+	case inputDir:
+		return filepath.Dir(path) == in.path
+	}
+	return path == in.path
 }
 
 // wrapMembers returns the files of an Erlang disk_log wrap log, the
@@ -162,7 +181,7 @@ func (o *options) wrapMembers(path string) []string {
 	if _, err := o.stat(path + ".idx"); err != nil {
 		return nil
 	}
-	ms := o.glob(path + ".[0-9]*")
+	ms, _ := o.glob(path + ".[0-9]*")
 	out := ms[:0]
 	for _, m := range ms {
 		if strings.Trim(m[len(path)+1:], "0123456789") == "" {

@@ -74,6 +74,7 @@ func (s *fileSet) readFile(ctx context.Context, f *file, atEOF bool, budget int6
 	if !f.e.flush(ctx) {
 		return false
 	}
+	f.lr.release()
 	if f.r.pos > start {
 		f.idleSince = time.Time{}
 	}
@@ -140,6 +141,7 @@ func (s *fileSet) check(ctx context.Context, f *file) (ok, truncated bool) {
 		if fp, err := readFingerprint(f.f, false); err == nil && fp.known() {
 			s.setFP(f, fp)
 			s.noteContent(f)
+			s.fixStream(f)
 		}
 	}
 	return true, truncated
@@ -209,25 +211,30 @@ func (s *fileSet) emit(ctx context.Context, f *file, l rawLine) bool {
 	return !f.e.full() || f.e.flush(ctx)
 }
 
-// startStream fixes the id of f's content stream, at its first line, and
-// puts it on disk before the line leaves: a diagnosis made from it must
-// get the same id if the line is read again after a crash.
+// startStream fixes the id of f's content stream at its first line, when
+// fixStream could not before (the file holds only an unterminated line,
+// read as it is finished).
 func (s *fileSet) startStream(f *file) {
 	if !f.fp.known() {
 		fp, _ := readFingerprint(f.f, true)
 		s.setFP(f, fp)
 	}
-	id := streamID(f.id, f.gen, f.fp)
-	f.e.stream = id
-	if f.e.tr == nil {
+	s.fixStream(f)
+}
+
+// fixStream fixes the id of f's content stream as soon as its first line
+// is known (its fingerprint): the file's identity, its generation and
+// that line. The checkpoint keeps it, and the stream's first batch waits
+// until it is on disk (emitter.flush), so that a line read again after a
+// crash gets the same id.
+func (s *fileSet) fixStream(f *file) {
+	if f.e.stream != "" || !f.fp.known() {
 		return
 	}
-	c := f.content
-	f.e.tr.update(func(e *stateEntry) {
-		e.Stream = id
-		e.setContent(c)
-	})
-	s.saveCheckpoints()
+	f.e.stream = streamID(f.id, f.gen, f.fp)
+	if f.e.tr != nil {
+		f.e.tr.fix(f.e.stream, f.content)
+	}
 }
 
 // readOnce reads every file of the inputs from its beginning to its end,
@@ -235,8 +242,11 @@ func (s *fileSet) startStream(f *file) {
 func (s *fileSet) readOnce(ctx context.Context) error {
 	var errs []error
 	for _, in := range s.inputs {
-		cands := in.candidates(s.o)
-		if len(cands) == 0 && in.kind != inputFile {
+		cands, err := in.candidates(s.o)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", in.arg, err))
+		}
+		if len(cands) == 0 && in.kind != inputFile && err == nil {
 			errs = append(errs, fmt.Errorf("%s: no files match", in.arg))
 		}
 		for _, p := range cands {
@@ -268,7 +278,7 @@ func (s *fileSet) readWhole(ctx context.Context, path string) error {
 	id.btime = birthTime(fd)
 	f := &file{id: id, path: path, f: fd, lastSize: fi.Size(), lastMod: fi.ModTime()}
 	f.r = &posReader{r: fd}
-	f.lr = newLineReader(f.r, 0, s.o.maxLineBytes)
+	f.lr = s.lineReader(f.r, 0)
 	f.e = s.emitterFor(path, s.seqOf(path), stateEntry{})
 	for ctx.Err() == nil {
 		l, err := f.lr.next(true)
@@ -284,5 +294,6 @@ func (s *fileSet) readWhole(ctx context.Context, path string) error {
 		}
 	}
 	f.e.flush(ctx)
+	f.lr.release()
 	return nil
 }

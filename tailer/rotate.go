@@ -20,7 +20,8 @@ import (
 func (s *fileSet) recoverRotated(ctx context.Context) {
 	named := make(map[string]bool)
 	for _, in := range s.inputs {
-		for _, p := range in.candidates(s.o) {
+		cands, _ := in.candidates(s.o)
+		for _, p := range cands {
 			named[p] = true
 		}
 	}

@@ -45,6 +45,7 @@ type Tailer struct {
 	cp *checkpoints // with StateFile, once Run has loaded it
 
 	pool linePool
+	bufs bufPool
 
 	statsState
 }
