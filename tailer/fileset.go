@@ -181,7 +181,7 @@ func (s *fileSet) add(f *file, source string, start, lines int64, stream string,
 	s.h.markSeen(f.id)
 	s.epoch++
 	f.r = &posReader{r: f.f, pos: start}
-	f.markTail()
+	f.markTail(nil)
 	f.lr = s.lineReader(f.r, start)
 	if skip {
 		f.lr.skipFirst()

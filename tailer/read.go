@@ -1,6 +1,7 @@
 package tailer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -53,6 +54,15 @@ func (s *fileSet) readFile(ctx context.Context, f *file, atEOF bool, budget int6
 		l, ok := f.lr.line()
 		if !ok {
 			n, err := f.lr.fill()
+			if n > 0 && f.changed() {
+				// Truncated and written again past where this round
+				// reads since it began (it waited on slow sinks): what
+				// was just read is the new content at old offsets. None
+				// of it was emitted; the rest of the old stream is in
+				// the copy, from the first byte not emitted.
+				s.truncated(ctx, f, f.lastSize)
+				return true
+			}
 			if n > 0 {
 				continue
 			}
@@ -74,14 +84,14 @@ func (s *fileSet) readFile(ctx context.Context, f *file, atEOF bool, budget int6
 	if !f.e.flush(ctx) {
 		return false
 	}
-	f.lr.release()
 	if f.r.pos > start {
 		f.idleSince = time.Time{}
 	}
 	if f.r.pos != f.tailAt {
-		f.markTail()
+		f.markTail(f.lr.recent())
 		s.noteContent(f)
 	}
+	f.lr.release()
 	return budget >= 0 && f.r.pos-start >= budget
 }
 
@@ -100,8 +110,12 @@ func (s *fileSet) check(ctx context.Context, f *file) (ok, truncated bool) {
 		return true, false
 	}
 	// A file created or renamed beside it may be the copy of a
-	// copytruncate we did not see in the file.
-	copies := false
+	// copytruncate we did not see in the file. So may one made while its
+	// first line is not known: what it holds now may be a later generation
+	// than the one seen empty, the one in between only in a copy. The
+	// directory's modification time cannot tell alone: the kernel's coarse
+	// clock gives changes a few milliseconds apart the same time.
+	copies := f.names > 0 && !f.fp.known()
 	if f.names > 0 {
 		if d, err := s.o.stat(filepath.Dir(f.path)); err == nil && !d.ModTime().Equal(f.dirMod) {
 			f.dirMod = d.ModTime()
@@ -147,25 +161,56 @@ func (s *fileSet) check(ctx context.Context, f *file) (ok, truncated bool) {
 	return true, truncated
 }
 
+// changed reports that the file no longer holds the stream's first line,
+// or the bytes before where it was read to when last marked.
+func (f *file) changed() bool {
+	if ok, err := f.fp.matches(f.f); err == nil && !ok {
+		return true
+	}
+	return f.tailChanged()
+}
+
 // tailBytes is how many bytes before the read position are checked.
 const tailBytes = 64
 
 // markTail fingerprints the bytes just before the read position, and
-// the first bytes, up to prefixBytes, while they grow.
-func (f *file) markTail() {
+// the first bytes, up to prefixBytes, while they grow: from read, the
+// stream's bytes just before the read position as the reader read them,
+// where it holds them. Bytes read again from the file are kept only if
+// the file still holds what was read: at a high rate a file can be
+// truncated and written past the read position between the last read
+// and now, and a tail or prefix of the next generation makes its copy
+// look like a file never read.
+func (f *file) markTail(read []byte) {
 	pos := f.r.pos
-	f.tail, f.tailAt = fingerprint{}, pos
+	from := pos - int64(len(read)) // read holds [from, pos)
+	still := func(b []byte, off int64) bool {
+		// the overlap of b (at off) with read must be equal
+		lo, hi := max(off, from), min(off+int64(len(b)), pos)
+		return lo >= hi || bytes.Equal(b[lo-off:hi-off], read[lo-from:hi-from])
+	}
+	var prefix, tail fingerprint
 	if n := min(pos, prefixBytes); n > int64(f.prefix.n) {
-		f.prefix = readPrefix(f.f, n)
+		buf := make([]byte, n)
+		if k, _ := f.f.ReadAt(buf, 0); int64(k) < n || !still(buf, 0) {
+			return
+		}
+		prefix = fingerprint{n: int(n), sum: sum64(buf)}
 	}
-	n := min(int64(tailBytes), pos)
-	if n == 0 {
-		return
+	if n := min(int64(tailBytes), pos); n > 0 {
+		var buf [tailBytes]byte
+		if k, _ := f.f.ReadAt(buf[:n], pos-n); int64(k) < n || !still(buf[:n], pos-n) {
+			return
+		}
+		tail = fingerprint{n: int(n), sum: sum64(buf[:n])}
 	}
-	var buf [tailBytes]byte
-	if k, _ := f.f.ReadAt(buf[:n], pos-n); int64(k) == n {
-		f.tail = fingerprint{n: int(n), sum: sum64(buf[:n])}
+	if ok, err := f.fp.matches(f.f); err != nil || !ok {
+		return // changed since: the next look sees it
 	}
+	if prefix.known() {
+		f.prefix = prefix
+	}
+	f.tail, f.tailAt = tail, pos
 }
 
 // noteContent puts what f's stream is known by in its checkpoint.

@@ -232,6 +232,10 @@ func (lr *lineReader) flush() (rawLine, bool) {
 	return l, true
 }
 
+// recent returns the bytes the reader holds, the last it read: the
+// stream's bytes just before pos(). Valid until the next call.
+func (lr *lineReader) recent() []byte { return lr.buf[:lr.hi] }
+
 // offset is the stream offset of the first byte not yet returned as part of
 // a line (the start of a held-back partial line).
 func (lr *lineReader) offset() int64 {
