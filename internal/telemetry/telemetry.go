@@ -37,6 +37,7 @@ type Tailer interface {
 	Waiting() []string
 	Problems() []tailer.InputProblem
 	CheckpointAge() (time.Duration, bool)
+	CheckpointFailure() (time.Time, error)
 }
 
 // Pipeline is what the pipeline reports.
@@ -135,6 +136,9 @@ func (s *Server) Ready() Readiness {
 	}
 	for _, p := range s.tl.Problems() {
 		fail("cannot follow input %s: %s", p.Path, p.Problem)
+	}
+	if since, err := s.tl.CheckpointFailure(); err != nil {
+		fail("cannot write checkpoints since %s: %v", since.UTC().Format(time.RFC3339), err)
 	}
 	now := s.clock.Now()
 	for _, st := range s.pl.SinkStats() {

@@ -466,3 +466,57 @@ func TestBoundMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// While the state file cannot be written (here its directory is gone)
+// /readyz fails, saying so: the checkpoints on disk fall behind what was
+// acknowledged. Once a write succeeds again, it is ready again.
+func TestReadinessFailsWhileCheckpointsCannotBeWritten(t *testing.T) {
+	dir := t.TempDir()
+	log, stateDir := filepath.Join(dir, "m.log"), filepath.Join(dir, "state")
+	if err := os.WriteFile(log, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(stateDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tl := tailer.New([]string{log}, tailer.Follow(true), tailer.StateFile(filepath.Join(stateDir, "state.json")),
+		tailer.FlushInterval(10*time.Millisecond))
+	m, _ := takeoverMatcher(t)
+	s := New(tl, pipeline.New(m, nil), "test")
+	s.Started()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan tailer.Batch)
+	ran := make(chan error, 1)
+	go func() { ran <- tl.Run(ctx, out) }()
+	go func() {
+		for b := range out {
+			if b.Done != nil {
+				b.Done()
+			}
+		}
+	}()
+	defer func() {
+		cancel()
+		if err := <-ran; err != nil {
+			t.Error(err)
+		}
+	}()
+	waitReady(t, s, true)
+	if err := os.RemoveAll(stateDir); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fmt.Fprintln(f, "1795320306: Client dev-1 already connected, closing old connection.")
+	r := waitReady(t, s, false)
+	if got := strings.Join(r.Problems, "; "); !strings.Contains(got, "cannot write checkpoints since") || !strings.Contains(got, stateDir) {
+		t.Errorf("problems %q", got)
+	}
+	if err := os.Mkdir(stateDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, s, true)
+}
