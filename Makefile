@@ -8,11 +8,11 @@ SAMPLE    := examples/logs/mosquitto-2.0.11.log
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Debian packages the tests drive for real (no mocks), and a C compiler:
 # the race detector (go test -race) needs cgo.
-TEST_PKGS := mosquitto mosquitto-clients prometheus-alertmanager chromium gcc libc6-dev
-TEST_CMDS := mosquitto mosquitto_pub mosquitto_sub prometheus-alertmanager chromium gcc
+TEST_PKGS := mosquitto mosquitto-clients prometheus-alertmanager chromium gcc libc6-dev rsyslog systemd
+TEST_CMDS := mosquitto mosquitto_pub mosquitto_sub prometheus-alertmanager chromium gcc rsyslogd journalctl
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build run test test-deps bench bench-scan lint fuzz sample-log fault-log docker clean
+.PHONY: all build run test test-deps bench bench-scan lint fuzz sample-log fault-log envelope-captures docker clean
 
 all: build
 
@@ -92,6 +92,10 @@ sample-log: test-deps
 ## fault-log: provoke every fault of the Mosquitto pack on a real mosquitto (two runs each) and capture its output.
 fault-log: test-deps
 	$(GO) test -count=1 -run TestProvokers ./internal/testutil/packtest -args -capture=$(CURDIR)/examples/logs/mosquitto-2.0.11-faults.log
+
+## envelope-captures: capture internal/envelope/testdata again from real rsyslogd, journald and mosquitto (needs root).
+envelope-captures: test-deps
+	$(GO) test -count=1 -run '^TestRealProducers$$' ./internal/envelope -args -capture=$(CURDIR)/internal/envelope/testdata
 
 ## docker: the container image (needs a Docker engine; not available on every build machine).
 docker:

@@ -1,0 +1,652 @@
+package envelope
+
+import (
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/mqttdiag/mqttdiag/internal/brokerlog"
+)
+
+// A small JSON reader for the two one-object-per-line envelopes, Docker's
+// json-file records and journalctl -o json entries: it walks the members
+// of the top-level object without building anything, hands out string
+// values as substrings of the line, and unescapes (allocating) only the
+// values that hold escapes and are wanted. encoding/json would allocate a
+// map or a struct's strings per line.
+
+// jsonErr is where and why a line is not the JSON object expected.
+type jsonErr struct {
+	at     int
+	reason string
+}
+
+// member is one member of the object.
+type member struct {
+	key   string // as written, without quotes; unescaped when keyEsc was set
+	val   string // a string's content between the quotes, else the raw value
+	str   bool   // the value is a string
+	esc   bool   // the string holds escapes
+	at    int    // offset of the value in the line
+	isArr bool
+}
+
+// objIter walks the members of a JSON object.
+type objIter struct {
+	s     string
+	i     int
+	depth int
+	done  bool
+	err   *jsonErr
+}
+
+func newObjIter(s string) objIter {
+	it := objIter{s: s}
+	it.skipWS()
+	if it.i >= len(s) || s[it.i] != '{' {
+		it.fail("not a JSON object")
+		return it
+	}
+	it.i++
+	it.skipWS()
+	if it.i < len(s) && s[it.i] == '}' {
+		it.i++
+		it.end()
+	}
+	return it
+}
+
+func (it *objIter) fail(reason string) {
+	if it.err == nil {
+		it.err = &jsonErr{at: it.i, reason: reason}
+	}
+	it.done = true
+}
+
+func (it *objIter) skipWS() {
+	for it.i < len(it.s) {
+		switch it.s[it.i] {
+		case ' ', '\t', '\r', '\n':
+			it.i++
+		default:
+			return
+		}
+	}
+}
+
+// end checks that nothing but white space follows the object.
+func (it *objIter) end() {
+	it.skipWS()
+	if it.i != len(it.s) {
+		it.fail("data after the JSON object")
+	}
+	it.done = true
+}
+
+// next reads the next member into m; false at the end or on an error.
+func (it *objIter) next(m *member) bool {
+	if it.done {
+		return false
+	}
+	s := it.s
+	if it.i >= len(s) || s[it.i] != '"' {
+		it.fail("expected a member name")
+		return false
+	}
+	kStart := it.i + 1
+	kEnd, kEsc, ok := it.str()
+	if !ok {
+		return false
+	}
+	m.key = s[kStart:kEnd]
+	if kEsc {
+		k, err := unescape(m.key, 1<<20)
+		if err != "" {
+			it.i = kStart
+			it.fail(err)
+			return false
+		}
+		m.key = k
+	}
+	it.skipWS()
+	if it.i >= len(s) || s[it.i] != ':' {
+		it.fail("expected ':' after a member name")
+		return false
+	}
+	it.i++
+	it.skipWS()
+	m.at = it.i
+	m.isArr = it.i < len(s) && s[it.i] == '['
+	if it.i < len(s) && s[it.i] == '"' {
+		vEnd, vEsc, ok := it.str()
+		if !ok {
+			return false
+		}
+		m.val, m.str, m.esc = s[m.at+1:vEnd], true, vEsc
+	} else {
+		if !it.value() {
+			return false
+		}
+		m.val, m.str, m.esc = s[m.at:it.i], false, false
+	}
+	it.skipWS()
+	switch {
+	case it.i < len(s) && s[it.i] == ',':
+		it.i++
+		it.skipWS()
+	case it.i < len(s) && s[it.i] == '}':
+		it.i++
+		it.end()
+	default:
+		it.fail("expected ',' or '}' after a value")
+		return false
+	}
+	return true
+}
+
+// str scans the string starting at it.i (a '"') and leaves it.i after its
+// closing quote; end is the offset of that quote.
+func (it *objIter) str() (end int, esc, ok bool) {
+	s := it.s
+	i := it.i + 1
+	for {
+		q := strings.IndexByte(s[i:], '"')
+		if q < 0 {
+			it.i = len(s)
+			it.fail("unterminated string")
+			return 0, false, false
+		}
+		b := strings.IndexByte(s[i:i+q], '\\')
+		if b < 0 {
+			it.i = i + q + 1
+			return i + q, esc, true
+		}
+		// An escape before the quote: step over it and look again.
+		esc = true
+		i += b + 1
+		if i >= len(s) {
+			it.i = i
+			it.fail("unterminated string")
+			return 0, false, false
+		}
+		i++
+	}
+}
+
+// maxDepth bounds nested arrays and objects in a value the envelope does
+// not use (Docker's "attrs"): deeper is no log record.
+const maxDepth = 64
+
+// value skips any value but a string at it.i, checking its syntax.
+func (it *objIter) value() bool {
+	s := it.s
+	if it.i >= len(s) {
+		it.fail("expected a value")
+		return false
+	}
+	switch c := s[it.i]; {
+	case c == '"':
+		_, _, ok := it.str()
+		return ok
+	case c == '{' || c == '[':
+		if it.depth++; it.depth > maxDepth {
+			it.fail("values nested too deep")
+			return false
+		}
+		closer := byte('}')
+		if c == '[' {
+			closer = ']'
+		}
+		it.i++
+		it.skipWS()
+		if it.i < len(s) && s[it.i] == closer {
+			it.i++
+			it.depth--
+			return true
+		}
+		for {
+			if c == '{' {
+				if it.i >= len(s) || s[it.i] != '"' {
+					it.fail("expected a member name")
+					return false
+				}
+				if _, _, ok := it.str(); !ok {
+					return false
+				}
+				it.skipWS()
+				if it.i >= len(s) || s[it.i] != ':' {
+					it.fail("expected ':' after a member name")
+					return false
+				}
+				it.i++
+				it.skipWS()
+			}
+			if !it.value() {
+				return false
+			}
+			it.skipWS()
+			if it.i < len(s) && s[it.i] == ',' {
+				it.i++
+				it.skipWS()
+				continue
+			}
+			if it.i < len(s) && s[it.i] == closer {
+				it.i++
+				it.depth--
+				return true
+			}
+			it.fail("expected ',' or the end of an array or object")
+			return false
+		}
+	case c == 't':
+		return it.literal("true")
+	case c == 'f':
+		return it.literal("false")
+	case c == 'n':
+		return it.literal("null")
+	case c == '-' || isDigit(c):
+		return it.number()
+	}
+	it.fail("expected a value")
+	return false
+}
+
+func (it *objIter) literal(w string) bool {
+	if !strings.HasPrefix(it.s[it.i:], w) {
+		it.fail("invalid literal")
+		return false
+	}
+	it.i += len(w)
+	return true
+}
+
+// number checks the JSON number grammar (RFC 8259 section 6).
+func (it *objIter) number() bool {
+	s, i := it.s, it.i
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && s[i] >= '1' && s[i] <= '9':
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+	default:
+		it.i = i
+		it.fail("invalid number")
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if i >= len(s) || !isDigit(s[i]) {
+			it.i = i
+			it.fail("invalid number")
+			return false
+		}
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if i >= len(s) || !isDigit(s[i]) {
+			it.i = i
+			it.fail("invalid number")
+			return false
+		}
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+	}
+	it.i = i
+	return true
+}
+
+// unescape decodes a JSON string's content (RFC 8259 section 7) into a new
+// string of at most max bytes, as encoding/json does: a lone surrogate
+// becomes U+FFFD. err is empty on success.
+func unescape(s string, max int) (string, string) {
+	b, err := appendUnescaped(make([]byte, 0, min(len(s), max)), s, max)
+	return string(b), err
+}
+
+// appendUnescaped appends the decoded content of s to b, stopping once b
+// holds max bytes more than it did.
+func appendUnescaped(b []byte, s string, max int) ([]byte, string) {
+	limit := len(b) + max
+	for i := 0; i < len(s); {
+		if len(b) >= limit {
+			return b[:limit], ""
+		}
+		j := strings.IndexByte(s[i:], '\\')
+		if j < 0 {
+			return appendCapped(b, s[i:], limit), ""
+		}
+		b = appendCapped(b, s[i:i+j], limit)
+		i += j
+		if i+1 >= len(s) {
+			return b, "unterminated escape"
+		}
+		c := s[i+1]
+		i += 2
+		switch c {
+		case '"', '\\', '/':
+			b = append(b, c)
+		case 'b':
+			b = append(b, '\b')
+		case 'f':
+			b = append(b, '\f')
+		case 'n':
+			b = append(b, '\n')
+		case 'r':
+			b = append(b, '\r')
+		case 't':
+			b = append(b, '\t')
+		case 'u':
+			r, ok := hex4(s, i)
+			if !ok {
+				return b, "invalid \\u escape"
+			}
+			i += 4
+			if utf16.IsSurrogate(r) {
+				r2, ok := rune(-1), false
+				if i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' {
+					r2, ok = hex4(s, i+2)
+				}
+				if dec := utf16.DecodeRune(r, r2); ok && dec != utf8.RuneError {
+					r = dec
+					i += 6
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			b = utf8.AppendRune(b, r)
+		default:
+			return b, "invalid escape \\" + strconv.QuoteRuneToASCII(rune(c))
+		}
+	}
+	if len(b) > limit {
+		b = b[:limit]
+	}
+	return b, ""
+}
+
+func appendCapped(b []byte, s string, limit int) []byte {
+	if room := limit - len(b); len(s) > room {
+		s = s[:max(room, 0)]
+	}
+	return append(b, s...)
+}
+
+func hex4(s string, i int) (rune, bool) {
+	if i+4 > len(s) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range []byte(s[i : i+4]) {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+// jsonString returns a string member's value, unescaped when it must be.
+func (d *Decoder) jsonString(m *member) (string, string) {
+	if !m.esc {
+		return m.val, ""
+	}
+	return unescape(m.val, d.o.maxLine)
+}
+
+// json reads a Docker json-file record or a journalctl -o json entry. want
+// is Docker or Journal when the envelope was chosen, Auto to recognise
+// either; in auto mode an object that is neither (EMQX's own JSON log) is
+// no envelope, and a line that does not parse is Unreadable only when it
+// starts like one of the two.
+func (d *Decoder) json(line string, r *Record, want Format) bool {
+	s := line
+	if s != "" && s[0] == 0x1e { // journalctl -o json-seq: RFC 7464's record separator
+		s = s[1:]
+	}
+	if s == "" || s[0] != '{' {
+		return false
+	}
+	var logM, stream, ts, msg, realtime, host, ident, unit, userUnit, pid, spid, comm, prio, cname, cursor member
+	var have uint32
+	const (
+		hLog = 1 << iota
+		hStream
+		hTime
+		hMsg
+		hRealtime
+		hCursor
+	)
+	it := newObjIter(s)
+	var m member
+	for it.next(&m) {
+		switch m.key {
+		case "log":
+			logM, have = m, have|hLog
+		case "stream":
+			stream, have = m, have|hStream
+		case "time":
+			ts, have = m, have|hTime
+		case "MESSAGE":
+			msg, have = m, have|hMsg
+		case "__REALTIME_TIMESTAMP":
+			realtime, have = m, have|hRealtime
+		case "__CURSOR":
+			cursor, have = m, have|hCursor
+		case "_HOSTNAME":
+			host = m
+		case "SYSLOG_IDENTIFIER":
+			ident = m
+		case "_SYSTEMD_UNIT":
+			unit = m
+		case "_SYSTEMD_USER_UNIT":
+			userUnit = m
+		case "_PID":
+			pid = m
+		case "SYSLOG_PID":
+			spid = m
+		case "_COMM":
+			comm = m
+		case "PRIORITY":
+			prio = m
+		case "CONTAINER_NAME":
+			cname = m
+		}
+	}
+	off := len(line) - len(s)
+	isDocker := have&hLog != 0 && have&(hTime|hStream) != 0
+	isJournal := have&hMsg != 0 && have&(hRealtime|hCursor) != 0
+	if it.err != nil {
+		f := want
+		if f == Auto {
+			switch {
+			case strings.HasPrefix(s, `{"log":"`):
+				f = Docker
+			case strings.Contains(s, `"__CURSOR":"`) || strings.Contains(s, `"__REALTIME_TIMESTAMP":"`):
+				f = Journal
+			default:
+				return false
+			}
+		}
+		field := "record"
+		if f == Journal {
+			field = "entry"
+		}
+		d.unreadable(r, f, field, off+it.err.at, "invalid JSON: "+it.err.reason)
+		return true
+	}
+	switch {
+	case isDocker && want != Journal:
+		return d.docker(r, off, &logM, &stream, &ts)
+	case isJournal && want != Docker:
+		return d.journal(r, off, &msg, &realtime, &host, &ident, &unit, &userUnit, &pid, &spid, &comm, &prio, &cname, &cursor)
+	}
+	return false
+}
+
+// docker reads a json-file record (moby daemon/logger/jsonfilelog: "log"
+// is a line of the container's output with its "\n", or a piece of a
+// longer line without one, cut at the copier's 16 KiB buffer; "stream" is
+// stdout or stderr; "time" is RFC 3339 with nanoseconds, in UTC).
+func (d *Decoder) docker(r *Record, off int, logM, stream, ts *member) bool {
+	var t time.Time
+	if ts.str {
+		var n int
+		var ok bool
+		if t, n, ok = brokerlog.ParseTime(ts.val, d.o.loc); !ok || n != len(ts.val) {
+			d.unreadable(r, Docker, "time", off+ts.at, "not an RFC 3339 time")
+			return true
+		}
+	}
+	content, last := "", false
+	switch v := logM.val; {
+	case !logM.str:
+		if v != "null" {
+			d.unreadable(r, Docker, "log", off+logM.at, "not a string")
+			return true
+		}
+	case !logM.esc:
+		content = v // a piece of a longer line: complete ones end in "\n"
+	case strings.HasSuffix(v, `\n`) && strings.IndexByte(v[:len(v)-2], '\\') < 0:
+		content, last = v[:len(v)-2], true // the common case, no copy
+	case strings.HasSuffix(v, `\r\n`) && strings.IndexByte(v[:len(v)-4], '\\') < 0:
+		content, last = v[:len(v)-4], true
+	default:
+		u, err := unescape(v, d.o.maxLine+2)
+		if err != "" {
+			d.unreadable(r, Docker, "log", off+logM.at, err)
+			return true
+		}
+		last = strings.HasSuffix(u, "\n")
+		content = strings.TrimSuffix(strings.TrimSuffix(u, "\n"), "\r")
+	}
+	st := ""
+	if stream.str {
+		st = stream.val
+	}
+	d.piece(r, Docker, st, t, content, last)
+	return true
+}
+
+// journal reads a journalctl -o json entry (systemd.io/JOURNAL_EXPORT_FORMATS,
+// "Journal JSON Format"): every field is a string, except that a value
+// that is not valid UTF-8 is an array of its bytes, a field with several
+// values is an array of them, and journalctl writes null for a value over
+// 4096 bytes unless run with --all.
+func (d *Decoder) journal(r *Record, off int, msg, realtime, host, ident, unit, userUnit, pid, spid, comm, prio, cname, cursor *member) bool {
+	var t time.Time
+	if realtime.str {
+		us, err := strconv.ParseInt(realtime.val, 10, 64)
+		if err != nil {
+			d.unreadable(r, Journal, "__REALTIME_TIMESTAMP", off+realtime.at, "not microseconds since the epoch")
+			return true
+		}
+		t = time.UnixMicro(us).In(d.o.loc)
+	}
+	str := func(m *member) string {
+		if !m.str {
+			return ""
+		}
+		v, _ := d.jsonString(m)
+		return v
+	}
+	mt := Meta{Time: t, Host: str(host), Program: str(ident), PID: str(pid), Unit: str(unit), Container: str(cname), Cursor: str(cursor)}
+	c := str(comm)
+	if mt.Program == "" {
+		mt.Program = c
+	}
+	if mt.PID == "" {
+		mt.PID = str(spid)
+	}
+	if mt.Unit == "" {
+		mt.Unit = str(userUnit)
+	}
+	if p := str(prio); len(p) == 1 && isDigit(p[0]) {
+		mt.Severity = severity(int(p[0] - '0'))
+	}
+	kind := d.owner(mt.Program, mt.Unit, mt.Container, c)
+	text, err := d.journalValue(msg)
+	if err != "" && kind == Broker {
+		// Another program's message that cannot be read is still another
+		// program's; the broker's is reported.
+		d.unreadable(r, Journal, "MESSAGE", off+msg.at, err)
+		return true
+	}
+	r.Envelope = Journal
+	r.Meta = mt
+	r.Text = text
+	r.Kind = kind
+	return true
+}
+
+// journalValue reads MESSAGE: a string, an array of byte values (not
+// UTF-8), or an array of values (the field repeated; the first is used).
+func (d *Decoder) journalValue(m *member) (string, string) {
+	switch {
+	case m.str:
+		return d.jsonString(m)
+	case m.val == "null":
+		return "", "null: journalctl writes values over 4096 bytes as null unless run with --all"
+	case m.isArr:
+		return d.journalArray(m.val)
+	}
+	return "", "not a string"
+}
+
+func (d *Decoder) journalArray(v string) (string, string) {
+	it := objIter{s: v, i: 1}
+	it.skipWS()
+	if it.i < len(v) && v[it.i] == '"' { // several values: the first
+		end, esc, ok := it.str()
+		if !ok {
+			return "", "invalid string in array"
+		}
+		if !esc {
+			return v[2:end], ""
+		}
+		return unescape(v[2:end], d.o.maxLine)
+	}
+	if it.i < len(v) && v[it.i] == '[' { // several values, the first binary
+		return d.journalArray(v[it.i:])
+	}
+	b := make([]byte, 0, min(len(v)/3, d.o.maxLine))
+	for it.i < len(v) && v[it.i] != ']' {
+		start := it.i
+		for it.i < len(v) && isDigit(v[it.i]) {
+			it.i++
+		}
+		n, err := strconv.Atoi(v[start:it.i])
+		if err != nil || n > 255 {
+			return "", "not an array of bytes"
+		}
+		if len(b) < d.o.maxLine {
+			b = append(b, byte(n))
+		}
+		it.skipWS()
+		if it.i < len(v) && v[it.i] == ',' {
+			it.i++
+			it.skipWS()
+		}
+	}
+	return string(b), ""
+}
