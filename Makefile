@@ -84,6 +84,9 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzLoadState -fuzztime=30s ./tailer
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./internal/brokerconf
 	$(GO) test -run='^$$' -fuzz=FuzzConfigFile -fuzztime=30s ./cmd/mqttdiag
+	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=30s ./internal/envelope
+	$(GO) test -run='^$$' -fuzz=FuzzJSON -fuzztime=30s ./internal/envelope
+	$(GO) test -run='^$$' -fuzz=FuzzPieces -fuzztime=30s ./internal/envelope
 
 ## sample-log: capture examples/logs/ again from a real mosquitto.
 sample-log: test-deps

@@ -387,6 +387,11 @@ func (d *Decoder) auto(line string, r *Record) {
 // finish splits the broker's timestamp off a complete broker record and
 // counts the record.
 func (d *Decoder) finish(r *Record) {
+	// A plain line is as long as the reader let it be; what an envelope
+	// held is cut at the bound, as a joined line is.
+	if r.Envelope != None && len(r.Text) > d.o.maxLine && (r.Kind == Broker || r.Kind == Other) {
+		r.Text, r.Truncated = r.Text[:d.o.maxLine], true
+	}
 	switch r.Kind {
 	case Broker:
 		msg, t, ok := brokerlog.SplitIn(r.Text, d.o.loc)

@@ -150,28 +150,32 @@ func (it *objIter) next(m *member) bool {
 // closing quote; end is the offset of that quote.
 func (it *objIter) str() (end int, esc, ok bool) {
 	s := it.s
-	i := it.i + 1
+	i, q := it.i+1, -1 // q: the next '"' at or after i, once looked for
 	for {
-		q := strings.IndexByte(s[i:], '"')
-		if q < 0 {
+		if q < i {
+			rel := strings.IndexByte(s[i:], '"')
+			if rel < 0 {
+				it.i = len(s)
+				it.fail("unterminated string")
+				return 0, false, false
+			}
+			q = i + rel
+		}
+		b := strings.IndexByte(s[i:q], '\\')
+		if b < 0 {
+			it.i = q + 1
+			return q, esc, true
+		}
+		// An escape before the quote: step over it. The quote found stays
+		// the candidate unless the escape was its own, so a long string of
+		// escapes is scanned once.
+		esc = true
+		i += b + 2
+		if i > len(s) {
 			it.i = len(s)
 			it.fail("unterminated string")
 			return 0, false, false
 		}
-		b := strings.IndexByte(s[i:i+q], '\\')
-		if b < 0 {
-			it.i = i + q + 1
-			return i + q, esc, true
-		}
-		// An escape before the quote: step over it and look again.
-		esc = true
-		i += b + 1
-		if i >= len(s) {
-			it.i = i
-			it.fail("unterminated string")
-			return 0, false, false
-		}
-		i++
 	}
 }
 
@@ -537,8 +541,13 @@ func (d *Decoder) docker(r *Record, off int, logM, stream, ts *member) bool {
 			d.unreadable(r, Docker, "log", off+logM.at, err)
 			return true
 		}
-		last = strings.HasSuffix(u, "\n")
-		content = strings.TrimSuffix(strings.TrimSuffix(u, "\n"), "\r")
+		// Complete or a piece: the raw value says, even when the decoded
+		// one was cut at the bound.
+		last = escapedNewlineAtEnd(v)
+		if last {
+			u = strings.TrimSuffix(strings.TrimSuffix(u, "\n"), "\r")
+		}
+		content = u
 	}
 	st := ""
 	if stream.str {
@@ -649,4 +658,17 @@ func (d *Decoder) journalArray(v string) (string, string) {
 		}
 	}
 	return string(b), ""
+}
+
+// escapedNewlineAtEnd reports whether a JSON string's raw content ends in
+// the escape \n (and not in an escaped backslash followed by 'n').
+func escapedNewlineAtEnd(v string) bool {
+	if !strings.HasSuffix(v, `\n`) {
+		return false
+	}
+	n := 0
+	for i := len(v) - 2; i >= 0 && v[i] == '\\'; i-- {
+		n++
+	}
+	return n%2 == 1
 }
