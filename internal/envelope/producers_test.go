@@ -171,6 +171,10 @@ func startProducers(t *testing.T) *producers {
 			"keyfile server.key",
 		}, "\n") + "\n",
 	}
+	// A second broker, on the same port, logs to a file of its own: two
+	// processes' lines may reach a file and a syslog daemon in different
+	// orders, one process's never do.
+	files["second.conf"] = strings.Replace(files["mosquitto.conf"], "log_dest file plain.log", "log_dest file second.log", 1)
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
@@ -308,11 +312,14 @@ func (p *producers) scenario(t *testing.T) {
 	}
 
 	// A second broker on the same port: "Error: Address already in use".
-	from = m.LogSize(t)
-	if out, err := p.nsenter(t, "systemd-cat", "-t", "mosquitto", "mosquitto", "-c", "mosquitto.conf"); err == nil {
+	if out, err := p.nsenter(t, "systemd-cat", "-t", "mosquitto", "mosquitto", "-c", "second.conf"); err == nil {
 		t.Fatalf("a second mosquitto on the same port started: %s", out)
 	}
-	m.WaitLog(t, from, `Error: Address already in use`)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := brokertest.WaitLog(ctx, filepath.Join(p.dir, "second.log"), regexpMust(`Error: Address already in use`)); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // journalctl renders the captured journal directory in mode, in zone.
@@ -337,6 +344,9 @@ type captureMeta struct {
 	Mosquitto  string    `json:"mosquitto"`
 	Rsyslog    string    `json:"rsyslog"`
 	Journalctl string    `json:"journalctl"`
+	// BrokerPID is the pid of the broker that wrote plain.log; the other
+	// mosquitto's lines are in second.log.
+	BrokerPID string `json:"broker_pid"`
 }
 
 // TestRealProducers runs the producers, provokes the faults, and checks
@@ -354,7 +364,7 @@ func TestRealProducers(t *testing.T) {
 		}
 	}
 	files := map[string][]byte{}
-	for _, name := range []string{"plain.log", "rsyslog-traditional.log", "rsyslog-rfc3339.log", "rsyslog-rfc5424.log"} {
+	for _, name := range []string{"plain.log", "second.log", "rsyslog-traditional.log", "rsyslog-rfc3339.log", "rsyslog-rfc5424.log"} {
 		b, err := os.ReadFile(filepath.Join(p.dir, name))
 		if err != nil {
 			t.Fatal(err)
@@ -366,6 +376,9 @@ func TestRealProducers(t *testing.T) {
 	}
 	meta := captureMeta{Captured: time.Now().UTC().Truncate(time.Second), TimeZone: zone,
 		Mosquitto: toolVersion("mosquitto", "-h"), Rsyslog: toolVersion("rsyslogd", "-v"), Journalctl: toolVersion("journalctl", "--version")}
+	if b, err := os.ReadFile(filepath.Join(p.dir, "mosquitto.pid")); err == nil {
+		meta.BrokerPID = strings.TrimSpace(string(b))
+	}
 	checkCaptures(t, files, meta)
 	if *captureDir != "" {
 		writeCaptures(t, *captureDir, files, meta)
