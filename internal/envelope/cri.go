@@ -3,8 +3,6 @@ package envelope
 import (
 	"strings"
 	"time"
-
-	"github.com/mqttdiag/mqttdiag/internal/brokerlog"
 )
 
 // cri reads the Kubernetes container log format that CRI runtimes
@@ -21,7 +19,7 @@ import (
 // In auto mode a line is CRI once its time and stream are read; a bad tag
 // after that is Unreadable, not a plain line.
 func (d *Decoder) cri(s string, r *Record, chosen bool) bool {
-	t, n, ok := brokerlog.ParseTime(s, d.o.loc)
+	t, n, ok := d.isoTime(s)
 	if !ok || n >= len(s) || s[n] != ' ' {
 		return false
 	}

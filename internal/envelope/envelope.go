@@ -281,6 +281,8 @@ type Decoder struct {
 	byEnv   [numFormats]int64
 	others  map[string]int64
 	ycache  yearCache
+	iso     isoCache
+	prog    programCache
 }
 
 // NewDecoder returns a Decoder.
@@ -292,7 +294,7 @@ func NewDecoder(opts ...Option) *Decoder {
 	if o.loc == nil {
 		o.loc = time.Local
 	}
-	d := &Decoder{o: o}
+	d := &Decoder{o: o, prog: programCache{n: -1}}
 	for i, p := range o.programs {
 		if p == "*" {
 			d.anyProg = true
@@ -372,6 +374,9 @@ func (d *Decoder) auto(line string, r *Record) {
 				return
 			}
 		case c >= '0' && c <= '9':
+			if unixPrefix(line) {
+				break // Mosquitto's default "1700000000: ", the most common line
+			}
 			if d.cri(line, r, false) || d.syslog(line, r, false, "") || d.compose(line, r) {
 				return
 			}
@@ -499,21 +504,69 @@ func (d *Decoder) owner(names ...string) Kind {
 
 // isProgram reports whether one of the configured program names occurs in
 // name as a whole word (bounded by the ends or by bytes that are neither
-// letters nor digits), ignoring case.
+// letters nor digits), ignoring case. The last answer is remembered: a
+// log's lines name the same few programs over and over.
 func (d *Decoder) isProgram(name string) bool {
+	c := &d.prog
+	if c.n == len(name) && string(c.name[:c.n]) == name {
+		return c.ok
+	}
+	ok := false
 	for _, p := range d.o.programs {
-		for i := 0; i+len(p) <= len(name); i++ {
+		if p == "" {
+			continue
+		}
+		for i := indexFold(name, p[0]); i >= 0 && i+len(p) <= len(name); {
 			if (i == 0 || !isAlnum(name[i-1])) && (i+len(p) == len(name) || !isAlnum(name[i+len(p)])) && strings.EqualFold(name[i:i+len(p)], p) {
-				return true
+				ok = true
+				break
 			}
+			j := indexFold(name[i+1:], p[0])
+			if j < 0 {
+				break
+			}
+			i += 1 + j
+		}
+		if ok {
+			break
 		}
 	}
-	return false
+	if len(name) <= len(c.name) {
+		c.n = copy(c.name[:], name)
+		c.ok = ok
+	}
+	return ok
 }
 
-func isAlnum(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+// indexFold is the index of the first byte of s equal to lower-case c in
+// either case.
+func indexFold(s string, c byte) int {
+	for i := 0; i < len(s); i++ {
+		if s[i]|0x20 == c {
+			return i
+		}
+	}
+	return -1
 }
+
+// programCache is the last name isProgram judged.
+type programCache struct {
+	name [64]byte
+	n    int
+	ok   bool
+}
+
+// unixPrefix reports whether s starts with Mosquitto's default timestamp,
+// 9 to 12 digits and ':', which starts no envelope.
+func unixPrefix(s string) bool {
+	i := 0
+	for i < len(s) && i <= 12 && isDigit(s[i]) {
+		i++
+	}
+	return i >= 9 && i <= 12 && i < len(s) && s[i] == ':'
+}
+
+func isAlnum(c byte) bool { return c-'0' < 10 || (c|0x20)-'a' < 26 }
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // severity is the RFC 5424 severity name of n (table 2).

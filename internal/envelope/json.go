@@ -6,8 +6,6 @@ import (
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
-
-	"github.com/mqttdiag/mqttdiag/internal/brokerlog"
 )
 
 // A small JSON reader for the two one-object-per-line envelopes, Docker's
@@ -25,11 +23,10 @@ type jsonErr struct {
 
 // member is one member of the object.
 type member struct {
-	key   string // as written, without quotes; unescaped when keyEsc was set
-	val   string // a string's content between the quotes, else the raw value
-	str   bool   // the value is a string
-	esc   bool   // the string holds escapes
+	key   string // unescaped
+	val   string // a string's content between the quotes (escapes and all), else the raw value
 	at    int    // offset of the value in the line
+	str   bool   // the value is a string
 	isArr bool
 }
 
@@ -96,12 +93,12 @@ func (it *objIter) next(m *member) bool {
 		return false
 	}
 	kStart := it.i + 1
-	kEnd, kEsc, ok := it.str()
+	kEnd, ok := it.str()
 	if !ok {
 		return false
 	}
 	m.key = s[kStart:kEnd]
-	if kEsc {
+	if strings.IndexByte(m.key, '\\') >= 0 {
 		k, err := unescape(m.key, 1<<20)
 		if err != "" {
 			it.i = kStart
@@ -120,16 +117,16 @@ func (it *objIter) next(m *member) bool {
 	m.at = it.i
 	m.isArr = it.i < len(s) && s[it.i] == '['
 	if it.i < len(s) && s[it.i] == '"' {
-		vEnd, vEsc, ok := it.str()
+		vEnd, ok := it.str()
 		if !ok {
 			return false
 		}
-		m.val, m.str, m.esc = s[m.at+1:vEnd], true, vEsc
+		m.val, m.str = s[m.at+1:vEnd], true
 	} else {
 		if !it.value() {
 			return false
 		}
-		m.val, m.str, m.esc = s[m.at:it.i], false, false
+		m.val, m.str = s[m.at:it.i], false
 	}
 	it.skipWS()
 	switch {
@@ -147,34 +144,75 @@ func (it *objIter) next(m *member) bool {
 }
 
 // str scans the string starting at it.i (a '"') and leaves it.i after its
-// closing quote; end is the offset of that quote.
-func (it *objIter) str() (end int, esc, ok bool) {
+// closing quote; end is the offset of that quote. A quote is the end
+// unless an odd number of backslashes precede it; escapes are checked
+// when a value is used (unescape), so a member nobody reads costs one
+// search for its quote.
+func (it *objIter) str() (end int, ok bool) {
 	s := it.s
-	i, q := it.i+1, -1 // q: the next '"' at or after i, once looked for
-	for {
-		if q < i {
-			rel := strings.IndexByte(s[i:], '"')
-			if rel < 0 {
-				it.i = len(s)
-				it.fail("unterminated string")
-				return 0, false, false
-			}
-			q = i + rel
-		}
-		b := strings.IndexByte(s[i:q], '\\')
-		if b < 0 {
-			it.i = q + 1
-			return q, esc, true
-		}
-		// An escape before the quote: step over it. The quote found stays
-		// the candidate unless the escape was its own, so a long string of
-		// escapes is scanned once.
-		esc = true
-		i += b + 2
-		if i > len(s) {
+	start := it.i + 1
+	for i := start; ; {
+		rel := strings.IndexByte(s[i:], '"')
+		if rel < 0 {
 			it.i = len(s)
 			it.fail("unterminated string")
-			return 0, false, false
+			return 0, false
+		}
+		q := i + rel
+		n := 0
+		for j := q - 1; j >= start && s[j] == '\\'; j-- {
+			n++
+		}
+		if n%2 == 0 {
+			it.i = q + 1
+			return q, true
+		}
+		i = q + 1
+	}
+}
+
+// flatObject reads the common shape of both envelopes fast: an object of
+// string members, no white space, no escaped quote. It reports false for
+// anything else, which the general walker then reads (and judges).
+func flatObject(s string, f *[numJSONFields]member, have *uint32) bool {
+	i := 1
+	if len(s) < 2 || s[0] != '{' || s[1] == '}' {
+		return false
+	}
+	for {
+		if i >= len(s) || s[i] != '"' {
+			return false
+		}
+		kq := strings.IndexByte(s[i+1:], '"')
+		if kq < 0 {
+			return false
+		}
+		kEnd := i + 1 + kq
+		v := kEnd + 2
+		if v >= len(s) || s[kEnd-1] == '\\' || s[kEnd+1] != ':' || s[v] != '"' {
+			return false
+		}
+		vq := strings.IndexByte(s[v+1:], '"')
+		if vq < 0 {
+			return false
+		}
+		vEnd := v + 1 + vq
+		if s[vEnd-1] == '\\' || vEnd+1 >= len(s) {
+			return false
+		}
+		if k := jsonField(s[i+1 : kEnd]); k >= 0 {
+			f[k] = member{key: s[i+1 : kEnd], val: s[v+1 : vEnd], at: v, str: true}
+			*have |= 1 << k
+		} else if strings.IndexByte(s[i+1:kEnd], '\\') >= 0 {
+			return false // an escaped name may be one of ours
+		}
+		switch s[vEnd+1] {
+		case ',':
+			i = vEnd + 2
+		case '}':
+			return vEnd+2 == len(s)
+		default:
+			return false
 		}
 	}
 }
@@ -192,7 +230,7 @@ func (it *objIter) value() bool {
 	}
 	switch c := s[it.i]; {
 	case c == '"':
-		_, _, ok := it.str()
+		_, ok := it.str()
 		return ok
 	case c == '{' || c == '[':
 		if it.depth++; it.depth > maxDepth {
@@ -216,7 +254,7 @@ func (it *objIter) value() bool {
 					it.fail("expected a member name")
 					return false
 				}
-				if _, _, ok := it.str(); !ok {
+				if _, ok := it.str(); !ok {
 					return false
 				}
 				it.skipWS()
@@ -412,7 +450,7 @@ func hex4(s string, i int) (rune, bool) {
 
 // jsonString returns a string member's value, unescaped when it must be.
 func (d *Decoder) jsonString(m *member) (string, string) {
-	if !m.esc {
+	if strings.IndexByte(m.val, '\\') < 0 {
 		return m.val, ""
 	}
 	return unescape(m.val, d.o.maxLine)
@@ -431,55 +469,23 @@ func (d *Decoder) json(line string, r *Record, want Format) bool {
 	if s == "" || s[0] != '{' {
 		return false
 	}
-	var logM, stream, ts, msg, realtime, host, ident, unit, userUnit, pid, spid, comm, prio, cname, cursor member
+	var f [numJSONFields]member
 	var have uint32
-	const (
-		hLog = 1 << iota
-		hStream
-		hTime
-		hMsg
-		hRealtime
-		hCursor
-	)
-	it := newObjIter(s)
-	var m member
-	for it.next(&m) {
-		switch m.key {
-		case "log":
-			logM, have = m, have|hLog
-		case "stream":
-			stream, have = m, have|hStream
-		case "time":
-			ts, have = m, have|hTime
-		case "MESSAGE":
-			msg, have = m, have|hMsg
-		case "__REALTIME_TIMESTAMP":
-			realtime, have = m, have|hRealtime
-		case "__CURSOR":
-			cursor, have = m, have|hCursor
-		case "_HOSTNAME":
-			host = m
-		case "SYSLOG_IDENTIFIER":
-			ident = m
-		case "_SYSTEMD_UNIT":
-			unit = m
-		case "_SYSTEMD_USER_UNIT":
-			userUnit = m
-		case "_PID":
-			pid = m
-		case "SYSLOG_PID":
-			spid = m
-		case "_COMM":
-			comm = m
-		case "PRIORITY":
-			prio = m
-		case "CONTAINER_NAME":
-			cname = m
+	it := objIter{s: s, done: true} // no error: read by flatObject
+	if !flatObject(s, &f, &have) {
+		f, have = [numJSONFields]member{}, 0
+		it = newObjIter(s)
+		var m member
+		for it.next(&m) {
+			if k := jsonField(m.key); k >= 0 {
+				f[k] = m
+				have |= 1 << k
+			}
 		}
 	}
 	off := len(line) - len(s)
-	isDocker := have&hLog != 0 && have&(hTime|hStream) != 0
-	isJournal := have&hMsg != 0 && have&(hRealtime|hCursor) != 0
+	isDocker := have&(1<<fLog) != 0 && have&(1<<fTime|1<<fStream) != 0
+	isJournal := have&(1<<fMessage) != 0 && have&(1<<fRealtime|1<<fCursor) != 0
 	if it.err != nil {
 		f := want
 		if f == Auto {
@@ -501,9 +507,9 @@ func (d *Decoder) json(line string, r *Record, want Format) bool {
 	}
 	switch {
 	case isDocker && want != Journal:
-		return d.docker(r, off, &logM, &stream, &ts)
+		return d.docker(r, off, &f[fLog], &f[fStream], &f[fTime])
 	case isJournal && want != Docker:
-		return d.journal(r, off, &msg, &realtime, &host, &ident, &unit, &userUnit, &pid, &spid, &comm, &prio, &cname, &cursor)
+		return d.journal(r, off, &f)
 	}
 	return false
 }
@@ -517,7 +523,7 @@ func (d *Decoder) docker(r *Record, off int, logM, stream, ts *member) bool {
 	if ts.str {
 		var n int
 		var ok bool
-		if t, n, ok = brokerlog.ParseTime(ts.val, d.o.loc); !ok || n != len(ts.val) {
+		if t, n, ok = d.isoTime(ts.val); !ok || n != len(ts.val) {
 			d.unreadable(r, Docker, "time", off+ts.at, "not an RFC 3339 time")
 			return true
 		}
@@ -529,7 +535,7 @@ func (d *Decoder) docker(r *Record, off int, logM, stream, ts *member) bool {
 			d.unreadable(r, Docker, "log", off+logM.at, "not a string")
 			return true
 		}
-	case !logM.esc:
+	case strings.IndexByte(v, '\\') < 0:
 		content = v // a piece of a longer line: complete ones end in "\n"
 	case strings.HasSuffix(v, `\n`) && strings.IndexByte(v[:len(v)-2], '\\') < 0:
 		content, last = v[:len(v)-2], true // the common case, no copy
@@ -562,11 +568,12 @@ func (d *Decoder) docker(r *Record, off int, logM, stream, ts *member) bool {
 // that is not valid UTF-8 is an array of its bytes, a field with several
 // values is an array of them, and journalctl writes null for a value over
 // 4096 bytes unless run with --all.
-func (d *Decoder) journal(r *Record, off int, msg, realtime, host, ident, unit, userUnit, pid, spid, comm, prio, cname, cursor *member) bool {
+func (d *Decoder) journal(r *Record, off int, f *[numJSONFields]member) bool {
+	msg, realtime := &f[fMessage], &f[fRealtime]
 	var t time.Time
 	if realtime.str {
-		us, err := strconv.ParseInt(realtime.val, 10, 64)
-		if err != nil {
+		us, ok := decimal(realtime.val)
+		if !ok {
 			d.unreadable(r, Journal, "__REALTIME_TIMESTAMP", off+realtime.at, "not microseconds since the epoch")
 			return true
 		}
@@ -579,18 +586,18 @@ func (d *Decoder) journal(r *Record, off int, msg, realtime, host, ident, unit, 
 		v, _ := d.jsonString(m)
 		return v
 	}
-	mt := Meta{Time: t, Host: str(host), Program: str(ident), PID: str(pid), Unit: str(unit), Container: str(cname), Cursor: str(cursor)}
-	c := str(comm)
+	mt := Meta{Time: t, Host: str(&f[fHostname]), Program: str(&f[fIdentifier]), PID: str(&f[fPID]), Unit: str(&f[fUnit]), Container: str(&f[fContainer]), Cursor: str(&f[fCursor])}
+	c := str(&f[fComm])
 	if mt.Program == "" {
 		mt.Program = c
 	}
 	if mt.PID == "" {
-		mt.PID = str(spid)
+		mt.PID = str(&f[fSyslogPID])
 	}
 	if mt.Unit == "" {
-		mt.Unit = str(userUnit)
+		mt.Unit = str(&f[fUserUnit])
 	}
-	if p := str(prio); len(p) == 1 && isDigit(p[0]) {
+	if p := str(&f[fPriority]); len(p) == 1 && isDigit(p[0]) {
 		mt.Severity = severity(int(p[0] - '0'))
 	}
 	kind := d.owner(mt.Program, mt.Unit, mt.Container, c)
@@ -626,11 +633,11 @@ func (d *Decoder) journalArray(v string) (string, string) {
 	it := objIter{s: v, i: 1}
 	it.skipWS()
 	if it.i < len(v) && v[it.i] == '"' { // several values: the first
-		end, esc, ok := it.str()
+		end, ok := it.str()
 		if !ok {
 			return "", "invalid string in array"
 		}
-		if !esc {
+		if strings.IndexByte(v[2:end], '\\') < 0 {
 			return v[2:end], ""
 		}
 		return unescape(v[2:end], d.o.maxLine)
@@ -671,4 +678,105 @@ func escapedNewlineAtEnd(v string) bool {
 		n++
 	}
 	return n%2 == 1
+}
+
+// The members the two JSON envelopes use.
+const (
+	fLog = iota // Docker
+	fStream
+	fTime
+	fMessage // journal
+	fRealtime
+	fCursor
+	fHostname
+	fIdentifier
+	fUnit
+	fUserUnit
+	fPID
+	fSyslogPID
+	fComm
+	fPriority
+	fContainer
+	numJSONFields
+)
+
+func jsonField(key string) int {
+	// By length first: most of a journal entry's members are none of
+	// these, and are told so by their length or a byte.
+	switch len(key) {
+	case 3:
+		if key == "log" {
+			return fLog
+		}
+	case 4:
+		switch key {
+		case "time":
+			return fTime
+		case "_PID":
+			return fPID
+		}
+	case 5:
+		if key == "_COMM" {
+			return fComm
+		}
+	case 6:
+		if key == "stream" {
+			return fStream
+		}
+	case 7:
+		if key == "MESSAGE" {
+			return fMessage
+		}
+	case 8:
+		switch key {
+		case "__CURSOR":
+			return fCursor
+		case "PRIORITY":
+			return fPriority
+		}
+	case 9:
+		if key == "_HOSTNAME" {
+			return fHostname
+		}
+	case 10:
+		if key == "SYSLOG_PID" {
+			return fSyslogPID
+		}
+	case 13:
+		if key == "_SYSTEMD_UNIT" {
+			return fUnit
+		}
+	case 14:
+		if key == "CONTAINER_NAME" {
+			return fContainer
+		}
+	case 17:
+		if key == "SYSLOG_IDENTIFIER" {
+			return fIdentifier
+		}
+	case 18:
+		if key == "_SYSTEMD_USER_UNIT" {
+			return fUserUnit
+		}
+	case 20:
+		if key == "__REALTIME_TIMESTAMP" {
+			return fRealtime
+		}
+	}
+	return -1
+}
+
+// decimal reads a non-negative decimal integer of at most 18 digits.
+func decimal(s string) (int64, bool) {
+	if s == "" || len(s) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return 0, false
+		}
+		n = n*10 + int64(s[i]-'0')
+	}
+	return n, true
 }

@@ -79,7 +79,7 @@ func (d *Decoder) syslogTime(s string) (t time.Time, n int, form timeForm, ok bo
 		return t, 0, 0, false
 	}
 	if isDigit(s[0]) {
-		if t, n, ok = brokerlog.ParseTime(s, d.o.loc); ok {
+		if t, n, ok = d.isoTime(s); ok {
 			return t, n, formISO, true
 		}
 		t, n, ok = unixMicros(s)
@@ -308,13 +308,16 @@ func isWeekday(s string) bool {
 // their host do: "warning: " alone is the start of a broker's message.
 // ok is false when the first word is neither a host nor such a tag.
 func hostTag(s string) (host, tag, pid, msg string, hasTag, ok bool) {
-	if tg, p, m, good := tagAt(s); good && p != "" {
-		return "", tg, p, m, true, true
-	}
 	sp := strings.IndexByte(s, ' ')
 	first := s
 	if sp >= 0 {
 		first = s[:sp]
+	}
+	if strings.HasSuffix(first, ":") { // no host: "mosquitto[488]: "
+		if tg, p, m, good := tagAt(s); good && p != "" {
+			return "", tg, p, m, true, true
+		}
+		return "", "", "", "", false, false
 	}
 	if !isHost(first) {
 		return "", "", "", "", false, false
@@ -405,7 +408,7 @@ func (d *Decoder) rfc5424(s string, r *Record) bool {
 		i++
 	} else {
 		var n int
-		if t, n, ok = brokerlog.ParseTime(s[i:], d.o.loc); !ok {
+		if t, n, ok = d.isoTime(s[i:]); !ok {
 			return false
 		}
 		i += n
@@ -542,4 +545,62 @@ func octalControl(o string) (byte, bool) {
 		return byte(v), true
 	}
 	return 0, false
+}
+
+// isoCache remembers the last RFC 3339 time read, by its text without the
+// fraction: an envelope's times change in the fraction from line to line,
+// and placing a time in its zone costs more than the rest of the envelope.
+type isoCache struct {
+	key  [32]byte // "YYYY-MM-DDTHH:MM:SS" and the zone as written
+	klen int
+	base time.Time // the time without its fraction
+}
+
+// isoTime is brokerlog.ParseTime in the Decoder's zone, remembering the
+// last time read.
+func (d *Decoder) isoTime(s string) (time.Time, int, bool) {
+	if len(s) < 19 || s[4] != '-' {
+		return brokerlog.ParseTime(s, d.o.loc)
+	}
+	fracEnd := 19
+	var ns, scale int = 0, 100000000
+	if fracEnd < len(s) && (s[fracEnd] == '.' || s[fracEnd] == ',') {
+		fracEnd++
+		for fracEnd < len(s) && isDigit(s[fracEnd]) {
+			if scale > 0 {
+				ns += int(s[fracEnd]-'0') * scale
+				scale /= 10
+			}
+			fracEnd++
+		}
+		if fracEnd == 20 {
+			return brokerlog.ParseTime(s, d.o.loc)
+		}
+	}
+	end := fracEnd
+	if end < len(s) {
+		switch s[end] {
+		case 'Z':
+			end++
+		case '+', '-':
+			if end+6 <= len(s) && s[end+3] == ':' {
+				end += 6
+			} else {
+				end = min(end+5, len(s))
+			}
+		}
+	}
+	zone := s[fracEnd:end]
+	c := &d.iso
+	if c.klen == 19+len(zone) && string(c.key[:19]) == s[:19] && string(c.key[19:c.klen]) == zone {
+		return c.base.Add(time.Duration(ns)), end, true
+	}
+	t, n, ok := brokerlog.ParseTime(s, d.o.loc)
+	if !ok || n != end || 19+len(zone) > len(c.key) {
+		return t, n, ok
+	}
+	c.klen = copy(c.key[:], s[:19])
+	c.klen += copy(c.key[19:], zone)
+	c.base = t.Add(-time.Duration(ns))
+	return t, n, true
 }

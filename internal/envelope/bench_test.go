@@ -1,0 +1,194 @@
+package envelope
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mqttdiag/mqttdiag/internal/brokerlog"
+	"github.com/mqttdiag/mqttdiag/internal/testutil/loggen"
+	"github.com/mqttdiag/mqttdiag/matcher"
+	"github.com/mqttdiag/mqttdiag/signatures"
+)
+
+// benchLines is how many lines of the generated Mosquitto log (the
+// matcher benchmarks' generator, seed 1) each benchmark wraps and reads.
+const benchLines = 200_000
+
+func benchPlain(b *testing.B) []string {
+	b.Helper()
+	var buf bytes.Buffer
+	if err := loggen.Write(&buf, benchLines); err != nil {
+		b.Fatal(err)
+	}
+	return strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+}
+
+// unixOf is the time of a generated line's "1795000000: " prefix.
+func unixOf(line string) time.Time {
+	sec, _ := strconv.ParseInt(line[:strings.IndexByte(line, ':')], 10, 64)
+	return time.Unix(sec, 0)
+}
+
+// journalTemplate is a real journalctl -o json entry of the capture, its
+// message, time and cursor to be replaced.
+func journalTemplate(b *testing.B) map[string]any {
+	b.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "journal-json.txt"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, l := range splitLines(data) {
+		if strings.Contains(l, `"SYSLOG_IDENTIFIER":"mosquitto"`) {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				b.Fatal(err)
+			}
+			return m
+		}
+	}
+	b.Fatal("no mosquitto entry in testdata/journal-json.txt")
+	return nil
+}
+
+// wrappers put a generated line into each envelope as its producer writes
+// it (see spec_test.go and testdata for the shapes).
+func wrappers(b *testing.B, ny *time.Location) []struct {
+	name string
+	wrap func(i int, line string) []string
+} {
+	tmpl := journalTemplate(b)
+	one := func(f func(t time.Time, line string) string) func(int, string) []string {
+		return func(_ int, line string) []string { return []string{f(unixOf(line).In(ny), line)} }
+	}
+	return []struct {
+		name string
+		wrap func(i int, line string) []string
+	}{
+		{"rsyslog-traditional", one(func(t time.Time, l string) string {
+			return t.Format("Jan _2 15:04:05") + " broker-host mosquitto[31496]: " + l
+		})},
+		{"rsyslog-rfc3339", one(func(t time.Time, l string) string {
+			return t.Add(497192*time.Microsecond).Format("2006-01-02T15:04:05.000000-07:00") + " broker-host mosquitto[31496]: " + l
+		})},
+		{"rsyslog-rfc5424", one(func(t time.Time, l string) string {
+			return "<30>1 " + t.Add(497192*time.Microsecond).Format("2006-01-02T15:04:05.000000-07:00") + " broker-host mosquitto 31496 - -  " + l
+		})},
+		{"journal-short", one(func(t time.Time, l string) string {
+			return t.Format("Jan 02 15:04:05") + " broker-host mosquitto[31496]: " + l
+		})},
+		{"journal-short-iso", one(func(t time.Time, l string) string {
+			return t.Format("2006-01-02T15:04:05-0700") + " broker-host mosquitto[31496]: " + l
+		})},
+		{"journal-json", func(i int, l string) []string {
+			t := unixOf(l)
+			tmpl["MESSAGE"] = l
+			tmpl["__REALTIME_TIMESTAMP"] = strconv.FormatInt(t.UnixMicro()+int64(i%1000), 10)
+			tmpl["__CURSOR"] = "s=ad45b1350e3f4caeaad13bf59d228c0b;i=" + strconv.FormatInt(int64(i), 16) + ";b=df30e9da1df146b6a0013cad2ee326b0;m=76005ea2;t=661df4b2ade8e;x=285c7597395c8021"
+			out, err := json.Marshal(tmpl)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return []string{string(out)}
+		}},
+		{"docker", func(_ int, l string) []string { return dockerRecords(l, "stderr", unixOf(l).Add(123456789)) }},
+		{"cri", func(_ int, l string) []string {
+			return criRecords(l, "stderr", unixOf(l).Add(123456789).UTC(), 16*1024)
+		}},
+		{"compose", func(_ int, l string) []string { return []string{composeLine("mosquitto-1", 12, false, l)} }},
+		{"kubectl", func(_ int, l string) []string { return []string{kubectlLine("mosquitto-7d9f8c-x2x", "mosquitto", l)} }},
+	}
+}
+
+// BenchmarkEnvelopes measures the whole per-line path of a log in each
+// envelope, in lines/s: decode (auto-detected) + brokerlog split + match
+// with the built-in pack, against the same lines plain in the same run —
+// "plain" through brokerlog.Split and the matcher alone (the path without
+// this package), "plain-decoded" through the decoder too. One op is the
+// 200,000 lines; a fresh matcher per pass, as BenchmarkScan in matcher.
+func BenchmarkEnvelopes(b *testing.B) {
+	plain := benchPlain(b)
+	sigs, err := signatures.Builtin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Date(2026, 11, 30, 0, 0, 0, 0, ny)
+	run := func(b *testing.B, lines []string, each func(m *matcher.Matcher, d *Decoder, line string) int) {
+		var bytes int64
+		for _, l := range lines {
+			bytes += int64(len(l)) + 1
+		}
+		b.SetBytes(bytes)
+		var ms runtime.MemStats
+		var mallocs uint64
+		hits := 0
+		for b.Loop() {
+			b.StopTimer()
+			m, err := matcher.New(sigs)
+			if err != nil {
+				b.Fatal(err)
+			}
+			d := NewDecoder(Location(ny), Clock(func() time.Time { return now }))
+			runtime.ReadMemStats(&ms)
+			before := ms.Mallocs
+			b.StartTimer()
+			for _, l := range lines {
+				hits += each(m, d, l)
+			}
+			b.StopTimer()
+			runtime.ReadMemStats(&ms)
+			mallocs += ms.Mallocs - before
+			b.StartTimer()
+		}
+		n := float64(len(plain) * b.N) // broker lines, whatever the physical lines
+		b.ReportMetric(n/b.Elapsed().Seconds(), "lines/s")
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/line")
+		b.ReportMetric(float64(mallocs)/n, "allocs/line")
+		b.ReportMetric(float64(hits)/n, "hits/line")
+	}
+	decodeMatch := func(m *matcher.Matcher, d *Decoder, line string) int {
+		r := d.Decode(line)
+		if r.Kind != Broker {
+			return 0
+		}
+		return len(m.MatchBroker(signatures.BrokerMosquitto, r.Msg))
+	}
+	b.Run("plain", func(b *testing.B) {
+		run(b, plain, func(m *matcher.Matcher, _ *Decoder, line string) int {
+			msg, _, _ := brokerlog.Split(line)
+			return len(m.MatchBroker(signatures.BrokerMosquitto, msg))
+		})
+	})
+	b.Run("plain-decoded", func(b *testing.B) { run(b, plain, decodeMatch) })
+	for _, w := range wrappers(b, ny) {
+		var lines []string
+		for i, l := range plain {
+			lines = append(lines, w.wrap(i, l)...)
+		}
+		// The wrapped log must read back as the plain one.
+		d := NewDecoder(Location(ny), Clock(func() time.Time { return now }))
+		k := 0
+		for _, l := range lines {
+			if r := d.Decode(l); r.Kind == Broker {
+				if r.Text != plain[k] && w.name != "docker" {
+					b.Fatalf("%s: line %d read as %q, want %q", w.name, k, r.Text, plain[k])
+				}
+				k++
+			}
+		}
+		if k != len(plain) {
+			b.Fatalf("%s: %d broker lines of %d", w.name, k, len(plain))
+		}
+		b.Run(w.name, func(b *testing.B) { run(b, lines, decodeMatch) })
+	}
+}
