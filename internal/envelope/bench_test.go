@@ -38,9 +38,9 @@ func unixOf(line string) time.Time {
 
 // journalTemplate is a real journalctl -o json entry of the capture, its
 // message, time and cursor to be replaced.
-func journalTemplate(b *testing.B) map[string]any {
+func journalTemplate(b *testing.B, file string) map[string]any {
 	b.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", "journal-json.txt"))
+	data, err := os.ReadFile(filepath.Join("testdata", file))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func journalTemplate(b *testing.B) map[string]any {
 			return m
 		}
 	}
-	b.Fatal("no mosquitto entry in testdata/journal-json.txt")
+	b.Fatal("no mosquitto entry in testdata/" + file)
 	return nil
 }
 
@@ -63,7 +63,20 @@ func wrappers(b *testing.B, ny *time.Location) []struct {
 	name string
 	wrap func(i int, line string) []string
 } {
-	tmpl := journalTemplate(b)
+	journal := func(file string) func(i int, l string) []string {
+		tmpl := journalTemplate(b, file)
+		return func(i int, l string) []string {
+			t := unixOf(l)
+			tmpl["MESSAGE"] = l
+			tmpl["__REALTIME_TIMESTAMP"] = strconv.FormatInt(t.UnixMicro()+int64(i%1000), 10)
+			tmpl["__CURSOR"] = "s=ad45b1350e3f4caeaad13bf59d228c0b;i=" + strconv.FormatInt(int64(i), 16) + ";b=df30e9da1df146b6a0013cad2ee326b0;m=76005ea2;t=661df4b2ade8e;x=285c7597395c8021"
+			out, err := json.Marshal(tmpl)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return []string{string(out)}
+		}
+	}
 	one := func(f func(t time.Time, line string) string) func(int, string) []string {
 		return func(_ int, line string) []string { return []string{f(unixOf(line).In(ny), line)} }
 	}
@@ -86,17 +99,8 @@ func wrappers(b *testing.B, ny *time.Location) []struct {
 		{"journal-short-iso", one(func(t time.Time, l string) string {
 			return t.Format("2006-01-02T15:04:05-0700") + " broker-host mosquitto[31496]: " + l
 		})},
-		{"journal-json", func(i int, l string) []string {
-			t := unixOf(l)
-			tmpl["MESSAGE"] = l
-			tmpl["__REALTIME_TIMESTAMP"] = strconv.FormatInt(t.UnixMicro()+int64(i%1000), 10)
-			tmpl["__CURSOR"] = "s=ad45b1350e3f4caeaad13bf59d228c0b;i=" + strconv.FormatInt(int64(i), 16) + ";b=df30e9da1df146b6a0013cad2ee326b0;m=76005ea2;t=661df4b2ade8e;x=285c7597395c8021"
-			out, err := json.Marshal(tmpl)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return []string{string(out)}
-		}},
+		{"journal-json", journal("journal-json.txt")},
+		{"journal-json-fields", journal("journal-json-fields.txt")},
 		{"docker", func(_ int, l string) []string { return dockerRecords(l, "stderr", unixOf(l).Add(123456789)) }},
 		{"cri", func(_ int, l string) []string {
 			return criRecords(l, "stderr", unixOf(l).Add(123456789).UTC(), 16*1024)
@@ -190,5 +194,34 @@ func BenchmarkEnvelopes(b *testing.B) {
 			b.Fatalf("%s: %d broker lines of %d", w.name, k, len(plain))
 		}
 		b.Run(w.name, func(b *testing.B) { run(b, lines, decodeMatch) })
+	}
+}
+
+// BenchmarkDecode is Decode alone on one line of each envelope (and
+// brokerlog.SplitIn alone, the part of it every broker line pays), for
+// profiles; BenchmarkEnvelopes is the figure of record. One op is a line.
+func BenchmarkDecode(b *testing.B) {
+	ny, _ := time.LoadLocation("America/New_York")
+	for _, c := range []struct{ name, line string }{
+		{"plain", "1795000000: Received PUBLISH from sensor-17 (d0, q1, r0, m3, 'plant/line1/temp', ... (20 bytes))"},
+		{"trad", "Nov 18 05:26:40 broker-host mosquitto[31496]: 1795000000: Received PUBLISH from sensor-17 (d0, q1, r0, m3, 'plant/line1/temp', ... (20 bytes))"},
+		{"rfc3339", "2026-11-18T05:26:40.497192-05:00 broker-host mosquitto[31496]: 1795000000: Received PUBLISH from sensor-17 (d0, q1, r0, m3, 'plant/line1/temp', ... (20 bytes))"},
+		{"compose", "mosquitto-1  | 1795000000: Received PUBLISH from sensor-17 (d0, q1, r0, m3, 'plant/line1/temp', ... (20 bytes))"},
+		{"journal", `{"_CAP_EFFECTIVE":"1fffeffffff","_PID":"22615","PRIORITY":"6","_TRANSPORT":"stdout","SYSLOG_IDENTIFIER":"mosquitto","_EXE":"/usr/sbin/mosquitto","_STREAM_ID":"c0185dc799534bbc94f88adcf99c4923","_RUNTIME_SCOPE":"system","MESSAGE":"1795000000: Received PUBLISH from sensor-17 (d0, q1, r0, m3, 'plant/line1/temp', ... (20 bytes))","_COMM":"mosquitto","_CMDLINE":"mosquitto -c mosquitto.conf","_MACHINE_ID":"0123456789abcdef0123456789abcdef","__REALTIME_TIMESTAMP":"1796461526965902","_HOSTNAME":"broker-host","__CURSOR":"s=ad45b1350e3f4caeaad13bf59d228c0b;i=4;b=df30e9da1df146b6a0013cad2ee326b0;m=76005ea2;t=661df4b2ade8e;x=10bca39a12a5c0cb","_BOOT_ID":"df30e9da1df146b6a0013cad2ee326b0","__MONOTONIC_TIMESTAMP":"1979735714","_UID":"0","_GID":"0"}`},
+		{"docker", `{"log":"1795000000: Received PUBLISH from sensor-17 (d0, q1, r0, m3, 'plant/line1/temp', ... (20 bytes))\n","stream":"stderr","time":"2026-11-18T10:26:40.123456789Z"}`},
+	} {
+		if c.name == "plain" {
+			b.Run("split", func(b *testing.B) {
+				for b.Loop() {
+					brokerlog.SplitIn(c.line, ny)
+				}
+			})
+		}
+		b.Run(c.name, func(b *testing.B) {
+			d := NewDecoder(Location(ny))
+			for b.Loop() {
+				d.Decode(c.line)
+			}
+		})
 	}
 }

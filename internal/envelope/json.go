@@ -680,6 +680,15 @@ func escapedNewlineAtEnd(v string) bool {
 	return n%2 == 1
 }
 
+// JournalFields are the journal fields a Decoder reads from a journalctl
+// -o json entry, besides __CURSOR and __REALTIME_TIMESTAMP which
+// journalctl always writes. A reader that runs journalctl can pass them as
+// --output-fields: an entry is then about 370 bytes instead of 900, and
+// decodes about twice as fast (BENCHMARKS.md).
+func JournalFields() []string {
+	return []string{"MESSAGE", "SYSLOG_IDENTIFIER", "_SYSTEMD_UNIT", "_SYSTEMD_USER_UNIT", "_PID", "SYSLOG_PID", "_COMM", "_HOSTNAME", "PRIORITY", "CONTAINER_NAME"}
+}
+
 // The members the two JSON envelopes use.
 const (
 	fLog = iota // Docker

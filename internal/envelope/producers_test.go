@@ -99,6 +99,7 @@ var journalModes = []struct{ mode, file string }{
 	{"short-full", "journal-short-full.txt"},
 	{"short-unix", "journal-short-unix.txt"},
 	{"json", "journal-json.txt"},
+	{"json --output-fields=" + strings.Join(JournalFields(), ","), "journal-json-fields.txt"},
 }
 
 type producers struct {
@@ -325,7 +326,7 @@ func (p *producers) scenario(t *testing.T) {
 // journalctl renders the captured journal directory in mode, in zone.
 func (p *producers) journalctl(t *testing.T, mode string) []byte {
 	t.Helper()
-	cmd := exec.Command("journalctl", "-D", filepath.Join(p.dir, "journal"), "-o", mode, "--no-pager")
+	cmd := exec.Command("journalctl", append([]string{"-D", filepath.Join(p.dir, "journal"), "--no-pager", "-o"}, strings.Fields(mode)...)...)
 	cmd.Env = append(os.Environ(), "TZ="+zone, "SYSTEMD_COLORS=0")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
