@@ -3,8 +3,10 @@ package envelope
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -18,13 +20,38 @@ import (
 )
 
 // benchLines is how many lines of the generated Mosquitto log (the
-// matcher benchmarks' generator, seed 1) each benchmark wraps and reads.
-const benchLines = 200_000
+// matcher benchmarks' generator, seed 1) each benchmark wraps and reads;
+// MQTTDIAG_ENVELOPE_BENCH_LINES changes it (fewer, under callgrind).
+func benchLines(b *testing.B) int {
+	n := 200_000
+	if s := os.Getenv("MQTTDIAG_ENVELOPE_BENCH_LINES"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil {
+			b.Fatalf("MQTTDIAG_ENVELOPE_BENCH_LINES=%q: %v", s, err)
+		}
+	}
+	return n
+}
+
+// benchSelected reports whether -test.bench can select the sub-benchmark
+// name, so that the inputs of the others are not built.
+func benchSelected(b *testing.B, name string) bool {
+	f := flag.Lookup("test.bench")
+	if f == nil {
+		return true
+	}
+	_, sub, ok := strings.Cut(f.Value.String(), "/")
+	if !ok {
+		return true
+	}
+	re, err := regexp.Compile(sub)
+	return err != nil || re.MatchString(name)
+}
 
 func benchPlain(b *testing.B) []string {
 	b.Helper()
 	var buf bytes.Buffer
-	if err := loggen.Write(&buf, benchLines); err != nil {
+	if err := loggen.Write(&buf, benchLines(b)); err != nil {
 		b.Fatal(err)
 	}
 	return strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
@@ -115,7 +142,7 @@ func wrappers(b *testing.B, ny *time.Location) []struct {
 // with the built-in pack, against the same lines plain in the same run —
 // "plain" through brokerlog.Split and the matcher alone (the path without
 // this package), "plain-decoded" through the decoder too. One op is the
-// 200,000 lines; a fresh matcher per pass, as BenchmarkScan in matcher.
+// 200,000 lines (benchLines); a fresh matcher per pass, as BenchmarkScan in matcher.
 func BenchmarkEnvelopes(b *testing.B) {
 	plain := benchPlain(b)
 	sigs, err := signatures.Builtin()
@@ -175,6 +202,9 @@ func BenchmarkEnvelopes(b *testing.B) {
 	})
 	b.Run("plain-decoded", func(b *testing.B) { run(b, plain, decodeMatch) })
 	for _, w := range wrappers(b, ny) {
+		if !benchSelected(b, w.name) {
+			continue
+		}
 		var lines []string
 		for i, l := range plain {
 			lines = append(lines, w.wrap(i, l)...)

@@ -20,7 +20,12 @@ import (
 // after that is Unreadable, not a plain line.
 func (d *Decoder) cri(s string, r *Record, chosen bool) bool {
 	t, n, ok := d.isoTime(s)
-	if !ok || n >= len(s) || s[n] != ' ' {
+	return ok && d.criAt(s, t, n, r, chosen)
+}
+
+// criAt reads the rest of a CRI line whose time, t, ends at n.
+func (d *Decoder) criAt(s string, t time.Time, n int, r *Record, chosen bool) bool {
+	if n >= len(s) || s[n] != ' ' {
 		return false
 	}
 	rest := s[n+1:]

@@ -377,7 +377,15 @@ func (d *Decoder) auto(line string, r *Record) {
 			if unixPrefix(line) {
 				break // Mosquitto's default "1700000000: ", the most common line
 			}
-			if d.cri(line, r, false) || d.syslog(line, r, false, "") || d.compose(line, r) {
+			// An RFC 3339 time starts CRI and syslog lines: read it once.
+			if t, n, ok := d.isoTime(line); ok {
+				if d.criAt(line, t, n, r, false) || d.syslogAt(line, t, n, formISO, r, false, "") {
+					return
+				}
+			} else if d.syslog(line, r, false, "") { // short-unix
+				return
+			}
+			if d.compose(line, r) {
 				return
 			}
 		default:

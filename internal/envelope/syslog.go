@@ -34,7 +34,12 @@ const (
 // broker's own line. A line without a tag is another program's.
 func (d *Decoder) syslog(s string, r *Record, chosen bool, sev string) bool {
 	t, n, form, ok := d.syslogTime(s)
-	if !ok || n >= len(s) || s[n] != ' ' {
+	return ok && d.syslogAt(s, t, n, form, r, chosen, sev)
+}
+
+// syslogAt reads the rest of a syslog line whose time, t, ends at n.
+func (d *Decoder) syslogAt(s string, t time.Time, n int, form timeForm, r *Record, chosen bool, sev string) bool {
+	if n >= len(s) || s[n] != ' ' {
 		return false
 	}
 	host, tag, pid, msg, hasTag, ok := hostTag(s[n+1:])
@@ -151,10 +156,8 @@ func clock(s string) (h, m, sec int, ok bool) {
 	if len(s) < 8 || s[2] != ':' || s[5] != ':' {
 		return 0, 0, 0, false
 	}
-	for _, i := range [...]int{0, 1, 3, 4, 6, 7} {
-		if !isDigit(s[i]) {
-			return 0, 0, 0, false
-		}
+	if !isDigit(s[0]) || !isDigit(s[1]) || !isDigit(s[3]) || !isDigit(s[4]) || !isDigit(s[6]) || !isDigit(s[7]) {
+		return 0, 0, 0, false
 	}
 	h = int(s[0]-'0')*10 + int(s[1]-'0')
 	m = int(s[3]-'0')*10 + int(s[4]-'0')
@@ -179,6 +182,10 @@ func (d *Decoder) monthTime(s string) (time.Time, int, bool) {
 	if len(s) < 15 || s[3] != ' ' {
 		return time.Time{}, 0, false
 	}
+	c := &d.ycache
+	if c.klen > 0 && c.klen < len(s) && s[c.klen] != ':' && string(c.key[:c.klen]) == s[:c.klen] {
+		return d.monthFrac(s, c.t, c.klen)
+	}
 	mon := month(s[:3])
 	if mon == 0 {
 		return time.Time{}, 0, false
@@ -202,23 +209,22 @@ func (d *Decoder) monthTime(s string) (time.Time, int, bool) {
 		return time.Time{}, 0, false
 	}
 	end := i + 9
-	key := s[:end]
-	var t time.Time
-	c := &d.ycache
-	if c.klen == len(key) && string(c.key[:c.klen]) == key {
-		t = c.t
-	} else {
-		now := d.o.now().In(d.o.loc)
-		t = time.Date(now.Year(), mon, day, h, m, sec, 0, d.o.loc)
-		if t.After(now.Add(24 * time.Hour)) {
-			t = time.Date(now.Year()-1, mon, day, h, m, sec, 0, d.o.loc)
-		}
-		if t.Day() != day { // Feb 30
-			return time.Time{}, 0, false
-		}
-		c.klen = copy(c.key[:], key)
-		c.t = t
+	now := d.o.now().In(d.o.loc)
+	t := time.Date(now.Year(), mon, day, h, m, sec, 0, d.o.loc)
+	if t.After(now.Add(24 * time.Hour)) {
+		t = time.Date(now.Year()-1, mon, day, h, m, sec, 0, d.o.loc)
 	}
+	if t.Day() != day { // Feb 30
+		return time.Time{}, 0, false
+	}
+	c.klen = copy(c.key[:], s[:end])
+	c.t = t
+	return d.monthFrac(s, t, end)
+}
+
+// monthFrac reads the microseconds of journalctl -o short-precise after a
+// syslog time.
+func (d *Decoder) monthFrac(s string, t time.Time, end int) (time.Time, int, bool) {
 	if end < len(s) && s[end] == '.' {
 		j, frac, scale := end+1, 0, 100000000
 		for j < len(s) && isDigit(s[j]) {
