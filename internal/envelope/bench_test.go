@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/mqttdiag/mqttdiag/internal/testutil/loggen"
 	"github.com/mqttdiag/mqttdiag/matcher"
 	"github.com/mqttdiag/mqttdiag/signatures"
+	"golang.org/x/sys/unix"
 )
 
 // benchLines is how many lines of the generated Mosquitto log (the
@@ -138,11 +140,22 @@ func wrappers(b *testing.B, ny *time.Location) []struct {
 }
 
 // BenchmarkEnvelopes measures the whole per-line path of a log in each
-// envelope, in lines/s: decode (auto-detected) + brokerlog split + match
-// with the built-in pack, against the same lines plain in the same run —
-// "plain" through brokerlog.Split and the matcher alone (the path without
-// this package), "plain-decoded" through the decoder too. One op is the
-// 200,000 lines (benchLines); a fresh matcher per pass, as BenchmarkScan in matcher.
+// envelope: decode (auto-detected) + brokerlog split + match with the
+// built-in pack, against the same lines plain — brokerlog.Split and the
+// matcher alone, the path without this package. The machine is shared and
+// its speed drifts, so each op times the plain lines and the enveloped
+// ones one after the other (in alternating order), each with a fresh
+// matcher as BenchmarkScan in matcher does, on the CPU time of the thread
+// (CLOCK_THREAD_CPUTIME_ID: the time the pass ran, not the time other
+// processes ran beside it), and reports:
+//
+//	lines/s        of the envelope (broker lines, whatever the physical lines)
+//	plain-lines/s  of the plain lines in the same ops
+//	x-plain        the median over the ops of the two speeds' ratio
+//	wall-x-plain   the same on wall-clock time, for comparison
+//
+// "plain-decoded" is the plain lines through the decoder too. One op is
+// benchLines lines each way.
 func BenchmarkEnvelopes(b *testing.B) {
 	plain := benchPlain(b)
 	sigs, err := signatures.Builtin()
@@ -154,53 +167,72 @@ func BenchmarkEnvelopes(b *testing.B) {
 		b.Fatal(err)
 	}
 	now := time.Date(2026, 11, 30, 0, 0, 0, 0, ny)
-	run := func(b *testing.B, lines []string, each func(m *matcher.Matcher, d *Decoder, line string) int) {
-		var bytes int64
-		for _, l := range lines {
-			bytes += int64(len(l)) + 1
-		}
-		b.SetBytes(bytes)
-		var ms runtime.MemStats
-		var mallocs uint64
-		hits := 0
-		for b.Loop() {
-			b.StopTimer()
-			m, err := matcher.New(sigs)
-			if err != nil {
-				b.Fatal(err)
-			}
-			d := NewDecoder(Location(ny), Clock(func() time.Time { return now }))
-			runtime.ReadMemStats(&ms)
-			before := ms.Mallocs
-			b.StartTimer()
-			for _, l := range lines {
-				hits += each(m, d, l)
-			}
-			b.StopTimer()
-			runtime.ReadMemStats(&ms)
-			mallocs += ms.Mallocs - before
-			b.StartTimer()
-		}
-		n := float64(len(plain) * b.N) // broker lines, whatever the physical lines
-		b.ReportMetric(n/b.Elapsed().Seconds(), "lines/s")
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/line")
-		b.ReportMetric(float64(mallocs)/n, "allocs/line")
-		b.ReportMetric(float64(hits)/n, "hits/line")
+	type pass func(m *matcher.Matcher, d *Decoder, line string) int
+	plainPass := func(m *matcher.Matcher, _ *Decoder, line string) int {
+		msg, _, _ := brokerlog.Split(line)
+		return len(m.MatchBroker(signatures.BrokerMosquitto, msg))
 	}
-	decodeMatch := func(m *matcher.Matcher, d *Decoder, line string) int {
+	decodePass := func(m *matcher.Matcher, d *Decoder, line string) int {
 		r := d.Decode(line)
 		if r.Kind != Broker {
 			return 0
 		}
 		return len(m.MatchBroker(signatures.BrokerMosquitto, r.Msg))
 	}
-	b.Run("plain", func(b *testing.B) {
-		run(b, plain, func(m *matcher.Matcher, _ *Decoder, line string) int {
-			msg, _, _ := brokerlog.Split(line)
-			return len(m.MatchBroker(signatures.BrokerMosquitto, msg))
-		})
-	})
-	b.Run("plain-decoded", func(b *testing.B) { run(b, plain, decodeMatch) })
+	timed := func(b *testing.B, lines []string, each pass) (cpu, wall time.Duration, mallocs uint64, hits int) {
+		m, err := matcher.New(sigs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		d := NewDecoder(Location(ny), Clock(func() time.Time { return now }))
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		before := ms.Mallocs
+		runtime.LockOSThread()
+		start, cpu0 := time.Now(), threadCPU(b)
+		for _, l := range lines {
+			hits += each(m, d, l)
+		}
+		cpu, wall = threadCPU(b)-cpu0, time.Since(start)
+		runtime.UnlockOSThread()
+		runtime.ReadMemStats(&ms)
+		return cpu, wall, ms.Mallocs - before, hits
+	}
+	run := func(b *testing.B, lines []string, each pass) {
+		var bytes int64
+		for _, l := range lines {
+			bytes += int64(len(l)) + 1
+		}
+		var envT, plainT time.Duration
+		var ratios, wallRatios []float64
+		var mallocs uint64
+		hits, i := 0, 0
+		for b.Loop() {
+			var pt, pw time.Duration
+			if i%2 == 0 {
+				pt, pw, _, _ = timed(b, plain, plainPass)
+			}
+			et, ew, n, h := timed(b, lines, each)
+			if i%2 == 1 {
+				pt, pw, _, _ = timed(b, plain, plainPass)
+			}
+			i++
+			envT, plainT, mallocs, hits = envT+et, plainT+pt, mallocs+n, hits+h
+			ratios = append(ratios, pt.Seconds()/et.Seconds())
+			wallRatios = append(wallRatios, pw.Seconds()/ew.Seconds())
+		}
+		n := float64(len(plain) * b.N) // broker lines, whatever the physical lines
+		slices.Sort(ratios)
+		slices.Sort(wallRatios)
+		b.ReportMetric(wallRatios[len(wallRatios)/2], "wall-x-plain")
+		b.ReportMetric(n/envT.Seconds(), "lines/s")
+		b.ReportMetric(n/plainT.Seconds(), "plain-lines/s")
+		b.ReportMetric(ratios[len(ratios)/2], "x-plain")
+		b.ReportMetric(float64(bytes*int64(b.N))/envT.Seconds()/1e6, "MB/s")
+		b.ReportMetric(float64(mallocs)/n, "allocs/line")
+		b.ReportMetric(float64(hits)/n, "hits/line")
+	}
+	b.Run("plain-decoded", func(b *testing.B) { run(b, plain, decodePass) })
 	for _, w := range wrappers(b, ny) {
 		if !benchSelected(b, w.name) {
 			continue
@@ -223,7 +255,7 @@ func BenchmarkEnvelopes(b *testing.B) {
 		if k != len(plain) {
 			b.Fatalf("%s: %d broker lines of %d", w.name, k, len(plain))
 		}
-		b.Run(w.name, func(b *testing.B) { run(b, lines, decodeMatch) })
+		b.Run(w.name, func(b *testing.B) { run(b, lines, decodePass) })
 	}
 }
 
@@ -254,4 +286,13 @@ func BenchmarkDecode(b *testing.B) {
 			}
 		})
 	}
+}
+
+// threadCPU is the CPU time the calling thread has used.
+func threadCPU(b *testing.B) time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ts.Nano())
 }

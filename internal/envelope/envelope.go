@@ -283,6 +283,7 @@ type Decoder struct {
 	ycache  yearCache
 	iso     isoCache
 	prog    programCache
+	header  headerCache
 }
 
 // NewDecoder returns a Decoder.

@@ -424,3 +424,30 @@ func TestDecodeAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestSyslogHeaderRepeated: a header equal to the last line's is read from
+// the cache; one that differs in any field is read again.
+func TestSyslogHeaderRepeated(t *testing.T) {
+	d := decoder(t)
+	for _, c := range []struct {
+		line, host, prog, pid, text string
+		kind                        Kind
+	}{
+		{"Mar  4 09:26:53 h1 mosquitto[1]: a", "h1", "mosquitto", "1", "a", Broker},
+		{"Mar  4 09:26:54 h1 mosquitto[1]: b c", "h1", "mosquitto", "1", "b c", Broker},
+		{"Mar  4 09:26:54 h1 mosquitto[12]: c", "h1", "mosquitto", "12", "c", Broker},
+		{"Mar  4 09:26:54 h1 mosquitto[1]: d", "h1", "mosquitto", "1", "d", Broker},
+		{"Mar  4 09:26:54 h1 mosquitto[1]:x", "", "", "", "", Other}, // no space: no tag, not the cached header
+		{"Mar  4 09:26:54 h1 systemd[1]: e", "h1", "systemd", "1", "e", Other},
+		{"Mar  4 09:26:54 h1 systemd[1]: f", "h1", "systemd", "1", "f", Other},
+		{"Mar  4 09:26:54 mosquitto[7]: g", "", "mosquitto", "7", "g", Broker},
+		{"Mar  4 09:26:54 mosquitto[7]: h", "", "mosquitto", "7", "h", Broker},
+		{"Mar  4 09:26:54 h2 mosquitto: i", "h2", "mosquitto", "", "i", Broker},
+		{"Mar  4 09:26:54 h2 mosquitto: j", "h2", "mosquitto", "", "j", Broker},
+	} {
+		r := d.Decode(c.line)
+		if r.Kind != c.kind || c.kind == Broker && (r.Meta.Host != c.host || r.Meta.Program != c.prog || r.Meta.PID != c.pid || r.Text != c.text) {
+			t.Errorf("Decode(%q) = %v %+v %q", c.line, r.Kind, r.Meta, r.Text)
+		}
+	}
+}

@@ -131,15 +131,15 @@ func FuzzJSON(f *testing.F) {
 		it := newObjIter(s)
 		got := map[string]string{}
 		var m member
-		for it.next(&m) {
+		for key, ok := it.next(&m); ok; key, ok = it.next(&m) {
 			if m.str {
 				v, err := unescape(m.val, len(m.val)+1)
 				if err != "" && valid {
-					t.Fatalf("member %q: %s, but encoding/json reads it", m.key, err)
+					t.Fatalf("member %q: %s, but encoding/json reads it", key, err)
 				}
-				got[dockerText(m.key)] = v // encoding/json's keys have U+FFFD for bytes that are not UTF-8
+				got[dockerText(key)] = v // encoding/json's keys have U+FFFD for bytes that are not UTF-8
 			} else {
-				delete(got, dockerText(m.key))
+				delete(got, dockerText(key))
 			}
 		}
 		if !valid || want == nil {

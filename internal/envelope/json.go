@@ -23,9 +23,8 @@ type jsonErr struct {
 
 // member is one member of the object.
 type member struct {
-	key   string // unescaped
 	val   string // a string's content between the quotes (escapes and all), else the raw value
-	at    int    // offset of the value in the line
+	at    int32  // offset of the value in the line
 	str   bool   // the value is a string
 	isArr bool
 }
@@ -82,49 +81,50 @@ func (it *objIter) end() {
 	it.done = true
 }
 
-// next reads the next member into m; false at the end or on an error.
-func (it *objIter) next(m *member) bool {
+// next reads the next member into m and returns its name, unescaped;
+// false at the end or on an error.
+func (it *objIter) next(m *member) (key string, ok bool) {
 	if it.done {
-		return false
+		return "", false
 	}
 	s := it.s
 	if it.i >= len(s) || s[it.i] != '"' {
 		it.fail("expected a member name")
-		return false
+		return "", false
 	}
 	kStart := it.i + 1
 	kEnd, ok := it.str()
 	if !ok {
-		return false
+		return "", false
 	}
-	m.key = s[kStart:kEnd]
-	if strings.IndexByte(m.key, '\\') >= 0 {
-		k, err := unescape(m.key, 1<<20)
+	key = s[kStart:kEnd]
+	if strings.IndexByte(key, '\\') >= 0 {
+		k, err := unescape(key, 1<<20)
 		if err != "" {
 			it.i = kStart
 			it.fail(err)
-			return false
+			return "", false
 		}
-		m.key = k
+		key = k
 	}
 	it.skipWS()
 	if it.i >= len(s) || s[it.i] != ':' {
 		it.fail("expected ':' after a member name")
-		return false
+		return "", false
 	}
 	it.i++
 	it.skipWS()
-	m.at = it.i
+	m.at = int32(it.i)
 	m.isArr = it.i < len(s) && s[it.i] == '['
 	if it.i < len(s) && s[it.i] == '"' {
 		vEnd, ok := it.str()
 		if !ok {
-			return false
+			return "", false
 		}
-		m.val, m.str = s[m.at+1:vEnd], true
+		m.val, m.str = s[int(m.at)+1:vEnd], true
 	} else {
 		if !it.value() {
-			return false
+			return "", false
 		}
 		m.val, m.str = s[m.at:it.i], false
 	}
@@ -138,9 +138,9 @@ func (it *objIter) next(m *member) bool {
 		it.end()
 	default:
 		it.fail("expected ',' or '}' after a value")
-		return false
+		return "", false
 	}
-	return true
+	return key, true
 }
 
 // str scans the string starting at it.i (a '"') and leaves it.i after its
@@ -183,7 +183,7 @@ func flatObject(s string, f *[numJSONFields]member, have *uint32) bool {
 		if i >= len(s) || s[i] != '"' {
 			return false
 		}
-		kq := strings.IndexByte(s[i+1:], '"')
+		kq := quote(s[i+1:])
 		if kq < 0 {
 			return false
 		}
@@ -192,7 +192,7 @@ func flatObject(s string, f *[numJSONFields]member, have *uint32) bool {
 		if v >= len(s) || s[kEnd-1] == '\\' || s[kEnd+1] != ':' || s[v] != '"' {
 			return false
 		}
-		vq := strings.IndexByte(s[v+1:], '"')
+		vq := quote(s[v+1:])
 		if vq < 0 {
 			return false
 		}
@@ -201,7 +201,7 @@ func flatObject(s string, f *[numJSONFields]member, have *uint32) bool {
 			return false
 		}
 		if k := jsonField(s[i+1 : kEnd]); k >= 0 {
-			f[k] = member{key: s[i+1 : kEnd], val: s[v+1 : vEnd], at: v, str: true}
+			f[k] = member{val: s[v+1 : vEnd], at: int32(v), str: true}
 			*have |= 1 << k
 		} else if strings.IndexByte(s[i+1:kEnd], '\\') >= 0 {
 			return false // an escaped name may be one of ours
@@ -214,6 +214,71 @@ func flatObject(s string, f *[numJSONFields]member, have *uint32) bool {
 		default:
 			return false
 		}
+	}
+}
+
+// quote is strings.IndexByte(s, '"') for the short names and values of
+// a journal entry: a plain loop over the first bytes, before the vector
+// search, whose start-up costs more than most names are long.
+func quote(s string) int {
+	n := min(len(s), 24)
+	for i := 0; i < n; i++ {
+		if s[i] == '"' {
+			return i
+		}
+	}
+	if n == len(s) {
+		return -1
+	}
+	if j := strings.IndexByte(s[n:], '"'); j >= 0 {
+		return n + j
+	}
+	return -1
+}
+
+// dockerFlat reads the layout moby writes when a container has no log
+// attributes, {"log":"…","stream":"…","time":"…"}, with one search per
+// value; anything else is left to the general reader.
+func dockerFlat(s string) (lg, stream, tm member, ok bool) {
+	i := len(`{"log":"`)
+	q := endQuote(s, i)
+	if q < 0 || !strings.HasPrefix(s[q:], `","stream":"`) {
+		return lg, stream, tm, false
+	}
+	lg = member{val: s[i:q], at: int32(i - 1), str: true}
+	i = q + len(`","stream":"`)
+	q = endQuote(s, i)
+	if q < 0 || !strings.HasPrefix(s[q:], `","time":"`) {
+		return lg, stream, tm, false
+	}
+	stream = member{val: s[i:q], at: int32(i - 1), str: true}
+	i = q + len(`","time":"`)
+	q = endQuote(s, i)
+	if q < 0 || s[q:] != `"}` {
+		return lg, stream, tm, false
+	}
+	tm = member{val: s[i:q], at: int32(i - 1), str: true}
+	return lg, stream, tm, true
+}
+
+// endQuote is the offset of the quote that ends the string whose content
+// starts at from (a quote after an odd number of backslashes is escaped),
+// or -1.
+func endQuote(s string, from int) int {
+	for i := from; ; {
+		rel := quote(s[i:])
+		if rel < 0 {
+			return -1
+		}
+		q := i + rel
+		n := 0
+		for j := q - 1; j >= from && s[j] == '\\'; j-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q
+		}
+		i = q + 1
 	}
 }
 
@@ -469,6 +534,11 @@ func (d *Decoder) json(line string, r *Record, want Format) bool {
 	if s == "" || s[0] != '{' {
 		return false
 	}
+	if want != Journal && strings.HasPrefix(s, `{"log":"`) {
+		if lg, st, tm, ok := dockerFlat(s); ok {
+			return d.docker(r, len(line)-len(s), &lg, &st, &tm)
+		}
+	}
 	var f [numJSONFields]member
 	var have uint32
 	it := objIter{s: s, done: true} // no error: read by flatObject
@@ -476,8 +546,8 @@ func (d *Decoder) json(line string, r *Record, want Format) bool {
 		f, have = [numJSONFields]member{}, 0
 		it = newObjIter(s)
 		var m member
-		for it.next(&m) {
-			if k := jsonField(m.key); k >= 0 {
+		for key, ok := it.next(&m); ok; key, ok = it.next(&m) {
+			if k := jsonField(key); k >= 0 {
 				f[k] = m
 				have |= 1 << k
 			}
@@ -524,7 +594,7 @@ func (d *Decoder) docker(r *Record, off int, logM, stream, ts *member) bool {
 		var n int
 		var ok bool
 		if t, n, ok = d.isoTime(ts.val); !ok || n != len(ts.val) {
-			d.unreadable(r, Docker, "time", off+ts.at, "not an RFC 3339 time")
+			d.unreadable(r, Docker, "time", off+int(ts.at), "not an RFC 3339 time")
 			return true
 		}
 	}
@@ -532,7 +602,7 @@ func (d *Decoder) docker(r *Record, off int, logM, stream, ts *member) bool {
 	switch v := logM.val; {
 	case !logM.str:
 		if v != "null" {
-			d.unreadable(r, Docker, "log", off+logM.at, "not a string")
+			d.unreadable(r, Docker, "log", off+int(logM.at), "not a string")
 			return true
 		}
 	case strings.IndexByte(v, '\\') < 0:
@@ -544,7 +614,7 @@ func (d *Decoder) docker(r *Record, off int, logM, stream, ts *member) bool {
 	default:
 		u, err := unescape(v, d.o.maxLine+2)
 		if err != "" {
-			d.unreadable(r, Docker, "log", off+logM.at, err)
+			d.unreadable(r, Docker, "log", off+int(logM.at), err)
 			return true
 		}
 		// Complete or a piece: the raw value says, even when the decoded
@@ -574,7 +644,7 @@ func (d *Decoder) journal(r *Record, off int, f *[numJSONFields]member) bool {
 	if realtime.str {
 		us, ok := decimal(realtime.val)
 		if !ok {
-			d.unreadable(r, Journal, "__REALTIME_TIMESTAMP", off+realtime.at, "not microseconds since the epoch")
+			d.unreadable(r, Journal, "__REALTIME_TIMESTAMP", off+int(realtime.at), "not microseconds since the epoch")
 			return true
 		}
 		t = time.UnixMicro(us).In(d.o.loc)
@@ -605,7 +675,7 @@ func (d *Decoder) journal(r *Record, off int, f *[numJSONFields]member) bool {
 	if err != "" && kind == Broker {
 		// Another program's message that cannot be read is still another
 		// program's; the broker's is reported.
-		d.unreadable(r, Journal, "MESSAGE", off+msg.at, err)
+		d.unreadable(r, Journal, "MESSAGE", off+int(msg.at), err)
 		return true
 	}
 	r.Envelope = Journal

@@ -42,7 +42,17 @@ func (d *Decoder) syslogAt(s string, t time.Time, n int, form timeForm, r *Recor
 	if n >= len(s) || s[n] != ' ' {
 		return false
 	}
-	host, tag, pid, msg, hasTag, ok := hostTag(s[n+1:])
+	rest := s[n+1:]
+	c := &d.header
+	if c.n > 0 && len(rest) >= c.n && string(c.text[:c.n]) == rest[:c.n] {
+		// The header of the last syslog line again: same host, tag and
+		// pid, at the same offsets, and the same owner.
+		r.Envelope, r.Kind = Syslog, c.kind
+		r.Meta = Meta{Time: t, Host: rest[c.host[0]:c.host[1]], Program: rest[c.tag[0]:c.tag[1]], PID: rest[c.pid[0]:c.pid[1]], Severity: sev}
+		r.Text = unescapeControl(rest[c.n:])
+		return true
+	}
+	host, tag, pid, msg, hasTag, ok := hostTag(rest)
 	if !ok || !hasTag && !chosen && (form == formISO || form == formUnix) {
 		return false
 	}
@@ -52,8 +62,32 @@ func (d *Decoder) syslogAt(s string, t time.Time, n int, form timeForm, r *Recor
 	r.Kind = Other
 	if hasTag {
 		r.Kind = d.owner(tag)
+		if h := len(rest) - len(msg); h <= len(c.text) && rest[h-1] == ' ' {
+			c.n = copy(c.text[:], rest[:h])
+			c.kind = r.Kind
+			c.host = [2]int{0, len(host)}
+			t0 := 0
+			if host != "" {
+				t0 = len(host) + 1
+			}
+			c.tag = [2]int{t0, t0 + len(tag)}
+			c.pid = [2]int{}
+			if pid != "" {
+				c.pid = [2]int{t0 + len(tag) + 1, t0 + len(tag) + 1 + len(pid)}
+			}
+		}
 	}
 	return true
+}
+
+// headerCache is the last syslog header read ("HOST TAG[PID]: "), with
+// where its fields are: a syslog file repeats the broker's header line
+// after line, and reading it costs more than comparing it.
+type headerCache struct {
+	text           [128]byte
+	n              int
+	kind           Kind
+	host, tag, pid [2]int
 }
 
 // syslogPRI reads "<PRI>" then a syslog-shaped line: RFC 3164 as sent on
