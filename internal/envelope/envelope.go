@@ -284,6 +284,8 @@ type Decoder struct {
 	iso     isoCache
 	prog    programCache
 	header  headerCache
+	// header5424 is headerCache for RFC 5424 lines.
+	header5424 headerCache
 }
 
 // NewDecoder returns a Decoder.

@@ -451,3 +451,24 @@ func TestSyslogHeaderRepeated(t *testing.T) {
 		}
 	}
 }
+
+// TestRFC5424HeaderRepeated: as TestSyslogHeaderRepeated, for RFC 5424.
+func TestRFC5424HeaderRepeated(t *testing.T) {
+	d := decoder(t)
+	for _, c := range []struct {
+		line, host, prog, pid, text string
+		kind                        Kind
+	}{
+		{"<30>1 2026-12-05T04:10:10.1-05:00 h1 mosquitto 31 - -  a", "h1", "mosquitto", "31", "a", Broker},
+		{"<30>1 2026-12-05T04:10:10.2-05:00 h1 mosquitto 31 - -  b", "h1", "mosquitto", "31", "b", Broker},
+		{"<30>1 2026-12-05T04:10:10.3-05:00 h1 mosquitto 32 - -  c", "h1", "mosquitto", "32", "c", Broker},
+		{"<30>1 2026-12-05T04:10:10.4-05:00 h1 rsyslogd - - -  d", "h1", "rsyslogd", "", "d", Other},
+		{"<30>1 2026-12-05T04:10:10.5-05:00 h1 rsyslogd - - -  e", "h1", "rsyslogd", "", "e", Other},
+		{"<30>1 2026-12-05T04:10:10.6-05:00 h1 mosquitto 32 - - \ufefff", "h1", "mosquitto", "32", "f", Broker},
+	} {
+		r := d.Decode(c.line)
+		if r.Kind != c.kind || r.Meta.Host != c.host || r.Meta.Program != c.prog || r.Meta.PID != c.pid || r.Text != c.text {
+			t.Errorf("Decode(%q) = %v %+v %q", c.line, r.Kind, r.Meta, r.Text)
+		}
+	}
+}

@@ -539,6 +539,12 @@ func (d *Decoder) json(line string, r *Record, want Format) bool {
 			return d.docker(r, len(line)-len(s), &lg, &st, &tm)
 		}
 	}
+	return d.jsonObject(line, s, r, want)
+}
+
+// jsonObject is json for any object: the fast flat walk, else the
+// general one.
+func (d *Decoder) jsonObject(line, s string, r *Record, want Format) bool {
 	var f [numJSONFields]member
 	var have uint32
 	it := objIter{s: s, done: true} // no error: read by flatObject
@@ -605,10 +611,10 @@ func (d *Decoder) docker(r *Record, off int, logM, stream, ts *member) bool {
 			d.unreadable(r, Docker, "log", off+int(logM.at), "not a string")
 			return true
 		}
-	case strings.IndexByte(v, '\\') < 0:
-		content = v // a piece of a longer line: complete ones end in "\n"
 	case strings.HasSuffix(v, `\n`) && strings.IndexByte(v[:len(v)-2], '\\') < 0:
 		content, last = v[:len(v)-2], true // the common case, no copy
+	case strings.IndexByte(v, '\\') < 0:
+		content = v // a piece of a longer line: complete ones end in "\n"
 	case strings.HasSuffix(v, `\r\n`) && strings.IndexByte(v[:len(v)-4], '\\') < 0:
 		content, last = v[:len(v)-4], true
 	default:

@@ -453,7 +453,16 @@ func (d *Decoder) rfc5424(s string, r *Record) bool {
 		}
 		i += n
 	}
+	hs := i // the header after the time: " HOST APP PROCID MSGID SD "
+	if c := &d.header5424; c.n > 0 && len(s)-hs >= c.n && string(c.text[:c.n]) == s[hs:hs+c.n] {
+		h := s[hs:]
+		r.Envelope, r.Kind = RFC5424, c.kind
+		r.Meta = Meta{Time: t, Host: h[c.host[0]:c.host[1]], Program: h[c.tag[0]:c.tag[1]], PID: h[c.pid[0]:c.pid[1]], Severity: severity(pri % 8)}
+		r.Text = unescapeControl(strings.TrimLeft(strings.TrimPrefix(h[c.n:], "\ufeff"), " "))
+		return true
+	}
 	var f [4]string // HOSTNAME, APP-NAME, PROCID, MSGID
+	var at [4][2]int
 	for k := range f {
 		if i >= len(s) || s[i] != ' ' {
 			return false
@@ -467,7 +476,7 @@ func (d *Decoder) rfc5424(s string, r *Record) bool {
 			return false
 		}
 		if v := s[i:e]; v != "-" {
-			f[k] = v
+			f[k], at[k] = v, [2]int{i - hs, e - hs}
 		}
 		i = e
 	}
@@ -491,6 +500,11 @@ func (d *Decoder) rfc5424(s string, r *Record) bool {
 	r.Meta = Meta{Time: t, Host: f[0], Program: f[1], PID: f[2], Severity: severity(pri % 8)}
 	r.Text = unescapeControl(msg)
 	r.Kind = d.owner(f[1])
+	if n := i + 1 - hs; i < len(s) && n <= len(d.header5424.text) {
+		c := &d.header5424
+		c.n = copy(c.text[:], s[hs:i+1])
+		c.kind, c.host, c.tag, c.pid = r.Kind, at[0], at[1], at[2]
+	}
 	return true
 }
 
