@@ -10,13 +10,14 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # the race detector (go test -race) needs cgo.
 # The Paho tests (internal/testutil/systemstest) drive paho-mqtt under
 # python3 and build a program on the Paho C library; TEST_FILES are what
-# those packages install where no command shows them.
-TEST_PKGS := mosquitto mosquitto-clients prometheus-alertmanager chromium gcc libc6-dev openssl python3-paho-mqtt libpaho-mqtt-dev
-TEST_CMDS := mosquitto mosquitto_pub mosquitto_sub prometheus-alertmanager chromium gcc openssl python3
+# those packages install where no command shows them. rsyslog and systemd
+# are the real producers of the syslog and journal envelopes.
+TEST_PKGS := mosquitto mosquitto-clients prometheus-alertmanager chromium gcc libc6-dev openssl python3-paho-mqtt libpaho-mqtt-dev rsyslog systemd
+TEST_CMDS := mosquitto mosquitto_pub mosquitto_sub prometheus-alertmanager chromium gcc openssl python3 rsyslogd journalctl
 TEST_FILES := /usr/lib/python3/dist-packages/paho/mqtt/client.py /usr/include/MQTTClient.h
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build run test test-deps bench bench-scan lint fuzz sample-log fault-log paho-log docker clean
+.PHONY: all build run test test-deps bench bench-scan lint fuzz sample-log fault-log paho-log envelope-captures docker clean
 
 all: build
 
@@ -95,6 +96,9 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzRead -fuzztime=30s ./internal/catalogue
 	$(GO) test -run='^$$' -fuzz=FuzzRenderPrintf -fuzztime=30s ./internal/catalogue
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./internal/catalogue/cmd/catalogue-mosquitto
+	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=30s ./internal/envelope
+	$(GO) test -run='^$$' -fuzz=FuzzJSON -fuzztime=30s ./internal/envelope
+	$(GO) test -run='^$$' -fuzz=FuzzPieces -fuzztime=30s ./internal/envelope
 
 ## sample-log: capture examples/logs/ again from a real mosquitto.
 sample-log: test-deps
@@ -107,6 +111,10 @@ fault-log: test-deps
 ## paho-log: rerun the Paho scenarios (real paho-mqtt and Paho C clients against a real mosquitto) and capture what the clients logged.
 paho-log: test-deps
 	$(GO) test -count=1 -run 'TestPaho(Python|C)$$' ./internal/testutil/systemstest -args -capture=$(CURDIR)/examples/logs
+
+## envelope-captures: capture internal/envelope/testdata again from real rsyslogd, journald and mosquitto (needs root).
+envelope-captures: test-deps
+	$(GO) test -count=1 -run '^TestRealProducers$$' ./internal/envelope -args -capture=$(CURDIR)/internal/envelope/testdata
 
 ## docker: the container image (needs a Docker engine; not available on every build machine).
 docker:

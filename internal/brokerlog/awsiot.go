@@ -48,7 +48,7 @@ func splitAWSIoT(s string) (msg string, t time.Time, ok bool) {
 		if len(v) < 2 || v[0] != '"' {
 			return s, time.Time{}, false
 		}
-		ts, n, good := parseISO(v[1:])
+		ts, n, good := parseISO(v[1:], time.UTC) // AWS IoT writes UTC
 		if !good || n+1 >= len(v) || v[n+1] != '"' {
 			return s, time.Time{}, false
 		}
