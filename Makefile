@@ -89,6 +89,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzJSONJoiner -fuzztime=30s ./internal/brokerlog
 	$(GO) test -run='^$$' -fuzz=FuzzLineReader -fuzztime=30s ./tailer
 	$(GO) test -run='^$$' -fuzz=FuzzMatch -fuzztime=30s ./matcher
+	$(GO) test -run='^$$' -fuzz=FuzzParseRates -fuzztime=30s ./matcher
 	$(GO) test -run='^$$' -fuzz=FuzzLoadState -fuzztime=30s ./tailer
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./internal/brokerconf
 	$(GO) test -run='^$$' -fuzz=FuzzConfigFile -fuzztime=30s ./internal/app

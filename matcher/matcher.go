@@ -19,7 +19,7 @@
 //   - a branch no literal can trigger runs on every line ("always-run").
 //
 // "Rarest" is judged by a table of how often n-grams occur in broker logs
-// (freq_table.go). Results of lines that needed regex work are kept in an
+// (freq_table.txt, generated). Results of lines that needed regex work are kept in an
 // LRU cache keyed by the message: broker logs repeat themselves.
 package matcher
 
