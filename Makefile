@@ -17,7 +17,7 @@ TEST_CMDS := mosquitto mosquitto_pub mosquitto_sub prometheus-alertmanager chrom
 TEST_FILES := /usr/lib/python3/dist-packages/paho/mqtt/client.py /usr/include/MQTTClient.h
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build run test test-deps bench bench-scan lint fuzz sample-log fault-log paho-log envelope-captures docker clean
+.PHONY: all build run test test-deps bench bench-deps bench-scan bench-sidecar lint fuzz sample-log fault-log paho-log envelope-captures docker clean
 
 all: build
 
@@ -71,9 +71,27 @@ bench: bench-scan
 	cd matcher && MQTTDIAG_BENCH_LINES=15000000 $(ONE_CORE) ../bin/matcher.test -test.run='^$$' -test.bench='Scan' -test.benchtime=1x -test.count=3 -test.cpu=1 -test.benchmem
 
 ## bench-scan: lines/s, peak RSS and start-up of `mqttdiag scan` (GNU time), built-in pack and corpus.
-bench-scan:
-	command -v /usr/bin/time >/dev/null || $(SUDO) apt-get install -y -qq time >/dev/null
+bench-scan: bench-deps
 	RUNS=3 scripts/bench-scan.sh 1000000,15000000
+
+## bench-sidecar: CPU (% of a core) and peak RSS of `mqttdiag run` beside `tail -F` and mtail, following one log at 1k and 10k lines/s (issue 17).
+SIDECAR_RUNS    ?= 5
+SIDECAR_SECONDS ?= 30
+bench-sidecar: build bench-deps
+	$(GO) run ./internal/testutil/sidecarbench -bin $(BIN) -rates 1000,10000 -seconds $(SIDECAR_SECONDS) -runs $(SIDECAR_RUNS)
+
+# What the benchmarks drive besides Go (Debian packages): GNU time for
+# bench-scan, mtail as bench-sidecar's baseline. Not test dependencies.
+BENCH_PKGS := time mtail
+BENCH_CMDS := /usr/bin/time mtail
+bench-deps:
+	@missing=""; for c in $(BENCH_CMDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing benchmark tools (missing:$$missing)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $(SUDO) apt-get install -y -qq $(BENCH_PKGS) >/dev/null || \
+	    { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $(BENCH_PKGS) >/dev/null; } || exit 1; \
+	fi
 
 ## lint: formatting, vet and staticcheck.
 lint:
