@@ -31,7 +31,7 @@ run: build
 	./$(BIN) scan $(SAMPLE)
 
 ## test: install the brokers the tests drive when missing, then every test with the race detector.
-## The race build checks the matcher's corpus equivalence on every 12th
+## The race build checks the matcher's corpus equivalence on every 24th
 ## line; the plain build after it, several times faster, on every other one.
 test: test-deps
 	$(GO) vet ./...

@@ -45,7 +45,13 @@ func TestEquivalence(t *testing.T) {
 			lines := sampleMessages(t)
 			examples := exampleLines(rng, p.sigs)
 			lines = append(lines, examples...)
-			for i := 0; i < p.random; i++ {
+			random := p.random
+			if raceEnabled {
+				// make test runs this test again without -race, on every
+				// line; the race build needs only enough to see races.
+				random /= 4
+			}
+			for i := 0; i < random; i++ {
 				lines = append(lines, randomLine(rng), mutate(rng, examples[rng.IntN(len(examples))]))
 			}
 			if strings.HasPrefix(p.name, "builtin+corpus") {
@@ -53,7 +59,7 @@ func TestEquivalence(t *testing.T) {
 				// a sample keeps the suite fast, more so under -race.
 				keep := 2
 				if raceEnabled || testing.Short() {
-					keep = 12
+					keep = 24
 				}
 				var sample []string
 				for i, l := range lines {
