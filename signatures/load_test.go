@@ -316,3 +316,26 @@ func TestPackHash(t *testing.T) {
 		t.Errorf("hash %q", pa.Hash())
 	}
 }
+
+// A file past MaxFileBytes (a log given by mistake, say) is refused by
+// name before it is parsed, whether loaded as a file or from a directory.
+func TestLoadRefusesHugeFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "huge.json")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(MaxFileBytes + 1); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	for _, load := range []func() error{
+		func() error { _, err := LoadFile(path); return err },
+		func() error { _, err := Load(dir); return err },
+	} {
+		if err := load(); err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "larger than 16 MiB") {
+			t.Errorf("got %v, want a refusal naming %s", err, path)
+		}
+	}
+}
