@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	_ "time/tzdata" // --timezone names resolve in a container without /usr/share/zoneinfo
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"

@@ -177,20 +177,24 @@ to see what a pack misses on your own logs before writing a signature.`,
 			// Counts, not diagnoses: memory stays bounded by the pack and
 			// the wordings, however long the log.
 			col := report.NewCollector()
+			inOpts, err := in.PipelineOptions()
+			if err != nil {
+				return err
+			}
 			// Every unexplained line counts here: no rate limit.
-			p := pipeline.New(m, []sink.Notifier{col}, pipeline.Logger(log), pipeline.Unknown(true, 0))
+			p := pipeline.New(m, []sink.Notifier{col}, append(inOpts, pipeline.Logger(log), pipeline.Unknown(true, 0))...)
 			st, err := app.RunPipeline(c.Context(), tailer.New(args, tailer.MaxLineBytes(in.MaxLineBytes), tailer.Logger(log), tailer.StdinReader(c.InOrStdin())), p)
 			if err != nil {
 				return err
 			}
-			return writeTestReport(c.OutOrStdout(), pack, st, col.Report(nil, st.Lines))
+			return writeTestReport(c.OutOrStdout(), pack, st, p.EnvelopeStats(), col.Report(nil, st.Lines))
 		},
 	}
 	registerInput(c, &in)
 	return c
 }
 
-func writeTestReport(w io.Writer, pack *signatures.Pack, st pipeline.Stats, r *report.Report) error {
+func writeTestReport(w io.Writer, pack *signatures.Pack, st pipeline.Stats, es pipeline.EnvelopeStats, r *report.Report) error {
 	known, unexplained := 0, 0
 	for _, s := range r.Signatures {
 		known += s.Count
@@ -198,7 +202,15 @@ func writeTestReport(w io.Writer, pack *signatures.Pack, st pipeline.Stats, r *r
 	for _, g := range r.Unknown {
 		unexplained += g.Count
 	}
-	fmt.Fprintf(w, "Lines: %d   Diagnoses: %d   Unexplained fault lines: %d\n\n", st.Lines, known, unexplained)
+	fmt.Fprintf(w, "Lines: %d   Diagnoses: %d   Unexplained fault lines: %d\n", st.Lines, known, unexplained)
+	if es.Other > 0 {
+		fmt.Fprintf(w, "Lines of other programs (skipped): %d\n", es.Other)
+	}
+	if es.Unreadable > 0 {
+		fmt.Fprintf(w, "%d lines could not be read as broker lines (envelope: %s), e.g.:\n  %s\n",
+			es.Unreadable, report.Printable(es.Reason), report.Printable(es.Example))
+	}
+	fmt.Fprintln(w)
 	sigs := slices.Clone(r.Signatures)
 	sort.Slice(sigs, func(i, j int) bool {
 		return sigs[i].Count > sigs[j].Count || sigs[i].Count == sigs[j].Count && sigs[i].ID < sigs[j].ID
@@ -219,7 +231,12 @@ func writeTestReport(w io.Writer, pack *signatures.Pack, st pipeline.Stats, r *r
 		return err
 	}
 	if len(r.Unknown) == 0 {
-		_, err := fmt.Fprintln(w, "\nEvery fault-looking line is explained by a signature.")
+		msg := "\nEvery fault-looking line is explained by a signature."
+		if es.Unreadable > 0 {
+			// Not an all clear: the unreadable lines were not looked at.
+			msg = fmt.Sprintf("\nEvery fault-looking line read is explained by a signature, but %d lines could not be read: not a clean bill.", es.Unreadable)
+		}
+		_, err := fmt.Fprintln(w, msg)
 		return err
 	}
 	fmt.Fprintf(w, "\nFault-looking lines no signature explains (%d wordings):\n", len(r.Unknown))

@@ -166,6 +166,11 @@ func prepare(s Settings, command string, env Env, stderr io.Writer, started func
 	if err != nil {
 		return nil, err
 	}
+	inOpts, err := s.Input.PipelineOptions()
+	if err != nil {
+		return nil, err
+	}
+	sinkOpts = append(sinkOpts, inOpts...)
 	popts := append([]pipeline.Option{pipeline.Logger(log), pipeline.Unknown(!s.Diag.NoUnknown, time.Minute),
 		pipeline.ContextLines(s.Diag.ContextLines), pipeline.Lang(s.Diag.Lang), pipeline.Related(s.Diag.RelatedWindow),
 		pipeline.PackInfo(PackVersion(pack, env.Version), pack.Hash()), pipeline.Broker(s.Input.Broker)}, sinkOpts...)

@@ -6,6 +6,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/mqttdiag/mqttdiag/internal/envelope"
+	"github.com/mqttdiag/mqttdiag/internal/pipeline"
+
 	"github.com/mqttdiag/mqttdiag/signatures"
 )
 
@@ -73,6 +76,12 @@ func (in Input) validate() error {
 	if in.MaxLineBytes < MinMaxLineBytes || in.MaxLineBytes > MaxMaxLineBytes {
 		return settingErr("max-line-bytes", "%d: want %d to %d bytes", in.MaxLineBytes, MinMaxLineBytes, MaxMaxLineBytes)
 	}
+	if _, err := in.EnvelopeFormat(); err != nil {
+		return err
+	}
+	if _, err := in.Location(); err != nil {
+		return err
+	}
 	if in.CacheSize < 0 {
 		return settingErr("cache-size", "%d: want 0 (off) or more", in.CacheSize)
 	}
@@ -80,6 +89,45 @@ func (in Input) validate() error {
 		return settingErr("cache-bytes", "%d: want 0 (no cache) or more", in.CacheBytes)
 	}
 	return nil
+}
+
+// EnvelopeFormat reads --envelope; "" is auto.
+func (in Input) EnvelopeFormat() (envelope.Format, error) {
+	if in.Envelope == "" {
+		return envelope.Auto, nil
+	}
+	f, err := envelope.ParseFormat(in.Envelope)
+	if err != nil {
+		return f, settingErr("envelope", "%q: want %s", in.Envelope, strings.Join(envelope.Formats(), ", "))
+	}
+	return f, nil
+}
+
+// Location reads --timezone: an IANA zone name, or "Local" (and "") for
+// the host's zone.
+func (in Input) Location() (*time.Location, error) {
+	if in.Timezone == "" || in.Timezone == "Local" {
+		return time.Local, nil
+	}
+	loc, err := time.LoadLocation(in.Timezone)
+	if err != nil {
+		return nil, settingErr("timezone", "%q: want an IANA zone name such as Europe/Berlin or UTC, or Local for this host's zone", in.Timezone)
+	}
+	return loc, nil
+}
+
+// PipelineOptions are the pipeline options of the input settings: the
+// envelope, the zone of zone-less times and the bound of joined lines.
+func (in Input) PipelineOptions() ([]pipeline.Option, error) {
+	f, err := in.EnvelopeFormat()
+	if err != nil {
+		return nil, err
+	}
+	loc, err := in.Location()
+	if err != nil {
+		return nil, err
+	}
+	return []pipeline.Option{pipeline.Envelope(f), pipeline.Location(loc), pipeline.MaxLineBytes(in.MaxLineBytes)}, nil
 }
 
 func (d Diag) validate() error {

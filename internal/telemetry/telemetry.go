@@ -49,6 +49,7 @@ type Pipeline interface {
 	CurrentPack() *pipeline.Pack
 	MatcherStats() (matcher.Stats, []matcher.SignatureStats)
 	UnknownLines() int64
+	EnvelopeStats() pipeline.EnvelopeStats
 }
 
 // Server is the metrics and health endpoint.
@@ -193,6 +194,8 @@ type descs struct {
 	descDiagnoses    *prometheus.Desc
 	descUnknown      *prometheus.Desc
 	descUnknownRep   *prometheus.Desc
+	descUnreadable   *prometheus.Desc
+	descOther        *prometheus.Desc
 	descMatchLines   *prometheus.Desc
 	descCandidates   *prometheus.Desc
 	descRegexRuns    *prometheus.Desc
@@ -230,6 +233,8 @@ func newDescs() descs {
 		descDiagnoses:    prometheus.NewDesc("mqttdiag_diagnoses_total", "Diagnoses made, by signature and severity (signature_id=\"unknown\" for fault-looking lines no signature explains).", []string{"signature_id", "severity"}, nil),
 		descUnknown:      prometheus.NewDesc("mqttdiag_unknown_fault_lines_total", "Fault-looking lines no signature explains, every one of them.", nil, nil),
 		descUnknownRep:   prometheus.NewDesc("mqttdiag_unknown_fault_reports_total", "Diagnoses made for fault-looking lines no signature explains: at most one per wording per minute.", nil, nil),
+		descUnreadable:   prometheus.NewDesc("mqttdiag_unreadable_lines_total", "Lines that could not be read as the broker's (their envelope could not be read): not diagnosed.", nil, nil),
+		descOther:        prometheus.NewDesc("mqttdiag_other_program_lines_total", "Lines of other programs in the same log (syslog, journal), skipped.", nil, nil),
 		descMatchLines:   prometheus.NewDesc("mqttdiag_matcher_lines_total", "Messages the matcher examined.", nil, nil),
 		descCandidates:   prometheus.NewDesc("mqttdiag_matcher_candidates_total", "Signature branches whose trigger literal the prefilter hit; divide by mqttdiag_matcher_lines_total for candidates per line.", nil, nil),
 		descRegexRuns:    prometheus.NewDesc("mqttdiag_matcher_regex_runs_total", "Regular expression evaluations.", nil, nil),
@@ -262,7 +267,7 @@ func newDescs() descs {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	s := (*Server)(c)
-	for _, d := range []*prometheus.Desc{s.d.descLines, s.d.descBytes, s.d.descLag, s.d.descDiagnoses, s.d.descUnknown, s.d.descUnknownRep, s.d.descMatchLines, s.d.descCandidates,
+	for _, d := range []*prometheus.Desc{s.d.descLines, s.d.descBytes, s.d.descLag, s.d.descDiagnoses, s.d.descUnknown, s.d.descUnknownRep, s.d.descUnreadable, s.d.descOther, s.d.descMatchLines, s.d.descCandidates,
 		s.d.descRegexRuns, s.d.descSigRegexRuns, s.d.descCacheHits, s.d.descCacheMisses, s.d.descCacheEntries, s.d.descSinkSent, s.d.descSinkPoison,
 		s.d.descSinkFailed, s.d.descSinkRetried, s.d.descSinkResends, s.d.descSinkResendFl, s.d.descSinkQueue, s.d.descSinkQueueCap, s.d.descSinkFailing,
 		s.d.descSinkActive, s.d.descSinkActiveMx, s.d.descSinkAggr, s.d.descSinkFolded, s.d.descStormKeys, s.d.descStormKeysMax, s.d.descStormFolded, s.d.descCheckpoint, s.d.descPackSize,
@@ -293,6 +298,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(s.d.descUnknown, float64(s.pl.UnknownLines()))
 	counter(s.d.descUnknownRep, float64(unknown))
+	es := s.pl.EnvelopeStats()
+	counter(s.d.descUnreadable, float64(es.Unreadable))
+	counter(s.d.descOther, float64(es.Other))
 	// The matcher counters add up every pack matched with since start, so
 	// that they do not go backwards when a reload swaps the matcher.
 	ms, bySig := s.pl.MatcherStats()

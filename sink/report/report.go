@@ -161,6 +161,22 @@ type Report struct {
 	Verdict string
 	// Worst is the highest severity seen ("" when nothing was found).
 	Worst string
+	// Unreadable counts lines that could not be read as the broker's
+	// (their envelope could not be read): the report is no clean bill
+	// for them. UnreadableExample is one, UnreadableReason why.
+	Unreadable                          int64
+	UnreadableExample, UnreadableReason string
+	// Other counts lines of other programs, skipped (no fault).
+	Other int64
+}
+
+// NoteEnvelope adds what reading the lines' envelopes left out: lines that
+// could not be read, with an example and why, and lines of other
+// programs. The verdict then says so.
+func (r *Report) NoteEnvelope(unreadable, other int64, example, reason string) {
+	r.Unreadable, r.Other = unreadable, other
+	r.UnreadableExample, r.UnreadableReason = example, reason
+	r.Worst, r.Verdict = verdict(r)
 }
 
 // Signature is one signature's share of the report.

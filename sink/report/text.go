@@ -21,7 +21,22 @@ func verdict(r *Report) (worst, line string) {
 	if unexplained > 0 {
 		tail = fmt.Sprintf(" %s no signature explains.", plural(unexplained, "fault-looking line", "fault-looking lines"))
 	}
+	if r.Other > 0 {
+		tail += fmt.Sprintf(" %s of other programs skipped.", plural64(r.Other, "line", "lines"))
+	}
+	if r.Unreadable > 0 {
+		// Never an all clear about lines it could not read.
+		tail += fmt.Sprintf(" %s could not be read as broker lines (envelope: %s): their faults are not diagnosed; check --envelope.",
+			plural64(r.Unreadable, "line", "lines"), r.UnreadableReason)
+	}
 	if known == 0 {
+		read := r.Lines - r.Unreadable - r.Other
+		switch {
+		case r.Unreadable > 0:
+			return "", fmt.Sprintf("NOT A CLEAN BILL: no known faults in the %s read as broker lines.%s", plural64(read, "line", "lines"), tail)
+		case r.Lines > 0 && read <= 0:
+			return "", fmt.Sprintf("NOT A CLEAN BILL: none of the %s is the broker's.%s", plural64(r.Lines, "line", "lines"), tail)
+		}
 		return "", fmt.Sprintf("No known faults in %s.%s", plural64(r.Lines, "line", "lines"), tail)
 	}
 	worst = r.Signatures[0].Severity
@@ -66,6 +81,9 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 	var b strings.Builder
 	b.WriteString(st.bold(st.severity(r.Worst, Printable(r.Verdict))))
 	b.WriteByte('\n')
+	if r.UnreadableExample != "" {
+		fmt.Fprintf(&b, "%s\n", st.dim("Unreadable, e.g.: "+Printable(r.UnreadableExample)))
+	}
 	if len(r.Sources) > 0 {
 		fmt.Fprintf(&b, "%s\n", st.dim("Read "+Printable(strings.Join(r.Sources, ", "))+timeRange(r.Start, r.End)))
 	}
