@@ -106,13 +106,9 @@ func (it *objIter) next(m *member) (key string, ok bool) {
 		}
 		key = k
 	}
-	it.skipWS()
-	if it.i >= len(s) || s[it.i] != ':' {
-		it.fail("expected ':' after a member name")
+	if !it.colon() {
 		return "", false
 	}
-	it.i++
-	it.skipWS()
 	m.at = int32(it.i)
 	m.isArr = it.i < len(s) && s[it.i] == '['
 	if it.i < len(s) && s[it.i] == '"' {
@@ -174,6 +170,19 @@ func (it *objIter) str() (end int, ok bool) {
 // not use (Docker's "attrs"): deeper is no log record.
 const maxDepth = 64
 
+// colon reads the ':' between a member's name and its value, and the
+// white space around it.
+func (it *objIter) colon() bool {
+	it.skipWS()
+	if it.i >= len(it.s) || it.s[it.i] != ':' {
+		it.fail("expected ':' after a member name")
+		return false
+	}
+	it.i++
+	it.skipWS()
+	return true
+}
+
 // value skips any value but a string at it.i, checking its syntax.
 func (it *objIter) value() bool {
 	s := it.s
@@ -210,13 +219,9 @@ func (it *objIter) value() bool {
 				if _, ok := it.str(); !ok {
 					return false
 				}
-				it.skipWS()
-				if it.i >= len(s) || s[it.i] != ':' {
-					it.fail("expected ':' after a member name")
+				if !it.colon() {
 					return false
 				}
-				it.i++
-				it.skipWS()
 			}
 			if !it.value() {
 				return false
@@ -275,15 +280,10 @@ func (it *objIter) number() bool {
 		it.fail("invalid number")
 		return false
 	}
+	ok := true
 	if i < len(s) && s[i] == '.' {
-		i++
-		if i >= len(s) || !isDigit(s[i]) {
-			it.i = i
-			it.fail("invalid number")
+		if i, ok = it.digits(i + 1); !ok {
 			return false
-		}
-		for i < len(s) && isDigit(s[i]) {
-			i++
 		}
 	}
 	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
@@ -291,17 +291,27 @@ func (it *objIter) number() bool {
 		if i < len(s) && (s[i] == '+' || s[i] == '-') {
 			i++
 		}
-		if i >= len(s) || !isDigit(s[i]) {
-			it.i = i
-			it.fail("invalid number")
+		if i, ok = it.digits(i); !ok {
 			return false
-		}
-		for i < len(s) && isDigit(s[i]) {
-			i++
 		}
 	}
 	it.i = i
 	return true
+}
+
+// digits skips the one or more digits a number's fraction or exponent
+// must have at i, and fails where there is none.
+func (it *objIter) digits(i int) (int, bool) {
+	s := it.s
+	if i >= len(s) || !isDigit(s[i]) {
+		it.i = i
+		it.fail("invalid number")
+		return i, false
+	}
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	return i, true
 }
 
 // unescape decodes a JSON string's content (RFC 8259 section 7) into a new

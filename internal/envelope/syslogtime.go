@@ -44,14 +44,7 @@ func unixMicros(s string) (time.Time, int, bool) {
 	if i < 9 || i >= len(s) || s[i] != '.' {
 		return time.Time{}, 0, false
 	}
-	j, frac, scale := i+1, 0, 100000000
-	for j < len(s) && isDigit(s[j]) {
-		if scale > 0 {
-			frac += int(s[j]-'0') * scale
-			scale /= 10
-		}
-		j++
-	}
+	frac, j := fraction(s, i+1)
 	if j == i+1 {
 		return time.Time{}, 0, false
 	}
@@ -163,14 +156,7 @@ func (d *Decoder) monthTime(s string) (time.Time, int, bool) {
 // syslog time.
 func (d *Decoder) monthFrac(s string, t time.Time, end int) (time.Time, int, bool) {
 	if end < len(s) && s[end] == '.' {
-		j, frac, scale := end+1, 0, 100000000
-		for j < len(s) && isDigit(s[j]) {
-			if scale > 0 {
-				frac += int(s[j]-'0') * scale
-				scale /= 10
-			}
-			j++
-		}
+		frac, j := fraction(s, end+1)
 		if j == end+1 {
 			return time.Time{}, 0, false
 		}
@@ -261,17 +247,9 @@ func (d *Decoder) isoTime(s string) (time.Time, int, bool) {
 	if len(s) < 19 || s[4] != '-' {
 		return brokerlog.ParseTime(s, d.o.loc)
 	}
-	fracEnd := 19
-	var ns, scale int = 0, 100000000
+	fracEnd, ns := 19, 0
 	if fracEnd < len(s) && (s[fracEnd] == '.' || s[fracEnd] == ',') {
-		fracEnd++
-		for fracEnd < len(s) && isDigit(s[fracEnd]) {
-			if scale > 0 {
-				ns += int(s[fracEnd]-'0') * scale
-				scale /= 10
-			}
-			fracEnd++
-		}
+		ns, fracEnd = fraction(s, fracEnd+1)
 		if fracEnd == 20 {
 			return brokerlog.ParseTime(s, d.o.loc)
 		}
@@ -302,4 +280,19 @@ func (d *Decoder) isoTime(s string) (time.Time, int, bool) {
 	c.klen += copy(c.key[19:], zone)
 	c.base = t.Add(-time.Duration(ns))
 	return t, n, true
+}
+
+// fraction reads the digits of a fraction of a second from s[from:]: ns is
+// its value in nanoseconds (digits past the ninth are read and dropped),
+// end the offset after the last digit (from where there is none).
+func fraction(s string, from int) (ns, end int) {
+	end, scale := from, 100000000
+	for end < len(s) && isDigit(s[end]) {
+		if scale > 0 {
+			ns += int(s[end]-'0') * scale
+			scale /= 10
+		}
+		end++
+	}
+	return ns, end
 }
