@@ -149,7 +149,8 @@ and the fields of the line (client id, address, ...). Its own logs go to stderr.
 		*s = s.WithSources(sources)
 		return err
 	}
-	root.AddCommand(newRunCmd(s, p), newScanCmd(s, p), newSignaturesCmd(s), newExplainCmd(s), newConfigCmd(root, s, p), newVersionCmd())
+	run, scan := newRunCmd(s, p), newScanCmd(s, p)
+	root.AddCommand(run, scan, newSignaturesCmd(s), newExplainCmd(s), newConfigCmd(root, s, p, run, scan), newVersionCmd())
 	attachSignaturesCost(root, s)
 	// cobra adds its completion command at Execute; made now, it is in
 	// the tree for --help and the tests, with examples like every other.
