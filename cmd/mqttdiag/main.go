@@ -210,8 +210,21 @@ func addCompletionExamples(root *cobra.Command) {
 		c.Example = `  source <(mqttdiag completion bash)
   mqttdiag completion zsh > "${fpath[1]}/_mqttdiag"
   mqttdiag completion fish > ~/.config/fish/completions/mqttdiag.fish`
+		var shells []string
 		for _, sh := range c.Commands() {
 			sh.Example = completionExamples[sh.Name()]
+			if !sh.Hidden && sh.Name() != "help" {
+				shells = append(shells, sh.Name())
+			}
+		}
+		// Without a Run of its own, cobra answers an unknown shell with
+		// help and exit 0, which a setup script takes for success.
+		c.Args = cobra.ArbitraryArgs
+		c.RunE = func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return c.Help()
+			}
+			return fmt.Errorf("no completion for shell %q: want one of %s", args[0], strings.Join(shells, ", "))
 		}
 	}
 }
