@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -48,8 +52,13 @@ func TestSelfLogNamesSinksByWhatTheyAre(t *testing.T) {
 // (logged at start with a sink), the wait before a retry, and the shutdown
 // timeout that abandons what a dead receiver did not take.
 func TestSelfLogDurationsHaveUnits(t *testing.T) {
-	code, _, errOut := runCLI(t, "", "scan", "--format", "json", "--log-format", "json", "--log-level", "info",
-		"--dedup-window", "90s", "--webhook", "http://127.0.0.1:1/", "--shutdown-timeout", "300ms", sampleLog)
+	// The delivery lane logs its retries from its own goroutine: stderr
+	// is a file in production, a locked buffer here.
+	var stderr lockedBuffer
+	code := execute(context.Background(), []string{"scan", "--format", "json", "--log-format", "json", "--log-level", "info",
+		"--dedup-window", "90s", "--webhook", "http://127.0.0.1:1/", "--shutdown-timeout", "300ms", sampleLog},
+		strings.NewReader(""), io.Discard, &stderr)
+	errOut := stderr.String()
 	if code == 0 {
 		t.Fatalf("exit 0 with a webhook that cannot be reached:\n%s", errOut)
 	}
@@ -97,4 +106,22 @@ func TestNoBareDurationsInSelfLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// lockedBuffer is a stderr several goroutines may write at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
