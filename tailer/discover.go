@@ -19,6 +19,7 @@ import (
 // deleted) are kept open until they are finished (see letGo).
 func (s *fileSet) discover(ctx context.Context, initial bool) {
 	defer s.t.publishProblems()
+	defer s.say.endPass()
 	now := s.look()
 	s.unname(ctx, now)
 	for _, p := range now.order {
@@ -67,9 +68,6 @@ func (s *fileSet) look() sight {
 			}
 			continue
 		}
-		if in.kind != inputFile {
-			s.say.solved(in.path)
-		}
 		if len(cands) == 0 && in.kind != inputFile {
 			s.say.wait(in.path, "input", in.arg, "no files match yet; waiting for them to appear")
 		}
@@ -102,7 +100,6 @@ func (s *fileSet) look() sight {
 				}
 				continue
 			}
-			s.say.solved(p)
 			now.ids[p] = statID(fi)
 			now.infos[p] = fi
 			now.explicit[p] = now.explicit[p] || in.kind == inputFile && p == in.path
@@ -234,30 +231,62 @@ func (s *fileSet) newSinceLastRun(path string) bool {
 
 // notices says each wait and each problem once, until it changes, and
 // keeps the Tailer's Waiting and Problems current.
+//
+// A problem lasts, as in Problems, until a whole discovery pass went
+// without it: a file that can be stat'ed but not opened is retried every
+// pass, and must not be said again each time the stat succeeds.
 type notices struct {
 	t        *Tailer
 	log      zerolog.Logger
 	waiting  map[string]bool   // paths we said we are waiting for
 	problems map[string]string // path -> last problem reported
+	recurred map[string]bool   // paths with a problem since the last pass ended
 }
 
 func newNotices(t *Tailer) *notices {
-	return &notices{t: t, log: t.o.log, waiting: make(map[string]bool), problems: make(map[string]string)}
+	return &notices{t: t, log: t.o.log, waiting: make(map[string]bool), problems: make(map[string]string), recurred: make(map[string]bool)}
 }
 
-// problem reports a problem with a path; it is logged once until it changes.
+// problem reports a problem with a path; it is logged once until it
+// changes or goes away.
 func (n *notices) problem(path string, err error, msg string) {
 	n.t.noteProblem(path, msg+": "+err.Error())
+	n.recurred[path] = true
 	if n.problems[path] == err.Error() {
 		return
 	}
 	n.problems[path] = err.Error()
-	n.log.Warn().Err(err).Str("file", path).Msg(msg)
+	ev := n.log.Warn().Err(err).Str("file", path)
+	if errors.Is(err, fs.ErrPermission) {
+		ev = ev.Str("hint", permissionHint(path, n.t.o.stat))
+	}
+	ev.Msg(msg)
 }
 
-// solved forgets the last problem with path, so that it is said again
-// should it come back.
-func (n *notices) solved(path string) { delete(n.problems, path) }
+// endPass forgets the problems that did not recur since the previous
+// pass ended, so that each is said again should it come back.
+func (n *notices) endPass() {
+	for p := range n.problems {
+		if !n.recurred[p] {
+			delete(n.problems, p)
+		}
+	}
+	clear(n.recurred)
+}
+
+// permissionHint says what to do about a log mqttdiag may not read,
+// naming its owner and group where stat can tell them.
+func permissionHint(path string, stat func(string) (fs.FileInfo, error)) string {
+	const do = "run mqttdiag as the broker's user, or add mqttdiag's user to the group that owns the log (and its directory) and make it group-readable"
+	fi, err := stat(path)
+	if err != nil {
+		return do
+	}
+	if u, g, ok := owner(fi); ok {
+		return fmt.Sprintf("%s: the log is owned by %s:%s, mode %v", do, u, g, fi.Mode().Perm())
+	}
+	return do
+}
 
 // wait says once that path is awaited; key and name go to the self-log.
 func (n *notices) wait(path, key, name, msg string) {

@@ -250,3 +250,40 @@ func TestEnvListSplitting(t *testing.T) {
 		}
 	}
 }
+
+// config check reads flags as the command given by --for would, as its
+// help says: a flag of run or scan is accepted, wins over the file and the
+// environment, is checked as that command checks it, and one the command
+// has not is refused, naming the command.
+func TestConfigCheckReadsTheCommandsFlags(t *testing.T) {
+	file := writeConfig(t, "dedup-window: 2m\n")
+	env := map[string]string{"MQTTDIAG_LANG": "en"}
+	code, out, errOut := executeEnv(t, env, "config", "check", "--config", file, "--for", "run",
+		"--dedup-window", "5m", "--webhook", "https://a.example/in", "--webhook", "https://b.example/in", "--from-beginning", "--lang", "zh")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"dedup-window", "5m0s", "https://a.example (path", "https://b.example (path", "from-beginning", "zh"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("effective settings lack %q:\n%s", want, out)
+		}
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "dedup-window") && !strings.Contains(l, "flag") {
+			t.Errorf("dedup-window given as a flag, its line does not say so: %q", l)
+		}
+	}
+	// Checked as run checks it.
+	code, _, errOut = executeEnv(t, nil, "config", "check", "--dedup-window", "-1m")
+	if code == 0 || !strings.Contains(errOut, "--dedup-window -1m0s: want 0 (off) or up to 24h") {
+		t.Errorf("a negative --dedup-window: exit %d, stderr %q", code, errOut)
+	}
+	// scan's flags with --for scan; run's own flags are not scan's.
+	if code, out, errOut := executeEnv(t, nil, "config", "check", "--for", "scan", "--format", "text"); code != 0 || !strings.Contains(out, "text") {
+		t.Errorf("--for scan --format text: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	code, _, errOut = executeEnv(t, nil, "config", "check", "--for", "scan", "--state", "/tmp/x.state")
+	if code == 0 || !strings.Contains(errOut, "--state") || !strings.Contains(errOut, "scan") {
+		t.Errorf("--for scan --state: exit %d, stderr %q; want it refused as not a scan flag", code, errOut)
+	}
+}

@@ -222,7 +222,7 @@ func (s Sinks) options(log zerolog.Logger, pack *signatures.Pack, env Env) ([]pi
 		}
 	}
 	if len(sinks) > 0 {
-		log.Info().Strs("sinks", names).Dur("dedup_window", s.DedupWindow).Int("thresholds", len(thresholds)).Msg("alerting")
+		log.Info().Strs("sinks", names).Stringer("dedup_window", s.DedupWindow).Int("thresholds", len(thresholds)).Msg("alerting")
 		opts = append(opts, pipeline.Alerting(sinks...))
 	}
 	return opts, nil

@@ -105,6 +105,7 @@ type Follow struct {
 	Exclude           []string
 	MetricsAddr       string
 	ReadyFailingAfter time.Duration
+	Format            string // run's output: json (one object a line) or text (one line for people)
 }
 
 // Report settings are scan's.

@@ -184,6 +184,11 @@ func (s Sinks) validate() error {
 }
 
 func (f Follow) validate() error {
+	if f.Format != "" { // "": json, as for a Settings not read from flags
+		if err := checkFormat(f.Format); err != nil {
+			return err
+		}
+	}
 	if f.Poll != 0 {
 		if err := durationIn("poll", f.Poll, MinPoll, time.Hour, "0 (inotify) or a duration from 100ms to"); err != nil {
 			return err

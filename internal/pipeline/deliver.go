@@ -296,7 +296,7 @@ func (l *lane) deliver(ctx context.Context, ds []*sink.Diagnosis) error {
 		if errors.As(err, &ra) && ra.After > wait {
 			wait = min(ra.After, l.retry.MaxRetryAfter)
 		}
-		l.log.Warn().Err(err).Str("sink", l.name).Int("attempt", attempt).Dur("retry_in", wait).Msg("delivery failed; retrying")
+		l.log.Warn().Err(err).Str("sink", l.name).Int("attempt", attempt).Stringer("retry_in", wait.Round(time.Millisecond)).Msg("delivery failed; retrying")
 		select {
 		case <-ctx.Done():
 			return errors.Join(err, ctx.Err())

@@ -131,7 +131,7 @@ func (p *Pipeline) drainContext(ctx context.Context) (dctx context.Context, dead
 			go func() {
 				select {
 				case <-p.o.clock.After(p.o.shutdown):
-					p.o.log.Warn().Dur("shutdown_timeout", p.o.shutdown).Msg("shutdown timeout: abandoning what is not delivered yet")
+					p.o.log.Warn().Stringer("shutdown_timeout", p.o.shutdown).Msg("shutdown timeout: abandoning what is not delivered yet")
 					cancel()
 				case <-dctx.Done():
 				}
