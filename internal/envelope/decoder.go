@@ -138,7 +138,9 @@ func (d *Decoder) auto(line string, r *Record) {
 				break // Mosquitto's default "1700000000: ", the most common line
 			}
 			// An RFC 3339 time starts CRI and syslog lines: read it once.
-			if t, n, ok := d.isoTime(line); ok {
+			if t, n, ok := d.isoTime(line); ok && (len(line) <= 10 || line[10] == 'T') {
+				// (a space between date and time is an application's own
+				// log time, see syslogTime, never CRI's or syslog's)
 				if d.criAt(line, t, n, r, false) || d.syslogAt(line, t, n, formISO, r, false, "") {
 					return
 				}

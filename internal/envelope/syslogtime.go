@@ -21,6 +21,13 @@ func (d *Decoder) syslogTime(s string) (t time.Time, n int, form timeForm, ok bo
 		return t, 0, 0, false
 	}
 	if isDigit(s[0]) {
+		// RFC 3339 (RFC 5424 section 6.2.3, rsyslog's RSYSLOG_FileFormat,
+		// journalctl -o short-iso) puts a 'T' between date and time; a
+		// space there is an application's own log time (Python logging's
+		// "2026-12-05 10:28:11,930 ERROR app: ..."), never a syslog header.
+		if len(s) > 10 && s[4] == '-' && s[10] != 'T' {
+			return t, 0, 0, false
+		}
 		if t, n, ok = d.isoTime(s); ok {
 			return t, n, formISO, true
 		}
