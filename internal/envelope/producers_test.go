@@ -71,6 +71,23 @@ wait $rs $jd
 exit $status
 `
 
+// nsRoot runs nsScript (in $NS_SCRIPT) with private mounts. unshare is
+// asked to leave propagation unchanged because it cannot make / private in
+// a chroot (a fresh-machine run is one): there / is not a mount point, and
+// a mount made on it would reach the machine's own namespace. So, when /
+// cannot be made private, the namespace gets a root that is a mount point:
+// a recursive bind of / at $NS_ROOT under the (private) /dev, and chroot.
+const nsRoot = `set -e
+if mount --make-rprivate / 2>/dev/null; then exec sh -c "$NS_SCRIPT"; fi
+D=$PWD
+mount --make-rprivate /dev
+mkdir "$NS_ROOT"
+mount --rbind / "$NS_ROOT"
+mount --make-rprivate "$NS_ROOT"
+cd /
+exec chroot "$NS_ROOT" sh -c 'cd "$1" && eval "$NS_SCRIPT"' sh "$D"
+`
+
 const journaldConf = `[Journal]
 Storage=volatile
 ReadKMsg=no
@@ -182,9 +199,11 @@ func startProducers(t *testing.T) *producers {
 		}
 	}
 	p.start = time.Now()
-	p.cmd = exec.Command("unshare", "-m", "-u", "sh", "-c", nsScript)
+	nsroot := fmt.Sprintf("/dev/.mqttdiag-producers-%d", time.Now().UnixNano())
+	t.Cleanup(func() { os.Remove(nsroot) }) // only made in a chroot; empty once the namespace is gone
+	p.cmd = exec.Command("unshare", "-m", "-u", "--propagation", "unchanged", "sh", "-c", nsRoot)
 	p.cmd.Dir = dir
-	p.cmd.Env = append(os.Environ(), "TZ="+zone, "JOURNALD="+journald)
+	p.cmd.Env = append(os.Environ(), "TZ="+zone, "JOURNALD="+journald, "NS_SCRIPT="+nsScript, "NS_ROOT="+nsroot)
 	var out bytes.Buffer
 	p.cmd.Stdout, p.cmd.Stderr = &out, &out
 	if err := p.cmd.Start(); err != nil {
@@ -237,7 +256,7 @@ func (p *producers) nsenter(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "nsenter", append([]string{"-t", strconv.Itoa(p.cmd.Process.Pid), "-m", "-u", "--wd=" + p.dir, "--"}, args...)...)
+	cmd := exec.CommandContext(ctx, "nsenter", append([]string{"-t", strconv.Itoa(p.cmd.Process.Pid), "-m", "-u", "-r", "--wd=" + p.dir, "--"}, args...)...)
 	cmd.Dir = p.dir
 	cmd.Env = append(os.Environ(), "TZ="+zone)
 	out, err := cmd.CombinedOutput()
