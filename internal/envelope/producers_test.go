@@ -45,6 +45,11 @@ mount -t tmpfs -o mode=755 tmpfs /dev
 for f in null zero random urandom full tty; do touch /dev/$f; mount --bind "$old/$f" /dev/$f; done
 umount -l "$old"; rmdir "$old"
 mount -t tmpfs -o mode=755 tmpfs /run
+# journald looks for the cgroup tree, which a chroot need not have.
+if [ ! -d /sys/fs/cgroup ]; then
+  mount -t sysfs -o ro sysfs /sys
+  mount -t cgroup2 -o ro cgroup2 /sys/fs/cgroup || mount -t tmpfs -o ro tmpfs /sys/fs/cgroup
+fi
 mkdir -p /run/log/journal /run/systemd/journal "$D/journal"
 mount --bind "$D/journal" /run/log/journal
 [ -d /var/log/journal ] && mount -t tmpfs tmpfs /var/log/journal
