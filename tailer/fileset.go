@@ -100,6 +100,7 @@ func (s *fileSet) run(ctx context.Context) error {
 			s.o.log.Warn().Err(err).Msg("inotify unavailable; checking files every second (use --poll to choose the interval)")
 		} else {
 			s.w = w
+			w.gap, w.clock = s.o.wakeGap, s.o.clock
 			defer w.close()
 			go w.run(ctx)
 		}

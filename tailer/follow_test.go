@@ -412,3 +412,29 @@ func TestRotatedBesideItselfRelativePathNoOlddirWarning(t *testing.T) {
 		}
 	}
 }
+
+// With a wake gap, a write that comes within the gap of the last read
+// waits for the gap (the watcher holds it on the clock) and is read when
+// the gap has passed; a lone write is read at once. This is what keeps
+// the cost of following a busy log per gap rather than per line.
+func TestWakeGapHoldsEventsWithinTheGap(t *testing.T) {
+	const gap = time.Minute // unlike any other timer of the tailer
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mosquitto.log")
+	appendFile(t, path, "")
+	clk := newFakeClock()
+	s := start(t, []string{path}, WithClock(clk), WakeGap(gap))
+	s.waitMsg(t, "following")
+	awaitIdle(t, clk, safetyTick)
+	appendFile(t, path, "first\n")
+	s.c.waitText(t, "first") // a lone event: at once, no time passed
+	appendFile(t, path, "second\n")
+	if !clk.AwaitAfter(gap, 10*time.Second) {
+		t.Fatal("the watcher did not hold an event that came within the gap")
+	}
+	if got := s.c.snapshot(); len(got) != 1 {
+		t.Fatalf("read before the gap passed: %q", texts(got))
+	}
+	clk.Advance(gap)
+	s.c.waitText(t, "second")
+}

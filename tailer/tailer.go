@@ -64,6 +64,7 @@ type options struct {
 	clock         Clock
 	rotateWait    time.Duration
 	flushEvery    time.Duration
+	wakeGap       time.Duration
 
 	// Seams for fault injection in tests.
 	stat       func(string) (fs.FileInfo, error)
@@ -120,6 +121,14 @@ func RotateWait(d time.Duration) Option { return func(o *options) { o.rotateWait
 // FlushInterval is the most often the state file is written while
 // acknowledgements come in.
 func FlushInterval(d time.Duration) Option { return func(o *options) { o.flushEvery = d } }
+
+// WakeGap sets the least time between two reads that inotify events
+// start (default 0: a read per event). A file written line by line is
+// then read once a gap, whatever its rate: the cost beside a busy broker
+// is per gap, not per line, and a line waits at most the gap (plus the
+// read) before it leaves. A lone event is read at once. No effect with
+// Poll.
+func WakeGap(d time.Duration) Option { return func(o *options) { o.wakeGap = d } }
 
 // batchLines bounds the lines per batch (tests).
 func batchLines(n int) Option { return func(o *options) { o.batchLines = n } }

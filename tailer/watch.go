@@ -38,6 +38,10 @@ type watcher struct {
 	wake chan struct{}
 	mu   sync.Mutex
 	dirs map[string]bool
+	// gap, when set, is the least time between two wake-ups: an event
+	// within gap of the last wake-up waits for gap to end (see run).
+	gap   time.Duration
+	clock Clock
 }
 
 func newWatcher(log zerolog.Logger) (*watcher, error) {
@@ -75,7 +79,14 @@ func (w *watcher) forget(dir string) {
 	}
 }
 
+// run turns events into wake-ups. With a gap, an event that comes within
+// gap of the last wake-up is held until gap has passed: a file written
+// line by line then costs one read a gap, not one per write, and while
+// run waits it reads no event, so fsnotify stops reading inotify and the
+// kernel merges the file's repeated IN_MODIFY events into one. A lone
+// event still wakes the loop at once.
 func (w *watcher) run(ctx context.Context) {
+	var last time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -86,6 +97,16 @@ func (w *watcher) run(ctx context.Context) {
 			}
 			if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
 				w.forget(ev.Name) // no-op unless it was a watched directory
+			}
+			if w.gap > 0 {
+				if wait := w.gap - w.clock.Now().Sub(last); wait > 0 {
+					select {
+					case <-ctx.Done():
+						return
+					case <-w.clock.After(wait):
+					}
+				}
+				last = w.clock.Now()
 			}
 			select {
 			case w.wake <- struct{}{}:

@@ -45,6 +45,8 @@ func Run(ctx context.Context, s Settings, paths []string, env Env, hangups <-cha
 		tailer.StateFile(f.State), tailer.Exclude(f.Exclude...)}
 	if f.Poll > 0 {
 		opts = append(opts, tailer.Poll(f.Poll))
+	} else {
+		opts = append(opts, tailer.WakeGap(wakeGap))
 	}
 	tl := tailer.New(paths, opts...)
 	var out sink.Notifier = sink.NewWriter(env.Stdout)
@@ -197,3 +199,11 @@ func logMatcherStats(log zerolog.Logger, p *pipeline.Pipeline) {
 		Int64("cache_hits", st.CacheHits).Int64("cache_misses", st.CacheMisses).
 		Int("cache_entries", st.CacheEntries).Int64("cache_bytes", st.CacheBytes).Msg("matcher")
 }
+
+// wakeGap is the least time between two reads of followed files that
+// inotify starts (tailer.WakeGap): a broker writes its log a line at a
+// time, and a read per write costs more than the lines do (issue 17's
+// profile). A lone line still leaves at once; under a steady stream a
+// line waits at most this long, well inside the 50 ms p99 latency the
+// README promises (BENCHMARKS.md, BenchmarkRunLatency).
+const wakeGap = 20 * time.Millisecond
