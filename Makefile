@@ -86,6 +86,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzConfigFile -fuzztime=30s ./cmd/mqttdiag
 	$(GO) test -run='^$$' -fuzz=FuzzRead -fuzztime=30s ./internal/catalogue
 	$(GO) test -run='^$$' -fuzz=FuzzRenderPrintf -fuzztime=30s ./internal/catalogue
+	$(GO) test -run='^$$' -fuzz=FuzzParseErlang -fuzztime=30s ./internal/catalogue/cmd/catalogue-emqx
 
 ## sample-log: capture examples/logs/ again from a real mosquitto.
 sample-log: test-deps
