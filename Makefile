@@ -79,6 +79,7 @@ lint:
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./signatures
 	$(GO) test -run='^$$' -fuzz=FuzzSplit -fuzztime=30s ./internal/brokerlog
+	$(GO) test -run='^$$' -fuzz=FuzzParseEMQX4 -fuzztime=30s ./internal/brokerlog
 	$(GO) test -run='^$$' -fuzz=FuzzLineReader -fuzztime=30s ./tailer
 	$(GO) test -run='^$$' -fuzz=FuzzMatch -fuzztime=30s ./matcher
 	$(GO) test -run='^$$' -fuzz=FuzzLoadState -fuzztime=30s ./tailer
