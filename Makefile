@@ -88,6 +88,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzRead -fuzztime=30s ./internal/catalogue
 	$(GO) test -run='^$$' -fuzz=FuzzRenderPrintf -fuzztime=30s ./internal/catalogue
 	$(GO) test -run='^$$' -fuzz=FuzzParseErlang -fuzztime=30s ./internal/catalogue/cmd/catalogue-emqx
+	$(GO) test -run='^$$' -fuzz=FuzzRenderIOLib -fuzztime=30s ./internal/catalogue
 
 ## sample-log: capture examples/logs/ again from a real mosquitto.
 sample-log: test-deps

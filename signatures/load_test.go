@@ -282,7 +282,7 @@ func TestBuiltinPack(t *testing.T) {
 // prefixes (RFC 3339 or epoch-µs text, the JSON "time" member); the full
 // prefix grammar lives in internal/brokerlog, which this package must not
 // import.
-var tsPrefix = regexp.MustCompile(`^(?:\d{9,12}: |\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+[+-]\d\d:\d\d |\d{16} |\{"time":(?:\d+|"[^"]*"),)`)
+var tsPrefix = regexp.MustCompile(`^(?:\d{9,12}: |\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+[+-]\d\d:\d\d |\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} |\d{16} |\{"time":(?:\d+|"[^"]*"),)`)
 
 func stripTimestamp(line string) string { return tsPrefix.ReplaceAllString(line, "") }
 

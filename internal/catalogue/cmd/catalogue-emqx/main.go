@@ -228,15 +228,20 @@ var faultWords = regexp.MustCompile(`(?i)den(y|ied)|not[_ ]?authori[sz]ed|permis
 	`reason[_ ]?code|\bRC\b|disconnect|terminat|shutdown|closed|lost|unreachable|down|` +
 	`cannot|can't|could not|unable|missing|not[_ ]found|no[_ ]such`)
 
+// packetTrace matches the debug lines that print an MQTT packet, whose
+// reason codes tell a refusal: 4.x "[MQTT] SEND ~s" and 5.x's
+// mqtt_packet_sent / mqtt_packet_received trace events.
+var packetTrace = regexp.MustCompile(`^(?:\[[^]]*\] )?(?:SEND|RECV) |^mqtt_packet_(?:sent|received)$`)
+
 // keep decides which calls belong in the catalogue: everything at notice
 // and above, prints to stderr, calls whose level the caller passes in,
-// and the info and debug calls that reveal a fault.
+// and the info and debug calls that reveal a fault or print a packet.
 func keep(c call) bool {
 	switch c.level {
 	case "emergency", "alert", "critical", "error", "warning", "notice", "stderr", "variable":
 		return true
 	}
-	return faultWords.MatchString(c.format)
+	return faultWords.MatchString(c.format) || packetTrace.MatchString(c.format)
 }
 
 type file struct{ path, hash string }
