@@ -9,12 +9,14 @@ package signatures_test
 
 import (
 	"bufio"
+	"encoding/json"
 	"os"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/mqttdiag/mqttdiag/internal/brokerlog"
+	"github.com/mqttdiag/mqttdiag/internal/catalogue"
 	"github.com/mqttdiag/mqttdiag/matcher"
 	"github.com/mqttdiag/mqttdiag/signatures"
 )
@@ -279,35 +281,6 @@ var emqxFields = []struct {
 	{"emqx/resource-exception", 0, map[string]string{"reason": "{badarg,[]}", "tag": "ERROR"}},
 	{"emqx/resource-exception", 1, map[string]string{"reason": "{badarg,[]}", "tag": "ERROR"}},
 	{"emqx/resource-exception", 2, map[string]string{"reason": "{badarg,[]}"}},
-	// Family signatures: the msg of a catalogue entry (signatures/catalogue/emqx.jsonl).
-	{"emqx/data-integration-error", 0, map[string]string{"event": "FOREACH_clause_exception"}},
-	{"emqx/data-integration-error", 1, map[string]string{"event": "FOREACH_clause_exception"}},
-	{"emqx/auth-backend-error", 0, map[string]string{"event": "auth_template_invalid"}},
-	{"emqx/auth-backend-error", 1, map[string]string{"event": "auth_template_invalid"}},
-	{"emqx/gateway-error", 0, map[string]string{"event": "authenticate_command_after_socket_disconnected"}},
-	{"emqx/gateway-error", 1, map[string]string{"event": "authenticate_command_after_socket_disconnected"}},
-	{"emqx/durable-storage-error", 0, map[string]string{"event": "Adding local shard replica failed"}},
-	{"emqx/durable-storage-error", 1, map[string]string{"event": "Adding local shard replica failed"}},
-	{"emqx/cluster-error", 0, map[string]string{"event": "bpapi_replicant_checker_reannounced"}},
-	{"emqx/cluster-error", 1, map[string]string{"event": "bpapi_replicant_checker_reannounced"}},
-	{"emqx/config-error", 0, map[string]string{"event": "CMD_overidden"}},
-	{"emqx/config-error", 1, map[string]string{"event": "CMD_overidden"}},
-	{"emqx/plugin-module-error", 0, map[string]string{"event": "auto_subscribe_ignored"}},
-	{"emqx/plugin-module-error", 1, map[string]string{"event": "auto_subscribe_ignored"}},
-	{"emqx/management-error", 0, map[string]string{"event": "Call to mria failed"}},
-	{"emqx/management-error", 1, map[string]string{"event": "Call to mria failed"}},
-	{"emqx/file-transfer-error", 0, map[string]string{"event": "abort_multipart_fail"}},
-	{"emqx/file-transfer-error", 1, map[string]string{"event": "abort_multipart_fail"}},
-	{"emqx/tls-certificate-error", 0, map[string]string{"event": "cert_file_not_found"}},
-	{"emqx/tls-certificate-error", 1, map[string]string{"event": "cert_file_not_found"}},
-	{"emqx/broker-core-error", 0, map[string]string{"event": "Cannot check subscribe ~p due to ~p."}},
-	{"emqx/broker-core-error", 1, map[string]string{"event": "Cannot check subscribe ~p due to ~p."}},
-	{"emqx/unexpected-internal-message", 0, map[string]string{"event": "disconnecting_due_to_unexpected_message"}},
-	{"emqx/unexpected-internal-message", 1, map[string]string{"event": "disconnecting_due_to_unexpected_message"}},
-	{"emqx/vm-monitor-warning", 0, map[string]string{"event": "busy_dist_port"}},
-	{"emqx/vm-monitor-warning", 1, map[string]string{"event": "busy_dist_port"}},
-	{"emqx/license-event", 0, map[string]string{"event": "bad_license_file"}},
-	{"emqx/license-event", 1, map[string]string{"event": "bad_license_file"}},
 	{"emqx/packet-refused-reason-code", 1, map[string]string{"packet": "SUBACK", "reason_code": "135"}},
 	{"emqx/packet-refused-reason-code", 2, map[string]string{"packet": "PUBACK", "reason_code": "135"}},
 	{"emqx/packet-refused-reason-code", 0, map[string]string{"address": "10.0.0.5:52344", "client_id": "sensor-1", "packet": "CONNACK", "reason_code": "5"}},
@@ -320,7 +293,27 @@ func TestEMQXFields(t *testing.T) {
 		byID[s.ID] = s
 	}
 	formats := map[string][2]bool{} // id -> text checked, JSON checked
-	for _, c := range emqxFields {
+	// Family signatures (and their parts): their first two source examples
+	// are one report's msg in text and JSON, captured as event.
+	cases := emqxFields
+	for _, s := range emqx {
+		if catalogue.EMQXFamilyOf(s.ID) == "" || len(s.SourceExamples) < 2 {
+			continue
+		}
+		var js struct{ Msg string }
+		if err := json.Unmarshal([]byte(s.SourceExamples[1]), &js); err != nil || js.Msg == "" {
+			t.Errorf("%s: source example 1 is not a JSON report: %q", s.ID, s.SourceExamples[1])
+			continue
+		}
+		for idx := range 2 {
+			cases = append(cases, struct {
+				id     string
+				idx    int
+				fields map[string]string
+			}{s.ID, idx, map[string]string{"event": js.Msg}})
+		}
+	}
+	for _, c := range cases {
 		s, ok := byID[c.id]
 		if !ok || c.idx >= len(s.SourceExamples) {
 			t.Errorf("%s: no source example %d", c.id, c.idx)
@@ -407,5 +400,40 @@ func TestEMQXSampleLogs(t *testing.T) {
 		if fired[s.ID] == 0 {
 			t.Errorf("%s never fires on the sample logs", s.ID)
 		}
+	}
+}
+
+// TestPrefilterKeys: the matcher's literal prefilter decides every branch
+// of the built-in pack (no signature's regex runs on every line), and
+// every branch of an EMQX family signature is keyed on fixed text of its
+// own, at least minFamilyKey bytes: a report's msg or a format's longest
+// literal, not a prefix such as "msg: " that every EMQX line holds
+// (internal/catalogue/cmd/emqx-families writes them so).
+func TestPrefilterKeys(t *testing.T) {
+	const minFamilyKey = 6
+	all, _, m := emqxPack(t)
+	costs := m.Costs()
+	families := 0
+	for i, c := range costs {
+		if c.AlwaysRun {
+			t.Errorf("%s: a branch has no literal to key the prefilter on and runs on every line", c.ID)
+		}
+		if catalogue.EMQXFamilyOf(all[i].ID) == "" {
+			continue
+		}
+		families++
+		if len(c.Branches) < 2 {
+			t.Errorf("%s: %d branch(es): its alternation was not expanded into one branch a log call", c.ID, len(c.Branches))
+		}
+		for _, b := range c.Branches {
+			for _, k := range b.Triggers {
+				if len(k) < minFamilyKey {
+					t.Errorf("%s: a %s branch is keyed on %q, shorter than %d bytes", c.ID, b.Kind, k, minFamilyKey)
+				}
+			}
+		}
+	}
+	if families < len(catalogue.EMQXFamilies) {
+		t.Errorf("%d family signatures in the pack, want at least %d", families, len(catalogue.EMQXFamilies))
 	}
 }

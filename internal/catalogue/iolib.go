@@ -2,6 +2,7 @@ package catalogue
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -28,13 +29,115 @@ var IOLibDefaults = map[byte]string{
 func RenderIOLib(format string, args []string) (string, error) {
 	var b strings.Builder
 	n := 0
+	err := scanIOLib(format, func(lit string) { b.WriteString(lit) }, func(cc byte) error {
+		switch cc {
+		case 'n':
+			b.WriteByte('\n')
+		case 'i':
+			n++
+		default:
+			def, ok := IOLibDefaults[cc]
+			if !ok {
+				return fmt.Errorf("unknown control sequence ~%c", cc)
+			}
+			if n < len(args) && args[n] != "" {
+				def = args[n]
+			}
+			n++
+			b.WriteString(def)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	if n < len(args) {
+		return "", fmt.Errorf("format %q: %d arguments but %d args", format, n, len(args))
+	}
+	return b.String(), nil
+}
+
+// IOLibRegex returns a regular expression (RE2 syntax) for what format
+// prints whatever its arguments: literal text quoted, an argument as a
+// lazy .*?, and a newline (~n or a literal one) as ,?\s+, which holds
+// both the multi-line message and what single-line logging makes of it
+// (OTP's logger_formatter replaces ",?\r?\n\s*" with ", "). Trailing
+// newlines are dropped. fixed is the longest run of literal text between
+// arguments and newlines, spaces trimmed: what a prefilter can key on.
+// The regex holds no alternation, so that a matcher distributing
+// alternations sees one branch per format.
+func IOLibRegex(format string) (re string, fixed string, err error) {
+	var b, run strings.Builder
+	pendingNL := false
+	endRun := func() {
+		if t := strings.TrimSpace(run.String()); len(t) > len(fixed) {
+			fixed = t
+		}
+		run.Reset()
+	}
+	lit := func(s string) {
+		for len(s) > 0 {
+			i := strings.IndexByte(s, '\n')
+			if i < 0 {
+				i = len(s)
+			}
+			if pendingNL {
+				// \s+ holds the indent of the next line too.
+				t := strings.TrimLeft(s[:i], " \t\r")
+				s, i = t+s[i:], len(t)
+			}
+			if i > 0 {
+				if pendingNL {
+					b.WriteString(`,?\s+`)
+					pendingNL = false
+				}
+				b.WriteString(regexp.QuoteMeta(s[:i]))
+				run.WriteString(s[:i])
+			}
+			if i < len(s) {
+				endRun()
+				pendingNL = true
+				i++
+			}
+			s = s[i:]
+		}
+	}
+	err = scanIOLib(format, lit, func(cc byte) error {
+		switch cc {
+		case 'n':
+			lit("\n")
+		case 'i':
+		default:
+			if _, ok := IOLibDefaults[cc]; !ok {
+				return fmt.Errorf("unknown control sequence ~%c", cc)
+			}
+			endRun()
+			if pendingNL {
+				b.WriteString(`,?\s+`)
+				pendingNL = false
+			}
+			if !strings.HasSuffix(b.String(), ".*?") {
+				b.WriteString(".*?")
+			}
+		}
+		return nil
+	})
+	endRun()
+	return b.String(), fixed, err
+}
+
+// scanIOLib splits an io_lib format into literal text (lit, ~~ included)
+// and the control characters of its control sequences (ctrl).
+func scanIOLib(format string, lit func(string), ctrl func(byte) error) error {
+	start := 0
 	for i := 0; i < len(format); i++ {
-		c := format[i]
-		if c != '~' {
-			b.WriteByte(c)
+		if format[i] != '~' {
 			continue
 		}
-		start := i
+		if i > start {
+			lit(format[start:i])
+		}
+		seq := i
 		i++
 		// ~F.P.PadModC: field width, precision, pad character, modifiers
 		for i < len(format) && (format[i] >= '0' && format[i] <= '9' || format[i] == '-' || format[i] == '*') {
@@ -54,29 +157,17 @@ func RenderIOLib(format string, args []string) (string, error) {
 			i++
 		}
 		if i >= len(format) {
-			return "", fmt.Errorf("format %q: control sequence at byte %d has no character", format, start)
+			return fmt.Errorf("format %q: control sequence at byte %d has no character", format, seq)
 		}
-		switch cc := format[i]; cc {
-		case '~':
-			b.WriteByte('~')
-		case 'n':
-			b.WriteByte('\n')
-		case 'i':
-			n++
-		default:
-			def, ok := IOLibDefaults[cc]
-			if !ok {
-				return "", fmt.Errorf("format %q: unknown control sequence %q at byte %d", format, format[start:i+1], start)
-			}
-			if n < len(args) && args[n] != "" {
-				def = args[n]
-			}
-			n++
-			b.WriteString(def)
+		if format[i] == '~' {
+			lit("~")
+		} else if err := ctrl(format[i]); err != nil {
+			return fmt.Errorf("format %q: %w at byte %d", format, err, seq)
 		}
+		start = i + 1
 	}
-	if n < len(args) {
-		return "", fmt.Errorf("format %q: %d arguments but %d args", format, n, len(args))
+	if start < len(format) {
+		lit(format[start:])
 	}
-	return b.String(), nil
+	return nil
 }
