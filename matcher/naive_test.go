@@ -190,8 +190,8 @@ func sampleMessages(t testing.TB) []string {
 func exampleLines(rng *rand.Rand, sigs []*signatures.Signature) []string {
 	var out []string
 	for _, s := range sigs {
-		if s.Signature != "" {
-			out = append(out, s.Signature)
+		if s.Title != "" {
+			out = append(out, s.Title)
 		}
 		out = append(out, s.Examples...)
 		re, err := syntax.Parse(s.Regex, syntax.Perl)

@@ -20,7 +20,7 @@ func Markdown(s *Signature, lang string) string {
 		return en
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# %s\n\n", pick(s.Signature, s.SignatureZh))
+	fmt.Fprintf(&b, "# %s\n\n", pick(s.Title, s.SignatureZh))
 	fmt.Fprintf(&b, "- **%s:** `%s`\n", l.id, s.ID)
 	fmt.Fprintf(&b, "- **%s:** %s\n", l.domain, s.Domain)
 	fmt.Fprintf(&b, "- **%s:** %s\n", l.category, s.Category)

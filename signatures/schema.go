@@ -18,7 +18,7 @@ import (
 // operator should know and do about it.
 type Signature struct {
 	ID          string  `json:"id"`
-	Signature   string  `json:"signature"` // the title, one line
+	Title       string  `json:"signature"` // one line; the JSON key is the seeds'
 	SignatureZh string  `json:"signature_zh"`
 	Regex       string  `json:"regex"` // RE2 syntax, matched against the message without its timestamp prefix
 	Domain      string  `json:"domain"`
@@ -84,7 +84,7 @@ type Signature struct {
 	// two diagnoses are the same fault for storm control: the same
 	// signature and the same values of these fields within the dedup
 	// window are sent once and then summarised. Empty means every named
-	// capture except the volatile ones (see VolatileFields).
+	// capture except the volatile ones (see VolatileField).
 	DedupFields []string `json:"dedup_fields,omitempty"`
 	// Threshold, when set, makes a single occurrence noise and many an
 	// incident: the alerting sinks hear of the fault only when Count
@@ -121,15 +121,21 @@ func (t *Threshold) WindowDuration() time.Duration {
 	return d
 }
 
-// VolatileFields are named captures left out of the default dedup key
-// because they differ between occurrences of one fault: a client's
-// address carries an ephemeral source port that changes with every
-// reconnect, and message and packet ids cycle with every message. Keyed
-// on them, a reconnect storm would never fold.
-var VolatileFields = map[string]bool{"address": true, "port": true, "mid": true, "packet_id": true}
+// VolatileField reports whether a named capture is left out of the
+// default dedup key because it differs between occurrences of one fault:
+// a client's address carries an ephemeral source port that changes with
+// every reconnect, and message and packet ids cycle with every message.
+// Keyed on them, a reconnect storm would never fold.
+func VolatileField(name string) bool {
+	switch name {
+	case "address", "port", "mid", "packet_id":
+		return true
+	}
+	return false
+}
 
 // KeyFields returns the fields that form the signature's dedup key:
-// DedupFields, or by default its named captures less VolatileFields, in
+// DedupFields, or by default its named captures less the volatile ones, in
 // the order the regex names them.
 func (s *Signature) KeyFields() []string {
 	if len(s.DedupFields) > 0 {
@@ -137,7 +143,7 @@ func (s *Signature) KeyFields() []string {
 	}
 	var fields []string
 	for _, n := range captureNames(s.Regex) {
-		if !VolatileFields[n] && !slices.Contains(fields, n) {
+		if !VolatileField(n) && !slices.Contains(fields, n) {
 			fields = append(fields, n)
 		}
 	}
@@ -208,9 +214,6 @@ const (
 	BrokerMosquitto = "mosquitto"
 	BrokerEMQX      = "emqx"
 )
-
-// Title is the signature's one-line description.
-func (s *Signature) Title() string { return s.Signature }
 
 // EffectiveSeverity is the signature's severity, defaulting to error for
 // documents (such as the seeds) that predate the field.

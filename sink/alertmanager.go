@@ -26,11 +26,11 @@ const (
 	DefaultResendInterval = time.Minute
 )
 
-// DefaultLabelFields are the diagnosis fields that become alert labels:
-// who is affected. They split alerts per client, user or topic; a
+// DefaultLabelFields returns the diagnosis fields that become alert
+// labels: who is affected. They split alerts per client, user or topic; a
 // threshold summary, which is about many clients, names them in its
 // annotations instead.
-var DefaultLabelFields = []string{"client_id", "username", "topic"}
+func DefaultLabelFields() []string { return []string{"client_id", "username", "topic"} }
 
 // AlertmanagerConfig is what an Alertmanager sink needs beyond its URL.
 type AlertmanagerConfig struct {
@@ -47,7 +47,7 @@ type AlertmanagerConfig struct {
 	// otherwise the generatorURL is a file:// URL of the log line.
 	GeneratorURL string
 	// LabelFields are the diagnosis fields that become labels
-	// (DefaultLabelFields when nil).
+	// (DefaultLabelFields() when nil).
 	LabelFields []string
 }
 
@@ -96,7 +96,7 @@ func NewAlertmanager(rawURL string, cfg AlertmanagerConfig) (*Alertmanager, erro
 		cfg.ResendInterval = DefaultResendInterval
 	}
 	if cfg.LabelFields == nil {
-		cfg.LabelFields = DefaultLabelFields
+		cfg.LabelFields = DefaultLabelFields()
 	}
 	for _, f := range cfg.LabelFields {
 		switch LabelName(f) {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mqttdiag/mqttdiag/internal/clock"
 )
 
 func TestAlertName(t *testing.T) {
@@ -32,8 +34,9 @@ func TestAlertName(t *testing.T) {
 func TestAlertmanagerAlerts(t *testing.T) {
 	srv, got := receiver(t, func(int, http.ResponseWriter) {})
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	fc := clock.NewFake(now)
 	am, err := NewAlertmanager(srv.URL+"/", AlertmanagerConfig{
-		HTTPOptions: HTTPOptions{Now: func() time.Time { return now }}, Instance: "edge-1", ResolveTimeout: 5 * time.Minute,
+		HTTPOptions: HTTPOptions{Clock: fc}, Instance: "edge-1", ResolveTimeout: 5 * time.Minute,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -106,14 +109,14 @@ func TestAlertmanagerAlerts(t *testing.T) {
 	if err := json.Unmarshal((<-got).body, &re); err != nil || len(re) != 2 {
 		t.Fatalf("refresh sent %d alerts (%v)", len(re), err)
 	}
-	now = now.Add(6 * time.Minute)
+	fc.Advance(6 * time.Minute)
 	if n, err := am.Refresh(context.Background()); err != nil || n != 1 {
 		t.Fatal(n, err)
 	}
 	if err := json.Unmarshal((<-got).body, &re); err != nil || len(re) != 1 || re[0].Labels["client_id"] != "sensor-1" {
 		t.Fatalf("refresh after 6m sent %v (%v), want only the alert seen 2m later", re, err)
 	}
-	now = now.Add(2 * time.Minute)
+	fc.Advance(2 * time.Minute)
 	if n, err := am.Refresh(context.Background()); err != nil || n != 0 || len(am.Active()) != 0 {
 		t.Errorf("after every endsAt: %d active (%v)", len(am.Active()), err)
 	}

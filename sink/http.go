@@ -32,8 +32,16 @@ type HTTPOptions struct {
 	RootCAs *x509.CertPool
 	// UserAgent is sent with each request.
 	UserAgent string
-	// Now replaces time.Now (tests).
-	Now func() time.Time
+	// Clock stamps requests and alerts (the system clock when nil).
+	Clock Clock
+}
+
+// Clock is a sink's source of time. It names only standard types, so
+// mqttdiag's internal clock and a test's fake fit it.
+type Clock interface {
+	Now() time.Time
+	// After returns a channel that receives the time once d has passed.
+	After(d time.Duration) <-chan time.Time
 }
 
 // LoadCAFile reads a PEM file of CA certificates into a pool.
@@ -68,8 +76,8 @@ func (o HTTPOptions) client() *http.Client {
 }
 
 func (o HTTPOptions) now() time.Time {
-	if o.Now != nil {
-		return o.Now()
+	if o.Clock != nil {
+		return o.Clock.Now()
 	}
 	return time.Now()
 }

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mqttdiag/mqttdiag/internal/clock"
 )
 
 // received is one request a test receiver got.
@@ -44,7 +46,7 @@ func TestWebhookSignsAndAuthenticates(t *testing.T) {
 	srv, got := receiver(t, func(int, http.ResponseWriter) {})
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	w, err := NewWebhook(srv.URL+"/hook?key=query-credential", WebhookConfig{
-		HTTPOptions: HTTPOptions{UserAgent: "mqttdiag/test", Now: func() time.Time { return now }},
+		HTTPOptions: HTTPOptions{UserAgent: "mqttdiag/test", Clock: clock.NewFake(now)},
 		Header:      http.Header{"X-Team": {"mqtt-oncall"}},
 		Token:       "bearer-token-value",
 		Secret:      secret,
@@ -112,7 +114,7 @@ func TestWebhookClassifiesAnswers(t *testing.T) {
 				// A debugging receiver that echoes the request's credentials.
 				io.WriteString(w, "echo: Bearer tok-123 and hmac-key-456")
 			})
-			w, err := NewWebhook(srv.URL, WebhookConfig{HTTPOptions: HTTPOptions{Now: func() time.Time { return now }}, Token: "tok-123", Secret: []byte("hmac-key-456")})
+			w, err := NewWebhook(srv.URL, WebhookConfig{HTTPOptions: HTTPOptions{Clock: clock.NewFake(now)}, Token: "tok-123", Secret: []byte("hmac-key-456")})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -186,3 +188,9 @@ func TestWebhookRejectsBadURLs(t *testing.T) {
 		}
 	}
 }
+
+// mqttdiag's clocks fit the sink's.
+var (
+	_ Clock = clock.Real{}
+	_ Clock = (*clock.Fake)(nil)
+)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqttdiag/mqttdiag/internal/app"
 	"github.com/mqttdiag/mqttdiag/internal/pipeline"
 	"github.com/mqttdiag/mqttdiag/sink"
 	"github.com/mqttdiag/mqttdiag/tailer"
@@ -68,8 +69,8 @@ func BenchmarkDeliveryWebhook(b *testing.B) {
 				}
 			}))
 			defer srv.Close()
-			g := &globalFlags{logLevel: "error", logFormat: "json"}
-			_, _, m, err := g.setup(io.Discard)
+			g := app.Global{LogLevel: "error", LogFormat: "json"}
+			_, _, m, err := g.Setup(io.Discard)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -81,12 +82,12 @@ func BenchmarkDeliveryWebhook(b *testing.B) {
 			start := time.Now()
 			for range b.N {
 				got.Store(0)
-				opts := []pipeline.Option{pipeline.StormControl(time.Minute, nil), pipeline.Batch(100, 10*time.Millisecond)}
+				opts := []pipeline.Option{pipeline.StormControl(time.Minute, nil), pipeline.AlertBatch(100, 10*time.Millisecond)}
 				if bc.webhook {
 					opts = append(opts, pipeline.Alerting(wh))
 				}
 				p := pipeline.New(m, []sink.Notifier{sink.NewWriter(io.Discard)}, opts...)
-				st, err := runPipeline(context.Background(), tailer.New([]string{path}), p)
+				st, err := app.RunPipeline(context.Background(), tailer.New([]string{path}), p)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -14,6 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/mqttdiag/mqttdiag/internal/app"
 	"github.com/mqttdiag/mqttdiag/internal/testutil/brokertest"
 )
 
@@ -28,7 +29,7 @@ type invocation struct {
 // environment variable mqttdiag does not have.
 func checkInvocation(t *testing.T, inv invocation) {
 	t.Helper()
-	root := newRootCmd(strings.NewReader(""), io.Discard, io.Discard, func(string) string { return "" })
+	root := newTestRoot(strings.NewReader(""), io.Discard, io.Discard, func(string) string { return "" })
 	if len(inv.args) == 0 {
 		t.Errorf("%s: no mqttdiag arguments found", inv.where)
 		return
@@ -56,8 +57,8 @@ func checkInvocation(t *testing.T, inv invocation) {
 	}
 	names := allFlagNames(root)
 	for _, e := range inv.env {
-		flag := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(e, envPrefix), "_", "-"))
-		if !names[flag] && e != envWebhookToken && e != envWebhookSecret {
+		flag := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(e, "MQTTDIAG_"), "_", "-"))
+		if !names[flag] && e != app.EnvWebhookToken && e != app.EnvWebhookSecret {
 			t.Errorf("%s: environment variable %s names no setting", inv.where, e)
 		}
 	}
@@ -66,7 +67,7 @@ func checkInvocation(t *testing.T, inv invocation) {
 func mqttdiagEnv(m map[string]string) []string {
 	var out []string
 	for k := range m {
-		if strings.HasPrefix(k, envPrefix) {
+		if strings.HasPrefix(k, "MQTTDIAG_") {
 			out = append(out, k)
 		}
 	}

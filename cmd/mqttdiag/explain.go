@@ -9,11 +9,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mqttdiag/mqttdiag/internal/app"
 	"github.com/mqttdiag/mqttdiag/signatures"
 	"github.com/mqttdiag/mqttdiag/signatures/lint"
+	"github.com/mqttdiag/mqttdiag/sink/report"
 )
 
-func newExplainCmd(g *globalFlags) *cobra.Command {
+func newExplainCmd(s *app.Settings) *cobra.Command {
 	var lang string
 	var noCard bool
 	c := &cobra.Command{
@@ -30,10 +32,10 @@ to write and debug a signature, like cscli explain or fail2ban-regex.`,
   tail -n 100 /var/log/mosquitto/mosquitto.log | mqttdiag explain --no-card
   mqttdiag explain --no-builtin --signatures ./my-signature.json 'Client x has exceeded timeout, disconnecting.'`,
 		RunE: func(c *cobra.Command, args []string) error {
-			if lang != "en" && lang != "zh" {
-				return fmt.Errorf("--lang %q: want en or zh", lang)
+			if err := app.ValidateLang(lang); err != nil {
+				return err
 			}
-			pack, err := g.loadPack()
+			pack, err := s.Global.LoadPack()
 			if err != nil {
 				return err
 			}
@@ -66,12 +68,14 @@ to write and debug a signature, like cscli explain or fail2ban-regex.`,
 
 func writeExplanation(w io.Writer, e lint.Explanation, lang string, cards bool) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "line:    %s\n", e.Line)
+	// Log text reaches a terminal here: escape sequences in it are shown,
+	// not run.
+	fmt.Fprintf(&b, "line:    %s\n", report.Printable(e.Line))
 	if e.Message != e.Line {
-		fmt.Fprintf(&b, "message: %s   (timestamp prefix removed; signatures match this)\n", e.Message)
+		fmt.Fprintf(&b, "message: %s   (timestamp prefix removed; signatures match this)\n", report.Printable(e.Message))
 	}
 	for _, m := range e.Matches {
-		fmt.Fprintf(&b, "\nMATCH %s — %s\n", m.Signature.ID, m.Signature.Title())
+		fmt.Fprintf(&b, "\nMATCH %s — %s\n", m.Signature.ID, m.Signature.Title)
 		keys := make([]string, 0, len(m.Fields))
 		for k := range m.Fields {
 			keys = append(keys, k)
@@ -93,7 +97,7 @@ func writeExplanation(w io.Writer, e lint.Explanation, lang string, cards bool) 
 			b.WriteString("No signature shares any literal text with it.\n")
 		}
 		for i, nm := range e.Closest {
-			fmt.Fprintf(&b, "\n%d. closest: %s — %s (%d%% of its words present)\n", i+1, nm.Signature.ID, nm.Signature.Title(), int(nm.Score*100+0.5))
+			fmt.Fprintf(&b, "\n%d. closest: %s — %s (%d%% of its words present)\n", i+1, nm.Signature.ID, nm.Signature.Title, int(nm.Score*100+0.5))
 			fmt.Fprintf(&b, "   regex:       %s\n", nm.Signature.Regex)
 			if len(nm.Missing) > 0 {
 				fmt.Fprintf(&b, "   missing:     %s\n", quoteList(nm.Missing))
@@ -102,7 +106,7 @@ func writeExplanation(w io.Writer, e lint.Explanation, lang string, cards bool) 
 				fmt.Fprintf(&b, "   present:     %s\n", quoteList(nm.Present))
 			}
 			if nm.FailedAt != "" {
-				fmt.Fprintf(&b, "   matches up to: %s\n   fails at:      %s\n", orStart(nm.MatchedPart), nm.FailedAt)
+				fmt.Fprintf(&b, "   matches up to: %s\n   fails at:      %s\n", report.Printable(orStart(nm.MatchedPart)), report.Printable(nm.FailedAt))
 			} else {
 				b.WriteString("   each part matches alone; they do not fit together on this line\n")
 			}

@@ -9,11 +9,9 @@ import (
 	"sync"
 	"text/tabwriter"
 
-	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
-	"github.com/mqttdiag/mqttdiag/internal/brokerconf"
-	"github.com/mqttdiag/mqttdiag/internal/brokerlog"
+	"github.com/mqttdiag/mqttdiag/internal/app"
 	"github.com/mqttdiag/mqttdiag/internal/pipeline"
 	"github.com/mqttdiag/mqttdiag/signatures"
 	"github.com/mqttdiag/mqttdiag/signatures/lint"
@@ -21,7 +19,7 @@ import (
 	"github.com/mqttdiag/mqttdiag/tailer"
 )
 
-func newSignaturesCmd(g *globalFlags) *cobra.Command {
+func newSignaturesCmd(s *app.Settings) *cobra.Command {
 	c := &cobra.Command{
 		Use:     "signatures",
 		Aliases: []string{"sig"},
@@ -30,18 +28,18 @@ func newSignaturesCmd(g *globalFlags) *cobra.Command {
 		Long: `The signatures commands work on the loaded pack: the built-in one plus
 --signatures files and directories (or only those with --no-builtin).`,
 	}
-	c.AddCommand(newSigListCmd(g), newSigShowCmd(g), newSigLintCmd(g), newSigTestCmd(g))
+	c.AddCommand(newSigListCmd(s), newSigShowCmd(s), newSigLintCmd(s), newSigTestCmd(s))
 	return c
 }
 
-func newSigListCmd(g *globalFlags) *cobra.Command {
+func newSigListCmd(s *app.Settings) *cobra.Command {
 	return &cobra.Command{
 		Use:     "list",
 		Short:   "Print a table of the loaded signatures: id, broker, severity, title",
 		Example: "  mqttdiag signatures list\n  mqttdiag signatures list --no-builtin --signatures ./site-pack",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			pack, err := g.loadPack()
+			pack, err := s.Global.LoadPack()
 			if err != nil {
 				return err
 			}
@@ -52,14 +50,14 @@ func newSigListCmd(g *globalFlags) *cobra.Command {
 				if broker == "" {
 					broker = "any"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.ID, broker, s.EffectiveSeverity(), s.Title())
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.ID, broker, s.EffectiveSeverity(), s.Title)
 			}
 			return tw.Flush()
 		},
 	}
 }
 
-func newSigShowCmd(g *globalFlags) *cobra.Command {
+func newSigShowCmd(s *app.Settings) *cobra.Command {
 	var lang string
 	c := &cobra.Command{
 		Use:   "show ID",
@@ -68,7 +66,7 @@ func newSigShowCmd(g *globalFlags) *cobra.Command {
   mqttdiag signatures show --lang zh communication/mqtt-publish-identifier-already-in-use`,
 		Args: cobra.ExactArgs(1),
 		ValidArgsFunction: func(c *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
-			pack, err := g.loadPack()
+			pack, err := s.Global.LoadPack()
 			if err != nil {
 				return nil, cobra.ShellCompDirectiveError
 			}
@@ -78,7 +76,7 @@ func newSigShowCmd(g *globalFlags) *cobra.Command {
 			if lang != "en" && lang != "zh" {
 				return fmt.Errorf("--lang %q: want en or zh", lang)
 			}
-			pack, err := g.loadPack()
+			pack, err := s.Global.LoadPack()
 			if err != nil {
 				return err
 			}
@@ -94,7 +92,7 @@ func newSigShowCmd(g *globalFlags) *cobra.Command {
 	return c
 }
 
-func newSigLintCmd(g *globalFlags) *cobra.Command {
+func newSigLintCmd(s *app.Settings) *cobra.Command {
 	var strict, cost bool
 	c := &cobra.Command{
 		Use:   "lint [PATH...]",
@@ -117,14 +115,14 @@ It exits 1 when there are errors.`,
 				if err == nil {
 					_, err = signatures.NewPack(sigs)
 				}
-				if err == nil && !g.noBuiltin {
+				if err == nil && !s.Global.NoBuiltin {
 					// A site pack runs beside the built-in one: overlaps
 					// with it matter as much as within the site pack.
 					against, err = signatures.Builtin()
 				}
 			} else {
 				var pack *signatures.Pack
-				if pack, err = g.loadPack(); err == nil {
+				if pack, err = s.Global.LoadPack(); err == nil {
 					sigs = pack.Signatures()
 				}
 			}
@@ -172,8 +170,8 @@ func (c *collector) Notify(_ context.Context, ds []*sink.Diagnosis) (bool, error
 	return false, nil
 }
 
-func newSigTestCmd(g *globalFlags) *cobra.Command {
-	var in inputFlags
+func newSigTestCmd(s *app.Settings) *cobra.Command {
+	var in app.Input
 	c := &cobra.Command{
 		Use:   "test LOG...",
 		Short: "Run logs against the pack: counts per signature and the fault lines nothing explains",
@@ -185,21 +183,21 @@ to see what a pack misses on your own logs before writing a signature.`,
 		Example: "  mqttdiag signatures test /var/log/mosquitto/mosquitto.log\n  mqttdiag signatures test --signatures ./site-pack broker.log",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			log, pack, m, err := g.setup(c.ErrOrStderr())
+			log, pack, m, err := s.Global.Setup(c.ErrOrStderr())
 			if err != nil {
 				return err
 			}
 			col := &collector{}
 			// Every unexplained line counts here: no rate limit.
 			p := pipeline.New(m, []sink.Notifier{col}, pipeline.Logger(log), pipeline.Unknown(true, 0))
-			st, err := runPipeline(c.Context(), tailer.New(args, tailer.MaxLineBytes(in.maxLineBytes), tailer.Logger(log), tailer.StdinReader(c.InOrStdin())), p)
+			st, err := app.RunPipeline(c.Context(), tailer.New(args, tailer.MaxLineBytes(in.MaxLineBytes), tailer.Logger(log), tailer.StdinReader(c.InOrStdin())), p)
 			if err != nil {
 				return err
 			}
 			return writeTestReport(c.OutOrStdout(), pack, st, col.ds)
 		},
 	}
-	in.register(c)
+	registerInput(c, &in)
 	return c
 }
 
@@ -235,7 +233,7 @@ func writeTestReport(w io.Writer, pack *signatures.Pack, st pipeline.Stats, ds [
 	for _, id := range ids {
 		title := ""
 		if s, ok := pack.Lookup(id); ok {
-			title = s.Title()
+			title = s.Title
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\n", counts[id], id, title)
 	}
@@ -271,41 +269,4 @@ func sumGroups[G any](m map[string]G, f func(G) int) int {
 		n += f(g)
 	}
 	return n
-}
-
-// onlyConnectionMessages reports whether every line a Mosquitto signature
-// is known to match (its examples, real or from source) is one mosquitto
-// prints only with connection_messages on.
-func onlyConnectionMessages(s *signatures.Signature) bool {
-	n := 0
-	for _, l := range append(s.Examples[:len(s.Examples):len(s.Examples)], s.SourceExamples...) {
-		msg, _, _ := brokerlog.Split(l)
-		if !brokerlog.MosquittoConnectionMessage(msg) {
-			return false
-		}
-		n++
-	}
-	return n > 0
-}
-
-// warnUnfireable logs, at start, the signatures that cannot fire with the
-// broker configuration given by --broker-config.
-func warnUnfireable(log zerolog.Logger, pack *signatures.Pack, cfg *brokerconf.Config) {
-	if cfg == nil {
-		return
-	}
-	var ids []string
-	for _, s := range pack.Signatures() {
-		if s.Broker != "" && s.Broker != cfg.Broker {
-			continue
-		}
-		if ok, why := cfg.Logs(s.LogLevel); !ok {
-			ids = append(ids, s.ID+" ("+why+")")
-		} else if cfg.Broker == "mosquitto" && !cfg.ConnectionMessages && onlyConnectionMessages(s) {
-			ids = append(ids, s.ID+" (needs `connection_messages true`, the default; "+cfg.File+" sets it false)")
-		}
-	}
-	if len(ids) > 0 {
-		log.Warn().Strs("signatures", ids).Int("count", len(ids)).Msg("these signatures cannot fire with the broker's logging configuration")
-	}
 }

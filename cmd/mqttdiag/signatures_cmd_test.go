@@ -156,10 +156,30 @@ func TestExplainCommand(t *testing.T) {
 	}
 }
 
+// A log line's terminal control sequences (shared/repro/09_terminal_escape.sh)
+// are printed as escapes, so that explain cannot retitle the window, clear
+// the screen or write the clipboard; the captured field is quoted.
+func TestExplainEscapesControlSequences(t *testing.T) {
+	line := "1795321999: Client esc\x1b]0;PWNED-TITLE\x07\x1b[2J already connected, closing old connection."
+	code, out, _ := runCLI(t, "", "explain", "--no-card", line)
+	if code != 0 || !strings.Contains(out, "MATCH communication/mqtt-publish-identifier-already-in-use") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	if strings.ContainsAny(out, "\x1b\x07") {
+		t.Errorf("control characters printed raw:\n%q", out)
+	}
+	for _, want := range []string{`line:    1795321999: Client esc\x1b]0;PWNED-TITLE\x07\x1b[2J already connected`,
+		`message: Client esc\x1b]0;PWNED-TITLE\x07\x1b[2J already connected`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 // Every command's --help shows examples (Go CLI conventions; shell
 // completion comes from cobra).
 func TestEveryCommandHasExamples(t *testing.T) {
-	root := newRootCmd(strings.NewReader(""), io.Discard, io.Discard, func(string) string { return "" })
+	root := newTestRoot(strings.NewReader(""), io.Discard, io.Discard, func(string) string { return "" })
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		if !c.Hidden && c.Name() != "help" && c.Parent() != nil && c.Example == "" {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mqttdiag/mqttdiag/internal/app"
 	"github.com/mqttdiag/mqttdiag/matcher"
 	"github.com/mqttdiag/mqttdiag/signatures"
 )
@@ -65,7 +66,7 @@ func writeCostReport(w io.Writer, sigs []*signatures.Signature) error {
 }
 
 // newSignaturesCostCmd is `mqttdiag signatures cost`.
-func newSignaturesCostCmd(g *globalFlags) *cobra.Command {
+func newSignaturesCostCmd(s *app.Settings) *cobra.Command {
 	return &cobra.Command{
 		Use:     "cost",
 		Example: "  mqttdiag signatures cost\n  mqttdiag signatures cost --no-builtin --signatures ./site-pack",
@@ -77,7 +78,7 @@ runs per million broker log lines. Always-run signatures are listed first: no
 literal can trigger them, so their regex runs on every line.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			pack, err := g.loadPack()
+			pack, err := s.Global.LoadPack()
 			if err != nil {
 				return err
 			}
@@ -89,7 +90,7 @@ literal can trigger them, so their regex runs on every line.`,
 // attachSignaturesCost adds `cost` under the root's `signatures` command,
 // creating a bare one if the root has none yet (the full command, with
 // list, show, lint and test, is built elsewhere and keeps this child).
-func attachSignaturesCost(root *cobra.Command, g *globalFlags) {
+func attachSignaturesCost(root *cobra.Command, s *app.Settings) {
 	var parent *cobra.Command
 	for _, c := range root.Commands() {
 		if c.Name() == "signatures" {
@@ -100,5 +101,5 @@ func attachSignaturesCost(root *cobra.Command, g *globalFlags) {
 		parent = &cobra.Command{Use: "signatures", Short: "Inspect the loaded signatures"}
 		root.AddCommand(parent)
 	}
-	parent.AddCommand(newSignaturesCostCmd(g))
+	parent.AddCommand(newSignaturesCostCmd(s))
 }

@@ -71,8 +71,9 @@ type SinkStats struct {
 
 // laneCounters are a lane's SinkStats, updated while it runs.
 type laneCounters struct {
-	sent, poisoned, failed, retried, refreshes, refreshFailures atomic.Int64
-	failingSince                                                atomic.Int64 // Unix ns; 0 when healthy
+	queued, sent, poisoned, failed, retried, refreshes, refreshFailures atomic.Int64
+	failingSince                                                        atomic.Int64 // Unix ns; 0 when healthy
+	lastErr                                                             atomic.Pointer[string]
 }
 
 // RetryPolicy is the shared retry loop's backoff: the first wait is
@@ -84,8 +85,10 @@ type RetryPolicy struct {
 	MaxRetryAfter time.Duration
 }
 
-// DefaultRetry is the retry policy unless Retry sets another.
-var DefaultRetry = RetryPolicy{Min: 100 * time.Millisecond, Max: 30 * time.Second, MaxRetryAfter: 10 * time.Minute}
+// DefaultRetry returns the retry policy used unless Retry sets another.
+func DefaultRetry() RetryPolicy {
+	return RetryPolicy{Min: 100 * time.Millisecond, Max: 30 * time.Second, MaxRetryAfter: 10 * time.Minute}
+}
 
 // lane is one sink with its own bounded queue, drained by its own
 // goroutine: a slow sink fills its own queue before it holds anyone up.
@@ -126,6 +129,22 @@ func (l *lane) stats() SinkStats {
 		QueueDepth: len(l.q), QueueCap: cap(l.q),
 		FailingSince: unixNano(l.c.failingSince.Load()),
 	}
+}
+
+// put queues an item for the lane; it blocks while the queue is full.
+func (l *lane) put(ctx context.Context, it item) error {
+	if err := put(ctx, l.q, it); err != nil {
+		return err
+	}
+	l.c.queued.Add(1)
+	return nil
+}
+
+// pending is how many diagnoses were queued for the lane and neither
+// accepted nor refused for good: in its queue, or in the batch it is
+// trying to deliver.
+func (l *lane) pending() int64 {
+	return l.c.queued.Load() - l.c.sent.Load() - l.c.poisoned.Load()
 }
 
 func unixNano(ns int64) time.Time {
@@ -246,6 +265,8 @@ func (l *lane) deliver(ctx context.Context, ds []*sink.Diagnosis) error {
 		}
 		l.c.failed.Add(1)
 		l.c.failingSince.CompareAndSwap(0, l.clock.Now().UnixNano())
+		msg := err.Error()
+		l.c.lastErr.Store(&msg)
 		if !retry {
 			l.c.poisoned.Add(int64(len(ds)))
 			ids := make([]string, 0, min(len(ds), 5))

@@ -212,7 +212,7 @@ func (r *retryAfter) Notify(context.Context, []*sink.Diagnosis) (bool, error) {
 func TestRetryHonoursRetryAfter(t *testing.T) {
 	fc := clock.NewFake(time.Unix(0, 0))
 	ra := &retryAfter{after: 7 * time.Second}
-	p := New(pack(t), []sink.Notifier{ra}, WaitClock(fc))
+	p := New(pack(t), []sink.Notifier{ra}, Clock(fc))
 	ran := make(chan error, 1)
 	go func() {
 		ran <- p.Run(context.Background(), feed(takeoverLine(0, "a")))
@@ -237,7 +237,7 @@ func TestRetryBackoffGrows(t *testing.T) {
 	fc := clock.NewFake(time.Unix(0, 0))
 	rec := &recorder{fail: 6, retry: true}
 	pol := RetryPolicy{Min: time.Second, Max: 8 * time.Second, MaxRetryAfter: time.Minute}
-	p := New(pack(t), []sink.Notifier{rec}, WaitClock(fc), Retry(pol))
+	p := New(pack(t), []sink.Notifier{rec}, Clock(fc), Retry(pol))
 	ran := make(chan error, 1)
 	go func() { ran <- p.Run(context.Background(), feed(takeoverLine(0, "a"))) }()
 	base := time.Second
@@ -268,7 +268,7 @@ func (alwaysDown) Notify(ctx context.Context, _ []*sink.Diagnosis) (bool, error)
 // gives up without acknowledging: the lines are read again at restart.
 func TestShutdownTimeoutAbandonsUnacknowledged(t *testing.T) {
 	fc := clock.NewFake(time.Unix(0, 0))
-	p := New(pack(t), []sink.Notifier{alwaysDown{}}, WaitClock(fc), ShutdownTimeout(10*time.Second),
+	p := New(pack(t), []sink.Notifier{alwaysDown{}}, Clock(fc), ShutdownTimeout(10*time.Second),
 		Retry(RetryPolicy{Min: time.Hour, Max: time.Hour}))
 	ctx, stop := context.WithCancel(context.Background())
 	in := make(chan tailer.Batch, 1)
@@ -285,10 +285,55 @@ func TestShutdownTimeoutAbandonsUnacknowledged(t *testing.T) {
 		t.Fatal("no shutdown timer")
 	}
 	fc.Advance(10 * time.Second)
-	if err := waitFor(t, ran, "Run"); err != nil {
-		t.Errorf("Run after the shutdown timeout: %v, want nil", err)
+	var ab *AbandonedError
+	if err := waitFor(t, ran, "Run"); !errors.As(err, &ab) || ab.Diagnoses != 1 || len(ab.Sinks) != 1 ||
+		ab.Sinks[0].Pending != 1 || ab.Sinks[0].LastError != "connection refused" {
+		t.Errorf("Run after the shutdown timeout: %v, want 1 diagnosis abandoned at 1 sink, with its last error", err)
 	}
 	if acked {
 		t.Error("undelivered batch acknowledged")
+	}
+}
+
+// A scan's input ends without a signal: delivery to a sink that keeps
+// failing is bounded by the shutdown timeout from then on, and Run says
+// what it abandoned.
+func TestShutdownTimeoutRunsFromTheEndOfInput(t *testing.T) {
+	fc := clock.NewFake(time.Unix(0, 0))
+	p := New(pack(t), nil, Alerting(alwaysDown{}), AlertBatch(1, 0), Clock(fc), ShutdownTimeout(10*time.Second),
+		Retry(RetryPolicy{Min: time.Hour, Max: time.Hour}))
+	in := make(chan tailer.Batch, 1)
+	in <- tailer.Batch{Lines: []tailer.Line{takeoverLine(0, "a")}}
+	close(in)
+	ran := make(chan error, 1)
+	go func() { ran <- p.Run(context.Background(), in) }()
+	// The retry wait and the shutdown timer.
+	if !fc.BlockUntil(2, 10*time.Second) {
+		t.Fatal("no shutdown timer once the input ended")
+	}
+	fc.Advance(10 * time.Second)
+	var ab *AbandonedError
+	if err := waitFor(t, ran, "Run"); !errors.As(err, &ab) || ab.Diagnoses != 1 {
+		t.Errorf("Run: %v, want 1 diagnosis abandoned", err)
+	}
+}
+
+// Without any sink a batch with diagnoses completes at once.
+func TestNoSinkAcknowledgesAtOnce(t *testing.T) {
+	p := New(pack(t), nil)
+	in := make(chan tailer.Batch, 1)
+	acked := make(chan struct{})
+	in <- tailer.Batch{Lines: []tailer.Line{takeoverLine(0, "a")}, Done: func() { close(acked) }}
+	close(in)
+	if err := p.Run(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-acked:
+	default:
+		t.Error("batch not acknowledged")
+	}
+	if p.Stats().Diagnoses != 1 {
+		t.Errorf("%d diagnoses, want 1", p.Stats().Diagnoses)
 	}
 }

@@ -42,7 +42,7 @@ type knowledge struct {
 
 func newKnowledge(s *signatures.Signature, lang string) *knowledge {
 	k := &knowledge{
-		title:       s.Title(),
+		title:       s.Title,
 		rootCause:   s.RootCause,
 		workarounds: make([]sink.Workaround, 0, len(s.Workarounds)),
 		deadEnds:    make([]sink.DeadEnd, 0, len(s.DeadEnds)),

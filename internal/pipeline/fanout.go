@@ -2,7 +2,10 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -28,7 +31,7 @@ type delivery struct {
 }
 
 func defaultDelivery() delivery {
-	return delivery{clock: clock.Real{}, retry: DefaultRetry, queue: DefaultQueue, batchMax: 100}
+	return delivery{clock: clock.Real{}, retry: DefaultRetry(), queue: DefaultQueue, batchMax: 100}
 }
 
 // DefaultQueue is each sink's queue length, in diagnoses, unless Queue
@@ -62,19 +65,14 @@ func DedupRecords(on bool) Option { return func(o *options) { o.dedupRecords = o
 // Queue sets each sink's queue length, in diagnoses.
 func Queue(n int) Option { return func(o *options) { o.queue = max(1, n) } }
 
-// Batch sets how many diagnoses an alerting sink gets per call at most,
-// and how long a batch may wait to fill up after its first diagnosis.
-func Batch(maxDiagnoses int, wait time.Duration) Option {
+// AlertBatch sets how many diagnoses an alerting sink gets per call at
+// most, and how long a batch may wait to fill up after its first diagnosis.
+func AlertBatch(maxDiagnoses int, wait time.Duration) Option {
 	return func(o *options) { o.batchMax, o.batchWait = max(1, maxDiagnoses), wait }
 }
 
 // Retry sets the backoff of the retry loop every sink shares.
 func Retry(p RetryPolicy) Option { return func(o *options) { o.retry = p } }
-
-// WaitClock sets the clock that backoffs, batch waits, windows, re-sends
-// and the shutdown timeout wait on; tests pass a clock.Fake. Unless Clock
-// is given too, it also stamps observed_at.
-func WaitClock(c clock.Clock) Option { return func(o *options) { o.clock = c } }
 
 // ShutdownTimeout bounds delivery after Run's context ends.
 func ShutdownTimeout(d time.Duration) Option { return func(o *options) { o.shutdown = d } }
@@ -91,22 +89,29 @@ func (p *Pipeline) SinkStats() []SinkStats {
 	return st
 }
 
-// drainContext is the delivery context: it outlives ctx by the shutdown
-// timeout (forever without one).
-func (p *Pipeline) drainContext(ctx context.Context) (context.Context, func()) {
+// drainContext is the delivery context. It ends the shutdown timeout
+// after ctx ends or the input ends (deadline is called), whichever comes
+// first; without a timeout it never ends on its own.
+func (p *Pipeline) drainContext(ctx context.Context) (dctx context.Context, deadline, stop func()) {
 	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	if p.o.shutdown <= 0 {
-		return dctx, cancel
+		return dctx, func() {}, cancel
 	}
-	stop := context.AfterFunc(ctx, func() {
-		select {
-		case <-p.o.clock.After(p.o.shutdown):
-			p.o.log.Error().Dur("shutdown_timeout", p.o.shutdown).Msg("shutdown timeout: abandoning undelivered diagnoses; their lines stay unacknowledged and are read again after a restart")
-			cancel()
-		case <-dctx.Done():
-		}
-	})
-	return dctx, func() { stop(); cancel() }
+	var once sync.Once
+	deadline = func() {
+		once.Do(func() {
+			go func() {
+				select {
+				case <-p.o.clock.After(p.o.shutdown):
+					p.o.log.Warn().Dur("shutdown_timeout", p.o.shutdown).Msg("shutdown timeout: abandoning what is not delivered yet")
+					cancel()
+				case <-dctx.Done():
+				}
+			}()
+		})
+	}
+	stopAfter := context.AfterFunc(ctx, deadline)
+	return dctx, deadline, func() { stopAfter(); cancel() }
 }
 
 // network is one Run's delivery: lanes that get every diagnosis
@@ -118,6 +123,11 @@ type network struct {
 	stormIn chan item // nil without a storm stage
 	wg      sync.WaitGroup
 	err     error // of the storm stage
+	// routed counts diagnoses handed to the network, settled those every
+	// route accepted (or refused for good): the difference is what a
+	// shutdown deadline abandons.
+	routed, settled atomic.Int64
+	timeout         time.Duration
 }
 
 func (p *Pipeline) startDelivery(ctx context.Context) *network {
@@ -133,7 +143,7 @@ func (p *Pipeline) startDelivery(ctx context.Context) *network {
 	p.lanes = append(append([]*lane(nil), records...), alerts...)
 	p.lanesMu.Unlock()
 
-	n := &network{log: o.log, lanes: p.lanes}
+	n := &network{log: o.log, lanes: p.lanes, timeout: o.shutdown}
 	behind := alerts
 	if o.dedupRecords {
 		behind = append(behind, records...)
@@ -150,7 +160,7 @@ func (p *Pipeline) startDelivery(ctx context.Context) *network {
 		st.emit = func(ctx context.Context, d *sink.Diagnosis, then func()) error {
 			t := newTally(int64(len(behind)), then)
 			for _, l := range behind {
-				if err := put(ctx, l.q, item{d: d, ack: t}); err != nil {
+				if err := l.put(ctx, item{d: d, ack: t}); err != nil {
 					return err
 				}
 			}
@@ -187,17 +197,27 @@ func (n *network) send(ctx context.Context, pk *Pack, ds []*sink.Diagnosis, sigs
 		}
 		return nil
 	}
-	t := newTally(1, done) // the 1 keeps it open until every route has its share
+	routes := int64(len(n.direct))
+	if n.stormIn != nil {
+		routes++
+	}
+	if routes == 0 { // no sink: nothing to wait for
+		if done != nil {
+			done()
+		}
+		return nil
+	}
+	t := newTally(1, done) // the 1 keeps it open until every diagnosis is routed
 	for i, d := range ds {
-		it := item{d: d, sig: sigs[i], pack: pk, ack: t}
+		t.add(1)
+		n.routed.Add(1)
+		it := item{d: d, sig: sigs[i], pack: pk, ack: newTally(routes, func() { n.settled.Add(1); t.release() })}
 		for _, l := range n.direct {
-			t.add(1)
-			if err := put(ctx, l.q, it); err != nil {
+			if err := l.put(ctx, it); err != nil {
 				return err
 			}
 		}
 		if n.stormIn != nil {
-			t.add(1)
 			if err := put(ctx, n.stormIn, it); err != nil {
 				return err
 			}
@@ -217,21 +237,60 @@ func (n *network) close(ctx context.Context) error {
 		close(n.stormIn)
 	}
 	n.wg.Wait()
+	abandoned := &AbandonedError{Diagnoses: n.routed.Load() - n.settled.Load(), Timeout: n.timeout}
 	for _, l := range n.lanes {
 		st := l.stats()
+		pending := l.pending()
 		ev := n.log.Info()
-		if st.QueueDepth > 0 || st.Poisoned > 0 {
+		if pending > 0 || st.Poisoned > 0 {
 			ev = n.log.Warn()
 		}
 		ev.Str("sink", st.Name).Int64("sent", st.Sent).Int64("poisoned", st.Poisoned).Int64("failed_attempts", st.Failed).
-			Int("undelivered", st.QueueDepth).Msg("delivery ended")
+			Int64("undelivered", pending).Msg("delivery ended")
+		if pending > 0 {
+			loss := SinkLoss{Name: st.Name, Pending: pending}
+			if e := l.c.lastErr.Load(); e != nil {
+				loss.LastError = *e
+			}
+			abandoned.Sinks = append(abandoned.Sinks, loss)
+		}
 	}
-	if ctx.Err() != nil {
-		// The shutdown deadline: what is undelivered stays
-		// unacknowledged, by design; not an error of the run.
-		return nil
+	if ctx.Err() != nil && (abandoned.Diagnoses > 0 || len(abandoned.Sinks) > 0) {
+		return abandoned
 	}
 	return n.err
+}
+
+// AbandonedError is what the shutdown deadline left undelivered: the
+// lines of these diagnoses are not acknowledged.
+type AbandonedError struct {
+	Timeout time.Duration
+	// Diagnoses is how many diagnoses not every sink accepted.
+	Diagnoses int64
+	Sinks     []SinkLoss
+}
+
+// SinkLoss is what one sink did not accept.
+type SinkLoss struct {
+	Name      string
+	Pending   int64
+	LastError string // of its last failed attempt; "" when none failed
+}
+
+func (e *AbandonedError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d diagnoses not delivered within the shutdown timeout (%v)", e.Diagnoses, e.Timeout)
+	for i, s := range e.Sinks {
+		sep := "; "
+		if i == 0 {
+			sep = ": "
+		}
+		fmt.Fprintf(&b, "%s%s: %d pending", sep, s.Name, s.Pending)
+		if s.LastError != "" {
+			fmt.Fprintf(&b, " (last error: %s)", s.LastError)
+		}
+	}
+	return b.String()
 }
 
 func put(ctx context.Context, q chan<- item, it item) error {

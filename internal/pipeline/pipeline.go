@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mqttdiag/mqttdiag/internal/brokerlog"
+	"github.com/mqttdiag/mqttdiag/internal/clock"
 	"github.com/mqttdiag/mqttdiag/matcher"
 	"github.com/mqttdiag/mqttdiag/signatures"
 	"github.com/mqttdiag/mqttdiag/sink"
@@ -47,11 +48,10 @@ type Stats struct {
 
 type options struct {
 	log             zerolog.Logger
-	now             func() time.Time
 	unknown         bool
 	unknownInterval time.Duration
 	broker          string
-	context         int           // lines before a diagnosis to carry with it
+	contextLines    int           // lines before a diagnosis to carry with it
 	relatedWindow   time.Duration // how far back a related diagnosis may be
 	lang            string        // "zh": Chinese text where the signature has it
 	packVersion     string
@@ -65,8 +65,10 @@ type Option func(*options)
 // Logger sets the logger for the pipeline's own messages.
 func Logger(l zerolog.Logger) Option { return func(o *options) { o.log = l } }
 
-// Clock replaces time.Now (tests).
-func Clock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+// Clock sets the clock that stamps observed_at and that backoffs, batch
+// waits, storm windows, re-sends and the shutdown timeout wait on; tests
+// pass a clock.Fake.
+func Clock(c clock.Clock) Option { return func(o *options) { o.clock = c } }
 
 // Unknown turns on diagnoses for fault-looking lines no signature
 // explains (signature_id "unknown"), at most one per wording per interval.
@@ -79,9 +81,9 @@ func Unknown(on bool, interval time.Duration) Option {
 // shows. The matcher then applies only that broker's signatures.
 func Broker(name string) Option { return func(o *options) { o.broker = name } }
 
-// Context sets how many lines before a diagnosed line it carries, from
-// the same source: brokers often print the key fact on the line before.
-func Context(n int) Option { return func(o *options) { o.context = max(0, n) } }
+// ContextLines sets how many lines before a diagnosed line it carries,
+// from the same source: brokers often print the key fact on the line before.
+func ContextLines(n int) Option { return func(o *options) { o.contextLines = max(0, n) } }
 
 // Related links a diagnosis to earlier diagnoses of the same source whose
 // signatures precede its own (transition_graph), seen within window.
@@ -104,9 +106,6 @@ func New(m *matcher.Matcher, sinks []sink.Notifier, opts ...Option) *Pipeline {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.now == nil {
-		o.now = o.clock.Now
-	}
 	p := &Pipeline{sinks: sinks, o: o, d: diagnoser{lang: o.lang}, sources: make(map[string]*sourceState)}
 	p.pack.Store(NewPack(m, m.Signatures(), o.packVersion, o.packHash))
 	p.work.active = m
@@ -122,12 +121,12 @@ func New(m *matcher.Matcher, sinks []sink.Notifier, opts ...Option) *Pipeline {
 // Run, which blocks the producer (backpressure), and nothing is dropped.
 //
 // To stop, stop the producer (close in): Run then delivers what was read,
-// flushes storm-control windows, and returns. Cancelling ctx does not
-// abandon that at once: delivery goes on for at most the ShutdownTimeout
-// after ctx ends (without one, until done); what is undelivered then stays
-// unacknowledged, so its lines are read again after a restart.
+// flushes storm-control windows, and returns. Delivery goes on for at most
+// the ShutdownTimeout after ctx ends or in is closed, whichever is first
+// (without one, until done); what is undelivered then stays
+// unacknowledged, and Run returns an *AbandonedError that counts it.
 func (p *Pipeline) Run(ctx context.Context, in <-chan tailer.Batch) error {
-	ctx, stop := p.drainContext(ctx)
+	ctx, deadline, stop := p.drainContext(ctx)
 	defer stop()
 	out := p.startDelivery(ctx)
 	var ds []*sink.Diagnosis
@@ -135,7 +134,7 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan tailer.Batch) error {
 	var pk *Pack
 	for b := range in {
 		ds, sigs = ds[:0], sigs[:0]
-		now := p.o.now()
+		now := p.o.clock.Now()
 		if cur := p.pack.Load(); cur != pk {
 			pk = cur // a reload takes effect between batches
 			p.d.reset(pk)
@@ -176,7 +175,7 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan tailer.Batch) error {
 					sigs = append(sigs, nil)
 				}
 			}
-			src.ctx.push(l.Text, p.o.context)
+			src.ctx.push(l.Text, p.o.contextLines)
 			src.levels.see(msg)
 			src.levels.judge(p.o.log, l.Source, src.broker, pk)
 		}
@@ -195,6 +194,7 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan tailer.Batch) error {
 			break // the shutdown deadline passed: the rest stays unacknowledged
 		}
 	}
+	deadline() // the input ended: what is left has the shutdown timeout to go
 	return out.close(ctx)
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/mqttdiag/mqttdiag/internal/clock"
 	"github.com/mqttdiag/mqttdiag/matcher"
 	"github.com/mqttdiag/mqttdiag/signatures"
 	"github.com/mqttdiag/mqttdiag/sink"
@@ -88,7 +89,7 @@ func feed(lines ...tailer.Line) <-chan tailer.Batch {
 func TestRunDiagnoses(t *testing.T) {
 	rec := &recorder{}
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	p := New(pack(t), []sink.Notifier{rec}, Clock(func() time.Time { return now }))
+	p := New(pack(t), []sink.Notifier{rec}, Clock(clock.NewFake(now)))
 	err := p.Run(context.Background(), feed(
 		tailer.Line{Source: "m.log", Stream: "1:2:0", Offset: 0, Number: 1, Text: "1795320306: New client connected from 127.0.0.1:34914 as c1 (p2, c1, k60)."},
 		tailer.Line{Source: "m.log", Stream: "1:2:0", Offset: 76, Number: 2, Text: "1795320306: Client c1 already connected, closing old connection."},
@@ -163,7 +164,7 @@ func TestRunReleasesBatches(t *testing.T) {
 
 func TestRunRetriesRecoverableFailures(t *testing.T) {
 	rec := &recorder{fail: 2, retry: true}
-	p := New(pack(t), []sink.Notifier{rec}, WaitClock(instantClock(t)))
+	p := New(pack(t), []sink.Notifier{rec}, Clock(instantClock(t)))
 	if err := p.Run(context.Background(), feed(tailer.Line{Text: "Client c1 already connected, closing old connection."})); err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +181,7 @@ func TestRunRetriesRecoverableFailures(t *testing.T) {
 // cannot stall every later diagnosis.
 func TestRunPoisonIsCountedAndAcknowledged(t *testing.T) {
 	rec := &recorder{fail: 1, retry: false}
-	p := New(pack(t), nil, Alerting(rec), Batch(1, 0))
+	p := New(pack(t), nil, Alerting(rec), AlertBatch(1, 0))
 	in := make(chan tailer.Batch, 2)
 	var done int
 	in <- tailer.Batch{Lines: []tailer.Line{{Text: "Client c1 already connected, closing old connection."}}, Done: func() { done++ }}
@@ -361,7 +362,7 @@ func TestContextRelatedLangAndPack(t *testing.T) {
 		{Source: "a.log", Stream: "s", Offset: 200, Text: "1700001000: Outgoing messages are being dropped for client cloud."},
 	}
 	rec := &recorder{}
-	p := New(storyPack(t), []sink.Notifier{rec}, Context(2), Related(5*time.Minute), Lang("zh"), PackInfo("v1+0", "abcdef012345"), Unknown(false, 0))
+	p := New(storyPack(t), []sink.Notifier{rec}, ContextLines(2), Related(5*time.Minute), Lang("zh"), PackInfo("v1+0", "abcdef012345"), Unknown(false, 0))
 	if err := p.Run(context.Background(), feed(lines...)); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sort"
 	"sync/atomic"
 	"testing"
@@ -333,12 +334,20 @@ func TestSignatureThresholdWithoutStormFlags(t *testing.T) {
 	none := takeoverPack(t, "")
 	three := takeoverPack(t, `{"count": 3, "window": "5m"}`)
 	alert := newCounter()
-	p := New(none.Matcher, []sink.Notifier{newCounter()}, Alerting(alert), StormControl(0, nil), WaitClock(clock.NewFake(time.Unix(0, 0))))
+	p := New(none.Matcher, []sink.Notifier{newCounter()}, Alerting(alert), StormControl(0, nil), Clock(clock.NewFake(time.Unix(0, 0))))
 	p.SetPack(three) // the pack loaded at start has a threshold
 	in := make(chan tailer.Batch)
 	ran := make(chan error, 1)
 	go func() { ran <- p.Run(context.Background(), in) }()
+	var sent int64
 	send := func(pk *Pack, from, n int, client string) {
+		// Run takes up a new pack at its next batch: the one before must
+		// be matched first, with the pack it was sent under.
+		for deadline := time.Now().Add(10 * time.Second); p.Stats().Lines < sent; runtime.Gosched() {
+			if time.Now().After(deadline) {
+				t.Fatalf("Run did not match %d lines", sent)
+			}
+		}
 		if pk != nil {
 			p.SetPack(pk)
 		}
@@ -347,6 +356,7 @@ func TestSignatureThresholdWithoutStormFlags(t *testing.T) {
 			lines = append(lines, takeoverLine(from+i, client))
 		}
 		in <- tailer.Batch{Lines: lines}
+		sent += int64(n)
 	}
 	send(nil, 0, 2, "held") // below the threshold: silence
 	send(none, 10, 1, "free")

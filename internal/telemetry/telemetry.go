@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/mqttdiag/mqttdiag/internal/clock"
 	"github.com/mqttdiag/mqttdiag/internal/pipeline"
 	"github.com/mqttdiag/mqttdiag/matcher"
 	"github.com/mqttdiag/mqttdiag/tailer"
@@ -53,7 +54,7 @@ type Server struct {
 	version string
 	// failingAfter is how long a sink may fail before /readyz says so.
 	failingAfter time.Duration
-	now          func() time.Time
+	clock        clock.Clock
 	reg          *prometheus.Registry
 	d            descs
 	// LoadErrors counts signature packs rejected on reload.
@@ -68,13 +69,14 @@ type Option func(*Server)
 // reports itself not ready (default 2 minutes).
 func FailingAfter(d time.Duration) Option { return func(s *Server) { s.failingAfter = d } }
 
-// Clock replaces time.Now (tests).
-func Clock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
+// Clock sets the clock that a sink's failing time is measured against
+// (tests pass a clock.Fake).
+func Clock(c clock.Clock) Option { return func(s *Server) { s.clock = c } }
 
 // New returns a Server reading tl and pl. version is mqttdiag's version,
 // for the build info metric.
 func New(tl Tailer, pl Pipeline, version string, opts ...Option) *Server {
-	s := &Server{tl: tl, pl: pl, version: version, failingAfter: 2 * time.Minute, now: time.Now, reg: prometheus.NewRegistry(), d: newDescs()}
+	s := &Server{tl: tl, pl: pl, version: version, failingAfter: 2 * time.Minute, clock: clock.Real{}, reg: prometheus.NewRegistry(), d: newDescs()}
 	for _, o := range opts {
 		o(s)
 	}
@@ -131,7 +133,7 @@ func (s *Server) Ready() Readiness {
 	for _, p := range s.tl.Problems() {
 		fail("cannot follow input %s: %s", p.Path, p.Problem)
 	}
-	now := s.now()
+	now := s.clock.Now()
 	for _, st := range s.pl.SinkStats() {
 		if !st.FailingSince.IsZero() && now.Sub(st.FailingSince) >= s.failingAfter {
 			fail("sink %s failing since %s", st.Name, st.FailingSince.UTC().Format(time.RFC3339))
@@ -284,7 +286,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if pk := s.pl.CurrentPack(); pk != nil && pk.Matcher != nil {
 		gauge(s.d.descPackSize, float64(len(pk.Signatures)), pk.Version, pk.Hash)
 	}
-	now := s.now()
+	now := s.clock.Now()
 	for _, st := range s.pl.SinkStats() {
 		counter(s.d.descSinkSent, float64(st.Sent), st.Name)
 		counter(s.d.descSinkPoison, float64(st.Poisoned), st.Name)

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mqttdiag/mqttdiag/internal/testutil/brokertest"
 	"github.com/mqttdiag/mqttdiag/internal/clock"
 	"github.com/mqttdiag/mqttdiag/internal/pipeline"
+	"github.com/mqttdiag/mqttdiag/internal/testutil/brokertest"
 	"github.com/mqttdiag/mqttdiag/matcher"
 	"github.com/mqttdiag/mqttdiag/signatures"
 	"github.com/mqttdiag/mqttdiag/sink"
@@ -117,10 +117,10 @@ func TestAlertmanagerResendMetricsAndReadiness(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, _ := takeoverMatcher(t)
-	p := pipeline.New(m, nil, pipeline.Alerting(amSink), pipeline.WaitClock(fc), pipeline.Unknown(false, 0),
+	p := pipeline.New(m, nil, pipeline.Alerting(amSink), pipeline.Clock(fc), pipeline.Unknown(false, 0),
 		pipeline.Retry(pipeline.RetryPolicy{Min: time.Millisecond, Max: time.Millisecond}))
 	tl := tailer.New([]string{filepath.Join(t.TempDir(), "m.log")})
-	s := New(tl, p, "test", FailingAfter(30*time.Second), Clock(fc.Now))
+	s := New(tl, p, "test", FailingAfter(30*time.Second), Clock(fc))
 	s.Started()
 
 	in := make(chan tailer.Batch)

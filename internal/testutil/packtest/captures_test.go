@@ -15,7 +15,7 @@ import (
 // committed under examples/logs/. Lines that only later releases print
 // belong in source_examples instead.
 func TestExamplesOccurInCommittedCaptures(t *testing.T) {
-	files, err := filepath.Glob("../../examples/logs/*.log")
+	files, err := filepath.Glob("../../../examples/logs/*.log")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no captures under examples/logs: %v", err)
 	}

@@ -53,7 +53,7 @@ func pipelineDiagnoses(t testing.TB, text string) []*sink.Diagnosis {
 // The check above is only worth something if the same path diagnoses
 // faults: on the captured fault log it must find every provoked kind.
 func TestPipelineDiagnosesTheFaultLog(t *testing.T) {
-	b, err := os.ReadFile("../../examples/logs/mosquitto-2.0.11-faults.log")
+	b, err := os.ReadFile("../../../examples/logs/mosquitto-2.0.11-faults.log")
 	if err != nil {
 		t.Fatal(err)
 	}

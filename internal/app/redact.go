@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"net/url"
@@ -68,7 +68,7 @@ func maskSetting(name, v string) string {
 	switch {
 	case v == "":
 		return v
-	case secretFlag(name):
+	case secretSetting(name):
 		return masked
 	case name == "webhook-header":
 		return maskHeader(v)
@@ -76,4 +76,15 @@ func maskSetting(name, v string) string {
 		return maskURL(v)
 	}
 	return v
+}
+
+// secretSetting reports whether a setting holds a secret that must never
+// be printed.
+func secretSetting(name string) bool {
+	for _, w := range []string{"token", "secret", "password", "hmac"} {
+		if strings.Contains(name, w) && !strings.HasSuffix(name, "-file") {
+			return true
+		}
+	}
+	return false
 }

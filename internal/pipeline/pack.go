@@ -1,0 +1,44 @@
+package pipeline
+
+import (
+	"github.com/mqttdiag/mqttdiag/matcher"
+	"github.com/mqttdiag/mqttdiag/signatures"
+)
+
+// Pack is the signature pack the pipeline matches with: the compiled
+// matcher and what identifies the pack in diagnoses, metrics and /readyz.
+// SetPack swaps it whole, so a reload never mixes two packs in one batch.
+type Pack struct {
+	Matcher *matcher.Matcher
+	// Version names the pack (mqttdiag's version for the built-in pack,
+	// with the count of site signatures); Hash is a digest of every loaded
+	// signature, so two hosts can tell whether they run the same pack.
+	Version, Hash string
+	// Signatures is the pack's signatures, for the links between them.
+	Signatures []*signatures.Signature
+	// preds maps a signature id to the ids of signatures that precede it:
+	// its own preceded_by, and every signature naming it in leads_to.
+	preds map[string][]string
+}
+
+// NewPack prepares a pack for the pipeline.
+func NewPack(m *matcher.Matcher, sigs []*signatures.Signature, version, hash string) *Pack {
+	p := &Pack{Matcher: m, Version: version, Hash: hash, Signatures: sigs, preds: map[string][]string{}}
+	add := func(to, from string) {
+		for _, x := range p.preds[to] {
+			if x == from {
+				return
+			}
+		}
+		p.preds[to] = append(p.preds[to], from)
+	}
+	for _, s := range sigs {
+		for _, before := range s.Transitions.PrecededBy {
+			add(s.ID, before)
+		}
+		for _, after := range s.Transitions.LeadsTo {
+			add(after, s.ID)
+		}
+	}
+	return p
+}

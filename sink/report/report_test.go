@@ -1,0 +1,146 @@
+package report
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mqttdiag/mqttdiag/sink"
+)
+
+var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+
+// diag is a diagnosis of signature id about client at t0+sec seconds.
+func diag(id, severity, client string, sec int) *sink.Diagnosis {
+	at := t0.Add(time.Duration(sec) * time.Second)
+	d := &sink.Diagnosis{SignatureID: id, Title: "title of " + id, Severity: severity, Line: "line of " + id,
+		Fields: map[string]string{}, LogTime: &at,
+		Workarounds: []sink.Workaround{{Action: "fix " + id, SuccessRate: 0.8}}, DeadEnds: []sink.DeadEnd{{Action: "not this"}}}
+	if client != "" {
+		d.Fields["client_id"] = client
+	}
+	return d
+}
+
+func unknown(shape, line string, sec int) *sink.Diagnosis {
+	d := diag(UnknownID, "warning", "", sec)
+	d.Fields["shape"], d.Line = shape, line
+	return d
+}
+
+func collect(t *testing.T, ds ...*sink.Diagnosis) *Collector {
+	t.Helper()
+	c := NewCollector()
+	if retry, err := c.Notify(context.Background(), ds); err != nil || retry {
+		t.Fatalf("Notify: %v %v", retry, err)
+	}
+	return c
+}
+
+// The report counts each signature with its time range and top clients,
+// puts the worst severity first, groups unexplained lines by wording, and
+// says so in the verdict.
+func TestReportAggregates(t *testing.T) {
+	c := collect(t,
+		diag("x/warn", "warning", "c1", 5), diag("x/warn", "warning", "c2", 1), diag("x/warn", "warning", "c1", 9),
+		diag("x/crit", "critical", "", 3),
+		unknown("Error: <n> failed", "Error: 1 failed", 2), unknown("Error: <n> failed", "Error: 2 failed", 4),
+		unknown("Warning: odd", "Warning: odd", 6),
+	)
+	r := c.Report([]string{"m.log"}, 100)
+	if len(r.Signatures) != 2 || r.Signatures[0].ID != "x/crit" || r.Signatures[1].ID != "x/warn" {
+		t.Fatalf("signatures %+v, want x/crit before x/warn", r.Signatures)
+	}
+	w := r.Signatures[1]
+	if w.Count != 3 || !w.First.Equal(t0.Add(time.Second)) || !w.Last.Equal(t0.Add(9*time.Second)) {
+		t.Errorf("x/warn: count %d from %v to %v", w.Count, w.First, w.Last)
+	}
+	if fmt.Sprint(w.TopClients) != "[{c1 2} {c2 1}]" {
+		t.Errorf("top clients %v", w.TopClients)
+	}
+	if len(r.Unknown) != 2 || r.Unknown[0].Shape != "Error: <n> failed" || r.Unknown[0].Count != 2 || r.Unknown[0].Example != "Error: 1 failed" {
+		t.Errorf("unknown groups %+v", r.Unknown)
+	}
+	if r.Worst != "critical" || r.Verdict != "CRITICAL: 4 known faults (2 kinds) in 100 lines; worst: title of x/crit. 3 fault-looking lines no signature explains." {
+		t.Errorf("verdict %q (worst %q)", r.Verdict, r.Worst)
+	}
+	if !r.Start.Equal(t0.Add(time.Second)) || !r.End.Equal(t0.Add(9*time.Second)) {
+		t.Errorf("range %v to %v", r.Start, r.End)
+	}
+}
+
+func TestReportNothingFound(t *testing.T) {
+	r := NewCollector().Report(nil, 1)
+	if r.Worst != "" || r.Verdict != "No known faults in 1 line." {
+		t.Errorf("verdict %q (worst %q)", r.Verdict, r.Worst)
+	}
+}
+
+// A log with more distinct clients than the collector keeps costs bounded
+// memory; the counts stay exact.
+func TestCollectorBoundsClients(t *testing.T) {
+	var ds []*sink.Diagnosis
+	for i := range maxDistinct + 500 {
+		ds = append(ds, diag("x/warn", "warning", fmt.Sprintf("c%d", i), i%60))
+	}
+	ds = append(ds, diag("x/warn", "warning", "c0", 1))
+	c := collect(t, ds...)
+	if n := len(c.sigs["x/warn"].clients); n != maxDistinct {
+		t.Errorf("%d distinct clients kept, want %d", n, maxDistinct)
+	}
+	r := c.Report(nil, int64(len(ds)))
+	if r.Signatures[0].Count != maxDistinct+501 || r.Signatures[0].TopClients[0] != (Count{"c0", 2}) || len(r.Signatures[0].TopClients) != 5 {
+		t.Errorf("count %d, top %v", r.Signatures[0].Count, r.Signatures[0].TopClients)
+	}
+}
+
+// The text report without colour: no escape codes of its own, the verdict
+// first, then per signature its count, clients, best fix and dead end,
+// and the unexplained wordings with an example.
+func TestWriteText(t *testing.T) {
+	c := collect(t, diag("x/warn", "warning", "c1", 5), diag("x/warn", "warning", "c1", 9), unknown("Error: <n> failed", "Error: 1 failed", 2))
+	var b strings.Builder
+	if err := c.Report([]string{"m.log"}, 10).WriteText(&b, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if strings.Contains(out, "\x1b") {
+		t.Errorf("escape codes without colour:\n%q", out)
+	}
+	if !strings.HasPrefix(out, "WARNING: 2 known faults (1 kind) in 10 lines; worst: title of x/warn. 1 fault-looking line no signature explains.\n") {
+		t.Errorf("verdict line:\n%s", out)
+	}
+	for _, want := range []string{"Read m.log", "×2  title of x/warn", "top: c1 (2)", "fix: fix x/warn (80% success)", "don't: not this",
+		"Fault-looking lines no signature explains (1 wording):", "×1  Error: <n> failed", "e.g. Error: 1 failed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text report lacks %q:\n%s", want, out)
+		}
+	}
+	b.Reset()
+	if err := c.Report(nil, 10).WriteText(&b, TextOptions{Color: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "\x1b[") {
+		t.Errorf("no colour with Color set:\n%q", b.String())
+	}
+}
+
+// The HTML report escapes what comes from the log.
+func TestWriteHTMLEscapes(t *testing.T) {
+	d := diag("x/warn", "warning", "<img src=x onerror=alert(1)>", 1)
+	d.Line = "Client <script>alert(1)</script> gone"
+	c := collect(t, d)
+	var b strings.Builder
+	if err := c.Report([]string{"m.log"}, 1).WriteHTML(&b, HTMLOptions{Generated: t0}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if strings.Contains(out, "<script>alert(1)") || strings.Contains(out, "<img src=x") {
+		t.Errorf("log text not escaped in HTML")
+	}
+	if !strings.Contains(out, "title of x/warn") {
+		t.Errorf("HTML report lacks the signature")
+	}
+}
