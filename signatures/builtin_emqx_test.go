@@ -281,6 +281,13 @@ var emqxFields = []struct {
 	{"emqx/resource-exception", 0, map[string]string{"reason": "{badarg,[]}", "tag": "ERROR"}},
 	{"emqx/resource-exception", 1, map[string]string{"reason": "{badarg,[]}", "tag": "ERROR"}},
 	{"emqx/resource-exception", 2, map[string]string{"reason": "{badarg,[]}"}},
+	// EMQX 4.x wording (4.3-4.4 layout, rendered from the catalogue's format and args).
+	{"emqx/flapping-detected", 5, map[string]string{"address": "10.0.0.5", "client_id": "sensor-42", "count": "15", "window_ms": "60000"}},
+	{"emqx/mqueue-full-dropped", 4, map[string]string{"address": "10.0.0.5:52344", "client_id": "sensor-1", "topic": "sensors/42/temp"}},
+	{"emqx/qos0-dropped", 2, map[string]string{"address": "10.0.0.5:52344", "client_id": "sensor-1", "topic": "sensors/42/temp"}},
+	{"emqx/qos2-packet-dropped", 5, map[string]string{"address": "10.0.0.5:52344", "client_id": "sensor-1", "packet_id": "12"}},
+	{"emqx/packet-too-large-discarded", 4, map[string]string{"address": "10.0.0.5:52344", "client_id": "sensor-1", "topic": "sensors/42/blob"}},
+	{"emqx/socket-error", 6, map[string]string{"address": "10.0.0.5:52344", "client_id": "sensor-1", "reason": "etimedout"}},
 	{"emqx/packet-refused-reason-code", 1, map[string]string{"packet": "SUBACK", "reason_code": "135"}},
 	{"emqx/packet-refused-reason-code", 2, map[string]string{"packet": "PUBACK", "reason_code": "135"}},
 	{"emqx/packet-refused-reason-code", 0, map[string]string{"address": "10.0.0.5:52344", "client_id": "sensor-1", "packet": "CONNACK", "reason_code": "5"}},
