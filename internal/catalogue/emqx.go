@@ -172,7 +172,7 @@ const emqx4Prefix = `(?:(?P<client_id>[^ \[]+?)@(?P<address>[0-9a-fA-F.:]+:\d+) 
 //     format's first line at the start of the line.
 func EMQXBranch(e Entry) (re, fixed string, err error) {
 	if msg, ok := strings.CutPrefix(e.Format, EMQXReport); ok {
-		return `\bmsg"?: ?"?(?P<event>` + regexp.QuoteMeta(msg) + `)(?:[,"].*)?$`, msg, nil
+		return `\bmsg"?: ?"?(?P<event>` + QuoteKeyed(msg) + `)(?:[,"].*)?$`, msg, nil
 	}
 	format := e.Format
 	if e.Level == "stderr" {

@@ -91,7 +91,7 @@ func IOLibRegex(format string) (re string, fixed string, err error) {
 					b.WriteString(`,?\s+`)
 					pendingNL = false
 				}
-				b.WriteString(regexp.QuoteMeta(s[:i]))
+				b.WriteString(QuoteKeyed(s[:i]))
 				run.WriteString(s[:i])
 			}
 			if i < len(s) {
@@ -170,4 +170,39 @@ func scanIOLib(format string, lit func(string), ctrl func(byte) error) error {
 		lit(format[start:])
 	}
 	return nil
+}
+
+// MaxKey bounds the literal runs QuoteKeyed leaves: the matcher keys a
+// branch on one whole literal run of its regex, and every byte of a key
+// is a state of its automaton, whose table the scan of every line walks.
+// Keys of whole EMQX msgs and formats (1,800 of them, 20-40 bytes) made
+// it 35,000 states and 8.9 MB against 7,900 and 1.8 MB without them.
+const MaxKey = 12
+
+// minKey is the shortest run QuoteKeyed cuts off at the end: a short
+// tail such as "_body" would be a poor key.
+const minKey = 6
+
+func isWord(c byte) bool {
+	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// QuoteKeyed is regexp.QuoteMeta of s, with \B (not at a word boundary:
+// always true between two word characters) inserted between two word
+// characters wherever a literal run would grow past MaxKey bytes and at
+// least minKey bytes remain. The regex matches exactly what the quoted
+// text matches; its literal runs, which the matcher keys its prefilter
+// on, stay short.
+func QuoteKeyed(s string) string {
+	var b strings.Builder
+	run := 0
+	for i := 0; i < len(s); i++ {
+		if run >= MaxKey && len(s)-i >= minKey && isWord(s[i-1]) && isWord(s[i]) {
+			b.WriteString(`\B`)
+			run = 0
+		}
+		b.WriteString(regexp.QuoteMeta(s[i : i+1]))
+		run++
+	}
+	return b.String()
 }

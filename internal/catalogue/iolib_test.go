@@ -1,6 +1,7 @@
 package catalogue
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -42,4 +43,32 @@ func FuzzRenderIOLib(f *testing.F) {
 			t.Fatalf("RenderIOLib(%q) = %q, %v", format, got, err)
 		}
 	})
+}
+
+func TestQuoteKeyed(t *testing.T) {
+	for _, s := range []string{
+		"cluster_link_api_lookup_status_bad_erpc_results",
+		"Adding local shard replica failed",
+		"long_gc", "a.b*c(d)", "auth_template_invalid_body", "",
+	} {
+		q := QuoteKeyed(s)
+		re := regexp.MustCompile(`^(?:` + q + `)$`)
+		if !re.MatchString(s) {
+			t.Errorf("QuoteKeyed(%q) = %q does not match it", s, q)
+		}
+		if s != "" && re.MatchString(s+"x") {
+			t.Errorf("QuoteKeyed(%q) = %q matches more", s, q)
+		}
+		runs := strings.Split(q, `\B`)
+		for i, r := range runs {
+			// A run ends at the first place between two word characters
+			// past MaxKey bytes that leaves minKey, so it may run longer.
+			if len(r) > 2*MaxKey || i == len(runs)-1 && len(runs) > 1 && len(r) < minKey {
+				t.Errorf("QuoteKeyed(%q) = %q: run %q", s, q, r)
+			}
+		}
+	}
+	if got := QuoteKeyed("cluster_link_api_lookup_body"); got != `cluster_link\B_api_lookup_body` {
+		t.Errorf("QuoteKeyed: %q", got)
+	}
 }
