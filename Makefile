@@ -8,11 +8,16 @@ SAMPLE    := examples/logs/mosquitto-2.0.11.log
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Debian packages the tests drive for real (no mocks), and a C compiler:
 # the race detector (go test -race) needs cgo.
-TEST_PKGS := mosquitto mosquitto-clients prometheus-alertmanager chromium gcc libc6-dev
-TEST_CMDS := mosquitto mosquitto_pub mosquitto_sub prometheus-alertmanager chromium gcc
+# The Paho tests (internal/testutil/systemstest) drive paho-mqtt under
+# python3 and build a program on the Paho C library; TEST_FILES are what
+# those packages install where no command shows them. rsyslog and systemd
+# are the real producers of the syslog and journal envelopes.
+TEST_PKGS := mosquitto mosquitto-clients prometheus-alertmanager chromium gcc libc6-dev openssl python3-paho-mqtt libpaho-mqtt-dev rsyslog systemd
+TEST_CMDS := mosquitto mosquitto_pub mosquitto_sub prometheus-alertmanager chromium gcc openssl python3 rsyslogd journalctl
+TEST_FILES := /usr/lib/python3/dist-packages/paho/mqtt/client.py /usr/include/MQTTClient.h
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build run test test-deps bench bench-scan lint fuzz sample-log fault-log docker clean
+.PHONY: all build run test test-deps bench bench-deps bench-scan bench-sidecar lint fuzz sample-log fault-log paho-log envelope-captures docker clean
 
 all: build
 
@@ -26,7 +31,7 @@ run: build
 	./$(BIN) scan $(SAMPLE)
 
 ## test: install the brokers the tests drive when missing, then every test with the race detector.
-## The race build checks the matcher's corpus equivalence on every 12th
+## The race build checks the matcher's corpus equivalence on every 24th
 ## line; the plain build after it, several times faster, on every other one.
 test: test-deps
 	$(GO) vet ./...
@@ -38,6 +43,7 @@ test: test-deps
 test-deps:
 	@missing=""; for c in $(TEST_CMDS); do \
 	  PATH="$$PATH:/usr/sbin:/sbin" command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	for f in $(TEST_FILES); do [ -e $$f ] || missing="$$missing $$f"; done; \
 	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing test tools (missing:$$missing)"; \
@@ -65,9 +71,27 @@ bench: bench-scan
 	cd matcher && MQTTDIAG_BENCH_LINES=15000000 $(ONE_CORE) ../bin/matcher.test -test.run='^$$' -test.bench='Scan' -test.benchtime=1x -test.count=3 -test.cpu=1 -test.benchmem
 
 ## bench-scan: lines/s, peak RSS and start-up of `mqttdiag scan` (GNU time), built-in pack and corpus.
-bench-scan:
-	command -v /usr/bin/time >/dev/null || $(SUDO) apt-get install -y -qq time >/dev/null
+bench-scan: bench-deps
 	RUNS=3 scripts/bench-scan.sh 1000000,15000000
+
+## bench-sidecar: CPU (% of a core) and peak RSS of `mqttdiag run` beside `tail -F` and mtail, following one log at 1k and 10k lines/s (issue 17).
+SIDECAR_RUNS    ?= 5
+SIDECAR_SECONDS ?= 30
+bench-sidecar: build bench-deps
+	$(GO) run ./internal/testutil/sidecarbench -bin $(BIN) -rates 1000,10000 -seconds $(SIDECAR_SECONDS) -runs $(SIDECAR_RUNS)
+
+# What the benchmarks drive besides Go (Debian packages): GNU time for
+# bench-scan, mtail as bench-sidecar's baseline. Not test dependencies.
+BENCH_PKGS := time mtail
+BENCH_CMDS := /usr/bin/time mtail
+bench-deps:
+	@missing=""; for c in $(BENCH_CMDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing benchmark tools (missing:$$missing)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $(SUDO) apt-get install -y -qq $(BENCH_PKGS) >/dev/null || \
+	    { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $(BENCH_PKGS) >/dev/null; } || exit 1; \
+	fi
 
 ## lint: formatting, vet and staticcheck.
 lint:
@@ -78,16 +102,23 @@ lint:
 ## fuzz: a short run of every fuzz target.
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./signatures
-	$(GO) test -run='^$$' -fuzz=FuzzSplit -fuzztime=30s ./internal/brokerlog
+	$(GO) test -run='^$$' -fuzz='^FuzzSplit$$' -fuzztime=30s ./internal/brokerlog
+	$(GO) test -run='^$$' -fuzz=FuzzSplitSystems -fuzztime=30s ./internal/brokerlog
+	$(GO) test -run='^$$' -fuzz=FuzzJSONJoiner -fuzztime=30s ./internal/brokerlog
 	$(GO) test -run='^$$' -fuzz=FuzzParseEMQX4 -fuzztime=30s ./internal/brokerlog
 	$(GO) test -run='^$$' -fuzz=FuzzLineReader -fuzztime=30s ./tailer
 	$(GO) test -run='^$$' -fuzz=FuzzMatch -fuzztime=30s ./matcher
+	$(GO) test -run='^$$' -fuzz=FuzzParseRates -fuzztime=30s ./matcher
 	$(GO) test -run='^$$' -fuzz=FuzzLoadState -fuzztime=30s ./tailer
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./internal/brokerconf
 	$(GO) test -run='^$$' -fuzz=FuzzConfigFile -fuzztime=30s ./internal/app
 	$(GO) test -run='^$$' -fuzz=FuzzPrintable -fuzztime=30s ./sink/report
 	$(GO) test -run='^$$' -fuzz=FuzzRead -fuzztime=30s ./internal/catalogue
 	$(GO) test -run='^$$' -fuzz=FuzzRenderPrintf -fuzztime=30s ./internal/catalogue
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./internal/catalogue/cmd/catalogue-mosquitto
+	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=30s ./internal/envelope
+	$(GO) test -run='^$$' -fuzz=FuzzJSON -fuzztime=30s ./internal/envelope
+	$(GO) test -run='^$$' -fuzz=FuzzPieces -fuzztime=30s ./internal/envelope
 	$(GO) test -run='^$$' -fuzz=FuzzParseErlang -fuzztime=30s ./internal/catalogue/cmd/catalogue-emqx
 	$(GO) test -run='^$$' -fuzz=FuzzRenderIOLib -fuzztime=30s ./internal/catalogue
 
@@ -98,6 +129,14 @@ sample-log: test-deps
 ## fault-log: provoke every fault of the Mosquitto pack on a real mosquitto (two runs each) and capture its output.
 fault-log: test-deps
 	$(GO) test -count=1 -run TestProvokers ./internal/testutil/packtest -args -capture=$(CURDIR)/examples/logs/mosquitto-2.0.11-faults.log
+
+## paho-log: rerun the Paho scenarios (real paho-mqtt and Paho C clients against a real mosquitto) and capture what the clients logged.
+paho-log: test-deps
+	$(GO) test -count=1 -run 'TestPaho(Python|C)$$' ./internal/testutil/systemstest -args -capture=$(CURDIR)/examples/logs
+
+## envelope-captures: capture internal/envelope/testdata again from real rsyslogd, journald and mosquitto (needs root).
+envelope-captures: test-deps
+	$(GO) test -count=1 -run '^TestRealProducers$$' ./internal/envelope -args -capture=$(CURDIR)/internal/envelope/testdata
 
 ## docker: the container image (needs a Docker engine; not available on every build machine).
 docker:

@@ -35,7 +35,7 @@ func newNaive(t testing.TB, sigs []*signatures.Signature, opts ...Option) *naive
 	for _, s := range sigs {
 		n.res = append(n.res, regexp.MustCompile(s.Regex))
 	}
-	for sp, broker := range [numScopes]string{"", signatures.BrokerMosquitto, signatures.BrokerEMQX} {
+	for sp, broker := range [numScopes]string{"", signatures.BrokerMosquitto, signatures.BrokerEMQX, signatures.BrokerHiveMQ, signatures.BrokerVerneMQ, signatures.BrokerAWSIoT, signatures.BrokerPaho} {
 		n.active[sp] = make([]bool, len(sigs))
 		for i, s := range sigs {
 			n.active[sp][i] = inScope(s, broker, o.domains)

@@ -91,6 +91,12 @@ func TestBuiltinThresholds(t *testing.T) {
 		"mosquitto/client-socket-error":    true,
 		"emqx/keepalive-timeout":           true,
 		"emqx/socket-error":                true,
+		// the same kind of per-client disconnect in the other systems
+		"hivemq/keepalive-timeout":                true,
+		"hivemq/client-disconnected-ungracefully": true,
+		"vernemq/keepalive-expired":               true,
+		"awsiot/keepalive-timeout":                true,
+		"awsiot/connection-lost":                  true,
 	}
 	for _, s := range all {
 		th := s.Threshold

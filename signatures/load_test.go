@@ -108,7 +108,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown field", "{\n  \"id\": \"a/b\",\n  \"regex\": \"x\",\n  \"regx\": \"y\"\n}", []string{"f.json:4", "a/b: regx: unknown field"}},
 		{"wrong type", "{\n  \"id\": \"a/b\",\n  \"regex\": \"x\",\n  \"confidence\": \"high\"\n}", []string{"f.json:4", "a/b: confidence", "JSON string", "float64"}},
 		{"bad severity", "{\n  \"id\": \"a/b\",\n  \"regex\": \"x\",\n  \"severity\": \"fatal\"\n}", []string{"f.json:4", "a/b: severity", "critical, error, warning, info"}},
-		{"bad broker", "{\"id\": \"a/b\", \"regex\": \"x\", \"broker\": \"hivemq\"}", []string{"a/b: broker"}},
+		{"bad broker", "{\"id\": \"a/b\", \"regex\": \"x\", \"broker\": \"rabbitmq\"}", []string{"a/b: broker"}},
 		{"rate out of range", "{\"id\": \"a/b\", \"regex\": \"x\", \"workarounds\": [{\"action\": \"y\", \"success_rate\": 95}]}", []string{"a/b: workarounds", "success_rate 95"}},
 		{"dedup field not captured", "{\n  \"id\": \"a/b\",\n  \"regex\": \"Client (?P<client_id>\\\\S+)\",\n  \"dedup_fields\": [\"client\"]\n}", []string{"f.json:4", "a/b: dedup_fields", `"client" is not a named capture`, "client_id"}},
 		{"threshold count", "{\"id\": \"a/b\", \"regex\": \"x\", \"threshold\": {\"count\": 1, \"window\": \"5m\"}}", []string{"a/b: threshold", "count 1"}},
@@ -278,11 +278,15 @@ func TestBuiltinPack(t *testing.T) {
 	}
 }
 
-// stripTimestamp removes Mosquitto's unix-seconds prefix and EMQX's
-// prefixes (RFC 3339 or epoch-µs text, the JSON "time" member); the full
+// stripTimestamp removes Mosquitto's unix-seconds prefix, EMQX's prefixes
+// (RFC 3339 or epoch-µs text, the JSON "time" member) and those of the
+// other systems; the full
 // prefix grammar lives in internal/brokerlog, which this package must not
 // import.
-var tsPrefix = regexp.MustCompile(`^(?:\d{9,12}: |\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+[+-]\d\d:\d\d |\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} |\d{16} |\{"time":(?:\d+|"[^"]*"),)`)
+var tsPrefix = regexp.MustCompile(`^(?:\d{9,12}: |\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+[+-]\d\d:\d\d |\d{16} |\{"time":(?:\d+|"[^"]*"),` +
+	// HiveMQ (hivemq.log, event.log " - "), lager (and its " UTC", and
+	// its console clock), Paho C's trace, AWS IoT's leading "timestamp".
+	`|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[.,]\d+(?: UTC)? (?:- )?|\d\d:\d\d:\d\d\.\d{3} |\d{8} \d{6}\.\d{3} |\{\s*"timestamp"\s*:\s*"[^"]*"\s*,\s*)`)
 
 func stripTimestamp(line string) string { return tsPrefix.ReplaceAllString(line, "") }
 
@@ -310,5 +314,28 @@ func TestPackHash(t *testing.T) {
 	}
 	if len(pa.Hash()) != 12 {
 		t.Errorf("hash %q", pa.Hash())
+	}
+}
+
+// A file past MaxFileBytes (a log given by mistake, say) is refused by
+// name before it is parsed, whether loaded as a file or from a directory.
+func TestLoadRefusesHugeFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "huge.json")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(MaxFileBytes + 1); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	for _, load := range []func() error{
+		func() error { _, err := LoadFile(path); return err },
+		func() error { _, err := Load(dir); return err },
+	} {
+		if err := load(); err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "larger than 16 MiB") {
+			t.Errorf("got %v, want a refusal naming %s", err, path)
+		}
 	}
 }

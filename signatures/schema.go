@@ -213,6 +213,15 @@ const (
 const (
 	BrokerMosquitto = "mosquitto"
 	BrokerEMQX      = "emqx"
+	// BrokerHiveMQ is HiveMQ CE and Enterprise 4.x (hivemq.log, event.log).
+	BrokerHiveMQ = "hivemq"
+	// BrokerVerneMQ is VerneMQ 1.x (lager console.log, error.log).
+	BrokerVerneMQ = "vernemq"
+	// BrokerAWSIoT is AWS IoT Core's CloudWatch log group AWSIotLogsV2.
+	BrokerAWSIoT = "awsiot"
+	// BrokerPaho is an application's log of the Eclipse Paho clients
+	// (paho-mqtt's Python logging, the Paho C trace), not a broker's.
+	BrokerPaho = "paho"
 )
 
 // EffectiveSeverity is the signature's severity, defaulting to error for

@@ -3,12 +3,16 @@ package sink
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mqttdiag/mqttdiag/internal/clock"
+	"github.com/mqttdiag/mqttdiag/signatures"
 )
 
 func TestAlertName(t *testing.T) {
@@ -132,4 +136,192 @@ func equalMaps(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// Label sets come from log content: with room for 3 active alerts, ten
+// client ids make 3 alerts and one aggregate per signature that says how
+// many notifications it folded; a request that fails and is retried does
+// not count them twice; re-sends go in requests of BatchMax alerts; an
+// alert that resolved makes room again.
+func TestAlertmanagerBoundsActiveAlerts(t *testing.T) {
+	var fail atomic.Bool
+	srv, got := receiver(t, func(_ int, w http.ResponseWriter) {
+		if fail.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	fc := clock.NewFake(now)
+	am, err := NewAlertmanager(srv.URL, AlertmanagerConfig{
+		HTTPOptions: HTTPOptions{Clock: fc}, Instance: "edge-1", MaxActive: 3, BatchMax: 2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	takeover := func(client string) *Diagnosis {
+		return &Diagnosis{ID: "id-" + client, SignatureID: "takeover", Title: "Client id takeover", Severity: "warning", Broker: "mosquitto",
+			RootCause: "Two connections share a client id.", Fields: map[string]string{"client_id": client}, ObservedAt: now}
+	}
+	var ds []*Diagnosis
+	for i := range 10 {
+		ds = append(ds, takeover(fmt.Sprint("dev-", i)))
+	}
+	if _, err := am.Notify(context.Background(), ds); err != nil {
+		t.Fatal(err)
+	}
+	var alerts []Alert
+	if err := decodeAlerts((<-got).body, &alerts); err != nil {
+		t.Fatal(err)
+	}
+	if len(alerts) != 4 {
+		t.Fatalf("posted %d alerts, want 3 and the aggregate", len(alerts))
+	}
+	var agg *Alert
+	for i, a := range alerts {
+		if a.Labels[FoldedLabel] == "true" {
+			agg = &alerts[i]
+		}
+	}
+	if agg == nil {
+		t.Fatalf("no aggregate among %v", alerts)
+	}
+	if _, ok := agg.Labels["client_id"]; ok || agg.Labels["signature_id"] != "takeover" || agg.Annotations["folded"] != "7" || agg.Annotations["count"] != "7" ||
+		!strings.Contains(agg.Annotations["description"], "at most 3 alerts active") || !strings.Contains(agg.Annotations["clients"], "dev-3") {
+		t.Errorf("aggregate %v %v", agg.Labels, agg.Annotations)
+	}
+	if u := am.Usage(); u != (Usage{Active: 3, Limit: 3, Aggregates: 1, Folded: 7}) {
+		t.Errorf("usage %+v", u)
+	}
+
+	// A failed request, retried: the fold is counted once.
+	fail.Store(true)
+	more := []*Diagnosis{takeover("dev-10"), takeover("dev-11")}
+	if retry, err := am.Notify(context.Background(), more); err == nil || !retry {
+		t.Fatalf("503: retry=%v err=%v", retry, err)
+	}
+	<-got
+	fail.Store(false)
+	if _, err := am.Notify(context.Background(), more); err != nil {
+		t.Fatal(err)
+	}
+	if err := decodeAlerts((<-got).body, &alerts); err != nil || len(alerts) != 1 || alerts[0].Annotations["folded"] != "9" {
+		t.Fatalf("after the retry posted %v (%v), want the aggregate at 9", alerts, err)
+	}
+	if u := am.Usage(); u.Folded != 9 {
+		t.Errorf("folded %d after a retried request, want 9", u.Folded)
+	}
+
+	// A threshold summary has no label from log content: it is one alert
+	// per signature, never folded.
+	th := takeover("many")
+	th.SignatureID, th.Summary, th.Count = "keepalive", "threshold", 50
+	if _, err := am.Notify(context.Background(), []*Diagnosis{th}); err != nil {
+		t.Fatal(err)
+	}
+	if err := decodeAlerts((<-got).body, &alerts); err != nil || len(alerts) != 1 || alerts[0].Labels[FoldedLabel] != "" || alerts[0].Labels["signature_id"] != "keepalive" {
+		t.Fatalf("a threshold summary while full: posted %v (%v)", alerts, err)
+	}
+	if u := am.Usage(); u.Active != 3 || u.Aggregates != 1 {
+		t.Errorf("usage %+v after a threshold summary", u)
+	}
+
+	// Re-sends: 5 alerts in requests of at most 2.
+	n, err := am.Refresh(context.Background())
+	if err != nil || n != 5 {
+		t.Fatalf("refresh sent %d (%v)", n, err)
+	}
+	for _, want := range []int{2, 2, 1} {
+		if err := decodeAlerts((<-got).body, &alerts); err != nil || len(alerts) != want {
+			t.Fatalf("a re-send request carried %d alerts (%v), want %d", len(alerts), err, want)
+		}
+	}
+
+	// Once they resolved, a new label set has room again.
+	now = now.Add(6 * time.Minute)
+	fc.Advance(6 * time.Minute)
+	if _, err := am.Notify(context.Background(), []*Diagnosis{takeover("dev-new")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := decodeAlerts((<-got).body, &alerts); err != nil || len(alerts) != 1 || alerts[0].Labels["client_id"] != "dev-new" {
+		t.Errorf("after every alert resolved: posted %v (%v)", alerts, err)
+	}
+}
+
+// decodeAlerts decodes into a fresh slice: json.Unmarshal into a used one
+// would merge into its maps.
+func decodeAlerts(b []byte, out *[]Alert) error {
+	*out = nil
+	return json.Unmarshal(b, out)
+}
+
+// An Alertmanager is named by the base URL it was given (its API path
+// adds nothing), its path hashed like any sink's.
+func TestAlertmanagerName(t *testing.T) {
+	for raw, want := range map[string]string{
+		"http://am.example:9093":                "alertmanager http://am.example:9093",
+		"http://am.example:9093/api/v2/alerts":  "alertmanager http://am.example:9093",
+		"https://u:pw@am.example/am/?token=abc": "alertmanager https://am.example (path #",
+	} {
+		am, err := NewAlertmanager(raw, AlertmanagerConfig{})
+		if err != nil || !strings.HasPrefix(am.String(), want) || strings.Contains(am.String(), "pw") || strings.Contains(am.String(), "abc") {
+			t.Errorf("%s named %q (%v), want %q", raw, am.String(), err, want)
+		}
+	}
+}
+
+// BenchmarkActiveAlertMemory reports what an active alert costs (B/alert:
+// live heap after a GC, divided by the alerts), with the built-in takeover
+// signature's knowledge as a diagnosis carries it (the pipeline shares
+// it between diagnoses; an alert's description is its own): the figure behind
+// DefaultMaxActive.
+func BenchmarkActiveAlertMemory(b *testing.B) {
+	const n = 1000
+	srv, got := receiver(b, func(int, http.ResponseWriter) {})
+	go func() {
+		for range got {
+		}
+	}()
+	sigs, err := signatures.Builtin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sig *signatures.Signature
+	for _, s := range sigs {
+		if s.ID == "communication/mqtt-publish-identifier-already-in-use" {
+			sig = s
+		}
+	}
+	if sig == nil {
+		b.Fatal("no takeover signature in the built-in pack")
+	}
+	var was []Workaround
+	for _, w := range sig.Workarounds {
+		was = append(was, Workaround{Action: w.Action, How: w.How, SuccessRate: w.SuccessRate})
+	}
+	var des []DeadEnd
+	for _, d := range sig.DeadEnds {
+		des = append(des, DeadEnd{Action: d.Action, WhyFails: d.WhyFails, FailRate: d.FailRate})
+	}
+	for b.Loop() {
+		am, err := NewAlertmanager(srv.URL, AlertmanagerConfig{Instance: "edge-1", MaxActive: n})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var ms0, ms1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms0)
+		for i := range n {
+			d := &Diagnosis{ID: fmt.Sprint(i), SignatureID: sig.ID, Title: sig.Title, Severity: "warning", Broker: "mosquitto",
+				RootCause: sig.RootCause, Workarounds: was, DeadEnds: des, DocURL: sig.OfficialDocURL,
+				Line: fmt.Sprintf("1795321998: Client dev-%07d already connected, closing old connection.", i), Fields: map[string]string{"client_id": fmt.Sprintf("dev-%07d", i)},
+				Source: Source{File: "/var/log/mosquitto/mosquitto.log", LineNumber: int64(i)}, ObservedAt: time.Now()}
+			if _, err := am.Notify(context.Background(), []*Diagnosis{d}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&ms1)
+		b.ReportMetric(float64(ms1.HeapAlloc-ms0.HeapAlloc)/n, "B/alert")
+		runtime.KeepAlive(am)
+	}
 }

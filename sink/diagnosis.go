@@ -44,6 +44,9 @@ type Diagnosis struct {
 	// Fields are the signature's named captures: {} when it has none.
 	Fields map[string]string `json:"fields"`
 	Source Source            `json:"source"`
+	// Envelope is what a syslog, journal or container envelope around the
+	// line said of it (Line keeps the envelope); absent for a plain line.
+	Envelope *Envelope `json:"envelope,omitempty"`
 	// LogTime is the time the broker wrote on the line; null when the line
 	// has none.
 	LogTime *time.Time `json:"log_time"`
@@ -114,6 +117,21 @@ type DeadEnd struct {
 	Action   string  `json:"action,omitempty"`
 	WhyFails string  `json:"why_fails"`
 	FailRate float64 `json:"fail_rate"`
+}
+
+// Envelope is what was wrapped around a broker's line: the envelope's name
+// (syslog, rfc5424, journal, docker, cri, compose, kubectl) and what it
+// said. Fields it did not have are absent.
+type Envelope struct {
+	Format    string     `json:"format"`
+	Time      *time.Time `json:"time,omitempty"`
+	Host      string     `json:"host,omitempty"`
+	Program   string     `json:"program,omitempty"`
+	PID       string     `json:"pid,omitempty"`
+	Unit      string     `json:"unit,omitempty"`
+	Container string     `json:"container,omitempty"`
+	Pod       string     `json:"pod,omitempty"`
+	Stream    string     `json:"stream,omitempty"`
 }
 
 // Source locates the line a diagnosis came from.

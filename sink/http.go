@@ -3,19 +3,21 @@ package sink
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // DefaultTimeout bounds one HTTP request of a sink: connecting, sending
@@ -83,8 +85,7 @@ func (o HTTPOptions) now() time.Time {
 }
 
 // parseTarget checks a sink's URL and returns it with a name that is safe
-// to log: scheme, host and path, without user info or query (either may
-// carry a credential).
+// to log and to use as a metric label (see SafeURL).
 func parseTarget(kind, raw string) (*url.URL, string, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -96,17 +97,18 @@ func parseTarget(kind, raw string) (*url.URL, string, error) {
 		return nil, "", fmt.Errorf("%s URL: %w", kind, err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, "", fmt.Errorf("%s URL %q: want an http:// or https:// URL", kind, safeURL(u))
+		return nil, "", fmt.Errorf("%s URL %q: want an http:// or https:// URL", kind, SafeURL(u))
 	}
 	if u.Host == "" {
-		return nil, "", fmt.Errorf("%s URL %q: no host", kind, safeURL(u))
+		return nil, "", fmt.Errorf("%s URL %q: no host", kind, SafeURL(u))
 	}
-	return u, kind + " " + safeURL(u), nil
+	return u, kind + " " + SafeURL(u), nil
 }
 
 // urlCredentials returns what in u may be a credential, to scrub from
 // logged answers: the user info (and its Basic encoding, as the client
-// sends it) and the query values.
+// sends it), the query values and the words of the path (chat webhooks
+// carry their secret there).
 func urlCredentials(u *url.URL) []string {
 	var out []string
 	if u.User != nil {
@@ -117,6 +119,9 @@ func urlCredentials(u *url.URL) []string {
 	}
 	for _, vs := range u.Query() {
 		out = append(out, credentialWords(vs)...)
+	}
+	if p := strings.Trim(u.Path, "/"); p != "" {
+		out = append(out, credentialWords(append([]string{p}, strings.Split(p, "/")...))...)
 	}
 	return out
 }
@@ -136,9 +141,26 @@ func credentialWords(vs []string) []string {
 	return out
 }
 
-func safeURL(u *url.URL) string {
-	s := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
-	return s.String()
+// SafeURL is how mqttdiag names a URL that may carry a secret, in self-logs,
+// metric labels and /readyz: scheme and host, and in place of a path a short
+// hash of it. User info and query are left out; a path is hashed because some
+// receivers carry their secret there (Slack-style incoming webhooks,
+// https://hooks.slack.com/services/T…/B…/<secret>), yet two sinks on one host
+// must stay apart. The hash is 32 bits of SHA-256: enough to tell one's own
+// sinks apart, far too little to recover a secret from.
+func SafeURL(u *url.URL) string {
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host}).String() + HiddenPath(u)
+}
+
+// HiddenPath is what SafeURL writes in place of u's path: nothing for an
+// empty path or "/", else " (path #" and 8 hex digits of its SHA-256 ")".
+func HiddenPath(u *url.URL) string {
+	p := u.EscapedPath()
+	if p == "" || p == "/" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(p))
+	return " (path #" + hex.EncodeToString(sum[:4]) + ")"
 }
 
 // post sends body and classifies the outcome the way the retry loop
@@ -163,12 +185,13 @@ func post(ctx context.Context, c *http.Client, name, target string, header http.
 		return true, fmt.Errorf("POST to %s: %w", name, err)
 	}
 	defer resp.Body.Close()
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // to reuse the connection
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // to reuse the connection
 		return false, nil
 	}
-	err = fmt.Errorf("%s answered %s: %s", name, resp.Status, scrub(snippet, secrets))
+	snippet := readSnippet(resp.Body, secrets)
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	err = fmt.Errorf("%s answered %s: %s", name, resp.Status, snippet)
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode >= 500, resp.StatusCode == http.StatusRequestTimeout:
 		if d, ok := retryAfter(resp.Header.Get("Retry-After"), now); ok {
@@ -197,18 +220,76 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
-// scrub makes a server's answer fit for a log line: valid UTF-8, one
-// line, and without any of the secrets (a debugging receiver may echo
-// the request's headers).
-func scrub(b []byte, secrets []string) string {
-	s := strings.ToValidUTF8(string(b), "\uFFFD")
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "[redacted]")
+// snippetBytes is how much of a server's answer an error quotes.
+const snippetBytes = 512
+
+// readSnippet reads the start of a server's answer for an error message:
+// at most snippetBytes of it, without any of the secrets (a debugging
+// receiver may echo the request's headers). It reads as far past the cut
+// as the longest secret reaches, and redacts before it cuts: a secret that
+// straddles the cut is redacted whole, not left with its prefix showing.
+func readSnippet(r io.Reader, secrets []string) string {
+	longest := 0
+	for _, s := range secrets {
+		longest = max(longest, len(s))
+	}
+	want := snippetBytes + longest
+	b, _ := io.ReadAll(io.LimitReader(r, int64(want)))
+	return scrub(b, len(b) < want, secrets, snippetBytes)
+}
+
+// minPartial is the shortest start of a secret that scrub redacts where
+// an answer stops inside a secret.
+const minPartial = 4
+
+// scrub makes the first limit bytes of a server's answer b fit for a log
+// line: every secret replaced by [redacted], matched in b whole wherever
+// it ends (b reaches past limit by the longest secret), and, when the
+// answer ended with b, the start of a secret it stops inside; then valid
+// UTF-8 and one line.
+func scrub(b []byte, ended bool, secrets []string, limit int) string {
+	secs := make([]string, 0, len(secrets))
+	for _, s := range secrets {
+		if s != "" {
+			secs = append(secs, s)
 		}
 	}
+	// The longest first, so that "Bearer x" wins over x.
+	slices.SortFunc(secs, func(a, b string) int { return len(b) - len(a) })
+	end := len(b)
+	if ended {
+		for _, s := range secs {
+			for k := min(len(s)-1, len(b)); k >= minPartial; k-- {
+				if bytes.HasSuffix(b, []byte(s[:k])) {
+					end = min(end, len(b)-k)
+					break
+				}
+			}
+		}
+	}
+	var out []byte
+	i := 0
+	for ; i < end && i < limit; i++ {
+		n := 0
+		for _, s := range secs {
+			if bytes.HasPrefix(b[i:], []byte(s)) {
+				n = len(s)
+				break
+			}
+		}
+		if n > 0 {
+			out = append(out, "[redacted]"...)
+			i += n - 1
+			continue
+		}
+		out = append(out, b[i])
+	}
+	if end < len(b) && i >= end {
+		out = append(out, "[redacted]"...)
+	}
+	s := strings.ToValidUTF8(string(out), "\uFFFD")
 	s = strings.Join(strings.Fields(s), " ")
-	if !utf8.ValidString(s) || s == "" {
+	if s == "" {
 		return "(empty body)"
 	}
 	return s

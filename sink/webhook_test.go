@@ -24,7 +24,7 @@ type received struct {
 	body   []byte
 }
 
-func receiver(t *testing.T, status func(n int, w http.ResponseWriter)) (*httptest.Server, chan received) {
+func receiver(t testing.TB, status func(n int, w http.ResponseWriter)) (*httptest.Server, chan received) {
 	got := make(chan received, 100)
 	n := 0
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -194,3 +194,88 @@ var (
 	_ Clock = clock.Real{}
 	_ Clock = (*clock.Fake)(nil)
 )
+
+// A receiver that echoes the request's headers in its error answer, with
+// the token where the 512-byte quote ends, or its answer ending inside
+// the token: no part of the token reaches the error.
+func TestWebhookAnswerQuoteRedactsBeforeCutting(t *testing.T) {
+	const token = "TOKEN-s3cr3t-abcdef0123456789"
+	for _, tc := range []struct {
+		name string
+		body func(auth string) string
+	}{
+		{"straddles the cut", func(auth string) string { return strings.Repeat("x", 480) + " Authorization: " + auth + " and more" }},
+		{"every offset near the cut", nil},
+		{"answer ends inside it", func(auth string) string { return "echo: " + auth[:len(auth)-9] }},
+	} {
+		pads := []int{0}
+		if tc.body == nil {
+			pads = nil
+			for p := 440; p <= 520; p++ {
+				pads = append(pads, p)
+			}
+		}
+		for _, pad := range pads {
+			srv, _ := receiver(t, func(_ int, w http.ResponseWriter) {})
+			srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusBadRequest)
+				if tc.body != nil {
+					io.WriteString(w, tc.body(r.Header.Get("Authorization")))
+				} else {
+					io.WriteString(w, strings.Repeat("x", pad)+r.Header.Get("Authorization"))
+				}
+			})
+			w, err := NewWebhook(srv.URL, WebhookConfig{Token: token})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = w.Notify(context.Background(), []*Diagnosis{{ID: "x"}})
+			if err == nil {
+				t.Fatal("400 accepted")
+			}
+			for k := minPartial; k <= len(token); k++ {
+				if strings.Contains(err.Error(), token[:k]) {
+					t.Fatalf("%s (pad %d): the error shows %q of the token: %v", tc.name, pad, token[:k], err)
+				}
+			}
+			if shown := tc.body != nil || pad+len("Bearer ") < snippetBytes; shown && !strings.Contains(err.Error(), "[redacted]") {
+				t.Errorf("%s (pad %d): nothing redacted in %v", tc.name, pad, err)
+			}
+		}
+	}
+}
+
+// A secret in the URL's path (a Slack-style incoming webhook) is in no
+// name the sink gives itself, nor in an error about the URL, nor in a
+// quoted answer that echoes the request line; two such webhooks on one
+// host still have different names.
+func TestSecretInURLPath(t *testing.T) {
+	const secret = "xoxbSecretPart0123456789"
+	srv, _ := receiver(t, func(_ int, w http.ResponseWriter) {})
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, "no such hook: "+r.URL.Path)
+	})
+	path := "/services/T0123ABCD/B0456EFGH/" + secret
+	w, err := NewWebhook(srv.URL+path, WebhookConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := NewWebhook(srv.URL+"/services/T0123ABCD/B0456EFGH/another0123456789", WebhookConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "webhook " + srv.URL + " (path #"; !strings.HasPrefix(w.String(), want) || strings.Contains(w.String(), "T0123") {
+		t.Errorf("name %q, want %q and a hash, no path", w.String(), want)
+	}
+	if w.String() == other.String() {
+		t.Errorf("two webhooks on one host share the name %q", w.String())
+	}
+	_, err = w.Notify(context.Background(), []*Diagnosis{{ID: "x"}})
+	if err == nil || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "[redacted]") {
+		t.Errorf("error about an answer that echoes the path: %v", err)
+	}
+	if _, err := NewWebhook("ftp://hooks.example.com"+path, WebhookConfig{}); err == nil || strings.Contains(err.Error(), secret) {
+		t.Errorf("error about a bad URL: %v", err)
+	}
+}

@@ -26,6 +26,11 @@ type stateFile struct {
 	// while mqttdiag was down, and is read from its beginning.
 	Inputs []string     `json:"inputs"`
 	Files  []stateEntry `json:"files"`
+	// Ended are streams read to their end (finished rotated files,
+	// generations ended by a truncation), the most recent ones: a file
+	// found later that holds one of them (its copy, or the file itself)
+	// is read on from where it ended, under its stream, never again.
+	Ended []stateEntry `json:"ended,omitempty"`
 }
 
 // stateEntry is the checkpoint of one content stream.
@@ -42,6 +47,14 @@ type stateEntry struct {
 	// file has a first line.
 	Fingerprint      string `json:"fingerprint,omitempty"`
 	FingerprintBytes int    `json:"fingerprint_bytes,omitempty"`
+	// Prefix is the same hash over the first PrefixBytes bytes as far as
+	// they were read (at most 4096), Tail over the 64 bytes (fewer at the
+	// start) before TailAt, where the file was read to: with them a file
+	// is told from another with the same first line.
+	Prefix      string `json:"prefix,omitempty"`
+	PrefixBytes int    `json:"prefix_bytes,omitempty"`
+	Tail        string `json:"tail,omitempty"`
+	TailAt      int64  `json:"tail_at,omitempty"`
 	// Generation counts truncations of the file (copytruncate).
 	Generation int `json:"generation"`
 	// Stream is the stream id diagnosis ids are derived from.
@@ -50,9 +63,42 @@ type stateEntry struct {
 	// Line is the number of lines before it.
 	Offset int64 `json:"offset"`
 	Line   int64 `json:"line"`
+
+	c content // the hashes decoded, once: when loaded or set
 }
 
 func (e stateEntry) id() fileID { return fileID{dev: e.Dev, ino: e.Inode, btime: e.Btime} }
+
+func (e stateEntry) fingerprint() fingerprint { return e.c.fp }
+func (e stateEntry) content() content         { return e.c }
+
+func (e *stateEntry) setContent(c content) {
+	e.c = c
+	e.Fingerprint, e.FingerprintBytes = c.fp.String(), c.fp.n
+	e.Prefix, e.PrefixBytes = c.prefix.String(), c.prefix.n
+	e.Tail, e.TailAt = c.tail.String(), 0
+	if c.tail.known() {
+		e.TailAt = c.tailAt
+	}
+}
+
+// decode checks the entry and decodes its hashes.
+func (e *stateEntry) decode() error {
+	var err1, err2, err3 error
+	e.c.fp, err1 = parseFingerprint(e.Fingerprint, e.FingerprintBytes, FingerprintBytes)
+	e.c.prefix, err2 = parseFingerprint(e.Prefix, e.PrefixBytes, prefixBytes)
+	if e.Tail != "" || e.TailAt != 0 {
+		e.c.tailAt = e.TailAt
+		e.c.tail, err3 = parseFingerprint(e.Tail, int(min(e.TailAt, tailBytes)), tailBytes)
+	}
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return err
+	}
+	if e.Offset < 0 || e.Line < 0 || e.Generation < 0 || e.TailAt < 0 || e.Path == "" {
+		return errors.New("negative offset, line, generation or tail_at, or no path")
+	}
+	return nil
+}
 
 // loadState reads a state file. A missing file is a first run (nil, nil).
 func loadState(path string) (*stateFile, error) {
@@ -78,12 +124,19 @@ func parseState(path string, data []byte) (*stateFile, error) {
 	if s.Version != stateVersion {
 		return nil, bad(fmt.Errorf("version %d, this mqttdiag reads version %d", s.Version, stateVersion))
 	}
-	for i, e := range s.Files {
-		if _, err := parseFingerprint(e.Fingerprint, e.FingerprintBytes); err != nil {
+	if s.Files == nil {
+		// Taken for "no files", every file under the inputs would be
+		// read again from its beginning.
+		return nil, bad(errors.New(`"files" is null or missing; mqttdiag writes a list, [] when it follows no file`))
+	}
+	for i := range s.Files {
+		if err := s.Files[i].decode(); err != nil {
 			return nil, bad(fmt.Errorf("files[%d]: %w", i, err))
 		}
-		if e.Offset < 0 || e.Line < 0 || e.Generation < 0 || e.Path == "" {
-			return nil, bad(fmt.Errorf("files[%d]: negative offset, line or generation, or no path", i))
+	}
+	for i := range s.Ended {
+		if err := s.Ended[i].decode(); err != nil {
+			return nil, bad(fmt.Errorf("ended[%d]: %w", i, err))
 		}
 	}
 	return &s, nil
@@ -142,6 +195,7 @@ type checkpoints struct {
 
 	mu     sync.Mutex
 	tracks []*track
+	ended  []stateEntry // oldest first; see end
 	dirty  bool
 
 	saveMu sync.Mutex // serialises writes of the file
@@ -149,6 +203,10 @@ type checkpoints struct {
 	// lastCurrent is when the file on disk was last known to hold every
 	// acknowledged position (written, or found unchanged); under mu.
 	lastCurrent time.Time
+	// failing is the last write error while writes fail, since when the
+	// first of them failed; under mu.
+	failing      error
+	failingSince time.Time
 
 	stop chan struct{}
 	done chan struct{}
@@ -161,7 +219,8 @@ type track struct {
 	entry stateEntry // Offset and Line are the acknowledged position
 	// spans are emitted batches not yet acknowledged, oldest first.
 	spans   []*span
-	retired bool // no more batches will be emitted
+	retired bool   // no more batches will be emitted
+	written string // the stream id as last written to the state file
 }
 
 // span is one emitted batch: the position after its last line.
@@ -170,8 +229,21 @@ type span struct {
 	done      bool
 }
 
+// newCheckpoints returns the checkpoints of the state file path. Its first
+// save writes the file even when no file is followed yet: the inputs in it
+// tell the next start that a file found under them is new since, and is
+// read from its beginning (a file written once is never a first run).
 func newCheckpoints(path string, inputs []string, clock Clock, every time.Duration, log zerolog.Logger) *checkpoints {
-	return &checkpoints{path: path, inputs: inputs, clock: clock, every: every, log: log, stop: make(chan struct{}), done: make(chan struct{})}
+	return &checkpoints{path: path, inputs: inputs, clock: clock, every: every, log: log, dirty: true,
+		stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+// setEnded sets the ended streams written with the checkpoints.
+func (c *checkpoints) setEnded(ended []stateEntry) {
+	c.mu.Lock()
+	c.ended = slices.Clone(ended)
+	c.dirty = true
+	c.mu.Unlock()
 }
 
 // newTrack starts tracking a stream whose checkpoint is e.
@@ -184,8 +256,23 @@ func (c *checkpoints) newTrack(e stateEntry) *track {
 	return t
 }
 
-// update changes a track's identity fields (path, fingerprint, stream)
-// under the lock.
+// fix sets the id of the track's stream, and what its content is known by.
+func (t *track) fix(stream string, c content) {
+	t.update(func(e *stateEntry) {
+		e.Stream = stream
+		e.setContent(c)
+	})
+}
+
+// unsaved reports whether the track's stream id is not on disk yet.
+func (t *track) unsaved() bool {
+	t.cp.mu.Lock()
+	defer t.cp.mu.Unlock()
+	return t.entry.Stream != "" && t.written != t.entry.Stream
+}
+
+// update changes a track's identity fields (path, content, stream) under
+// the lock.
 func (t *track) update(f func(e *stateEntry)) {
 	t.cp.mu.Lock()
 	f(&t.entry)
@@ -241,38 +328,46 @@ func (t *track) acked() (offset, line int64) {
 	return t.entry.Offset, t.entry.Line
 }
 
+// written is a track's stream id in a snapshot.
+type written struct {
+	t      *track
+	stream string
+}
+
 // snapshot returns the state to write and drops finished tracks.
-func (c *checkpoints) snapshot() ([]byte, bool, error) {
+func (c *checkpoints) snapshot() ([]byte, []written, bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.dirty {
-		return nil, false, nil
+		return nil, nil, false, nil
 	}
 	c.dirty = false
-	s := stateFile{Version: stateVersion, Inputs: c.inputs, Files: []stateEntry{}}
+	s := stateFile{Version: stateVersion, Inputs: c.inputs, Files: []stateEntry{}, Ended: c.ended}
 	live := c.tracks[:0]
+	var ws []written
 	for _, t := range c.tracks {
 		if t.retired && len(t.spans) == 0 {
 			continue
 		}
 		live = append(live, t)
 		s.Files = append(s.Files, t.entry)
+		ws = append(ws, written{t, t.entry.Stream})
 	}
 	clear(c.tracks[len(live):])
 	c.tracks = live
 	data, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		c.dirty = true
-		return nil, false, fmt.Errorf("encode state: %w", err)
+		return nil, nil, false, fmt.Errorf("encode state: %w", err)
 	}
-	return append(data, '\n'), true, nil
+	return append(data, '\n'), ws, true, nil
 }
 
 // save writes the state file if anything changed since the last write.
 func (c *checkpoints) save() error {
 	c.saveMu.Lock()
 	defer c.saveMu.Unlock()
-	data, ok, err := c.snapshot()
+	data, ws, ok, err := c.snapshot()
 	if err != nil {
 		return err
 	}
@@ -280,6 +375,10 @@ func (c *checkpoints) save() error {
 		if err := writeFileAtomic(c.path, data); err != nil {
 			c.mu.Lock()
 			c.dirty = true // try again next time
+			if c.failing == nil {
+				c.failingSince = c.clock.Now()
+			}
+			c.failing = err
 			c.mu.Unlock()
 			return err
 		}
@@ -287,8 +386,20 @@ func (c *checkpoints) save() error {
 	}
 	c.mu.Lock()
 	c.lastCurrent = c.clock.Now()
+	c.failing = nil
+	for _, w := range ws {
+		w.t.written = w.stream
+	}
 	c.mu.Unlock()
 	return nil
+}
+
+// failure is the last write error and when writes began to fail; nil
+// while they succeed.
+func (c *checkpoints) failure() (time.Time, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failingSince, c.failing
 }
 
 // current is when the state file was last known current.

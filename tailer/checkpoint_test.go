@@ -1,6 +1,7 @@
 package tailer
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -119,15 +120,15 @@ func TestStateFileWrittenBatchedAndAtomically(t *testing.T) {
 	for i := 1; i <= 100; i++ {
 		tr.emitted(int64(i*10), int64(i))()
 	}
-	clk.awaitIdle(t, time.Second)
+	awaitIdle(t, clk, time.Second)
 	if _, err := os.Stat(path); err == nil {
 		t.Fatal("state written before the interval")
 	}
-	clk.tick(t, time.Second)
+	tick(t, clk, time.Second)
 	if cp.saves != 1 || readState(t, path).Files[0].Offset != 1000 {
 		t.Fatalf("saves %d, state %+v", cp.saves, readState(t, path))
 	}
-	clk.tick(t, time.Second) // nothing changed: no write
+	tick(t, clk, time.Second) // nothing changed: no write
 	tr.emitted(1010, 101)()
 	if err := cp.close(); err != nil {
 		t.Fatal(err)
@@ -147,12 +148,22 @@ func TestStateFileCorrupt(t *testing.T) {
 	dir, path := tempLog(t)
 	appendFile(t, path, "x\n")
 	state := filepath.Join(dir, "state.json")
-	for _, content := range []string{"{not json", `{"version": 99, "files": []}`, `{"version":1,"files":[{"path":"a","offset":-1}]}`} {
+	for _, content := range []string{"{not json", `{"version": 99, "files": []}`, `{"version":1,"files":[{"path":"a","offset":-1}]}`,
+		// No list of files is not "no files": taken as such, every file
+		// under the inputs would be read again from its beginning.
+		`{"version":1,"inputs":["` + path + `"],"files":null}`, `{"version":1,"inputs":["` + path + `"]}`} {
 		if err := os.WriteFile(state, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		out := make(chan Batch)
-		err := New([]string{path}, Follow(true), StateFile(state)).Run(t.Context(), out)
+		// Accepted, it would follow until the deadline and return nil.
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		go func() {
+			for range out {
+			}
+		}()
+		err := New([]string{path}, Follow(true), StateFile(state)).Run(ctx, out)
+		cancel()
 		if err == nil || !strings.Contains(err.Error(), state) || !strings.Contains(err.Error(), "move it aside") {
 			t.Errorf("%s: err = %v", content, err)
 		}
@@ -345,6 +356,9 @@ func FuzzLoadState(f *testing.F) {
 		`{"version":1,"files":[{"path":"a","fingerprint":"zz","fingerprint_bytes":1}]}`,
 		"\x00\xff{",
 		`null`,
+		`{"version":1,"files":[{"path":"a","dev":1,"inode":2,"fingerprint":"00112233445566ff","fingerprint_bytes":20,"prefix":"00112233445566ff","prefix_bytes":4096,"tail":"8899aabbccddeeff","tail_at":9000,"offset":8000,"line":3,"generation":0}],` +
+			`"ended":[{"path":"a.1","dev":1,"inode":3,"fingerprint":"00112233445566ff","fingerprint_bytes":20,"stream":"1:2:0:0:00112233445566ff","offset":9,"line":1,"generation":0}]}`,
+		`{"version":1,"files":[],"ended":[{"path":"a","tail":"8899aabbccddeeff","offset":1,"line":1,"generation":0}]}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -480,10 +494,97 @@ func TestRotatedTwiceBetweenLooksDateext(t *testing.T) {
 				t.Fatal(err)
 			}
 			writeLines(t, path, "c", 0, 2)
-			clk.tick(t, testTick)
+			tick(t, clk, testTick)
 			s.c.wait(t, 18)
 			s.stop(t)
 			wantTexts(t, s.c.snapshot(), append(append(numbered("a", 0, 12), numbered("b", 0, 4)...), numbered("c", 0, 2)...)...)
 		})
+	}
+}
+
+// A state file that cannot be written (its directory gone, a full disk)
+// shows in CheckpointFailure, with the error and since when, for /readyz;
+// once a write succeeds again it no longer does.
+func TestCheckpointFailureReported(t *testing.T) {
+	dir, path := tempLog(t)
+	stateDir := filepath.Join(dir, "state")
+	if err := os.Mkdir(stateDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(stateDir, "state.json")
+	appendFile(t, path, "")
+	clk := newFakeClock()
+	s := start(t, []string{path}, StateFile(state), Poll(testTick), WithClock(clk), FlushInterval(time.Minute))
+	awaitIdle(t, clk, testTick)
+	if _, err := s.tl.CheckpointFailure(); err != nil {
+		t.Fatalf("failure before any: %v", err)
+	}
+	if err := os.RemoveAll(stateDir); err != nil {
+		t.Fatal(err)
+	}
+	writeLines(t, path, "seq", 0, 3)
+	tick(t, clk, testTick)
+	s.c.wait(t, 3)
+	clk.Advance(time.Minute) // the saver's timer, set before the last tick
+	awaitIdle(t, clk, time.Minute)
+	since, err := s.tl.CheckpointFailure()
+	if err == nil || !strings.Contains(err.Error(), stateDir) || since.IsZero() {
+		t.Fatalf("CheckpointFailure = %v, %v; want an error naming %s", since, err, stateDir)
+	}
+	if err := os.Mkdir(stateDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute)
+	awaitIdle(t, clk, time.Minute)
+	if _, err := s.tl.CheckpointFailure(); err != nil {
+		t.Errorf("still failing after a write succeeded: %v", err)
+	}
+	if st := readState(t, state); len(st.Files) != 1 || st.Files[0].Line != 3 {
+		t.Errorf("state %+v", st)
+	}
+}
+
+// Rotated twice while mqttdiag was down: the file in between is found by
+// catch-up and read; stopped (cleanly) before all of it was acknowledged,
+// its checkpoint is under its rotated name, which no input names. The
+// next start finishes it from there, before the current file, under the
+// same stream, and delivers nothing acknowledged twice.
+func TestCatchUpFileStoppedHalfReadIsFinished(t *testing.T) {
+	dir, path := tempLog(t)
+	needBirthTimes(t, dir)
+	state := filepath.Join(dir, "state.json")
+	writeLines(t, path, "x", 0, 10)
+	s := start(t, []string{path}, StateFile(state), FromBeginning(true))
+	s.c.wait(t, 10)
+	s.stop(t)
+
+	if err := os.Rename(path, path+".2"); err != nil {
+		t.Fatal(err)
+	}
+	nextBirthTick(t, path+".2")
+	writeLines(t, path, "a", 0, 300)
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	nextBirthTick(t, path+".1")
+	writeLines(t, path, "b", 0, 5)
+
+	s2 := start(t, []string{path}, StateFile(state), batchLines(10))
+	s2.c.mu.Lock()
+	s2.c.hold = true
+	s2.c.mu.Unlock()
+	got2 := s2.c.waitText(t, "b 4")
+	s2.c.ackHeld(0, 1, 2) // a 0..29
+	s2.stop(t)
+	wantTexts(t, got2[:30], numbered("a", 0, 30)...)
+
+	s3 := start(t, []string{path}, StateFile(state))
+	got3 := s3.c.waitText(t, "b 4")
+	s3.stop(t)
+	wantTexts(t, s3.c.snapshot(), append(numbered("a", 30, 300), numbered("b", 0, 5)...)...)
+	for i, l := range got3[:270] {
+		if w := got2[30+i]; l.Stream != w.Stream || l.Offset != w.Offset || l.Number != w.Number {
+			t.Fatalf("read again as %+v, first read as %+v", l, w)
+		}
 	}
 }

@@ -79,17 +79,17 @@ func TestDirectoryInputAppearsLater(t *testing.T) {
 			clk := newFakeClock()
 			s := start(t, []string{logs + tc.suffix}, Poll(testTick), WithClock(clk), Exclude("*.debug"))
 			s.waitMsg(t, tc.waiting)
-			clk.awaitIdle(t, testTick)
+			awaitIdle(t, clk, testTick)
 			if err := os.Mkdir(logs, 0o755); err != nil {
 				t.Fatal(err)
 			}
 			appendFile(t, filepath.Join(logs, "x.debug"), "excluded\n")
 			appendFile(t, filepath.Join(logs, "broker.log"), "late 1\n")
-			clk.tick(t, testTick)
+			tick(t, clk, testTick)
 			s.c.wait(t, 1)
 			appendFile(t, filepath.Join(logs, "broker.log"), "late 2\n")
 			appendFile(t, filepath.Join(logs, "other.log"), "other 1\n")
-			clk.tick(t, testTick)
+			tick(t, clk, testTick)
 			s.stop(t)
 			got := s.c.snapshot()
 			wantOnce(t, got, []string{"late 1", "late 2"}, []string{"other 1"})
@@ -201,15 +201,15 @@ func TestRotatedFileLetGoAfterRotateWaitWhenPolling(t *testing.T) {
 	appendFile(t, path, "")
 	clk := newFakeClock()
 	s := start(t, []string{path}, Poll(testTick), WithClock(clk), RotateWait(time.Minute))
-	clk.awaitIdle(t, testTick)
+	awaitIdle(t, clk, testTick)
 	if err := os.Rename(path, path+".1"); err != nil {
 		t.Fatal(err)
 	}
 	appendFile(t, path+".1", "late\n")
-	clk.tick(t, testTick)
+	tick(t, clk, testTick)
 	s.c.waitText(t, "late")
 	clk.Advance(30 * time.Second)
-	clk.awaitIdle(t, testTick)
+	awaitIdle(t, clk, testTick)
 	for len(s.ev) > 0 {
 		if m := <-s.ev; m == "finished rotated log file" {
 			t.Fatal("let go before RotateWait")
@@ -227,9 +227,9 @@ func TestCopytruncateReadsUnreadLinesFromCopy(t *testing.T) {
 	appendFile(t, path, "")
 	clk := newFakeClock()
 	s := start(t, []string{path}, Poll(testTick), WithClock(clk))
-	clk.awaitIdle(t, testTick)
+	awaitIdle(t, clk, testTick)
 	writeLines(t, path, "seq", 0, 10)
-	clk.tick(t, testTick)
+	tick(t, clk, testTick)
 	s.c.wait(t, 10)
 	writeLines(t, path, "seq", 10, 20) // not read before the rotation
 	copyFile(t, path, path+".1")
@@ -237,7 +237,7 @@ func TestCopytruncateReadsUnreadLinesFromCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeLines(t, path, "after", 0, 3)
-	clk.tick(t, testTick)
+	tick(t, clk, testTick)
 	got := s.c.wait(t, 23)
 	for i := 0; i < 20; i++ {
 		if got[i].Text != fmt.Sprintf("seq %d", i) || got[i].Stream != got[0].Stream {
@@ -301,13 +301,13 @@ func TestRotatedIntoOtherDirectoryWarns(t *testing.T) {
 	appendFile(t, path, "")
 	clk := newFakeClock()
 	s := start(t, []string{path}, Poll(testTick), WithClock(clk))
-	clk.awaitIdle(t, testTick)
+	awaitIdle(t, clk, testTick)
 	writeLines(t, path, "a", 0, 2)
 	if err := os.Rename(path, filepath.Join(old, "mosquitto.log-20250101")); err != nil {
 		t.Fatal(err)
 	}
 	writeLines(t, path, "b", 0, 1)
-	clk.tick(t, testTick)
+	tick(t, clk, testTick)
 	s.waitMsg(t, "the log file was rotated into another directory (logrotate olddir?): should it be rotated more than once between two looks, or while mqttdiag is down, the files in between are not found there and their lines are not read")
 	wantTexts(t, s.c.wait(t, 3), "a 0", "a 1", "b 0")
 }
@@ -344,5 +344,71 @@ func TestMalformedPatternFailsAtStart(t *testing.T) {
 				t.Fatal("Run did not return")
 			}
 		})
+	}
+}
+
+// A log path that is briefly a directory (deleted, a directory made and
+// removed there, the file created again) is followed as the file it is
+// again: the kind of an input is decided again whenever its path
+// changes, not once for ever.
+func TestInputKindDecidedAgainWhenThePathChanges(t *testing.T) {
+	for _, poll := range []bool{false, true} {
+		t.Run(fmt.Sprintf("poll=%v", poll), func(t *testing.T) {
+			_, path := tempLog(t)
+			appendFile(t, path, "file 0\n")
+			clk := newFakeClock()
+			opts := []Option{WithClock(clk), FromBeginning(true)}
+			every := safetyTick
+			if poll {
+				opts, every = append(opts, Poll(testTick)), testTick
+			}
+			s := start(t, []string{path}, opts...)
+			s.c.wait(t, 1)
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(path, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, filepath.Join(path, "inside.log"), "inside 0\n")
+			tick(t, clk, every)
+			s.c.wait(t, 2)
+			if err := os.RemoveAll(path); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, path, "file again 0\nfile again 1\n")
+			tick(t, clk, every)
+			tick(t, clk, every)
+			s.stop(t)
+			wantTexts(t, s.c.snapshot(), "file 0", "inside 0", "file again 0", "file again 1")
+			if w := s.tl.Waiting(); len(w) != 0 {
+				t.Errorf("still waiting for %q", w)
+			}
+		})
+	}
+}
+
+// A log given by a relative path and rotated beside itself is not said
+// to be rotated into another directory: the kernel names the open file
+// by its absolute path, the input by a relative one.
+func TestRotatedBesideItselfRelativePathNoOlddirWarning(t *testing.T) {
+	dir, path := tempLog(t)
+	t.Chdir(dir)
+	appendFile(t, path, "")
+	clk := newFakeClock()
+	s := start(t, []string{filepath.Base(path)}, Poll(testTick), WithClock(clk))
+	awaitIdle(t, clk, testTick)
+	writeLines(t, path, "a", 0, 2)
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	writeLines(t, path, "b", 0, 1)
+	tick(t, clk, testTick)
+	wantTexts(t, s.c.wait(t, 3), "a 0", "a 1", "b 0")
+	s.stop(t)
+	for len(s.ev) > 0 {
+		if m := <-s.ev; strings.Contains(m, "rotated into another directory") {
+			t.Errorf("self-log %q", m)
+		}
 	}
 }

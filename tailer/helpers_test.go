@@ -10,94 +10,31 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/mqttdiag/mqttdiag/internal/clock"
 )
 
-// fakeClock is a Clock that moves only when the test says so (mtail's
-// waker idea): timers fire on Advance, and a test can wait until the
-// tailer is blocked on a timer of a given duration, that is idle.
-type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	gen     int // advances so far
-	waiters []fakeWaiter
-	changed chan struct{} // closed and replaced when a waiter is added
+// newFakeClock returns a fake clock for a tailer under test: its timers
+// fire only when the test moves time on.
+func newFakeClock() *clock.Fake {
+	return clock.NewFake(time.Date(2026, 11, 22, 4, 0, 0, 0, time.UTC))
 }
 
-type fakeWaiter struct {
-	at  time.Time
-	d   time.Duration
-	gen int
-	ch  chan time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 11, 22, 4, 0, 0, 0, time.UTC), changed: make(chan struct{})}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	c.waiters = append(c.waiters, fakeWaiter{at: c.now.Add(d), d: d, gen: c.gen, ch: ch})
-	close(c.changed)
-	c.changed = make(chan struct{})
-	return ch
-}
-
-// Advance moves time on and fires the timers that are due.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	c.gen++
-	keep := c.waiters[:0]
-	for _, w := range c.waiters {
-		if !w.at.After(c.now) {
-			w.ch <- c.now
-			continue
-		}
-		keep = append(keep, w)
-	}
-	c.waiters = keep
-}
-
-// awaitIdle waits until a timer of duration d was set since the last
-// Advance: the tailer's loop has done its round and waits again.
-func (c *fakeClock) awaitIdle(t *testing.T, d time.Duration) {
+// awaitIdle waits until the tailer's loop has done its round and waits on
+// its d timer again.
+func awaitIdle(t *testing.T, c *clock.Fake, d time.Duration) {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		c.mu.Lock()
-		for _, w := range c.waiters {
-			if w.d == d && w.gen == c.gen {
-				c.mu.Unlock()
-				return
-			}
-		}
-		ch := c.changed
-		c.mu.Unlock()
-		select {
-		case <-ch:
-		case <-deadline:
-			t.Fatalf("the tailer did not wait on a %v timer within 10s", d)
-		}
+	if !c.AwaitAfter(d, 10*time.Second) {
+		t.Fatalf("the tailer did not wait on a %v timer within 10s", d)
 	}
 }
 
-// tick waits until the loop waits on its d timer, advances the clock by d
-// and waits until the loop is idle again. (Advancing while the loop is
-// still busy with its last round would fire no timer of it.)
-func (c *fakeClock) tick(t *testing.T, d time.Duration) {
+// tick runs one round of the tailer's loop on its d timer.
+func tick(t *testing.T, c *clock.Fake, d time.Duration) {
 	t.Helper()
-	c.awaitIdle(t, d)
-	c.Advance(d)
-	c.awaitIdle(t, d)
+	if !c.Tick(d, 10*time.Second) {
+		t.Fatalf("the tailer did not wait on a %v timer within 10s", d)
+	}
 }
 
 // collector receives a tailer's batches, acknowledging each (unless

@@ -25,6 +25,9 @@ type fileID struct {
 
 func (id fileID) sameInode(o fileID) bool { return id.dev == o.dev && id.ino == o.ino }
 
+// inode is the id without its birth time, the key of maps by inode.
+func (id fileID) inode() fileID { return fileID{dev: id.dev, ino: id.ino} }
+
 // same reports whether two ids name the same file. A birth time known on
 // one side only does not count against it (state written by a build or
 // filesystem without statx).
@@ -67,13 +70,14 @@ func (fp fingerprint) String() string {
 	return hex.EncodeToString(b[:])
 }
 
-func parseFingerprint(s string, n int) (fingerprint, error) {
+// parseFingerprint decodes a fingerprint of at most max bytes.
+func parseFingerprint(s string, n, max int) (fingerprint, error) {
 	if s == "" && n == 0 {
 		return fingerprint{}, nil
 	}
 	b, err := hex.DecodeString(s)
-	if err != nil || len(b) != 8 || n <= 0 || n > FingerprintBytes {
-		return fingerprint{}, fmt.Errorf("fingerprint %q over %d bytes: want 16 hex digits over 1..%d bytes", s, n, FingerprintBytes)
+	if err != nil || len(b) != 8 || n <= 0 || n > max {
+		return fingerprint{}, fmt.Errorf("fingerprint %q over %d bytes: want 16 hex digits over 1..%d bytes", s, n, max)
 	}
 	return fingerprint{n: n, sum: binary.BigEndian.Uint64(b)}, nil
 }
@@ -117,12 +121,15 @@ func readHead(r io.ReaderAt) (fingerprint, error) {
 
 // matches reports whether r's content starts with the bytes fp was made
 // from. An unknown fingerprint matches anything.
-func (fp fingerprint) matches(r io.ReaderAt) (bool, error) {
+func (fp fingerprint) matches(r io.ReaderAt) (bool, error) { return fp.matchesAt(r, 0) }
+
+// matchesAt reports whether r holds the bytes fp was made from at off.
+func (fp fingerprint) matchesAt(r io.ReaderAt, off int64) (bool, error) {
 	if !fp.known() {
 		return true, nil
 	}
 	buf := make([]byte, fp.n)
-	n, err := r.ReadAt(buf, 0)
+	n, err := r.ReadAt(buf, off)
 	if n < fp.n {
 		if err == io.EOF || err == nil {
 			return false, nil
@@ -130,6 +137,69 @@ func (fp fingerprint) matches(r io.ReaderAt) (bool, error) {
 		return false, err
 	}
 	return sum64(buf) == fp.sum, nil
+}
+
+// prefixBytes is the most a stream's prefix fingerprint covers: enough
+// that files whose first lines are alike (a broker logging without
+// timestamps, two brokers started in the same second) differ in it.
+const prefixBytes = 4096
+
+// content is what a content stream is known by beyond the file holding
+// it. fp, the fingerprint of its first line, is its identity (part of
+// its stream id, so it never changes); prefix covers its first bytes as
+// far as they were read, up to prefixBytes, and grows with the file; tail
+// covers the bytes just before tailAt, where it was read to. A growing
+// file never changes the bytes it holds: a file holds the stream only if
+// all three match, as far as it is long.
+type content struct {
+	fp, prefix, tail fingerprint
+	tailAt           int64
+}
+
+// heldBy reports whether r, size bytes long, holds the start of the
+// stream. Shorter than the prefix, r is compared byte by byte with live,
+// a file that still holds the stream, when there is one (and only its
+// first line counts otherwise). An unknown part matches anything.
+func (c content) heldBy(r io.ReaderAt, size int64, live io.ReaderAt) bool {
+	if ok, err := c.fp.matches(r); err != nil || !ok {
+		return false
+	}
+	switch {
+	case !c.prefix.known():
+	case size >= int64(c.prefix.n):
+		if ok, err := c.prefix.matches(r); err != nil || !ok {
+			return false
+		}
+	case live != nil:
+		if ok, _ := c.prefix.matches(live); ok && !samePrefix(r, live, size) {
+			return false
+		}
+	}
+	if c.tail.known() && size >= c.tailAt {
+		if ok, err := c.tail.matchesAt(r, c.tailAt-int64(c.tail.n)); err != nil || !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// samePrefix reports whether a and b hold the same first n bytes, n at
+// most prefixBytes.
+func samePrefix(a, b io.ReaderAt, n int64) bool {
+	var x, y [prefixBytes]byte
+	ka, _ := a.ReadAt(x[:n], 0)
+	kb, _ := b.ReadAt(y[:n], 0)
+	return int64(ka) == n && int64(kb) == n && bytes.Equal(x[:n], y[:n])
+}
+
+// readPrefix fingerprints the first n bytes of r, n at most prefixBytes;
+// unknown when r is shorter.
+func readPrefix(r io.ReaderAt, n int64) fingerprint {
+	var buf [prefixBytes]byte
+	if k, _ := r.ReadAt(buf[:n], 0); n == 0 || int64(k) < n {
+		return fingerprint{}
+	}
+	return fingerprint{n: int(n), sum: sum64(buf[:n])}
 }
 
 // streamID names a content stream for diagnosis ids: the file's identity,

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -25,6 +24,10 @@ type input struct {
 	kind inputKind
 	// path is the cleaned path (inputFile, inputDir) or pattern (inputGlob).
 	path string
+	// fixed says the argument's syntax decided its kind (a glob, a
+	// trailing slash); otherwise what is at the path decides, again
+	// whenever it changes (fileSet.redecide).
+	fixed bool
 }
 
 // defaultSkip are names never followed through a glob or a directory:
@@ -35,16 +38,17 @@ var defaultSkip = []string{"*.gz", "*.bz2", "*.xz", "*.zst", "*.lz4", "*.zip", "
 
 // parseInput classifies a PATH argument. A path that does not exist yet
 // is a file unless it ends in a slash; should a directory appear there
-// later, the input becomes a directory input (see fileSet.discover).
-func parseInput(arg string) input {
+// later, the input becomes a directory input, and a file input again if
+// a file replaces the directory (see fileSet.redecide).
+func parseInput(arg string, stat func(string) (fs.FileInfo, error)) input {
 	p := filepath.Clean(arg)
 	if strings.ContainsAny(p, "*?[") {
-		return input{arg: arg, kind: inputGlob, path: p}
+		return input{arg: arg, kind: inputGlob, path: p, fixed: true}
 	}
 	if strings.HasSuffix(arg, "/") {
-		return input{arg: arg, kind: inputDir, path: p}
+		return input{arg: arg, kind: inputDir, path: p, fixed: true}
 	}
-	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+	if fi, err := stat(p); err == nil && fi.IsDir() {
 		return input{arg: arg, kind: inputDir, path: p}
 	}
 	return input{arg: arg, kind: inputFile, path: p}
@@ -65,10 +69,10 @@ func (in input) valid() error {
 
 // dirs returns the directories whose changes may change what the input
 // names.
-func (in input) dirs() []string {
+func (in input) dirs(o *options) []string {
 	switch in.kind {
 	case inputDir:
-		if _, err := os.Stat(in.path); err != nil {
+		if _, err := o.stat(in.path); err != nil {
 			// Not there (yet): its parent tells when it appears.
 			return []string{filepath.Dir(in.path)}
 		}
@@ -78,7 +82,7 @@ func (in input) dirs() []string {
 		if !strings.ContainsAny(d, "*?[") {
 			return []string{d}
 		}
-		ds, _ := filepath.Glob(d)
+		ds, _ := o.glob(d)
 		return ds
 	default:
 		return []string{filepath.Dir(in.path)}
@@ -116,20 +120,25 @@ func validPatterns(patterns []string) error {
 // candidates returns the paths the input names now. For inputFile the path
 // is returned whether it exists or not, except when it is the base name of
 // an EMQX wrap log (see wrapMembers).
-func (in input) candidates(exclude []string) []string {
+//
+// err says a directory could not be listed for another reason than not
+// being there (too many open files, permission denied): what the input
+// names then is unknown, not nothing.
+func (in input) candidates(o *options) (paths []string, err error) {
 	var names []string
 	switch in.kind {
 	case inputFile:
-		if ms := wrapMembers(in.path); ms != nil {
-			return ms
+		if ms := o.wrapMembers(in.path); ms != nil {
+			return ms, nil
 		}
-		return []string{in.path}
+		return []string{in.path}, nil
 	case inputGlob:
-		names, _ = filepath.Glob(in.path) // the pattern was checked at start (valid)
+		names, err = o.glob(in.path)
 	case inputDir:
-		ents, err := os.ReadDir(in.path)
-		if err != nil {
-			return nil
+		var ents []fs.DirEntry
+		ents, err = o.readDir(in.path)
+		if errors.Is(err, fs.ErrNotExist) {
+			err = nil
 		}
 		for _, e := range ents {
 			names = append(names, filepath.Join(in.path, e.Name()))
@@ -137,11 +146,24 @@ func (in input) candidates(exclude []string) []string {
 	}
 	out := names[:0]
 	for _, n := range names {
-		if !excluded(n, exclude) && !excluded(n, defaultSkip) {
+		if !excluded(n, o.exclude) && !excluded(n, defaultSkip) {
 			out = append(out, n)
 		}
 	}
-	return out
+	return out, err
+}
+
+// holds reports whether the input may name path: the glob matches it, or
+// it is in the directory.
+func (in input) holds(path string) bool {
+	switch in.kind {
+	case inputGlob:
+		ok, _ := filepath.Match(in.path, path)
+		return ok
+	case inputDir:
+		return filepath.Dir(path) == in.path
+	}
+	return path == in.path
 }
 
 // wrapMembers returns the files of an Erlang disk_log wrap log, the
@@ -152,14 +174,14 @@ func (in input) candidates(exclude []string) []string {
 // follows the one being written: a member that is reused is a truncated
 // file and is read again from its beginning. It returns nil when path is
 // not such a log.
-func wrapMembers(path string) []string {
-	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+func (o *options) wrapMembers(path string) []string {
+	if _, err := o.stat(path); !errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	if _, err := os.Stat(path + ".idx"); err != nil {
+	if _, err := o.stat(path + ".idx"); err != nil {
 		return nil
 	}
-	ms, _ := filepath.Glob(path + ".[0-9]*")
+	ms, _ := o.glob(path + ".[0-9]*")
 	out := ms[:0]
 	for _, m := range ms {
 		if strings.Trim(m[len(path)+1:], "0123456789") == "" {

@@ -112,7 +112,7 @@ func TestPitfallStatErrorDoesNotExit(t *testing.T) {
 			}
 			clk := newFakeClock()
 			s := start(t, []string{path}, Poll(testTick), WithClock(clk), func(o *options) { o.stat = stat })
-			clk.awaitIdle(t, testTick)
+			awaitIdle(t, clk, testTick)
 			failing.Store(true)
 			appendFile(t, path, "written while stat fails\n")
 			clk.Advance(testTick)
@@ -120,7 +120,7 @@ func TestPitfallStatErrorDoesNotExit(t *testing.T) {
 			s.c.wait(t, 1) // the open file is still read
 			failing.Store(false)
 			appendFile(t, path, "after\n")
-			clk.tick(t, testTick)
+			tick(t, clk, testTick)
 			wantTexts(t, s.c.wait(t, 2), "written while stat fails", "after")
 		})
 	}
@@ -136,9 +136,9 @@ func TestPitfallInotifyUnavailableFallsBackToPolling(t *testing.T) {
 		o.newWatcher = func(zerolog.Logger) (*watcher, error) { return nil, syscall.EMFILE }
 	})
 	s.waitMsg(t, "inotify unavailable; checking files every second (use --poll to choose the interval)")
-	clk.awaitIdle(t, safetyTick)
+	awaitIdle(t, clk, safetyTick)
 	appendFile(t, path, "seen on the timer\n")
-	clk.tick(t, safetyTick)
+	tick(t, clk, safetyTick)
 	wantTexts(t, s.c.wait(t, 1), "seen on the timer")
 }
 
@@ -170,14 +170,14 @@ func TestPitfallPartialLineNotEmittedNothingSkipped(t *testing.T) {
 	appendFile(t, path, "")
 	clk := newFakeClock()
 	s := start(t, []string{path}, Poll(testTick), WithClock(clk))
-	clk.awaitIdle(t, testTick)
+	awaitIdle(t, clk, testTick)
 	appendFile(t, path, "partial")
-	clk.tick(t, testTick)
+	tick(t, clk, testTick)
 	if got := s.c.snapshot(); len(got) != 0 {
 		t.Fatalf("partial line emitted: %q", texts(got))
 	}
 	appendFile(t, path, "-rest\nline2\nline3\n")
-	clk.tick(t, testTick)
+	tick(t, clk, testTick)
 	wantTexts(t, s.c.wait(t, 3), "partial-rest", "line2", "line3")
 }
 
@@ -196,23 +196,23 @@ func TestPitfallRotationDrainsOldFileAndKeepsSplitLine(t *testing.T) {
 			defer w.Close()
 			clk := newFakeClock()
 			opts := []Option{WithClock(clk)}
-			tick := safetyTick
+			every := safetyTick
 			if poll {
-				opts, tick = append(opts, Poll(testTick)), testTick
+				opts, every = append(opts, Poll(testTick)), testTick
 			}
 			s := start(t, []string{path}, opts...)
-			clk.awaitIdle(t, tick)
+			awaitIdle(t, clk, every)
 			fmt.Fprint(w, "old-1\nold-2\nold-3\nold-4\nold-5\nold-6-start")
 			if err := os.Rename(path, path+".1"); err != nil {
 				t.Fatal(err)
 			}
 			fmt.Fprint(w, "-end\nold-7\n")
 			appendFile(t, path, "new-1\n")
-			clk.tick(t, tick)
+			tick(t, clk, every)
 			fmt.Fprint(w, "old-8\n")
 			w.Close()
 			appendFile(t, path, "new-2\n")
-			clk.tick(t, tick)
+			tick(t, clk, every)
 			got := s.c.wait(t, 10)
 			wantTexts(t, got[:7], "old-1", "old-2", "old-3", "old-4", "old-5", "old-6-start-end", "old-7")
 			// After that the two files are read side by side: each in order.
@@ -269,15 +269,15 @@ func TestPitfallTruncationDetectedWhenRegrownPastOldSize(t *testing.T) {
 	appendFile(t, path, "")
 	clk := newFakeClock()
 	s := start(t, []string{path}, Poll(testTick), WithClock(clk))
-	clk.awaitIdle(t, testTick)
+	awaitIdle(t, clk, testTick)
 	writeLines(t, path, "1795321246: old", 0, 32)
-	clk.tick(t, testTick)
+	tick(t, clk, testTick)
 	old := s.c.wait(t, 32)
 	if err := os.Truncate(path, 0); err != nil {
 		t.Fatal(err)
 	}
 	writeLines(t, path, "1795321300: new content, longer lines", 0, 64)
-	clk.tick(t, testTick)
+	tick(t, clk, testTick)
 	got := s.c.wait(t, 32+64)[32:]
 	for i, l := range got {
 		if l.Text != fmt.Sprintf("1795321300: new content, longer lines %d", i) {
@@ -301,9 +301,9 @@ func TestPitfallReplacedFileFollowed(t *testing.T) {
 				writeLines(t, path, "old-old-old", 0, 10)
 				clk := newFakeClock()
 				opts := []Option{WithClock(clk), FromBeginning(true)}
-				tick := safetyTick
+				every := safetyTick
 				if poll {
-					opts, tick = append(opts, Poll(testTick)), testTick
+					opts, every = append(opts, Poll(testTick)), testTick
 				}
 				s := start(t, []string{path}, opts...)
 				s.c.wait(t, 10)
@@ -323,9 +323,9 @@ func TestPitfallReplacedFileFollowed(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				clk.tick(t, tick)
+				tick(t, clk, every)
 				appendFile(t, path, "NEW-LAST\n")
-				clk.tick(t, tick)
+				tick(t, clk, every)
 				got := s.c.wait(t, 31)
 				if len(got) != 31 || got[30].Text != "NEW-LAST" || got[10].Text != "NEW-NEW-NEW 0" || got[10].Offset != 0 {
 					t.Errorf("got %q", texts(got))
@@ -457,15 +457,25 @@ func TestPitfallCutKeepsUTF8Valid(t *testing.T) {
 	}
 }
 
-// #18: Run returns promptly when its context ends even though nobody
-// receives its batches (the consumer is gone).
+// #18: Run returns promptly when its context ends while it is blocked
+// sending a batch that nobody receives (the consumer is gone). One batch
+// is received first, so the tailer is past its start-up checks and in the
+// middle of the file: the next send is the only place it can wait.
 func TestPitfallStopDoesNotHangWithoutConsumer(t *testing.T) {
 	_, path := tempLog(t)
 	writeLines(t, path, "line", 0, 5000)
 	ctx, cancel := context.WithCancel(context.Background())
-	out := make(chan Batch) // never received from
+	defer cancel()
+	out := make(chan Batch)
 	errc := make(chan error, 1)
-	go func() { errc <- New([]string{path, path + ".other"}, Follow(true), FromBeginning(true)).Run(ctx, out) }()
+	go func() {
+		errc <- New([]string{path, path + ".other"}, Follow(true), FromBeginning(true), batchLines(16)).Run(ctx, out)
+	}()
+	select {
+	case <-out: // then never again
+	case <-time.After(10 * time.Second):
+		t.Fatal("no batch within 10s")
+	}
 	cancel()
 	select {
 	case err := <-errc:
@@ -531,7 +541,7 @@ func TestPitfallTransientOpenErrorRetried(t *testing.T) {
 	}
 	clk := newFakeClock()
 	s := start(t, []string{path}, Poll(testTick), WithClock(clk), func(o *options) { o.open = open })
-	clk.awaitIdle(t, testTick)
+	awaitIdle(t, clk, testTick)
 	if err := os.Rename(path, path+".1"); err != nil {
 		t.Fatal(err)
 	}
@@ -540,9 +550,9 @@ func TestPitfallTransientOpenErrorRetried(t *testing.T) {
 	clk.Advance(testTick)
 	s.waitMsg(t, "cannot open log file; retrying every second")
 	for fails.Load() > 0 {
-		clk.tick(t, testTick)
+		tick(t, clk, testTick)
 	}
-	clk.tick(t, testTick)
+	tick(t, clk, testTick)
 	wantTexts(t, s.c.wait(t, 1), "b")
 	if !errors.Is(&fs.PathError{Err: syscall.EACCES}, syscall.EACCES) {
 		t.Fatal("unreachable")
@@ -573,7 +583,7 @@ func TestPitfallInotifyOverflowRescans(t *testing.T) {
 			}
 			clk := newFakeClock()
 			s := start(t, []string{path}, WithClock(clk), func(o *options) { o.newWatcher = deaf })
-			clk.awaitIdle(t, safetyTick)
+			awaitIdle(t, clk, safetyTick)
 			writeLines(t, path, "old", 0, 3)
 			if err := os.Rename(path, path+".1"); err != nil {
 				t.Fatal(err)
@@ -583,7 +593,7 @@ func TestPitfallInotifyOverflowRescans(t *testing.T) {
 				errs <- fsnotify.ErrEventOverflow
 				s.waitMsg(t, "inotify error; files are still checked every second")
 			} else {
-				clk.tick(t, safetyTick)
+				tick(t, clk, safetyTick)
 			}
 			wantTexts(t, s.c.wait(t, 5), "old 0", "old 1", "old 2", "new 0", "new 1")
 		})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -33,17 +34,15 @@ type rawLine struct {
 // held back (it may still be being written) until the caller says the
 // stream has ended.
 //
-// It exists because bufio.Scanner fails on long lines and loses the
-// position, bufio.Reader.ReadString grows without bound, and nxadm/tail's
-// MaxLineSize splits a line only after reading all of it into memory
-// (nxadm/tail v1.4.11 tail.go:240 reads with ReadString('\n'), tail.go:449-451
-// splits) and cuts through multi-byte characters (util/util.go:29-48).
+// bufio.Scanner fails on long lines and loses the position, and
+// bufio.Reader.ReadString grows without bound (PITFALLS.md #16, #17).
 type lineReader struct {
-	r   io.Reader
-	buf []byte
-	lo  int // start of unconsumed data in buf
-	hi  int // end of data in buf
-	max int
+	r    io.Reader
+	buf  []byte   // nil between reads when pooled (see release)
+	pool *bufPool // where buf comes from and goes back to; nil: its own
+	lo   int      // start of unconsumed data in buf
+	hi   int      // end of data in buf
+	max  int
 
 	off int64 // stream offset of buf[lo]
 	// skipping is set while discarding the rest of an over-long line;
@@ -59,7 +58,31 @@ func newLineReader(r io.Reader, offset int64, max int) *lineReader {
 	}
 	// Large reads for throughput; never less than a longest line and its
 	// newline, so that the buffer never grows.
-	return &lineReader{r: r, buf: make([]byte, bufSize(max)), max: max, off: offset}
+	return &lineReader{r: r, max: max, off: offset}
+}
+
+// bufPool keeps the read buffers of the files that have nothing buffered:
+// a file that is followed but idle holds none, so that thousands of
+// followed files cost thousands of small structures, not thousands of
+// buffers.
+type bufPool struct{ p sync.Pool }
+
+func (bp *bufPool) get(n int) []byte {
+	if b, ok := bp.p.Get().(*[]byte); ok && len(*b) == n {
+		return *b
+	}
+	return make([]byte, n)
+}
+
+func (bp *bufPool) put(b []byte) { bp.p.Put(&b) }
+
+// release gives the buffer back to the pool when it holds nothing: it is
+// taken again at the next read. Lines returned before are invalid then.
+func (lr *lineReader) release() {
+	if lr.pool != nil && lr.buf != nil && lr.lo == lr.hi {
+		lr.pool.put(lr.buf)
+		lr.buf, lr.lo, lr.hi = nil, 0, 0
+	}
 }
 
 // skipFirst makes the reader discard everything up to and including the
@@ -116,6 +139,13 @@ func (lr *lineReader) next(atEOF bool) (rawLine, error) {
 // what Read returned; a reader may return 0, nil, which means no data for
 // now.
 func (lr *lineReader) fill() (int, error) {
+	if lr.buf == nil {
+		if lr.pool != nil {
+			lr.buf = lr.pool.get(bufSize(lr.max))
+		} else {
+			lr.buf = make([]byte, bufSize(lr.max))
+		}
+	}
 	if lr.lo > 0 && lr.lo == lr.hi {
 		lr.lo, lr.hi = 0, 0
 	}
@@ -201,6 +231,10 @@ func (lr *lineReader) flush() (rawLine, bool) {
 	lr.lo = lr.hi
 	return l, true
 }
+
+// recent returns the bytes the reader holds, the last it read: the
+// stream's bytes just before pos(). Valid until the next call.
+func (lr *lineReader) recent() []byte { return lr.buf[:lr.hi] }
 
 // offset is the stream offset of the first byte not yet returned as part of
 // a line (the start of a held-back partial line).

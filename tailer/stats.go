@@ -1,7 +1,6 @@
 package tailer
 
 import (
-	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -54,7 +53,7 @@ func (t *Tailer) Stats() []FileStats {
 		if out[i].Path == Stdin {
 			continue
 		}
-		if fi, err := os.Stat(out[i].Path); err == nil {
+		if fi, err := t.o.stat(out[i].Path); err == nil {
 			out[i].Lag = max(0, fi.Size()-out[i].Offset)
 		}
 	}
@@ -77,6 +76,20 @@ func (t *Tailer) CheckpointAge() (age time.Duration, ok bool) {
 		return 0, false
 	}
 	return t.o.clock.Now().Sub(last), true
+}
+
+// CheckpointFailure reports, while the state file cannot be written, the
+// last error and since when writes fail: the checkpoints on disk then
+// fall behind, and a restart would read again what was acknowledged
+// since. err is nil while writes succeed, and without a state file.
+func (t *Tailer) CheckpointFailure() (since time.Time, err error) {
+	t.mu.Lock()
+	cp := t.cp
+	t.mu.Unlock()
+	if cp == nil {
+		return time.Time{}, nil
+	}
+	return cp.failure()
 }
 
 // statsState is embedded in Tailer.

@@ -3,9 +3,11 @@ package tailer
 import (
 	"errors"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -75,4 +77,21 @@ func currentDir(f *os.File) string {
 		return ""
 	}
 	return filepath.Dir(p)
+}
+
+// owner names the user and group owning the file fi describes, by name
+// where the system knows them, else by number.
+func owner(fi os.FileInfo) (usr, group string, ok bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return "", "", false
+	}
+	usr, group = strconv.FormatUint(uint64(st.Uid), 10), strconv.FormatUint(uint64(st.Gid), 10)
+	if u, err := user.LookupId(usr); err == nil {
+		usr = u.Username
+	}
+	if g, err := user.LookupGroupId(group); err == nil {
+		group = g.Name
+	}
+	return usr, group, true
 }

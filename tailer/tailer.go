@@ -17,7 +17,6 @@ package tailer
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -46,6 +45,7 @@ type Tailer struct {
 	cp *checkpoints // with StateFile, once Run has loaded it
 
 	pool linePool
+	bufs bufPool
 
 	statsState
 }
@@ -144,9 +144,8 @@ func New(paths []string, opts ...Option) *Tailer {
 // batch is owned by the receiver, who must call its Done (when not nil)
 // once the batch is dealt with: checkpoints advance only over batches whose
 // Done was called. A send blocks while the receiver is busy: the tailer
-// stops reading rather than dropping lines (nxadm/tail v1.4.11's
-// RateLimiter skips to the end of the file instead: tail.go:311-327), and
-// it returns when ctx ends even if nobody receives.
+// stops reading rather than dropping lines, and it returns when ctx ends
+// even if nobody receives.
 //
 // With StateFile, call Close after the receiver has finished, to write the
 // final checkpoints.
@@ -162,7 +161,7 @@ func (t *Tailer) Run(ctx context.Context, out chan<- Batch) error {
 			stdin = true
 			continue
 		}
-		in := parseInput(p)
+		in := parseInput(p, t.o.stat)
 		if err := in.valid(); err != nil {
 			return err
 		}
@@ -175,6 +174,9 @@ func (t *Tailer) Run(ctx context.Context, out chan<- Batch) error {
 			return err
 		}
 		cp := newCheckpoints(t.o.statePath, t.paths, t.o.clock, t.o.flushEvery, t.o.log)
+		if prev != nil {
+			cp.setEnded(prev.Ended)
+		}
 		t.mu.Lock()
 		t.cp = cp
 		t.mu.Unlock()
@@ -212,210 +214,4 @@ func (t *Tailer) Close() error {
 		return nil
 	}
 	return cp.close()
-}
-
-// emitter batches lines of one content stream.
-type emitter struct {
-	source string
-	stream string
-	seq    *uint64 // per source, shared across the source's streams
-	num    int64   // lines before the next one
-	batch  []Line
-	// text holds the batch's line texts back to back; at flush it becomes
-	// one string that every Line.Text of the batch slices: one allocation
-	// per batch instead of one per line.
-	text   []byte
-	ends   []int
-	bytes  int
-	limit  int
-	blimit int
-	out    chan<- Batch
-	tr     *track          // nil without checkpoints
-	ctr    *sourceCounters // nil in tests that build emitters by hand
-	pool   *linePool       // nil in tests that build emitters by hand
-}
-
-// linePool keeps the Lines slices of batches the consumer released
-// (Batch.Release) for the next batches: without it they are over
-// half of what a scan allocates, and the garbage collector's heap grows
-// with what is allocated while it marks.
-type linePool struct {
-	p    sync.Pool
-	once sync.Once
-	put  func([]Line)
-}
-
-func (lp *linePool) get(n int) []Line {
-	if v, ok := lp.p.Get().(*[]Line); ok && cap(*v) >= n {
-		return (*v)[:0]
-	}
-	return make([]Line, 0, n)
-}
-
-// release returns the function a batch calls to give its slice back.
-func (lp *linePool) release() func([]Line) {
-	lp.once.Do(func() {
-		lp.put = func(ls []Line) {
-			clear(ls) // keep no texts alive from the pool
-			ls = ls[:0]
-			lp.p.Put(&ls)
-		}
-	})
-	return lp.put
-}
-
-func (e *emitter) add(l rawLine) {
-	*e.seq++
-	e.num++
-	if e.batch == nil {
-		if e.pool != nil {
-			e.batch = e.pool.get(e.limit)
-		} else {
-			e.batch = make([]Line, 0, e.limit)
-		}
-	}
-	e.batch = append(e.batch, Line{
-		Source: e.source, Stream: e.stream,
-		Offset: l.offset, End: l.end, Number: e.num, Seq: *e.seq,
-		Truncated: l.truncated,
-	})
-	e.text = append(e.text, l.text...)
-	e.ends = append(e.ends, len(e.text))
-	e.bytes += len(l.text)
-}
-
-// full reports that the batch should be sent: enough lines, or enough
-// bytes that the batches in flight stay small whatever the line length.
-func (e *emitter) full() bool { return len(e.batch) >= e.limit || e.bytes >= e.blimit }
-
-// flush sends the pending batch; false when ctx ended first.
-func (e *emitter) flush(ctx context.Context) bool {
-	if len(e.batch) == 0 {
-		return true
-	}
-	all, start := string(e.text), 0
-	for i, end := range e.ends {
-		e.batch[i].Text = all[start:end]
-		start = end
-	}
-	e.text, e.ends = e.text[:0], e.ends[:0]
-	b := Batch{Lines: e.batch}
-	if e.pool != nil {
-		b = b.WithRelease(e.pool.release())
-	}
-	if e.ctr != nil {
-		last := e.batch[len(e.batch)-1]
-		e.ctr.lines.Add(int64(len(e.batch)))
-		e.ctr.bytes.Add(last.End - e.batch[0].Offset)
-		e.ctr.offset.Store(last.End)
-	}
-	if e.tr != nil {
-		last := e.batch[len(e.batch)-1]
-		b.Done = e.tr.emitted(last.End, last.Number)
-	}
-	select {
-	case e.out <- b:
-		e.batch, e.bytes = nil, 0
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-// readStream reads a non-seekable stream such as stdin to its end. A
-// pending batch is sent before every read that may block, so that a line
-// is not held back waiting for the next one.
-func (t *Tailer) readStream(ctx context.Context, source, stream string, r io.Reader, out chan<- Batch) error {
-	var seq uint64
-	e := &emitter{source: source, stream: stream, seq: &seq, limit: t.o.batchLines, blimit: t.o.batchBytes, out: out, ctr: t.counters(source), pool: &t.pool}
-	lr := newLineReader(newCtxReader(ctx, r), 0, t.o.maxLineBytes)
-	for {
-		for {
-			l, ok := lr.line()
-			if !ok {
-				break
-			}
-			e.add(l)
-			if e.full() && !e.flush(ctx) {
-				return nil
-			}
-		}
-		if !e.flush(ctx) {
-			return nil
-		}
-		n, err := lr.fill()
-		if n > 0 {
-			continue
-		}
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case err == io.EOF:
-			// A pipe returns EOF only when the writer closed it.
-			if l, ok := lr.flush(); ok {
-				e.add(l)
-			}
-			e.flush(ctx)
-			return nil
-		case err != nil:
-			return fmt.Errorf("read %s: %w", source, err)
-		}
-	}
-}
-
-// ctxReader reads r in a goroutine of its own, so that a read blocked on a
-// pipe that stays open (kubectl logs -f) does not keep Run from returning
-// when ctx ends. The goroutine then stays blocked until the process exits.
-type ctxReader struct {
-	ctx context.Context
-	ch  chan chunk
-	cur []byte
-	err error
-}
-
-type chunk struct {
-	b   []byte
-	err error
-}
-
-func newCtxReader(ctx context.Context, r io.Reader) *ctxReader {
-	cr := &ctxReader{ctx: ctx, ch: make(chan chunk)}
-	go func() {
-		for {
-			b := make([]byte, 64<<10)
-			n, err := r.Read(b)
-			select {
-			case cr.ch <- chunk{b[:n], err}:
-			case <-ctx.Done():
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	return cr
-}
-
-func (cr *ctxReader) Read(p []byte) (int, error) {
-	for len(cr.cur) == 0 {
-		if cr.err != nil {
-			return 0, cr.err
-		}
-		select {
-		case c := <-cr.ch:
-			cr.cur, cr.err = c.b, c.err
-		case <-cr.ctx.Done():
-			return 0, cr.ctx.Err()
-		}
-	}
-	n := copy(p, cr.cur)
-	cr.cur = cr.cur[n:]
-	return n, nil
-}
-
-// processNonce distinguishes one run's stdin stream from another's, so
-// that diagnosis ids of different streams never collide.
-func processNonce() string {
-	return fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano())
 }

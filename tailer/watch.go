@@ -30,10 +30,8 @@ func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 // into wake-ups of the reading loop. Events are hints only: the loop
 // re-stats and re-reads every file itself, and also looks on a timer, so a
 // lost or coalesced event (queue overflow) costs latency, never data.
-//
-// Every Tailer has its own fsnotify.Watcher: nxadm/tail v1.4.11 shares one
-// process-wide watcher between tails, so that two tails on a file go deaf
-// and re-tailing after Cleanup sees nothing (watch/inotify_tracker.go:139-196).
+// Every Tailer has its own fsnotify.Watcher, so that tailers on one file
+// never steal each other's events (PITFALLS.md #20, #21).
 type watcher struct {
 	fs   *fsnotify.Watcher
 	log  zerolog.Logger

@@ -112,7 +112,7 @@ func TestConfigCheckValidatesValues(t *testing.T) {
 		{"threshold:\n  - nope=5/1m\n", nil, "run", `:2: --threshold "nope=5/1m": no loaded signature has id "nope"`},
 		{"context: -4\n", nil, "run", `:1: --context -4: want 0 to 100 lines`},
 		{"log-level: loud\n", nil, "run", `:1: --log-level "loud": want debug, info, warn or error`},
-		{"broker: hivemq\n", nil, "scan", `:1: --broker "hivemq": want mosquitto or emqx`},
+		{"broker: rabbitmq\n", nil, "scan", `:1: --broker "rabbitmq": want mosquitto, emqx, hivemq, vernemq, awsiot or paho`},
 		{"color: sometimes\n", nil, "scan", `:1: --color "sometimes": want auto, always or never`},
 		{"queue-size: 0\n", nil, "run", `:1: --queue-size 0: want 1 to 100000`},
 		{"", map[string]string{"MQTTDIAG_LANG": "fr"}, "run", `env MQTTDIAG_LANG: --lang "fr": want en or zh`},
@@ -185,13 +185,13 @@ func TestConfigErrorsNameFileAndLine(t *testing.T) {
 // the environment. config check shows none of them, whether they come
 // from the file or the environment; file paths are not secrets.
 func TestEffectiveConfigMasksSecrets(t *testing.T) {
-	secrets := []string{"s3cretpw", "abc123", "hdrsecret", "envhdrsecret", "tok-env-9f8e", "hmac-env-1a2b", "ampw77", "gen-q-4455"}
+	secrets := []string{"s3cretpw", "abc123", "slackpathsecret", "hdrsecret", "envhdrsecret", "tok-env-9f8e", "hmac-env-1a2b", "ampw77", "gen-q-4455"}
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "token")
 	if err := os.WriteFile(tokenFile, []byte("tok-file-secret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	file := writeConfig(t, "webhook: ['https://user:s3cretpw@hook.example/in?token=abc123&team=a']\n"+
+	file := writeConfig(t, "webhook: ['https://user:s3cretpw@hook.example/services/T1/B2/slackpathsecret?token=abc123&team=a']\n"+
 		"webhook-header: ['Authorization: Bearer hdrsecret']\n"+
 		"alertmanager: ['http://am:ampw77@am.example:9093']\n"+
 		"alert-generator-url: 'https://grafana.example/d?key=gen-q-4455'\n"+
@@ -220,7 +220,7 @@ func TestEffectiveConfigMasksSecrets(t *testing.T) {
 				}
 			}
 			for _, want := range map[string][]string{
-				"file": {"webhook: [https://user:****@hook.example/in?token=****&team=****]", "webhook-header: ['Authorization: ****']",
+				"file": {"webhook: ['https://user:****@hook.example?token=****&team=**** (path #", "webhook-header: ['Authorization: ****']",
 					"alertmanager: [http://am:****@am.example:9093]", "alert-generator-url: https://grafana.example/d?key=****",
 					"webhook-token-file: " + tokenFile, "# $MQTTDIAG_WEBHOOK_TOKEN: set (****), unused: webhook-token-file is set",
 					"# $MQTTDIAG_WEBHOOK_SECRET: set (****)"},
@@ -243,10 +243,47 @@ func TestEnvListSplitting(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for _, w := range []string{"webhook: [https://a.example/in, https://b.example/in]  # env MQTTDIAG_WEBHOOK",
+	for _, w := range []string{"webhook: ['https://a.example (path #86121fea)', 'https://b.example (path #86121fea)']  # env MQTTDIAG_WEBHOOK",
 		"webhook-header: ['Accept: ****', 'X-Team: ****']  # env MQTTDIAG_WEBHOOK_HEADER"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("effective config lacks %q:\n%s", w, out)
 		}
+	}
+}
+
+// config check reads flags as the command given by --for would, as its
+// help says: a flag of run or scan is accepted, wins over the file and the
+// environment, is checked as that command checks it, and one the command
+// has not is refused, naming the command.
+func TestConfigCheckReadsTheCommandsFlags(t *testing.T) {
+	file := writeConfig(t, "dedup-window: 2m\n")
+	env := map[string]string{"MQTTDIAG_LANG": "en"}
+	code, out, errOut := executeEnv(t, env, "config", "check", "--config", file, "--for", "run",
+		"--dedup-window", "5m", "--webhook", "https://a.example/in", "--webhook", "https://b.example/in", "--from-beginning", "--lang", "zh")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"dedup-window", "5m0s", "https://a.example (path", "https://b.example (path", "from-beginning", "zh"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("effective settings lack %q:\n%s", want, out)
+		}
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "dedup-window") && !strings.Contains(l, "flag") {
+			t.Errorf("dedup-window given as a flag, its line does not say so: %q", l)
+		}
+	}
+	// Checked as run checks it.
+	code, _, errOut = executeEnv(t, nil, "config", "check", "--dedup-window", "-1m")
+	if code == 0 || !strings.Contains(errOut, "--dedup-window -1m0s: want 0 (off) or up to 24h") {
+		t.Errorf("a negative --dedup-window: exit %d, stderr %q", code, errOut)
+	}
+	// scan's flags with --for scan; run's own flags are not scan's.
+	if code, out, errOut := executeEnv(t, nil, "config", "check", "--for", "scan", "--format", "text"); code != 0 || !strings.Contains(out, "text") {
+		t.Errorf("--for scan --format text: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	code, _, errOut = executeEnv(t, nil, "config", "check", "--for", "scan", "--state", "/tmp/x.state")
+	if code == 0 || !strings.Contains(errOut, "--state") || !strings.Contains(errOut, "scan") {
+		t.Errorf("--for scan --state: exit %d, stderr %q; want it refused as not a scan flag", code, errOut)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,6 +60,17 @@ func newHook(t *testing.T) *hook {
 }
 
 func (h *hook) url() string { return "http://" + h.addr + "/hook" }
+
+// sinkName is how mqttdiag names the webhook at raw in its logs and
+// metrics: without the path, which may be the secret (sink.SafeURL).
+func sinkName(t *testing.T, raw string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "webhook " + sink.SafeURL(u)
+}
 
 func (h *hook) serve(l net.Listener) {
 	srv := &http.Server{Handler: h}
@@ -576,7 +588,7 @@ func TestRequestTimeoutWithHangingReceiver(t *testing.T) {
 	h.waitUntil(t, 30*time.Second, "the diagnosis after the receiver recovered", func(acc []*sink.Diagnosis) bool {
 		return len(acc) == 1 && acc[0].Fields["client_id"] == "hang-1"
 	})
-	name := `{sink="webhook ` + h.url() + `"}`
+	name := `{sink="` + sinkName(t, h.url()) + `"}`
 	m := waitMetric(t, addr, "the delivery after the timeouts", func(mm map[string]float64) bool {
 		return mm["mqttdiag_sink_sent_total"+name] == 1
 	})

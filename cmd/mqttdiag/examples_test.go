@@ -251,3 +251,106 @@ func TestMosquittoLogFileIsOwnerOnly(t *testing.T) {
 		t.Errorf("log owned by uid %d, want the mosquitto user's %d", st.Uid, wantUID)
 	}
 }
+
+// The examples run in production without surprises (issue 13, item 12):
+// no readiness gate of the broker's pod on the sidecar's sink health, a
+// bounded and rotated log volume in Kubernetes and compose, and a systemd
+// unit that starts without a configuration file nobody created.
+func TestExamplesHoldInProduction(t *testing.T) {
+	docs := yamlDocs(t, "../../examples/kubernetes/mosquitto-with-mqttdiag.yaml")
+	var pod map[string]any
+	for _, d := range docs {
+		if d["kind"] == "Deployment" {
+			pod = dig(d, "spec", "template", "spec")
+		}
+	}
+	if pod == nil {
+		t.Fatal("no Deployment in the Kubernetes example")
+	}
+	rotates := false
+	for _, c := range pod["containers"].([]any) {
+		cm := c.(map[string]any)
+		if cm["name"] == "mqttdiag" && cm["readinessProbe"] != nil {
+			t.Error("Kubernetes: the mqttdiag container has a readiness probe: a failing sink would take the broker out of its Service")
+		}
+		if strings.Contains(strings.Join(strs(cm["command"]), " "), "pkill -HUP -x mosquitto") {
+			rotates = true
+		}
+	}
+	if !rotates || pod["shareProcessNamespace"] != true {
+		t.Error("Kubernetes: no container rotates the broker's log and signals it in a shared PID namespace")
+	}
+	for _, v := range pod["volumes"].([]any) {
+		vm := v.(map[string]any)
+		if vm["name"] == "log" && dig(vm, "emptyDir")["sizeLimit"] == nil {
+			t.Error("Kubernetes: the log emptyDir has no sizeLimit")
+		}
+	}
+
+	compose := yamlDocs(t, "../../examples/compose/docker-compose.yml")[0]
+	rotates = false
+	for _, sv := range dig(compose, "services") {
+		svc := sv.(map[string]any)
+		if svc["pid"] == "service:mosquitto" && strings.Contains(strings.Join(strs(svc["command"]), " "), "pkill -HUP -x mosquitto") &&
+			strings.Contains(strings.Join(strs(svc["volumes"]), " "), "mosquitto-log:") {
+			rotates = true
+		}
+	}
+	if !rotates {
+		t.Error("compose: no service rotates the broker's log volume")
+	}
+
+	unit, err := os.ReadFile("../../examples/systemd/mqttdiag.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(unit), "\n") {
+		if strings.HasPrefix(l, "ExecStart=") && strings.Contains(l, "--config") {
+			t.Errorf("systemd: %s reads a configuration file the install steps do not create", l)
+		}
+	}
+}
+
+// The rotation of the examples rests on mosquitto reopening its log file on
+// SIGHUP (mosquitto.conf(5), log_dest file): renamed away, the log is
+// created again and written to.
+func TestMosquittoReopensItsLogOnSIGHUP(t *testing.T) {
+	m := brokertest.StartMosquitto(t)
+	if err := os.Rename(m.LogPath, m.LogPath+".1"); err != nil {
+		t.Fatal(err)
+	}
+	m.Signal(t, syscall.SIGHUP)
+	m.Pub(t, "-t", "rotated", "-m", "x", "-i", "after-rotation")
+	m.WaitLog(t, 0, `New client connected from .* as after-rotation`)
+}
+
+func yamlDocs(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []map[string]any
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	for {
+		var v map[string]any
+		if err := dec.Decode(&v); err == io.EOF {
+			return docs
+		} else if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		docs = append(docs, v)
+	}
+}
+
+// dig follows keys through nested maps; a missing key gives an empty map.
+func dig(v map[string]any, keys ...string) map[string]any {
+	for _, k := range keys {
+		next, _ := v[k].(map[string]any)
+		if next == nil {
+			return map[string]any{}
+		}
+		v = next
+	}
+	return v
+}

@@ -97,7 +97,7 @@ func writeExplanation(w io.Writer, e lint.Explanation, lang string, cards bool) 
 			b.WriteString("No signature shares any literal text with it.\n")
 		}
 		for i, nm := range e.Closest {
-			fmt.Fprintf(&b, "\n%d. closest: %s — %s (%d%% of its words present)\n", i+1, nm.Signature.ID, nm.Signature.Title, int(nm.Score*100+0.5))
+			fmt.Fprintf(&b, "\n%d. closest: %s — %s (%s)\n", i+1, nm.Signature.ID, nm.Signature.Title, closeness(nm))
 			fmt.Fprintf(&b, "   regex:       %s\n", nm.Signature.Regex)
 			if len(nm.Missing) > 0 {
 				fmt.Fprintf(&b, "   missing:     %s\n", quoteList(nm.Missing))
@@ -115,6 +115,19 @@ func writeExplanation(w io.Writer, e lint.Explanation, lang string, cards bool) 
 	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// closeness says how close a near miss came: the share of its words found
+// anywhere in the line (lint.NearMiss.Score), and how many of its phrases
+// appear as written, since all its words may be there while a phrase is
+// not (other order, other punctuation).
+func closeness(nm lint.NearMiss) string {
+	words := fmt.Sprintf("%d%% of its words in the line", int(nm.Score*100+0.5))
+	n := len(nm.Present) + len(nm.Missing)
+	if len(nm.Missing) == 0 {
+		return words + ", and each of its phrases as written"
+	}
+	return fmt.Sprintf("%s, but only %d of its %d phrases as written", words, len(nm.Present), n)
 }
 
 func quoteList(ss []string) string {

@@ -30,7 +30,9 @@ func registerInput(c *cobra.Command, in *app.Input) {
 	f.IntVar(&in.MaxLineBytes, "max-line-bytes", tailer.DefaultMaxLineBytes, "cut lines longer than this many bytes (the kept part is still matched)")
 	f.IntVar(&in.CacheSize, "cache-size", matcher.DefaultCacheEntries, "entries of the matcher's result cache for lines that need regex work (0: off)")
 	f.Int64Var(&in.CacheBytes, "cache-bytes", matcher.DefaultCacheBytes, "bytes of messages and captures the matcher's result cache may hold")
-	f.StringVar(&in.Broker, "broker", "", "the logs' broker, mosquitto or emqx: apply only its signatures from the first line (default: from the startup banner)")
+	f.StringVar(&in.Envelope, "envelope", "auto", "what wraps the broker's lines: auto (recognise each line's), none, syslog, rfc5424, journal, docker, cri, compose or kubectl; other programs' lines are skipped, unreadable ones counted")
+	f.StringVar(&in.Timezone, "timezone", "Local", "zone of times that carry none (the broker's log_timestamp_format, syslog's): an IANA name such as Europe/Berlin, or Local for this host's zone ($TZ), the broker's when it runs here")
+	f.StringVar(&in.Broker, "broker", "", "the logs' system, mosquitto, emqx, hivemq, vernemq, awsiot or paho: apply only its signatures from the first line (default: from the startup banner or the lines' shape)")
 }
 
 func registerDiag(c *cobra.Command, d *app.Diag) {
@@ -59,6 +61,8 @@ func registerSinks(c *cobra.Command, s *app.Sinks) {
 	f.DurationVar(&s.ResendInterval, "alert-resend-interval", sink.DefaultResendInterval, "send active alerts to Alertmanager again at this interval (1s to 24h)")
 	f.StringArrayVar(&s.LabelFields, "alert-label-field", sink.DefaultLabelFields(), "a diagnosis field that becomes an alert label when the line names it (repeatable; replaces the default list; \"\" for none)")
 	f.StringVar(&s.GeneratorURL, "alert-generator-url", "", "base URL of alerts' generatorURL (default: a file:// URL of the log line)")
+	f.IntVar(&s.MaxActive, "alert-max-active", sink.DefaultMaxActive, "keep at most this many alerts with a client label active per Alertmanager (1 to 1000000); fold the rest into one alert per signature")
+	f.IntVar(&s.MaxDedupKeys, "dedup-max-keys", pipeline.DefaultMaxDedupKeys, "keep at most this many dedup windows open (1 to 1000000); fold occurrences of further keys into one summary per signature")
 	f.DurationVar(&s.DedupWindow, "dedup-window", time.Minute, "send identical diagnoses once per window, then a summary with their count (0: off; up to 24h)")
 	f.BoolVar(&s.DedupStdout, "dedup-stdout", false, "apply storm control and thresholds to stdout too")
 	f.StringArrayVar(&s.Thresholds, "threshold", nil, "alert on signature ID only when COUNT occurrences fall within WINDOW, as ID=COUNT/WINDOW (e.g. x/keepalive=50/5m), or ID=off (repeatable)")
@@ -73,6 +77,7 @@ func registerFollow(c *cobra.Command, fl *app.Follow) {
 	f.StringVar(&fl.State, "state", "", "keep checkpoints in this file and resume from them after a restart (at least once; exactly once after a clean stop)")
 	f.StringVar(&fl.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz and /readyz on this address, e.g. :9464 (default off)")
 	f.DurationVar(&fl.ReadyFailingAfter, "ready-failing-after", 2*time.Minute, "/readyz fails once a sink has been failing this long")
+	f.StringVar(&fl.Format, "format", "json", "output: json (one diagnosis per line) or text (one short line per diagnosis for people: time, severity, title, facts, best fix)")
 	f.StringArrayVar(&fl.Exclude, "exclude", nil, "skip files of globs and directories that match this glob (base name, or whole path when it has a /); repeatable")
 }
 

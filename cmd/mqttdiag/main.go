@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	_ "time/tzdata" // --timezone names resolve in a container without /usr/share/zoneinfo
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -149,7 +150,8 @@ and the fields of the line (client id, address, ...). Its own logs go to stderr.
 		*s = s.WithSources(sources)
 		return err
 	}
-	root.AddCommand(newRunCmd(s, p), newScanCmd(s, p), newSignaturesCmd(s), newExplainCmd(s), newConfigCmd(root, s, p), newVersionCmd())
+	run, scan := newRunCmd(s, p), newScanCmd(s, p)
+	root.AddCommand(run, scan, newSignaturesCmd(s), newExplainCmd(s), newConfigCmd(root, s, p, run, scan), newVersionCmd())
 	attachSignaturesCost(root, s)
 	// cobra adds its completion command at Execute; made now, it is in
 	// the tree for --help and the tests, with examples like every other.
@@ -209,8 +211,21 @@ func addCompletionExamples(root *cobra.Command) {
 		c.Example = `  source <(mqttdiag completion bash)
   mqttdiag completion zsh > "${fpath[1]}/_mqttdiag"
   mqttdiag completion fish > ~/.config/fish/completions/mqttdiag.fish`
+		var shells []string
 		for _, sh := range c.Commands() {
 			sh.Example = completionExamples[sh.Name()]
+			if !sh.Hidden && sh.Name() != "help" {
+				shells = append(shells, sh.Name())
+			}
+		}
+		// Without a Run of its own, cobra answers an unknown shell with
+		// help and exit 0, which a setup script takes for success.
+		c.Args = cobra.ArbitraryArgs
+		c.RunE = func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return c.Help()
+			}
+			return fmt.Errorf("no completion for shell %q: want one of %s", args[0], strings.Join(shells, ", "))
 		}
 	}
 }

@@ -41,7 +41,7 @@ func TestWebhookURLAndHeaderSecretsStayOutOfLogs(t *testing.T) {
 			t.Errorf("self-log contains the secret %q:\n%s", s, stderr)
 		}
 	}
-	if !strings.Contains(stderr, "webhook http://"+h.addr+"/hook") || !strings.Contains(stderr, "401 Unauthorized") {
+	if !strings.Contains(stderr, sinkName(t, "http://"+h.addr+"/hook")) || !strings.Contains(stderr, "401 Unauthorized") {
 		t.Errorf("self-log does not name the webhook and its refusal:\n%s", stderr)
 	}
 	h.mu.Lock()

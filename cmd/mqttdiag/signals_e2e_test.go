@@ -151,7 +151,7 @@ func TestScanWithRefusingWebhookEnds(t *testing.T) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	stderr := p.stderr.String()
-	if !strings.Contains(stderr, "mqttdiag: scan could not deliver everything: 5 diagnoses not delivered within the shutdown timeout (1s): webhook http://"+h.addr+"/hook: 5 pending (last error: ") {
+	if !strings.Contains(stderr, "mqttdiag: scan could not deliver everything: 5 diagnoses not delivered within the shutdown timeout (1s): "+sinkName(t, h.url())+": 5 pending (last error: ") {
 		t.Errorf("no statement of what was not delivered:\n%s", stderr)
 	}
 	if !strings.Contains(stderr, `"failed_attempts":`) || !regexp.MustCompile(`"sink":"webhook [^"]*",[^\n]*"undelivered":5,`).MatchString(stderr) ||

@@ -1,12 +1,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -16,6 +15,7 @@ import (
 	"github.com/mqttdiag/mqttdiag/signatures"
 	"github.com/mqttdiag/mqttdiag/signatures/lint"
 	"github.com/mqttdiag/mqttdiag/sink"
+	"github.com/mqttdiag/mqttdiag/sink/report"
 	"github.com/mqttdiag/mqttdiag/tailer"
 )
 
@@ -157,19 +157,6 @@ It exits 1 when there are errors.`,
 	return c
 }
 
-// collector is a Notifier that keeps every diagnosis, for reports.
-type collector struct {
-	mu sync.Mutex
-	ds []*sink.Diagnosis
-}
-
-func (c *collector) Notify(_ context.Context, ds []*sink.Diagnosis) (bool, error) {
-	c.mu.Lock()
-	c.ds = append(c.ds, ds...)
-	c.mu.Unlock()
-	return false, nil
-}
-
 func newSigTestCmd(s *app.Settings) *cobra.Command {
 	var in app.Input
 	c := &cobra.Command{
@@ -187,86 +174,75 @@ to see what a pack misses on your own logs before writing a signature.`,
 			if err != nil {
 				return err
 			}
-			col := &collector{}
+			// Counts, not diagnoses: memory stays bounded by the pack and
+			// the wordings, however long the log.
+			col := report.NewCollector()
+			inOpts, err := in.PipelineOptions()
+			if err != nil {
+				return err
+			}
 			// Every unexplained line counts here: no rate limit.
-			p := pipeline.New(m, []sink.Notifier{col}, pipeline.Logger(log), pipeline.Unknown(true, 0))
+			p := pipeline.New(m, []sink.Notifier{col}, append(inOpts, pipeline.Logger(log), pipeline.Unknown(true, 0))...)
 			st, err := app.RunPipeline(c.Context(), tailer.New(args, tailer.MaxLineBytes(in.MaxLineBytes), tailer.Logger(log), tailer.StdinReader(c.InOrStdin())), p)
 			if err != nil {
 				return err
 			}
-			return writeTestReport(c.OutOrStdout(), pack, st, col.ds)
+			return writeTestReport(c.OutOrStdout(), pack, st, p.EnvelopeStats(), col.Report(nil, st.Lines))
 		},
 	}
 	registerInput(c, &in)
 	return c
 }
 
-func writeTestReport(w io.Writer, pack *signatures.Pack, st pipeline.Stats, ds []*sink.Diagnosis) error {
-	counts := map[string]int{}
-	type group struct {
-		count   int
-		example string
+func writeTestReport(w io.Writer, pack *signatures.Pack, st pipeline.Stats, es pipeline.EnvelopeStats, r *report.Report) error {
+	known, unexplained := 0, 0
+	for _, s := range r.Signatures {
+		known += s.Count
 	}
-	unknown := map[string]*group{}
-	for _, d := range ds {
-		if d.SignatureID == pipeline.UnknownID {
-			g := unknown[d.Fields["shape"]]
-			if g == nil {
-				g = &group{example: d.Line}
-				unknown[d.Fields["shape"]] = g
-			}
-			g.count++
-			continue
-		}
-		counts[d.SignatureID]++
+	for _, g := range r.Unknown {
+		unexplained += g.Count
 	}
-	fmt.Fprintf(w, "Lines: %d   Diagnoses: %d   Unexplained fault lines: %d\n\n", st.Lines, len(ds)-sumGroups(unknown, func(g *group) int { return g.count }), sumGroups(unknown, func(g *group) int { return g.count }))
+	fmt.Fprintf(w, "Lines: %d   Diagnoses: %d   Unexplained fault lines: %d\n", st.Lines, known, unexplained)
+	if es.Other > 0 {
+		fmt.Fprintf(w, "Lines of other programs (skipped): %d\n", es.Other)
+	}
+	if es.Unreadable > 0 {
+		fmt.Fprintf(w, "%d lines could not be read as broker lines (envelope: %s), e.g.:\n  %s\n",
+			es.Unreadable, report.Printable(es.Reason), report.Printable(es.Example))
+	}
+	fmt.Fprintln(w)
+	sigs := slices.Clone(r.Signatures)
+	sort.Slice(sigs, func(i, j int) bool {
+		return sigs[i].Count > sigs[j].Count || sigs[i].Count == sigs[j].Count && sigs[i].ID < sigs[j].ID
+	})
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "MATCHES\tSIGNATURE\tTITLE")
-	ids := make([]string, 0, len(counts))
-	for id := range counts {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool {
-		return counts[ids[i]] > counts[ids[j]] || counts[ids[i]] == counts[ids[j]] && ids[i] < ids[j]
-	})
-	for _, id := range ids {
+	for _, s := range sigs {
 		title := ""
-		if s, ok := pack.Lookup(id); ok {
-			title = s.Title
+		if sig, ok := pack.Lookup(s.ID); ok {
+			title = sig.Title
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\n", counts[id], id, title)
+		fmt.Fprintf(tw, "%d\t%s\t%s\n", s.Count, report.Printable(s.ID), report.Printable(title))
 	}
-	if len(ids) == 0 {
+	if len(sigs) == 0 {
 		fmt.Fprintln(tw, "0\t(no signature matched)\t")
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if len(unknown) == 0 {
-		_, err := fmt.Fprintln(w, "\nEvery fault-looking line is explained by a signature.")
+	if len(r.Unknown) == 0 {
+		msg := "\nEvery fault-looking line is explained by a signature."
+		if es.Unreadable > 0 {
+			// Not an all clear: the unreadable lines were not looked at.
+			msg = fmt.Sprintf("\nEvery fault-looking line read is explained by a signature, but %d lines could not be read: not a clean bill.", es.Unreadable)
+		}
+		_, err := fmt.Fprintln(w, msg)
 		return err
 	}
-	fmt.Fprintf(w, "\nFault-looking lines no signature explains (%d wordings):\n", len(unknown))
-	shapes := make([]string, 0, len(unknown))
-	for s := range unknown {
-		shapes = append(shapes, s)
-	}
-	sort.Slice(shapes, func(i, j int) bool {
-		a, b := unknown[shapes[i]], unknown[shapes[j]]
-		return a.count > b.count || a.count == b.count && shapes[i] < shapes[j]
-	})
-	for _, s := range shapes {
-		g := unknown[s]
-		fmt.Fprintf(w, "%6d  %s\n        e.g. %s\n", g.count, s, strings.TrimSpace(g.example))
+	fmt.Fprintf(w, "\nFault-looking lines no signature explains (%d wordings):\n", len(r.Unknown))
+	// Report sorts them by count, then wording.
+	for _, g := range r.Unknown {
+		fmt.Fprintf(w, "%6d  %s\n        e.g. %s\n", g.Count, report.Printable(g.Shape), report.Printable(strings.TrimSpace(g.Example)))
 	}
 	return nil
-}
-
-func sumGroups[G any](m map[string]G, f func(G) int) int {
-	n := 0
-	for _, g := range m {
-		n += f(g)
-	}
-	return n
 }

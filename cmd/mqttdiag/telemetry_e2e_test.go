@@ -133,7 +133,7 @@ func TestMetricsAndHealthWithRealMosquitto(t *testing.T) {
 		p.waitDiag(t, 10*time.Second, func(d *sink.Diagnosis) bool { return d.Fields["client_id"] == "metrics-cache" })
 	}
 
-	hookName := `{sink="webhook ` + deadHook + `"}`
+	hookName := `{sink="` + sinkName(t, deadHook) + `"}`
 	after := waitMetric(t, addr, "the takeovers, the unknown line, a failing webhook and everything read", func(mm map[string]float64) bool {
 		return mm[takeover] == 5 && mm["mqttdiag_unknown_fault_lines_total"] == 1 &&
 			mm["mqttdiag_sink_failures_total"+hookName] >= 2 &&

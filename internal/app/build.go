@@ -166,6 +166,11 @@ func prepare(s Settings, command string, env Env, stderr io.Writer, started func
 	if err != nil {
 		return nil, err
 	}
+	inOpts, err := s.Input.PipelineOptions()
+	if err != nil {
+		return nil, err
+	}
+	sinkOpts = append(sinkOpts, inOpts...)
 	popts := append([]pipeline.Option{pipeline.Logger(log), pipeline.Unknown(!s.Diag.NoUnknown, time.Minute),
 		pipeline.ContextLines(s.Diag.ContextLines), pipeline.Lang(s.Diag.Lang), pipeline.Related(s.Diag.RelatedWindow),
 		pipeline.PackInfo(PackVersion(pack, env.Version), pack.Hash()), pipeline.Broker(s.Input.Broker)}, sinkOpts...)
@@ -182,7 +187,7 @@ func Check(s Settings, command string, env Env) error {
 // options builds the alerting sinks and the delivery options.
 func (s Sinks) options(log zerolog.Logger, pack *signatures.Pack, env Env) ([]pipeline.Option, error) {
 	opts := []pipeline.Option{pipeline.Queue(s.QueueSize), pipeline.AlertBatch(s.BatchMax, s.BatchWait),
-		pipeline.ShutdownTimeout(s.ShutdownTimeout), pipeline.DedupRecords(s.DedupStdout)}
+		pipeline.ShutdownTimeout(s.ShutdownTimeout), pipeline.DedupRecords(s.DedupStdout), pipeline.MaxDedupKeys(s.MaxDedupKeys)}
 	thresholds, err := parseThresholds(s.Thresholds, pack)
 	if err != nil {
 		return nil, err
@@ -217,7 +222,7 @@ func (s Sinks) options(log zerolog.Logger, pack *signatures.Pack, env Env) ([]pi
 		}
 	}
 	if len(sinks) > 0 {
-		log.Info().Strs("sinks", names).Dur("dedup_window", s.DedupWindow).Int("thresholds", len(thresholds)).Msg("alerting")
+		log.Info().Strs("sinks", names).Stringer("dedup_window", s.DedupWindow).Int("thresholds", len(thresholds)).Msg("alerting")
 		opts = append(opts, pipeline.Alerting(sinks...))
 	}
 	return opts, nil
@@ -285,7 +290,8 @@ func (s Sinks) alertmanagerConfig(env Env) (sink.AlertmanagerConfig, error) {
 		}
 	}
 	return sink.AlertmanagerConfig{HTTPOptions: h, Instance: instance, ResolveTimeout: s.ResolveTimeout,
-		ResendInterval: s.ResendInterval, GeneratorURL: s.GeneratorURL, LabelFields: fields}, nil
+		ResendInterval: s.ResendInterval, GeneratorURL: s.GeneratorURL, LabelFields: fields,
+		MaxActive: s.MaxActive, BatchMax: s.BatchMax}, nil
 }
 
 // credential reads a secret from file, else from the environment
@@ -384,6 +390,9 @@ func onlyConnectionMessages(s *signatures.Signature) bool {
 	n := 0
 	for _, l := range append(s.Examples[:len(s.Examples):len(s.Examples)], s.SourceExamples...) {
 		msg, _, _ := brokerlog.Split(l)
+		if system, ok := brokerlog.Detect(l, msg); ok && system != "mosquitto" {
+			continue // another system's wording of the same fault
+		}
 		if !brokerlog.MosquittoConnectionMessage(msg) {
 			return false
 		}

@@ -3,6 +3,8 @@ package app
 import (
 	"net/url"
 	"strings"
+
+	"github.com/mqttdiag/mqttdiag/sink"
 )
 
 // Secrets never reach a log, a diagnosis or `config check` (DEVELOPERS).
@@ -54,6 +56,19 @@ func maskURL(s string) string {
 	return out
 }
 
+// maskSinkURL is maskURL for a sink's URL, whose path may be its secret
+// (Slack-style webhooks): the path is shown as the sink names it in logs
+// and metrics, by a hash (sink.HiddenPath).
+func maskSinkURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" {
+		return maskURL(s)
+	}
+	hidden := sink.HiddenPath(u)
+	u.Path, u.RawPath = "", ""
+	return maskURL(u.String()) + hidden
+}
+
 // maskHeader shows a custom header as its name and ****.
 func maskHeader(s string) string {
 	name, _, ok := strings.Cut(s, ":")
@@ -72,7 +87,9 @@ func maskSetting(name, v string) string {
 		return masked
 	case name == "webhook-header":
 		return maskHeader(v)
-	case strings.Contains(v, "://") || name == "webhook" || name == "alertmanager" || name == "alert-generator-url":
+	case name == "webhook" || name == "alertmanager":
+		return maskSinkURL(v)
+	case strings.Contains(v, "://") || name == "alert-generator-url":
 		return maskURL(v)
 	}
 	return v

@@ -16,6 +16,7 @@ import (
 	"github.com/mqttdiag/mqttdiag/internal/telemetry"
 	"github.com/mqttdiag/mqttdiag/signatures"
 	"github.com/mqttdiag/mqttdiag/sink"
+	"github.com/mqttdiag/mqttdiag/sink/report"
 	"github.com/mqttdiag/mqttdiag/tailer"
 )
 
@@ -46,7 +47,11 @@ func Run(ctx context.Context, s Settings, paths []string, env Env, hangups <-cha
 		opts = append(opts, tailer.Poll(f.Poll))
 	}
 	tl := tailer.New(paths, opts...)
-	p := pipeline.New(pr.m, []sink.Notifier{sink.NewWriter(env.Stdout)}, pr.popts...)
+	var out sink.Notifier = sink.NewWriter(env.Stdout)
+	if f.Format == "text" {
+		out = report.NewLines(env.Stdout)
+	}
+	p := pipeline.New(pr.m, []sink.Notifier{out}, pr.popts...)
 	var tel *telemetry.Server
 	if f.MetricsAddr != "" {
 		tel = telemetry.New(tl, p, env.Version, telemetry.FailingAfter(f.ReadyFailingAfter))

@@ -81,6 +81,8 @@ func Scan(ctx context.Context, s Settings, paths []string, env Env) error {
 	log.Debug().Int64("lines", st.Lines).Int64("diagnoses", st.Diagnoses).Msg("scan done")
 	if rs.Format == "text" || rs.HTMLPath != "" {
 		r := col.Report(paths, st.Lines)
+		es := p.EnvelopeStats()
+		r.NoteEnvelope(es.Unreadable, es.Other, es.Example, es.Reason)
 		if rs.Format == "text" {
 			if err := r.WriteText(stdout, report.TextOptions{Color: color}); err != nil {
 				return err

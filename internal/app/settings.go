@@ -52,6 +52,13 @@ type Input struct {
 	CacheSize    int
 	CacheBytes   int64
 	Broker       string
+	// Envelope is what wraps the broker's lines: "auto" (recognise each
+	// line's), "none", or one of envelope.Formats.
+	Envelope string
+	// Timezone is the IANA zone of zone-less times (the broker's
+	// log_timestamp_format, syslog's), or "Local": the host's zone, which
+	// is the broker's when it runs on the same host.
+	Timezone string
 }
 
 // Diag settings shape diagnoses.
@@ -81,7 +88,9 @@ type Sinks struct {
 	ResendInterval  time.Duration
 	GeneratorURL    string
 	LabelFields     []string
+	MaxActive       int
 	DedupWindow     time.Duration
+	MaxDedupKeys    int
 	DedupStdout     bool
 	Thresholds      []string
 	QueueSize       int
@@ -96,6 +105,7 @@ type Follow struct {
 	Exclude           []string
 	MetricsAddr       string
 	ReadyFailingAfter time.Duration
+	Format            string // run's output: json (one object a line) or text (one line for people)
 }
 
 // Report settings are scan's.

@@ -6,6 +6,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/mqttdiag/mqttdiag/internal/envelope"
+	"github.com/mqttdiag/mqttdiag/internal/pipeline"
+
 	"github.com/mqttdiag/mqttdiag/signatures"
 )
 
@@ -25,6 +28,9 @@ const (
 	MaxShutdownTimeout = time.Hour
 	MaxBatchWait       = time.Minute
 	MaxRequestTimeout  = 10 * time.Minute
+	// MaxBound is the largest --dedup-max-keys and --alert-max-active: a
+	// million active alerts is about 2.9 GB, past what a sidecar should hold.
+	MaxBound = 1_000_000
 )
 
 // Validate checks every value of s that command ("run" or "scan") uses,
@@ -63,12 +69,18 @@ func (g Global) validate() error {
 
 func (in Input) validate() error {
 	switch in.Broker {
-	case "", signatures.BrokerMosquitto, signatures.BrokerEMQX:
+	case "", signatures.BrokerMosquitto, signatures.BrokerEMQX, signatures.BrokerHiveMQ, signatures.BrokerVerneMQ, signatures.BrokerAWSIoT, signatures.BrokerPaho:
 	default:
-		return settingErr("broker", "%q: want mosquitto or emqx", in.Broker)
+		return settingErr("broker", "%q: want mosquitto, emqx, hivemq, vernemq, awsiot or paho", in.Broker)
 	}
 	if in.MaxLineBytes < MinMaxLineBytes || in.MaxLineBytes > MaxMaxLineBytes {
 		return settingErr("max-line-bytes", "%d: want %d to %d bytes", in.MaxLineBytes, MinMaxLineBytes, MaxMaxLineBytes)
+	}
+	if _, err := in.EnvelopeFormat(); err != nil {
+		return err
+	}
+	if _, err := in.Location(); err != nil {
+		return err
 	}
 	if in.CacheSize < 0 {
 		return settingErr("cache-size", "%d: want 0 (off) or more", in.CacheSize)
@@ -77,6 +89,45 @@ func (in Input) validate() error {
 		return settingErr("cache-bytes", "%d: want 0 (no cache) or more", in.CacheBytes)
 	}
 	return nil
+}
+
+// EnvelopeFormat reads --envelope; "" is auto.
+func (in Input) EnvelopeFormat() (envelope.Format, error) {
+	if in.Envelope == "" {
+		return envelope.Auto, nil
+	}
+	f, err := envelope.ParseFormat(in.Envelope)
+	if err != nil {
+		return f, settingErr("envelope", "%q: want %s", in.Envelope, strings.Join(envelope.Formats(), ", "))
+	}
+	return f, nil
+}
+
+// Location reads --timezone: an IANA zone name, or "Local" (and "") for
+// the host's zone.
+func (in Input) Location() (*time.Location, error) {
+	if in.Timezone == "" || in.Timezone == "Local" {
+		return time.Local, nil
+	}
+	loc, err := time.LoadLocation(in.Timezone)
+	if err != nil {
+		return nil, settingErr("timezone", "%q: want an IANA zone name such as Europe/Berlin or UTC, or Local for this host's zone", in.Timezone)
+	}
+	return loc, nil
+}
+
+// PipelineOptions are the pipeline options of the input settings: the
+// envelope, the zone of zone-less times and the bound of joined lines.
+func (in Input) PipelineOptions() ([]pipeline.Option, error) {
+	f, err := in.EnvelopeFormat()
+	if err != nil {
+		return nil, err
+	}
+	loc, err := in.Location()
+	if err != nil {
+		return nil, err
+	}
+	return []pipeline.Option{pipeline.Envelope(f), pipeline.Location(loc), pipeline.MaxLineBytes(in.MaxLineBytes)}, nil
 }
 
 func (d Diag) validate() error {
@@ -104,6 +155,12 @@ func (s Sinks) validate() error {
 		return settingErr("queue-size", "%d: want 1 to %d", s.QueueSize, MaxQueueSize)
 	case s.BatchMax < 1 || s.BatchMax > MaxBatchMax:
 		return settingErr("batch-max", "%d: want 1 to %d", s.BatchMax, MaxBatchMax)
+	// Each bounds memory that log content fills: a dedup key costs about
+	// 280 bytes, an active alert about 2.9 KB (BENCHMARKS.md).
+	case s.MaxDedupKeys < 1 || s.MaxDedupKeys > MaxBound:
+		return settingErr("dedup-max-keys", "%d: want 1 to %d", s.MaxDedupKeys, MaxBound)
+	case s.MaxActive < 1 || s.MaxActive > MaxBound:
+		return settingErr("alert-max-active", "%d: want 1 to %d", s.MaxActive, MaxBound)
 	}
 	for _, c := range []struct {
 		flag    string
@@ -127,6 +184,11 @@ func (s Sinks) validate() error {
 }
 
 func (f Follow) validate() error {
+	if f.Format != "" { // "": json, as for a Settings not read from flags
+		if err := checkFormat(f.Format); err != nil {
+			return err
+		}
+	}
 	if f.Poll != 0 {
 		if err := durationIn("poll", f.Poll, MinPoll, time.Hour, "0 (inotify) or a duration from 100ms to"); err != nil {
 			return err

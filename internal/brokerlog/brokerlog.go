@@ -43,14 +43,19 @@ import (
 //
 // A leading RFC 3339 timestamp added by `kubectl logs --timestamps` or
 // `docker logs -t` is removed first.
-func Split(line string) (msg string, t time.Time, ok bool) {
+//
+// Timestamps without a zone are read as UTC; SplitIn reads them in the
+// broker's zone.
+func Split(line string) (msg string, t time.Time, ok bool) { return SplitIn(line, time.UTC) }
+
+func splitIn(line string, loc *time.Location) (msg string, t time.Time, ok bool) {
 	rest := line
 	// Container runtimes prefix RFC 3339 with nanoseconds and a space;
 	// the broker's own prefix may follow.
-	if ts, n, good := parseISO(rest); good && n < len(rest) && rest[n] == ' ' && looksPrefixed(rest[n+1:]) {
+	if ts, n, good := parseISO(rest, loc); good && n < len(rest) && rest[n] == ' ' && looksPrefixed(rest[n+1:]) {
 		t, rest, ok = ts, rest[n+1:], true
 	}
-	if m, ts, good := splitBroker(rest); good {
+	if m, ts, good := splitBroker(rest, loc); good {
 		return m, ts, true
 	}
 	if ok {
@@ -65,12 +70,15 @@ func looksPrefixed(s string) bool {
 	return len(s) > 0 && s[0] >= '0' && s[0] <= '9' || strings.HasPrefix(s, `{"time":`)
 }
 
-func splitBroker(s string) (msg string, t time.Time, ok bool) {
+func splitBroker(s string, loc *time.Location) (msg string, t time.Time, ok bool) {
 	if strings.HasPrefix(s, `{"time":`) {
-		return splitEMQXJSON(s)
+		return splitEMQXJSON(s, loc)
 	}
 	if len(s) == 0 || s[0] < '0' || s[0] > '9' {
-		return splitStrftime(s)
+		if m, ts, good := splitSystemText(s); good {
+			return m, ts, true
+		}
+		return splitStrftime(s, loc)
 	}
 	// Mosquitto unix seconds: "1700000000: ".
 	i := 0
@@ -90,11 +98,17 @@ func splitBroker(s string) (msg string, t time.Time, ok bool) {
 			return s[i+1:], time.UnixMicro(us).UTC(), true
 		}
 	}
-	ts, n, good := parseISO(s)
+	if m, ts, good := splitSystemDigits(s, i, loc); good {
+		return m, ts, true
+	}
+	ts, n, good := parseISO(s, loc)
 	if !good {
-		return splitStrftime(s)
+		return splitStrftime(s, loc)
 	}
 	rest := s[n:]
+	if m, t, good := splitAfterISO(rest, ts); good {
+		return m, t, true
+	}
 	switch {
 	case strings.HasPrefix(rest, ": "): // Mosquitto with log_timestamp_format
 		return rest[2:], ts, true
@@ -108,7 +122,7 @@ func splitBroker(s string) (msg string, t time.Time, ok bool) {
 
 // splitStrftime strips a timestamp prefix of another strftime layout
 // (see Split).
-func splitStrftime(s string) (msg string, t time.Time, ok bool) {
+func splitStrftime(s string, loc *time.Location) (msg string, t time.Time, ok bool) {
 	end := strings.Index(s, ": ")
 	if end < 8 || end > 48 {
 		return s, time.Time{}, false
@@ -122,7 +136,7 @@ func splitStrftime(s string) (msg string, t time.Time, ok bool) {
 			return s, time.Time{}, false
 		}
 	}
-	return s[end+2:], parseStrftime(p), true
+	return s[end+2:], parseStrftime(p, loc), true
 }
 
 // hasClock reports whether p holds H:MM:SS or HH:MM:SS.
@@ -164,7 +178,7 @@ func dateWord(w string) bool {
 	return false
 }
 
-func parseStrftime(p string) time.Time {
+func parseStrftime(p string, loc *time.Location) time.Time {
 	// Unambiguous layouts only, with and without a year.
 	layouts := [...]string{
 		"Mon Jan _2 15:04:05 2006", "Mon Jan 2 15:04:05 2006", "Mon _2 Jan 2006 15:04:05",
@@ -172,7 +186,7 @@ func parseStrftime(p string) time.Time {
 		"Jan _2 15:04:05", "Jan 2 15:04:05", "_2 Jan 15:04:05",
 	}
 	for _, layout := range layouts {
-		t, err := time.Parse(layout, p)
+		t, err := time.ParseInLocation(layout, p, loc)
 		if err != nil {
 			continue
 		}
@@ -186,11 +200,11 @@ func parseStrftime(p string) time.Time {
 
 // splitEMQXJSON strips the leading "time" member of an EMQX JSON line:
 // an integer of microseconds, or an RFC 3339 string.
-func splitEMQXJSON(s string) (msg string, t time.Time, ok bool) {
+func splitEMQXJSON(s string, loc *time.Location) (msg string, t time.Time, ok bool) {
 	v := s[len(`{"time":`):]
 	var n int
 	if len(v) > 0 && v[0] == '"' {
-		ts, m, good := parseISO(v[1:])
+		ts, m, good := parseISO(v[1:], loc)
 		if !good || m+1 >= len(v) || v[m+1] != '"' {
 			return s, time.Time{}, false
 		}
@@ -213,9 +227,8 @@ func splitEMQXJSON(s string) (msg string, t time.Time, ok bool) {
 
 // parseISO parses "YYYY-MM-DD[T ]HH:MM:SS[.,fraction][Z|±HH:MM|±HHMM]" at
 // the start of s and reports how many bytes it used. Without a zone the
-// time is taken as UTC: brokers in containers log in UTC, and a wrong guess
-// is visible in the diagnosis' log_time rather than silently shifted.
-func parseISO(s string) (t time.Time, n int, ok bool) {
+// time is read in loc (see SplitIn).
+func parseISO(s string, loc *time.Location) (t time.Time, n int, ok bool) {
 	if len(s) < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' || s[16] != ':' {
 		return t, 0, false
 	}
@@ -245,11 +258,11 @@ func parseISO(s string) (t time.Time, n int, ok bool) {
 		}
 		n = j
 	}
-	loc := time.UTC
 	if n < len(s) {
 		switch s[n] {
 		case 'Z':
 			n++
+			loc = time.UTC
 		case '+', '-':
 			sign := 1
 			if s[n] == '-' {
@@ -278,6 +291,7 @@ func parseISO(s string) (t time.Time, n int, ok bool) {
 			if !zok {
 				return t, 0, false
 			}
+			loc = time.UTC
 			if off := sign * (zh*3600 + zm*60); off != 0 {
 				loc = time.FixedZone("", off)
 			}
@@ -319,7 +333,7 @@ func Banner(msg string) (broker, version string, ok bool) {
 			return "emqx", v, true
 		}
 	}
-	return "", "", false
+	return systemBanner(msg)
 }
 
 func validVersion(v string) bool {

@@ -14,6 +14,9 @@ import (
 // mosquitto 2.0.x and 2.1's source); EMQX's text and JSON formats carry
 // the level.
 func Fault(msg string) (severity string, ok bool) {
+	if sev, ok, known := systemFault(msg); known {
+		return sev, ok
+	}
 	// EMQX text: "[error] msg: ..." after the timestamp.
 	if strings.HasPrefix(msg, "[") {
 		if end := strings.IndexByte(msg, ']'); end > 0 {
@@ -136,6 +139,9 @@ func emqxLevel(l string) (string, bool) {
 // level and msg: "[warning] msg: authentication_failure", in both the
 // text and the JSON format.
 func Shape(msg string) string {
+	if s, ok := systemShape(msg); ok {
+		return s
+	}
 	if s, ok := emqxShape(msg); ok {
 		return s
 	}

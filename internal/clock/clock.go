@@ -34,13 +34,16 @@ func (Real) After(d time.Duration) <-chan time.Time { return time.After(d) }
 type Fake struct {
 	mu      sync.Mutex
 	now     time.Time
+	gen     int // Advance calls so far
 	waiters []waiter
 	changed chan struct{} // closed and replaced when waiters are added
 }
 
 type waiter struct {
-	at time.Time
-	ch chan time.Time
+	at  time.Time
+	d   time.Duration
+	gen int // Advance calls before it was asked for
+	ch  chan time.Time
 }
 
 // NewFake returns a Fake clock showing now.
@@ -63,7 +66,7 @@ func (f *Fake) After(d time.Duration) <-chan time.Time {
 		ch <- f.now
 		return ch
 	}
-	f.waiters = append(f.waiters, waiter{at: f.now.Add(d), ch: ch})
+	f.waiters = append(f.waiters, waiter{at: f.now.Add(d), d: d, gen: f.gen, ch: ch})
 	close(f.changed)
 	f.changed = make(chan struct{})
 	return ch
@@ -74,6 +77,7 @@ func (f *Fake) Advance(d time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.now = f.now.Add(d)
+	f.gen++
 	kept := f.waiters[:0]
 	for _, w := range f.waiters {
 		if !w.at.After(f.now) {
@@ -113,6 +117,47 @@ func (f *Fake) BlockUntil(n int, timeout time.Duration) bool {
 			return false
 		}
 	}
+}
+
+// AwaitAfter waits until a channel from After(d) has been asked for since
+// the last Advance: a loop driven by a d timer has done its round of work
+// and waits again. A waiter from before the last Advance does not count,
+// so a test that advances and then awaits knows the round it started is
+// over. It returns false when timeout (real time) passes first.
+func (f *Fake) AwaitAfter(d, timeout time.Duration) bool {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		f.mu.Lock()
+		ok, changed := false, f.changed
+		for _, w := range f.waiters {
+			if w.d == d && w.gen == f.gen {
+				ok = true
+				break
+			}
+		}
+		f.mu.Unlock()
+		if ok {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return false
+		}
+	}
+}
+
+// Tick runs one round of a loop driven by a d timer: it waits until the
+// loop waits (AwaitAfter), moves time on by d, and waits until the loop
+// waits again. Advancing while the loop is still busy would fire no timer
+// of it. It returns false when either wait takes longer than timeout.
+func (f *Fake) Tick(d, timeout time.Duration) bool {
+	if !f.AwaitAfter(d, timeout) {
+		return false
+	}
+	f.Advance(d)
+	return f.AwaitAfter(d, timeout)
 }
 
 // NextIn is how far the earliest pending waiter is from now, and false

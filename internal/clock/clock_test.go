@@ -46,3 +46,37 @@ func TestFakeBlockUntil(t *testing.T) {
 		t.Error("a fired waiter still counts")
 	}
 }
+
+// AwaitAfter counts only timers asked for since the last Advance, and
+// only of the duration asked: a loop's next round, not its last one.
+func TestFakeAwaitAfterAndTick(t *testing.T) {
+	f := NewFake(time.Unix(0, 0))
+	rounds := make(chan int)
+	go func() {
+		for i := 1; ; i++ {
+			<-f.After(time.Second)
+			rounds <- i
+		}
+	}()
+	if !f.AwaitAfter(time.Second, 10*time.Second) {
+		t.Fatal("the loop never waited")
+	}
+	if f.AwaitAfter(time.Minute, time.Millisecond) {
+		t.Error("a one-second timer counted as a one-minute one")
+	}
+	f.Advance(time.Second)
+	if f.AwaitAfter(time.Second, time.Millisecond) {
+		t.Error("the fired timer still counts before the loop asked again")
+	}
+	if got := <-rounds; got != 1 {
+		t.Fatalf("round %d", got)
+	}
+	done := make(chan bool)
+	go func() { done <- f.Tick(time.Second, 10*time.Second) }()
+	if got := <-rounds; got != 2 {
+		t.Fatalf("round %d", got)
+	}
+	if !<-done {
+		t.Error("Tick timed out")
+	}
+}

@@ -67,6 +67,9 @@ type SinkStats struct {
 	// FailingSince is when the sink's current run of failed attempts
 	// began; zero while its last attempt succeeded.
 	FailingSince time.Time
+	// Usage is the state the sink keeps per label set against its bound,
+	// for a sink.Bounded (Alertmanager); zero for the others.
+	Usage sink.Usage
 }
 
 // laneCounters are a lane's SinkStats, updated while it runs.
@@ -128,6 +131,7 @@ func (l *lane) stats() SinkStats {
 		Refreshes: l.c.refreshes.Load(), RefreshFailures: l.c.refreshFailures.Load(),
 		QueueDepth: len(l.q), QueueCap: cap(l.q),
 		FailingSince: unixNano(l.c.failingSince.Load()),
+		Usage:        usage(l.n),
 	}
 }
 
@@ -145,6 +149,13 @@ func (l *lane) put(ctx context.Context, it item) error {
 // trying to deliver.
 func (l *lane) pending() int64 {
 	return l.c.queued.Load() - l.c.sent.Load() - l.c.poisoned.Load()
+}
+
+func usage(n sink.Notifier) sink.Usage {
+	if b, ok := n.(sink.Bounded); ok {
+		return b.Usage()
+	}
+	return sink.Usage{}
 }
 
 func unixNano(ns int64) time.Time {
@@ -285,7 +296,7 @@ func (l *lane) deliver(ctx context.Context, ds []*sink.Diagnosis) error {
 		if errors.As(err, &ra) && ra.After > wait {
 			wait = min(ra.After, l.retry.MaxRetryAfter)
 		}
-		l.log.Warn().Err(err).Str("sink", l.name).Int("attempt", attempt).Dur("retry_in", wait).Msg("delivery failed; retrying")
+		l.log.Warn().Err(err).Str("sink", l.name).Int("attempt", attempt).Stringer("retry_in", wait.Round(time.Millisecond)).Msg("delivery failed; retrying")
 		select {
 		case <-ctx.Done():
 			return errors.Join(err, ctx.Err())

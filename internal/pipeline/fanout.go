@@ -26,12 +26,13 @@ type delivery struct {
 	batchWait    time.Duration
 	dedupWindow  time.Duration
 	thresholds   map[string]Threshold
+	maxDedupKeys int
 	dedupRecords bool
 	shutdown     time.Duration
 }
 
 func defaultDelivery() delivery {
-	return delivery{clock: clock.Real{}, retry: DefaultRetry(), queue: DefaultQueue, batchMax: 100}
+	return delivery{clock: clock.Real{}, retry: DefaultRetry(), queue: DefaultQueue, batchMax: 100, maxDedupKeys: DefaultMaxDedupKeys}
 }
 
 // DefaultQueue is each sink's queue length, in diagnoses, unless Queue
@@ -57,6 +58,33 @@ func Alerting(sinks ...sink.Notifier) Option {
 // the alerting sinks, and to the recording ones with DedupRecords.
 func StormControl(window time.Duration, thresholds map[string]Threshold) Option {
 	return func(o *options) { o.dedupWindow, o.thresholds = window, thresholds }
+}
+
+// MaxDedupKeys bounds the dedup keys (signature and key fields) storm
+// control keeps open at once; while that many windows are open, an
+// occurrence of a new key is folded into its signature's overflow summary
+// (SummaryOverflow). Below 1 it is DefaultMaxDedupKeys.
+func MaxDedupKeys(n int) Option {
+	return func(o *options) {
+		if n < 1 {
+			n = DefaultMaxDedupKeys
+		}
+		o.maxDedupKeys = n
+	}
+}
+
+// StormStats is storm control's use of its bound on dedup keys.
+type StormStats struct {
+	// Keys is the dedup windows open now, of MaxKeys.
+	Keys, MaxKeys int
+	// Folded counts occurrences folded into overflow summaries because
+	// MaxKeys windows were open.
+	Folded int64
+}
+
+// StormStats returns storm control's counters; safe while Run runs.
+func (p *Pipeline) StormStats() StormStats {
+	return StormStats{Keys: int(p.storm.keys.Load()), MaxKeys: p.o.maxDedupKeys, Folded: p.storm.folded.Load()}
 }
 
 // DedupRecords puts the recording sinks (stdout) behind storm control too.
@@ -103,7 +131,7 @@ func (p *Pipeline) drainContext(ctx context.Context) (dctx context.Context, dead
 			go func() {
 				select {
 				case <-p.o.clock.After(p.o.shutdown):
-					p.o.log.Warn().Dur("shutdown_timeout", p.o.shutdown).Msg("shutdown timeout: abandoning what is not delivered yet")
+					p.o.log.Warn().Stringer("shutdown_timeout", p.o.shutdown).Msg("shutdown timeout: abandoning what is not delivered yet")
 					cancel()
 				case <-dctx.Done():
 				}
@@ -154,7 +182,7 @@ func (p *Pipeline) startDelivery(ctx context.Context) *network {
 	// off and no --threshold: a signature may carry its own threshold, in
 	// the pack loaded now or in one a reload brings. What no policy holds
 	// back passes straight through it.
-	st := newStorm(o.dedupWindow, o.thresholds, o.clock)
+	st := newStorm(o.dedupWindow, o.thresholds, o.maxDedupKeys, o.clock, &p.storm)
 	if len(behind) > 0 {
 		n.stormIn = make(chan item, o.queue)
 		st.emit = func(ctx context.Context, d *sink.Diagnosis, then func()) error {

@@ -1,5 +1,6 @@
 // Package pipeline wires the stages together: lines from the tailer are
-// split from their timestamp, matched, turned into diagnoses and handed to
+// taken out of their envelope (syslog, journal, Docker, CRI... one
+// envelope.Decoder per source), split from their timestamp, matched, turned into diagnoses and handed to
 // the sinks. It owns the goroutines and the order of things, so that
 // cmd/mqttdiag stays flags and wiring, and the stage packages stay
 // ignorant of one another.
@@ -16,6 +17,7 @@ import (
 
 	"github.com/mqttdiag/mqttdiag/internal/brokerlog"
 	"github.com/mqttdiag/mqttdiag/internal/clock"
+	"github.com/mqttdiag/mqttdiag/internal/envelope"
 	"github.com/mqttdiag/mqttdiag/matcher"
 	"github.com/mqttdiag/mqttdiag/signatures"
 	"github.com/mqttdiag/mqttdiag/sink"
@@ -33,10 +35,12 @@ type Pipeline struct {
 	// Counters are atomic so that progress can be read while Run runs.
 	lines, bytes, diagnoses atomic.Int64
 	unknownLines            atomic.Int64 // fault-looking lines no signature explains
+	env                     envelopeCounts
 	sources                 map[string]*sourceState
 	unknown                 *unknowns // nil when off
 	bySig                   sigCounts
 	work                    matcherWork
+	storm                   stormCounters
 }
 
 // Stats counts what a pipeline did.
@@ -56,6 +60,9 @@ type options struct {
 	lang            string        // "zh": Chinese text where the signature has it
 	packVersion     string
 	packHash        string
+	envelope        envelope.Format
+	loc             *time.Location // of zone-less times
+	maxLine         int            // bound of a line joined from pieces
 	delivery
 }
 
@@ -93,6 +100,21 @@ func Related(window time.Duration) Option { return func(o *options) { o.relatedW
 // text where they have it.
 func Lang(lang string) Option { return func(o *options) { o.lang = lang } }
 
+// Envelope chooses what is wrapped around the broker's lines (syslog,
+// journal, Docker, CRI...); envelope.Auto, the default, recognises each
+// line's. Lines of other programs are skipped and lines that cannot be
+// read are counted (EnvelopeStats), never matched.
+func Envelope(f envelope.Format) Option { return func(o *options) { o.envelope = f } }
+
+// Location is the zone of times that carry none: the broker's
+// log_timestamp_format times and syslog's. The default is time.Local, the
+// zone of a broker on the same host.
+func Location(loc *time.Location) Option { return func(o *options) { o.loc = loc } }
+
+// MaxLineBytes bounds a line an envelope joins from pieces (Docker's 16
+// KiB records, CRI partial lines), as the tailer bounds a physical one.
+func MaxLineBytes(n int) Option { return func(o *options) { o.maxLine = n } }
+
 // PackInfo names the pack that New's matcher was built from.
 func PackInfo(version, hash string) Option {
 	return func(o *options) { o.packVersion, o.packHash = version, hash }
@@ -105,6 +127,9 @@ func New(m *matcher.Matcher, sinks []sink.Notifier, opts ...Option) *Pipeline {
 	o := options{log: zerolog.Nop(), unknown: true, unknownInterval: time.Minute, delivery: defaultDelivery()}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.loc == nil {
+		o.loc = time.Local
 	}
 	p := &Pipeline{sinks: sinks, o: o, d: diagnoser{lang: o.lang}, sources: make(map[string]*sourceState)}
 	p.pack.Store(NewPack(m, m.Signatures(), o.packVersion, o.packHash))
@@ -142,8 +167,25 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan tailer.Batch) error {
 		}
 		for i := range b.Lines {
 			l := &b.Lines[i]
-			msg, ts, _ := brokerlog.Split(l.Text)
 			src := p.source(l.Source)
+			rec, ok := p.decode(src, l)
+			if !ok {
+				continue // another program's line, a piece, or unreadable: counted
+			}
+			text, msg, ts := rec.Text, rec.Msg, rec.Time
+			// A JSON object pretty-printed over several lines (AWS IoT
+			// entries from `aws logs tail --format json`) is matched once,
+			// whole, at its closing line.
+			if obj, held := src.json.Add(text); held {
+				if obj == "" {
+					continue
+				}
+				joined := *l
+				joined.Text = obj
+				l = &joined
+				text = obj
+				msg, ts, _ = brokerlog.SplitIn(obj, p.o.loc)
+			}
 			if broker, version, ok := brokerlog.Banner(msg); ok {
 				if src.broker != broker || src.version != version {
 					p.o.log.Info().Str("source", l.Source).Str("broker", broker).Str("version", version).Msg("broker detected from its startup banner")
@@ -152,6 +194,11 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan tailer.Batch) error {
 					src.broker = broker
 				}
 				src.version = version
+			} else if src.broker == "" {
+				if system, ok := brokerlog.Detect(text, msg); ok {
+					p.o.log.Info().Str("source", l.Source).Str("broker", system).Msg("system detected from the shape of its lines")
+					src.broker = system
+				}
 			}
 			at := ts
 			if at.IsZero() {
@@ -160,6 +207,7 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan tailer.Batch) error {
 			hits := pk.Matcher.MatchBroker(src.broker, msg)
 			for _, h := range hits {
 				d := p.d.diagnose(l, h, ts, now, src.broker, src.version)
+				d.Envelope = envelopeOf(&rec)
 				p.enrich(d, src, pk, at)
 				ds = append(ds, d)
 				sigs = append(sigs, h.Signature)
@@ -170,6 +218,7 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan tailer.Batch) error {
 					p.unknownLines.Add(1)
 				}
 				if d != nil {
+					d.Envelope = envelopeOf(&rec)
 					p.enrich(d, src, pk, at)
 					ds = append(ds, d)
 					sigs = append(sigs, nil)
@@ -204,6 +253,9 @@ type sourceState struct {
 	ctx             ring   // the last lines, for context
 	recent          recent // the last diagnoses, for related links
 	levels          levels // the log levels its lines show
+	json            brokerlog.JSONJoiner
+	env             *envelope.Decoder
+	warned          bool // about a line it could not read
 }
 
 // enrich adds what depends on the source's history to a diagnosis:
@@ -229,7 +281,8 @@ func (p *Pipeline) CurrentPack() *Pack { return p.pack.Load() }
 func (p *Pipeline) source(name string) *sourceState {
 	s := p.sources[name]
 	if s == nil {
-		s = &sourceState{broker: p.o.broker, levels: levels{lowest: -1}}
+		s = &sourceState{broker: p.o.broker, levels: levels{lowest: -1},
+			env: envelope.NewDecoder(envelope.Envelope(p.o.envelope), envelope.Location(p.o.loc), envelope.MaxLineBytes(p.o.maxLine))}
 		p.sources[name] = s
 	}
 	return s

@@ -290,8 +290,10 @@ func TestUnknownFaultLines(t *testing.T) {
 	}
 }
 
-// Once a source's broker is known (banner, or the Broker option), only
-// signatures for that broker apply to its lines.
+// Once a source's broker is known (banner, the shape of its lines, or the
+// Broker option), only signatures for that broker apply to its lines. The
+// first line has no prefix, so its source's broker is not known yet; on
+// b.log Mosquitto's unix-seconds prefix tells it from the first line.
 func TestRunScopesSignaturesToTheBroker(t *testing.T) {
 	s, err := signatures.Parse("p.json", []byte(`[
 		{"id": "emqx-only", "regex": "boom", "broker": "emqx"},
@@ -305,16 +307,17 @@ func TestRunScopesSignaturesToTheBroker(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := []tailer.Line{
-		{Source: "a.log", Offset: 0, Text: "1795320305: boom"},
+		{Source: "a.log", Offset: 0, Text: "boom"},
 		{Source: "a.log", Offset: 20, Text: "1795320305: mosquitto version 2.0.11 starting"},
 		{Source: "a.log", Offset: 70, Text: "1795320306: boom"},
+		{Source: "b.log", Offset: 0, Text: "1795320307: boom"},
 	}
 	tests := []struct {
 		opts []Option
 		want []string // signature ids, in order
 	}{
-		{nil, []string{"emqx-only", "mosquitto-only", "mosquitto-only"}},
-		{[]Option{Broker("emqx")}, []string{"emqx-only", "emqx-only"}},
+		{nil, []string{"emqx-only", "mosquitto-only", "mosquitto-only", "mosquitto-only"}},
+		{[]Option{Broker("emqx")}, []string{"emqx-only", "emqx-only", "emqx-only"}},
 	}
 	for _, tt := range tests {
 		rec := &recorder{}

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mqttdiag/mqttdiag/internal/clock"
@@ -19,7 +20,16 @@ import (
 const (
 	SummaryDedup     = "dedup"
 	SummaryThreshold = "threshold"
+	// SummaryOverflow counts the occurrences of one signature whose key
+	// found no room among the open dedup keys (MaxDedupKeys).
+	SummaryOverflow = "overflow"
 )
+
+// DefaultMaxDedupKeys is how many dedup keys storm control keeps open at
+// once unless MaxDedupKeys sets another. An open key costs about 280
+// bytes of live heap (BenchmarkDedupKeyMemory), so the default holds
+// about 3 MB.
+const DefaultMaxDedupKeys = 10000
 
 // maxCountedClients bounds the distinct client ids a summary counts, so
 // that a storm from a million clients costs bounded memory; past it,
@@ -43,6 +53,12 @@ type Threshold struct {
 // one summary goes out with the count and the clients involved, and what
 // follows within the window is summarised when it closes.
 //
+// Keys come from log content (a client id is a key field), so their number
+// is bounded: while maxKeys dedup windows are open, an occurrence whose key
+// has none is folded into its signature's overflow window instead, one per
+// signature, which goes out as a summary of kind SummaryOverflow when it
+// closes. Threshold windows are one per signature and need no bound.
+//
 // At least once holds across the fold: an occurrence's acknowledgement
 // is held until the notification that counts it was accepted by every
 // alerting sink, or, below a threshold, until its window expired. A
@@ -53,6 +69,9 @@ type storm struct {
 	thresholds map[string]Threshold
 	clock      clock.Clock
 	groups     map[string]*group
+	maxKeys    int // open dedup windows, at most
+	dedupKeys  int // open dedup windows
+	counters   *stormCounters
 	due        groupHeap         // open groups by closing time
 	policies   map[string]policy // by signature id, for pack
 	pack       *Pack             // of the last item; policies belong to it
@@ -62,10 +81,18 @@ type storm struct {
 	emit func(ctx context.Context, d *sink.Diagnosis, then func()) error
 }
 
+// stormCounters are the storm stage's use of its bound, for metrics;
+// written by the stage, read by scrapes.
+type stormCounters struct {
+	keys   atomic.Int64 // open dedup windows
+	folded atomic.Int64 // occurrences folded into overflow windows
+}
+
 // group is one open window.
 type group struct {
 	key       string
-	threshold int // 0 for a dedup group
+	threshold int  // 0 for a dedup or overflow group
+	overflow  bool // the overflow window of a signature
 	closes    time.Time
 	crossed   bool // threshold reached in this window
 	idx       int  // in the heap
@@ -88,8 +115,14 @@ type heldAck struct {
 	n int
 }
 
-func newStorm(window time.Duration, thresholds map[string]Threshold, c clock.Clock) *storm {
-	return &storm{window: window, thresholds: thresholds, clock: c, groups: make(map[string]*group)}
+func newStorm(window time.Duration, thresholds map[string]Threshold, maxKeys int, c clock.Clock, counters *stormCounters) *storm {
+	if maxKeys < 1 {
+		maxKeys = DefaultMaxDedupKeys
+	}
+	if counters == nil {
+		counters = new(stormCounters)
+	}
+	return &storm{window: window, thresholds: thresholds, maxKeys: maxKeys, clock: c, groups: make(map[string]*group), counters: counters}
 }
 
 // policy is how the stage treats one signature's diagnoses.
@@ -177,6 +210,10 @@ func (s *storm) add(ctx context.Context, it item) error {
 	}
 	g := s.groups[key]
 	if g == nil {
+		if !isThreshold && s.dedupKeys >= s.maxKeys {
+			s.overflow(it, now)
+			return nil
+		}
 		g = &group{key: key, closes: now.Add(s.window)}
 		if isThreshold {
 			g.threshold, g.closes = th.Count, now.Add(th.Window)
@@ -184,6 +221,8 @@ func (s *storm) add(ctx context.Context, it item) error {
 		s.groups[key] = g
 		heap.Push(&s.due, g)
 		if !isThreshold {
+			s.dedupKeys++
+			s.counters.keys.Store(int64(s.dedupKeys))
 			// The first of a dedup window goes out at once: it is news.
 			return s.emit(ctx, it.d, it.ack.release)
 		}
@@ -194,6 +233,22 @@ func (s *storm) add(ctx context.Context, it item) error {
 		return s.send(ctx, g, SummaryThreshold)
 	}
 	return nil
+}
+
+// overflow folds an occurrence whose key found no room into its
+// signature's overflow window, opening it if need be. Nothing goes out
+// until the window closes: under a flood of new keys, one summary per
+// signature and window says how many occurrences found no room.
+func (s *storm) overflow(it item, now time.Time) {
+	key := "O\x00" + it.d.SignatureID
+	g := s.groups[key]
+	if g == nil {
+		g = &group{key: key, overflow: true, closes: now.Add(s.window)}
+		s.groups[key] = g
+		heap.Push(&s.due, g)
+	}
+	g.fold(it)
+	s.counters.folded.Add(1)
 }
 
 // expire closes every window due at now.
@@ -211,6 +266,10 @@ func (s *storm) expire(ctx context.Context, now time.Time) error {
 // the threshold: stdout recorded each of them).
 func (s *storm) close(ctx context.Context, g *group) error {
 	delete(s.groups, g.key)
+	if g.threshold == 0 && !g.overflow {
+		s.dedupKeys--
+		s.counters.keys.Store(int64(s.dedupKeys))
+	}
 	switch {
 	case g.count == 0:
 		return nil
@@ -219,6 +278,8 @@ func (s *storm) close(ctx context.Context, g *group) error {
 		return nil
 	case g.threshold > 0:
 		return s.send(ctx, g, SummaryThreshold)
+	case g.overflow:
+		return s.send(ctx, g, SummaryOverflow)
 	default:
 		return s.send(ctx, g, SummaryDedup)
 	}

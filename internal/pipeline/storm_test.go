@@ -36,7 +36,7 @@ func newStormRig(t *testing.T, window time.Duration, thresholds map[string]Thres
 	for _, s := range sigs {
 		r.sigs[s.ID] = s
 	}
-	r.s = newStorm(window, thresholds, r.fc)
+	r.s = newStorm(window, thresholds, 0, r.fc, nil)
 	r.s.emit = func(_ context.Context, d *sink.Diagnosis, then func()) error {
 		r.out = append(r.out, emitted{d, then})
 		return nil
@@ -122,6 +122,79 @@ func TestDedupWindow(t *testing.T) {
 	r.advance(time.Minute)
 	if len(r.out) != 5 {
 		t.Error("empty summary sent")
+	}
+}
+
+// Keys come from log content: a flood of distinct client ids opens at
+// most maxKeys dedup windows; the occurrences of keys that found no room
+// go out as one overflow summary per signature when its window closes,
+// acknowledged only then, and the counts of every notification still add
+// up to the occurrences.
+func TestDedupKeysBounded(t *testing.T) {
+	r := newStormRig(t, time.Minute, nil, sig("takeover", takeoverRe, nil), sig("other", `x`, nil))
+	r.s = newStorm(time.Minute, nil, 3, r.fc, nil)
+	r.s.emit = func(_ context.Context, d *sink.Diagnosis, then func()) error {
+		r.out = append(r.out, emitted{d, then})
+		return nil
+	}
+	for i := range 1000 {
+		r.occur(fmt.Sprint("t", i), "takeover", map[string]string{"client_id": fmt.Sprint("dev-", i)})
+	}
+	r.occur("o1", "other", map[string]string{"client_id": "x"})
+	if len(r.out) != 3 || len(r.s.groups) != 5 {
+		t.Fatalf("1,001 distinct keys with room for 3: %d notifications at once and %d open windows, want 3 and 3+2 overflow", len(r.out), len(r.s.groups))
+	}
+	if st := r.s.counters; st.keys.Load() != 3 || st.folded.Load() != 998 {
+		t.Errorf("counters: %d keys, %d folded; want 3 and 998", st.keys.Load(), st.folded.Load())
+	}
+	r.acceptAll()
+	if len(r.acked) != 3 || r.acked["t3"] {
+		t.Fatalf("acknowledged %d before the overflow summary went out", len(r.acked))
+	}
+	r.advance(time.Minute)
+	if len(r.out) != 5 {
+		t.Fatalf("after the window: %d notifications, want the 3 firsts and 2 overflow summaries", len(r.out))
+	}
+	total := 0
+	for _, e := range r.out {
+		total += e.d.Occurrences()
+	}
+	if total != 1001 {
+		t.Errorf("counts add up to %d, want 1001", total)
+	}
+	var ov *sink.Diagnosis
+	for _, e := range r.out[3:] {
+		if e.d.SignatureID == "takeover" {
+			ov = e.d
+		}
+	}
+	if ov == nil || ov.Summary != SummaryOverflow || ov.Count != 997 || ov.ClientCount != 997 || len(ov.Clients) != sink.MaxClients {
+		t.Fatalf("overflow summary %+v", ov)
+	}
+	if r.acked["t999"] {
+		t.Error("acknowledged before the overflow summary was accepted")
+	}
+	r.acceptAll()
+	if len(r.acked) != 1001 {
+		t.Errorf("acknowledged %d of 1001", len(r.acked))
+	}
+	// The windows closed: room again, and a new key is news at once.
+	if r.s.counters.keys.Load() != 0 {
+		t.Errorf("%d keys open after every window closed", r.s.counters.keys.Load())
+	}
+	r.occur("late", "takeover", map[string]string{"client_id": "dev-late"})
+	if len(r.out) != 6 || r.out[5].d.ID != "late" {
+		t.Errorf("a new key after the windows closed was not sent at once")
+	}
+	// At shutdown an open overflow window is due like a dedup one.
+	for i := range 5 {
+		r.occur(fmt.Sprint("s", i), "takeover", map[string]string{"client_id": fmt.Sprint("new-", i)})
+	}
+	if err := r.s.flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if last := r.out[len(r.out)-1].d; last.Summary != SummaryOverflow || last.Count != 3 {
+		t.Errorf("flush: last notification %q count %d, want an overflow summary of 3", last.Summary, last.Count)
 	}
 }
 
@@ -230,7 +303,7 @@ func TestStormFlush(t *testing.T) {
 // The stage's own goroutine closes windows on its clock.
 func TestStormRunClosesWindowsOnTime(t *testing.T) {
 	fc := clock.NewFake(time.Unix(0, 0))
-	s := newStorm(time.Minute, nil, fc)
+	s := newStorm(time.Minute, nil, 0, fc, nil)
 	out := make(chan *sink.Diagnosis, 10)
 	s.emit = func(_ context.Context, d *sink.Diagnosis, then func()) error { out <- d; then(); return nil }
 	in := make(chan item) // unbuffered: a send returns once the previous item was handled
@@ -382,5 +455,31 @@ func TestSignatureThresholdWithoutStormFlags(t *testing.T) {
 	}
 	if rest != 2 {
 		t.Errorf("the rest of the window counted %d, want 2", rest)
+	}
+}
+
+// BenchmarkDedupKeyMemory reports what an open dedup window costs
+// (B/key: live heap after a GC, divided by the keys): the figure behind
+// DefaultMaxDedupKeys. The keys are takeovers of distinct client ids, as
+// a flood of new clients makes them.
+func BenchmarkDedupKeyMemory(b *testing.B) {
+	const n = 10000
+	tk := sig("takeover", takeoverRe, nil)
+	for b.Loop() {
+		s := newStorm(time.Minute, nil, n, clock.NewFake(time.Unix(0, 0)), nil)
+		s.emit = func(context.Context, *sink.Diagnosis, func()) error { return nil }
+		var ms0, ms1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms0)
+		for i := range n {
+			d := &sink.Diagnosis{ID: fmt.Sprint(i), SignatureID: "takeover", Fields: map[string]string{"client_id": fmt.Sprintf("dev-%07d", i)}}
+			if err := s.add(context.Background(), item{d: d, sig: tk, ack: newTally(1, nil)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&ms1)
+		b.ReportMetric(float64(ms1.HeapAlloc-ms0.HeapAlloc)/n, "B/key")
+		runtime.KeepAlive(s)
 	}
 }

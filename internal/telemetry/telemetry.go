@@ -16,8 +16,10 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -35,16 +37,19 @@ type Tailer interface {
 	Waiting() []string
 	Problems() []tailer.InputProblem
 	CheckpointAge() (time.Duration, bool)
+	CheckpointFailure() (time.Time, error)
 }
 
 // Pipeline is what the pipeline reports.
 type Pipeline interface {
 	Stats() pipeline.Stats
 	SinkStats() []pipeline.SinkStats
+	StormStats() pipeline.StormStats
 	SignatureCounts() []pipeline.SignatureCount
 	CurrentPack() *pipeline.Pack
 	MatcherStats() (matcher.Stats, []matcher.SignatureStats)
 	UnknownLines() int64
+	EnvelopeStats() pipeline.EnvelopeStats
 }
 
 // Server is the metrics and health endpoint.
@@ -133,6 +138,9 @@ func (s *Server) Ready() Readiness {
 	for _, p := range s.tl.Problems() {
 		fail("cannot follow input %s: %s", p.Path, p.Problem)
 	}
+	if since, err := s.tl.CheckpointFailure(); err != nil {
+		fail("cannot write checkpoints since %s: %v", since.UTC().Format(time.RFC3339), err)
+	}
 	now := s.clock.Now()
 	for _, st := range s.pl.SinkStats() {
 		if !st.FailingSince.IsZero() && now.Sub(st.FailingSince) >= s.failingAfter {
@@ -186,6 +194,8 @@ type descs struct {
 	descDiagnoses    *prometheus.Desc
 	descUnknown      *prometheus.Desc
 	descUnknownRep   *prometheus.Desc
+	descUnreadable   *prometheus.Desc
+	descOther        *prometheus.Desc
 	descMatchLines   *prometheus.Desc
 	descCandidates   *prometheus.Desc
 	descRegexRuns    *prometheus.Desc
@@ -202,6 +212,13 @@ type descs struct {
 	descSinkQueue    *prometheus.Desc
 	descSinkQueueCap *prometheus.Desc
 	descSinkFailing  *prometheus.Desc
+	descSinkActive   *prometheus.Desc
+	descSinkActiveMx *prometheus.Desc
+	descSinkAggr     *prometheus.Desc
+	descSinkFolded   *prometheus.Desc
+	descStormKeys    *prometheus.Desc
+	descStormKeysMax *prometheus.Desc
+	descStormFolded  *prometheus.Desc
 	descCheckpoint   *prometheus.Desc
 	descPackSize     *prometheus.Desc
 	descLoadErrors   *prometheus.Desc
@@ -216,6 +233,8 @@ func newDescs() descs {
 		descDiagnoses:    prometheus.NewDesc("mqttdiag_diagnoses_total", "Diagnoses made, by signature and severity (signature_id=\"unknown\" for fault-looking lines no signature explains).", []string{"signature_id", "severity"}, nil),
 		descUnknown:      prometheus.NewDesc("mqttdiag_unknown_fault_lines_total", "Fault-looking lines no signature explains, every one of them.", nil, nil),
 		descUnknownRep:   prometheus.NewDesc("mqttdiag_unknown_fault_reports_total", "Diagnoses made for fault-looking lines no signature explains: at most one per wording per minute.", nil, nil),
+		descUnreadable:   prometheus.NewDesc("mqttdiag_unreadable_lines_total", "Lines that could not be read as the broker's (their envelope could not be read): not diagnosed.", nil, nil),
+		descOther:        prometheus.NewDesc("mqttdiag_other_program_lines_total", "Lines of other programs in the same log (syslog, journal), skipped.", nil, nil),
 		descMatchLines:   prometheus.NewDesc("mqttdiag_matcher_lines_total", "Messages the matcher examined.", nil, nil),
 		descCandidates:   prometheus.NewDesc("mqttdiag_matcher_candidates_total", "Signature branches whose trigger literal the prefilter hit; divide by mqttdiag_matcher_lines_total for candidates per line.", nil, nil),
 		descRegexRuns:    prometheus.NewDesc("mqttdiag_matcher_regex_runs_total", "Regular expression evaluations.", nil, nil),
@@ -232,6 +251,13 @@ func newDescs() descs {
 		descSinkQueue:    prometheus.NewDesc("mqttdiag_sink_queue_depth", "Diagnoses waiting in a sink's queue.", []string{"sink"}, nil),
 		descSinkQueueCap: prometheus.NewDesc("mqttdiag_sink_queue_capacity", "Size of a sink's queue.", []string{"sink"}, nil),
 		descSinkFailing:  prometheus.NewDesc("mqttdiag_sink_failing_seconds", "How long a sink has been failing (0 when its last attempt succeeded).", []string{"sink"}, nil),
+		descSinkActive:   prometheus.NewDesc("mqttdiag_sink_active_alerts", "Alerts an Alertmanager sink holds active (one per label set), of mqttdiag_sink_active_alerts_limit.", []string{"sink"}, nil),
+		descSinkActiveMx: prometheus.NewDesc("mqttdiag_sink_active_alerts_limit", "Alerts an Alertmanager sink holds active at most (--alert-max-active); beyond it, notifications are folded into one aggregate alert per signature.", []string{"sink"}, nil),
+		descSinkAggr:     prometheus.NewDesc("mqttdiag_sink_folded_alerts", "Aggregate alerts (label folded=\"true\") an Alertmanager sink holds active: one per signature that had notifications with no room.", []string{"sink"}, nil),
+		descSinkFolded:   prometheus.NewDesc("mqttdiag_sink_folded_notifications_total", "Notifications an Alertmanager sink folded into an aggregate alert because mqttdiag_sink_active_alerts_limit alerts were active.", []string{"sink"}, nil),
+		descStormKeys:    prometheus.NewDesc("mqttdiag_storm_dedup_keys", "Dedup windows storm control holds open (one per signature and key fields), of mqttdiag_storm_dedup_keys_limit.", nil, nil),
+		descStormKeysMax: prometheus.NewDesc("mqttdiag_storm_dedup_keys_limit", "Dedup windows storm control holds open at most (--dedup-max-keys); beyond it, occurrences are folded into one overflow summary per signature and window.", nil, nil),
+		descStormFolded:  prometheus.NewDesc("mqttdiag_storm_overflow_occurrences_total", "Occurrences folded into overflow summaries because mqttdiag_storm_dedup_keys_limit windows were open.", nil, nil),
 		descCheckpoint:   prometheus.NewDesc("mqttdiag_checkpoint_age_seconds", "Seconds since the state file was last known to hold every acknowledged position (absent without --state).", nil, nil),
 		descPackSize:     prometheus.NewDesc("mqttdiag_signatures", "Signatures in the loaded pack.", []string{"pack_version", "pack_hash"}, nil),
 		descLoadErrors:   prometheus.NewDesc("mqttdiag_signature_load_errors_total", "Signature packs rejected on reload (the previous pack stays in use).", nil, nil),
@@ -241,9 +267,10 @@ func newDescs() descs {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	s := (*Server)(c)
-	for _, d := range []*prometheus.Desc{s.d.descLines, s.d.descBytes, s.d.descLag, s.d.descDiagnoses, s.d.descUnknown, s.d.descUnknownRep, s.d.descMatchLines, s.d.descCandidates,
+	for _, d := range []*prometheus.Desc{s.d.descLines, s.d.descBytes, s.d.descLag, s.d.descDiagnoses, s.d.descUnknown, s.d.descUnknownRep, s.d.descUnreadable, s.d.descOther, s.d.descMatchLines, s.d.descCandidates,
 		s.d.descRegexRuns, s.d.descSigRegexRuns, s.d.descCacheHits, s.d.descCacheMisses, s.d.descCacheEntries, s.d.descSinkSent, s.d.descSinkPoison,
-		s.d.descSinkFailed, s.d.descSinkRetried, s.d.descSinkResends, s.d.descSinkResendFl, s.d.descSinkQueue, s.d.descSinkQueueCap, s.d.descSinkFailing, s.d.descCheckpoint, s.d.descPackSize,
+		s.d.descSinkFailed, s.d.descSinkRetried, s.d.descSinkResends, s.d.descSinkResendFl, s.d.descSinkQueue, s.d.descSinkQueueCap, s.d.descSinkFailing,
+		s.d.descSinkActive, s.d.descSinkActiveMx, s.d.descSinkAggr, s.d.descSinkFolded, s.d.descStormKeys, s.d.descStormKeysMax, s.d.descStormFolded, s.d.descCheckpoint, s.d.descPackSize,
 		s.d.descLoadErrors, s.d.descBuild} {
 		ch <- d
 	}
@@ -257,7 +284,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
-	for _, f := range s.tl.Stats() {
+	for _, f := range fileStats(s.tl.Stats()) {
 		counter(s.d.descLines, float64(f.Lines), f.Path)
 		counter(s.d.descBytes, float64(f.Bytes), f.Path)
 		gauge(s.d.descLag, float64(f.Lag), f.Path)
@@ -271,6 +298,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(s.d.descUnknown, float64(s.pl.UnknownLines()))
 	counter(s.d.descUnknownRep, float64(unknown))
+	es := s.pl.EnvelopeStats()
+	counter(s.d.descUnreadable, float64(es.Unreadable))
+	counter(s.d.descOther, float64(es.Other))
 	// The matcher counters add up every pack matched with since start, so
 	// that they do not go backwards when a reload swaps the matcher.
 	ms, bySig := s.pl.MatcherStats()
@@ -288,6 +318,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	now := s.clock.Now()
 	for _, st := range s.pl.SinkStats() {
+		st.Name = labelValue(st.Name)
 		counter(s.d.descSinkSent, float64(st.Sent), st.Name)
 		counter(s.d.descSinkPoison, float64(st.Poisoned), st.Name)
 		counter(s.d.descSinkFailed, float64(st.Failed), st.Name)
@@ -301,10 +332,63 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			failing = now.Sub(st.FailingSince).Seconds()
 		}
 		gauge(s.d.descSinkFailing, failing, st.Name)
+		if u := st.Usage; u.Limit > 0 {
+			gauge(s.d.descSinkActive, float64(u.Active), st.Name)
+			gauge(s.d.descSinkActiveMx, float64(u.Limit), st.Name)
+			gauge(s.d.descSinkAggr, float64(u.Aggregates), st.Name)
+			counter(s.d.descSinkFolded, float64(u.Folded), st.Name)
+		}
 	}
+	storm := s.pl.StormStats()
+	gauge(s.d.descStormKeys, float64(storm.Keys))
+	gauge(s.d.descStormKeysMax, float64(storm.MaxKeys))
+	counter(s.d.descStormFolded, float64(storm.Folded))
 	if age, ok := s.tl.CheckpointAge(); ok {
 		gauge(s.d.descCheckpoint, age.Seconds())
 	}
 	counter(s.d.descLoadErrors, float64(s.loadErrors.Load()))
 	gauge(s.d.descBuild, 1, s.version, runtime.Version())
+}
+
+// labelValue makes s fit for a Prometheus label value, which must be
+// UTF-8 (a value that is not fails the whole scrape): a file name need not
+// be. Each byte that is not part of a UTF-8 sequence is written as \xNN,
+// so that names that differ only there stay apart, and the name stays
+// recognisable.
+func labelValue(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// fileStats are the tailer's per-path counts with their paths made label
+// values. Two paths that come out the same (a name with the bytes \xff
+// written out beside one with the byte 0xff) are added up: a series
+// collected twice would fail the scrape.
+func fileStats(fs []tailer.FileStats) []tailer.FileStats {
+	out := make([]tailer.FileStats, 0, len(fs))
+	at := make(map[string]int, len(fs))
+	for _, f := range fs {
+		f.Path = labelValue(f.Path)
+		if i, ok := at[f.Path]; ok {
+			out[i].Lines += f.Lines
+			out[i].Bytes += f.Bytes
+			out[i].Lag += f.Lag
+			continue
+		}
+		at[f.Path] = len(out)
+		out = append(out, f)
+	}
+	return out
 }

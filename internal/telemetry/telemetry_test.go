@@ -371,3 +371,152 @@ func TestReadinessFailsWhileAnInputCannotBeOpened(t *testing.T) {
 		})
 	}
 }
+
+// File names need not be UTF-8, Prometheus label values must be: a
+// followed directory holding such names is still scraped, every file a
+// series of its own, its odd bytes written as \xNN. Two names that
+// come out the same (one with the byte 0xff, one with the characters
+// \xff) are one series, added up, not a failed scrape.
+func TestMetricsWithFileNamesThatAreNotUTF8(t *testing.T) {
+	dir := t.TempDir()
+	line := "1795320306: Client dev-1 already connected, closing old connection.\n"
+	for _, name := range []string{"good.log", "evil\xff.log", "evil\xfe.log", `evil\xff.log`} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(line), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tl := tailer.New([]string{dir}, tailer.FromBeginning(true))
+	m, _ := takeoverMatcher(t)
+	p := pipeline.New(m, nil, pipeline.Unknown(false, 0))
+	s := New(tl, p, "test")
+	out := make(chan tailer.Batch)
+	ran := make(chan error, 1)
+	go func() { ran <- tl.Run(context.Background(), out) }()
+	if err := p.Run(context.Background(), out); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("/metrics answered %d: %.300s", rec.Code, rec.Body.String())
+	}
+	for name, want := range map[string]float64{"good.log": 1, `evil\xfe.log`: 1, `evil\xff.log`: 2} {
+		series := fmt.Sprintf("mqttdiag_lines_read_total{file=%q}", filepath.Join(dir, name))
+		if v, ok := metric(t, s, series); !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", series, v, ok, want)
+		}
+	}
+}
+
+// The bounds on what log content fills are metrics: their limits, their
+// use, and what was folded for want of room.
+func TestBoundMetrics(t *testing.T) {
+	am := brokertest.StartAlertmanager(t)
+	amSink, err := sink.NewAlertmanager(am.URL, sink.AlertmanagerConfig{MaxActive: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := takeoverMatcher(t)
+	p := pipeline.New(m, nil, pipeline.Alerting(amSink), pipeline.StormControl(time.Minute, nil), pipeline.MaxDedupKeys(2),
+		pipeline.Clock(clock.NewFake(time.Now())), pipeline.Unknown(false, 0))
+	s := New(tailer.New([]string{filepath.Join(t.TempDir(), "m.log")}), p, "test")
+	in := make(chan tailer.Batch)
+	ran := make(chan error, 1)
+	go func() { ran <- p.Run(context.Background(), in) }()
+	var lines []tailer.Line
+	for i := range 5 {
+		lines = append(lines, tailer.Line{Source: "m.log", Stream: "s", Offset: int64(i) * 100,
+			Text: fmt.Sprintf("1795320306: Client dev-%d already connected, closing old connection.", i)})
+	}
+	in <- tailer.Batch{Lines: lines}
+	// The two firsts are delivered (the third line on is folded, held
+	// until its window closes), the second into the aggregate alert.
+	am.WaitAlerts(t, 20*time.Second, "the alert and the aggregate", func(as []brokertest.AMAlert) bool { return len(as) == 2 })
+	name := `{sink="` + amSink.String() + `"}`
+	want := map[string]float64{
+		"mqttdiag_storm_dedup_keys":                       2,
+		"mqttdiag_storm_dedup_keys_limit":                 2,
+		"mqttdiag_storm_overflow_occurrences_total":       3,
+		"mqttdiag_sink_active_alerts" + name:              1,
+		"mqttdiag_sink_active_alerts_limit" + name:        1,
+		"mqttdiag_sink_folded_alerts" + name:              1,
+		"mqttdiag_sink_folded_notifications_total" + name: 1,
+	}
+	// The sink counts the fold once Alertmanager's answer is in, a moment
+	// after Alertmanager shows it: poll the metrics (no event to wait on).
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var wrong []string
+		for series, w := range want {
+			if v, ok := metric(t, s, series); !ok || v != w {
+				wrong = append(wrong, fmt.Sprintf("%s = %v (present %v), want %v", series, v, ok, w))
+			}
+		}
+		if len(wrong) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics after 20s:\n%s", strings.Join(wrong, "\n"))
+		}
+	}
+	close(in)
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// While the state file cannot be written (here its directory is gone)
+// /readyz fails, saying so: the checkpoints on disk fall behind what was
+// acknowledged. Once a write succeeds again, it is ready again.
+func TestReadinessFailsWhileCheckpointsCannotBeWritten(t *testing.T) {
+	dir := t.TempDir()
+	log, stateDir := filepath.Join(dir, "m.log"), filepath.Join(dir, "state")
+	if err := os.WriteFile(log, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(stateDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tl := tailer.New([]string{log}, tailer.Follow(true), tailer.StateFile(filepath.Join(stateDir, "state.json")),
+		tailer.FlushInterval(10*time.Millisecond))
+	m, _ := takeoverMatcher(t)
+	s := New(tl, pipeline.New(m, nil), "test")
+	s.Started()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan tailer.Batch)
+	ran := make(chan error, 1)
+	go func() { ran <- tl.Run(ctx, out) }()
+	go func() {
+		for b := range out {
+			if b.Done != nil {
+				b.Done()
+			}
+		}
+	}()
+	defer func() {
+		cancel()
+		if err := <-ran; err != nil {
+			t.Error(err)
+		}
+	}()
+	waitReady(t, s, true)
+	if err := os.RemoveAll(stateDir); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fmt.Fprintln(f, "1795320306: Client dev-1 already connected, closing old connection.")
+	r := waitReady(t, s, false)
+	if got := strings.Join(r.Problems, "; "); !strings.Contains(got, "cannot write checkpoints since") || !strings.Contains(got, stateDir) {
+		t.Errorf("problems %q", got)
+	}
+	if err := os.Mkdir(stateDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, s, true)
+}

@@ -3,23 +3,22 @@ package report
 import (
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
-// Printable returns s safe to print on a terminal: text from a log line
-// may carry escape sequences that retitle the window, clear the screen or
-// write the clipboard (OSC 52). Control characters (C0, DEL, C1), the
-// bidirectional overrides that reorder what is shown, and bytes that are
-// not UTF-8 are written as Go escapes (\x1b, \u202e); everything else is
-// kept. Both the text report and explain print log text through it.
+// Printable makes text from a log line safe to print on a terminal: a
+// line can carry escape sequences (ESC ] 0; sets the window title, ESC ]
+// 52; writes the clipboard, ESC [ 2J clears the screen) that a terminal
+// would obey. Control characters (C0 with tab and newline, DEL, C1) are
+// written as Go escapes (\x1b, \t, \u009b), bidirectional controls too
+// (they reorder what the eye reads), and bytes that are not UTF-8 as
+// \xNN. Everything else, non-ASCII text included, is kept. It is for
+// display: a backslash in s is not escaped, so it cannot be undone.
 func Printable(s string) string {
 	i := 0
-	for i < len(s) {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if unsafeRune(r, n) {
-			break
-		}
-		i += n
+	for i < len(s) && s[i] >= 0x20 && s[i] < 0x7f {
+		i++ // plain printable ASCII needs nothing
 	}
 	if i == len(s) {
 		return s
@@ -32,9 +31,15 @@ func Printable(s string) string {
 		switch {
 		case r == utf8.RuneError && n == 1:
 			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case r < 0x80 && unsafeRune(r, n):
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r < 0x80 && unicode.IsControl(r):
 			fmt.Fprintf(&b, `\x%02x`, r)
-		case unsafeRune(r, n):
+		case unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r):
 			fmt.Fprintf(&b, `\u%04x`, r)
 		default:
 			b.WriteString(s[i : i+n])
@@ -42,17 +47,4 @@ func Printable(s string) string {
 		i += n
 	}
 	return b.String()
-}
-
-// unsafeRune reports whether a decoded rune must be escaped.
-func unsafeRune(r rune, n int) bool {
-	switch {
-	case r == utf8.RuneError && n == 1:
-		return true
-	case r < 0x20 && r != '\t', r == 0x7f, r >= 0x80 && r <= 0x9f:
-		return true
-	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
-		return true
-	}
-	return false
 }

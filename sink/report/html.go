@@ -153,7 +153,7 @@ main{box-sizing:border-box}
 </tr>
 {{end}}</tbody>
 </table>
-{{if not .R.Signatures}}<p>No known faults.</p>{{end}}
+{{if not .R.Signatures}}<p>No known faults{{if .R.Unreadable}} in the lines read as broker lines; {{.R.Unreadable}} lines could not be read (e.g. <code>{{.R.UnreadableExample}}</code>){{end}}.</p>{{end}}
 </section>
 {{if .R.Unknown}}<section>
 <h2>Fault-looking lines no signature explains</h2>

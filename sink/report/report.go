@@ -23,10 +23,21 @@ const UnknownID = "unknown"
 // appear early and often enough to be kept.
 const maxDistinct = 10000
 
+// maxWordings bounds the wordings of unexplained lines kept apart: a
+// wording is what is left of a line once ids and numbers are gone, and a
+// log can hold any number of them. The lines of wordings seen after that
+// many are counted together under OtherWordings.
+const maxWordings = 1000
+
+// OtherWordings is the shape under which lines of wordings past the
+// first 1,000 are counted.
+const OtherWordings = "(other wordings, past the first 1,000)"
+
 // Collector is a sink.Notifier that aggregates diagnoses into a Report.
-// Memory is bounded by the number of signatures and wordings, not by the
-// number of diagnoses: only the first diagnosis of each signature and
-// each diagnosis' time and key field are kept.
+// Memory is bounded by the number of signatures, not by the number of
+// diagnoses nor what they say: per signature its first diagnosis and up
+// to 10,000 clients, per wording of unexplained lines (up to 1,000) its
+// first line, and counts per time slot.
 type Collector struct {
 	mu      sync.Mutex
 	sigs    map[string]*sigAgg
@@ -73,6 +84,10 @@ func (c *Collector) Notify(_ context.Context, ds []*sink.Diagnosis) (bool, error
 		if d.SignatureID == UnknownID {
 			shape := d.Fields["shape"]
 			g := c.unknown[shape]
+			if g == nil && len(c.unknown) >= maxWordings {
+				shape = OtherWordings
+				g = c.unknown[shape]
+			}
 			if g == nil {
 				g = &UnknownGroup{Shape: shape, Example: d.Line, Severity: d.Severity, First: at}
 				c.unknown[shape] = g
@@ -146,6 +161,22 @@ type Report struct {
 	Verdict string
 	// Worst is the highest severity seen ("" when nothing was found).
 	Worst string
+	// Unreadable counts lines that could not be read as the broker's
+	// (their envelope could not be read): the report is no clean bill
+	// for them. UnreadableExample is one, UnreadableReason why.
+	Unreadable                          int64
+	UnreadableExample, UnreadableReason string
+	// Other counts lines of other programs, skipped (no fault).
+	Other int64
+}
+
+// NoteEnvelope adds what reading the lines' envelopes left out: lines that
+// could not be read, with an example and why, and lines of other
+// programs. The verdict then says so.
+func (r *Report) NoteEnvelope(unreadable, other int64, example, reason string) {
+	r.Unreadable, r.Other = unreadable, other
+	r.UnreadableExample, r.UnreadableReason = example, reason
+	r.Worst, r.Verdict = verdict(r)
 }
 
 // Signature is one signature's share of the report.

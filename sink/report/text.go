@@ -21,7 +21,22 @@ func verdict(r *Report) (worst, line string) {
 	if unexplained > 0 {
 		tail = fmt.Sprintf(" %s no signature explains.", plural(unexplained, "fault-looking line", "fault-looking lines"))
 	}
+	if r.Other > 0 {
+		tail += fmt.Sprintf(" %s of other programs skipped.", plural64(r.Other, "line", "lines"))
+	}
+	if r.Unreadable > 0 {
+		// Never an all clear about lines it could not read.
+		tail += fmt.Sprintf(" %s could not be read as broker lines (envelope: %s): their faults are not diagnosed; check --envelope.",
+			plural64(r.Unreadable, "line", "lines"), r.UnreadableReason)
+	}
 	if known == 0 {
+		read := r.Lines - r.Unreadable - r.Other
+		switch {
+		case r.Unreadable > 0:
+			return "", fmt.Sprintf("NOT A CLEAN BILL: no known faults in the %s read as broker lines.%s", plural64(read, "line", "lines"), tail)
+		case r.Lines > 0 && read <= 0:
+			return "", fmt.Sprintf("NOT A CLEAN BILL: none of the %s is the broker's.%s", plural64(r.Lines, "line", "lines"), tail)
+		}
 		return "", fmt.Sprintf("No known faults in %s.%s", plural64(r.Lines, "line", "lines"), tail)
 	}
 	worst = r.Signatures[0].Severity
@@ -58,41 +73,51 @@ type TextOptions struct {
 	Color bool
 }
 
-// WriteText writes the report for a person at a terminal.
+// WriteText writes the report for a person at a terminal. Every text that
+// came from a log, a file name or a signature pack is passed through
+// Printable: a log line must not be able to drive the terminal.
 func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 	st := style{on: o.Color}
 	var b strings.Builder
-	b.WriteString(st.bold(st.severity(r.Worst, r.Verdict)))
+	b.WriteString(st.bold(st.severity(r.Worst, Printable(r.Verdict))))
 	b.WriteByte('\n')
+	if r.UnreadableExample != "" {
+		fmt.Fprintf(&b, "%s\n", st.dim("Unreadable, e.g.: "+Printable(r.UnreadableExample)))
+	}
 	if len(r.Sources) > 0 {
-		fmt.Fprintf(&b, "%s\n", st.dim("Read "+strings.Join(r.Sources, ", ")+timeRange(r.Start, r.End)))
+		fmt.Fprintf(&b, "%s\n", st.dim("Read "+Printable(strings.Join(r.Sources, ", "))+timeRange(r.Start, r.End)))
 	}
 	for _, s := range r.Signatures {
 		b.WriteByte('\n')
-		fmt.Fprintf(&b, "%s %5s  %s\n", st.severity(s.Severity, fmt.Sprintf("%-8s", strings.ToUpper(s.Severity))), "×"+fmt.Sprint(s.Count), st.bold(s.Title))
+		fmt.Fprintf(&b, "%s %5s  %s\n", st.severity(s.Severity, fmt.Sprintf("%-8s", strings.ToUpper(s.Severity))), "×"+fmt.Sprint(s.Count), st.bold(Printable(s.Title)))
 		pad := strings.Repeat(" ", 16)
-		fmt.Fprintf(&b, "%s%s\n", pad, st.dim(s.ID))
+		fmt.Fprintf(&b, "%s%s\n", pad, st.dim(Printable(s.ID)))
 		fmt.Fprintf(&b, "%sfirst %s   last %s\n", pad, stamp(s.First), stamp(s.Last))
 		if len(s.TopClients) > 0 {
 			var parts []string
 			for _, c := range s.TopClients {
-				parts = append(parts, fmt.Sprintf("%s (%d)", c.Value, c.N))
+				parts = append(parts, fmt.Sprintf("%s (%d)", Printable(c.Value), c.N))
 			}
 			fmt.Fprintf(&b, "%stop: %s\n", pad, strings.Join(parts, ", "))
 		}
 		if len(s.Workarounds) > 0 {
 			wa := s.Workarounds[0]
-			fmt.Fprintf(&b, "%sfix: %s (%d%% success)\n", pad, wa.Action, int(wa.SuccessRate*100+0.5))
+			// A rate of 0 is "not measured" (no source), not "never works".
+			if wa.SuccessRate > 0 {
+				fmt.Fprintf(&b, "%sfix: %s (%d%% success)\n", pad, Printable(wa.Action), int(wa.SuccessRate*100+0.5))
+			} else {
+				fmt.Fprintf(&b, "%sfix: %s\n", pad, Printable(wa.Action))
+			}
 		}
 		if len(s.DeadEnds) > 0 && s.DeadEnds[0].Action != "" {
-			fmt.Fprintf(&b, "%sdon't: %s\n", pad, s.DeadEnds[0].Action)
+			fmt.Fprintf(&b, "%sdon't: %s\n", pad, Printable(s.DeadEnds[0].Action))
 		}
 	}
 	if len(r.Unknown) > 0 {
 		fmt.Fprintf(&b, "\n%s\n", st.bold(fmt.Sprintf("Fault-looking lines no signature explains (%s):", plural(len(r.Unknown), "wording", "wordings"))))
 		for _, g := range r.Unknown {
-			fmt.Fprintf(&b, "%s %5s  %s\n", st.severity(g.Severity, fmt.Sprintf("%-8s", strings.ToUpper(g.Severity))), "×"+fmt.Sprint(g.Count), g.Shape)
-			fmt.Fprintf(&b, "%se.g. %s\n", strings.Repeat(" ", 16), st.dim(g.Example))
+			fmt.Fprintf(&b, "%s %5s  %s\n", st.severity(g.Severity, fmt.Sprintf("%-8s", strings.ToUpper(g.Severity))), "×"+fmt.Sprint(g.Count), Printable(g.Shape))
+			fmt.Fprintf(&b, "%se.g. %s\n", strings.Repeat(" ", 16), st.dim(Printable(g.Example)))
 		}
 		fmt.Fprintf(&b, "\n%s\n", st.dim("Explain a line against the pack with `mqttdiag explain LINE`."))
 	}

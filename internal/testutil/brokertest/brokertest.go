@@ -195,6 +195,15 @@ func findLine(path string, from int64, re *regexp.Regexp) (string, bool) {
 	return "", false
 }
 
+// Signal sends sig to the broker (SIGHUP: reload its configuration and
+// reopen its log file).
+func (m *Mosquitto) Signal(t testing.TB, sig os.Signal) {
+	t.Helper()
+	if err := m.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // LogSize is the current size of the broker's log, to wait for lines
 // written after this point with WaitLogFrom.
 func (m *Mosquitto) LogSize(t testing.TB) int64 {

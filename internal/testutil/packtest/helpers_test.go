@@ -40,6 +40,23 @@ func startIn(t *testing.T, dir string, conf ...string) *broker {
 	return &broker{Proc: p, port: port}
 }
 
+// stopInLoop stops b with SIGTERM once its main loop is certainly
+// running, so that it takes the clean way out (saving persistence on the
+// way). Mosquitto 2.0.11 logs "running" and only then sets run = 1
+// (src/mosquitto.c:556-561@v2.0.11): a SIGTERM in between is overwritten
+// and lost, and the broker is killed after brokertest's stop deadline
+// without saving. On a loaded machine the test hit that window. A CONNACK
+// is sent from inside the loop, so one received proves the loop runs.
+func (b *broker) stopInLoop(t *testing.T) {
+	t.Helper()
+	c := b.connect(t, brokertest.ConnectOpts{Level: 4, ClientID: "loop-probe", CleanStart: true})
+	if err := c.Disconnect(); err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(c)
+	b.Stop()
+}
+
 // launchFailing runs a broker from conf (the whole config, LogConf
 // prepended) that is expected to exit at start-up, and returns what it
 // printed once it has exited.

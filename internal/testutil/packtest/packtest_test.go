@@ -128,7 +128,7 @@ func TestProvokers(t *testing.T) {
 	sort.Strings(ids)
 	var b strings.Builder
 	b.WriteString("# Real output of mosquitto for each fault of the built-in pack, one section per provoker.\n")
-	b.WriteString("# Written by `make fault-log` (go test ./internal/packtest -run TestProvokers -args -capture=FILE).\n")
+	b.WriteString("# Written by `make fault-log` (go test ./internal/testutil/packtest -run TestProvokers -args -capture=FILE).\n")
 	b.WriteString("# '# -- stderr' sections are what mosquitto printed before its log file was open.\n")
 	for _, id := range ids {
 		b.WriteString(captured[id])

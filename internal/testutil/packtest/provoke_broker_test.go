@@ -257,7 +257,8 @@ var brokerProvokers = []provoker{
 		also:   []string{"mosquitto/persistence-errno"},
 		run: func(t *testing.T) output {
 			b := start(t, "persistence true", "persistence_location missing-dir/")
-			b.Stop()
+			b.stopInLoop(t)
+			b.Wait(t, `Error saving in-memory database`)
 			return b.out()
 		},
 	},
@@ -268,7 +269,8 @@ var brokerProvokers = []provoker{
 		also:   []string{"mosquitto/persistence-save-failed"},
 		run: func(t *testing.T) output {
 			b := start(t, "persistence true", "persistence_location missing-dir/")
-			b.Stop()
+			b.stopInLoop(t)
+			b.Wait(t, `Error saving in-memory database`)
 			return b.out()
 		},
 	},
@@ -412,6 +414,51 @@ var brokerProvokers = []provoker{
 			b.Wait(t, `dangerous username`)
 			b.Wait(t, `Client ops-console disconnected\.`)
 			return b.out()
+		},
+	},
+	{
+		id:     "mosquitto/config-deprecated-option",
+		desc:   "config with the 2.0-deprecated 'port' and 'bind_address' (default listener on 127.0.0.1) and message_size_limit",
+		fields: map[string]string{"option": "port"},
+		run: func(t *testing.T) output {
+			b := start(t, fmt.Sprintf("port %d", brokertest.FreePort(t)), "bind_address 127.0.0.1", "message_size_limit 2000")
+			b.Wait(t, `The 'bind_address' option is now deprecated`)
+			b.Wait(t, `The 'port' option is now deprecated`)
+			b.Wait(t, `Note: It is recommended to replace .message_size_limit.`)
+			return b.out()
+		},
+	},
+	{
+		id:     "mosquitto/acl-pattern-without-substitution",
+		desc:   "acl_file with 'pattern readwrite sensors/#', a pattern without %c or %u",
+		fields: map[string]string{"pattern": "sensors/#"},
+		run: func(t *testing.T) output {
+			dir := t.TempDir()
+			write(t, dir, "acl", "pattern readwrite sensors/#\npattern read devices/%c/#\n")
+			b := startIn(t, dir, "acl_file acl")
+			b.Wait(t, `Warning: ACL pattern 'sensors/#'`)
+			return b.out()
+		},
+	},
+	{
+		id:     "mosquitto/persistence-file-damaged",
+		desc:   "persistence true with an empty mosquitto.db (a save cut short by a full disk or a crash)",
+		fields: map[string]string{},
+		run: func(t *testing.T) output {
+			dir := t.TempDir()
+			write(t, dir, "mosquitto.db", "")
+			b := startIn(t, dir, "persistence true", "persistence_location ./")
+			b.Wait(t, `Warning: Persistence file is empty\.`)
+			return b.out()
+		},
+	},
+	{
+		id:     "mosquitto/config-path-unusable",
+		desc:   "include_dir naming a directory that does not exist",
+		fields: map[string]string{"file": "missing.d"},
+		also:   []string{"mosquitto/config-error-location"},
+		run: func(t *testing.T) output {
+			return launchFailing(t, t.TempDir(), fmt.Sprintf("listener %d 127.0.0.1", brokertest.FreePort(t)), "include_dir missing.d")
 		},
 	},
 	{

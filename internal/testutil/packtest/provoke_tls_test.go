@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/mqttdiag/mqttdiag/internal/testutil/brokertest"
 )
@@ -133,8 +132,10 @@ var tlsProvokers = []provoker{
 				t.Fatal(err)
 			}
 			defer raw.Close()
-			b.Wait(t, `New connection from 127\.0\.0\.1:\d+ on port `)
-			time.Sleep(300 * time.Millisecond)
+			// The broker logs "New connection" after its first SSL_accept
+			// on the socket (src/net.c, net__socket_accept@v2.0.11), so
+			// the handshake that follows is read by the loop.
+			b.Wait(t, fmt.Sprintf(`New connection from 127\.0\.0\.1:%d on port `, raw.LocalAddr().(*net.TCPAddr).Port))
 			if err := tls.Client(raw, old).Handshake(); err == nil {
 				t.Fatal("delayed TLS 1.2 handshake with a tlsv1.3 listener succeeded")
 			}

@@ -215,8 +215,9 @@ var levels = map[string]string{
 }
 
 // faultWords pick, among the information, debug and subscribe calls, those
-// that reveal a fault: refusals, denials, drops, protocol errors.
-var faultWords = regexp.MustCompile(`(?i)den(y|ied)|disconnecting|disconnected[ ,]|not authori[sz]ed|error|fail|invalid|unable|refus|exceed|too (large|long|big)|drop|protocol|malformed|timeout|timed out|expir|unsupported|not supported|bad |dangerous|limit|maximum|out of memory|banned|quota|busy|reject|warning|cannot|can't|unknown|missing|lost|closing|abort`)
+// that reveal a fault: refusals, denials, drops, protocol errors, and the
+// packet lines whose reason code carries a refusal (CONNACK, acks with RC).
+var faultWords = regexp.MustCompile(`(?i)den(y|ied)|disconnecting|disconnected[ ,]|not authori[sz]ed|error|fail|invalid|unable|refus|exceed|too (large|long|big)|drop|protocol|malformed|timeout|timed out|expir|unsupported|not supported|bad |dangerous|limit|maximum|out of memory|banned|quota|busy|reject|warning|cannot|can't|unknown|missing|lost|closing|abort|^Sending CONNACK|RC:`)
 
 // keep decides which calls belong in the catalogue: everything at notice
 // and above, plain prints to stderr, calls whose level the caller passes

@@ -122,7 +122,7 @@ func unescape(s []byte, b *strings.Builder) int {
 // defined are the macros whose value decides a conditional block: the
 // broker is built WITH_BROKER, and not for Windows. Blocks on any other
 // condition are kept, both branches.
-var defined = map[string]bool{"WITH_BROKER": true, "WIN32": false, "_WIN32": false, "__APPLE__": false, "__QNX__": false, "__ANDROID__": false}
+var defined = map[string]bool{"WITH_BROKER": true, "WIN32": false, "_WIN32": false, "__APPLE__": false, "__CYGWIN__": false, "__QNX__": false, "__ANDROID__": false}
 
 // condition is what a conditional directive's test is known to be.
 func condition(d string) (value, known bool) {
@@ -138,14 +138,30 @@ func condition(d string) (value, known bool) {
 	case strings.HasPrefix(d, "ifndef "):
 		v, ok := defined[strings.TrimSpace(d[7:])]
 		return !v, ok
-	case strings.HasPrefix(d, "if defined(") && strings.HasSuffix(d, ")") && !strings.ContainsAny(d[11:len(d)-1], "()|&!"):
-		v, ok := defined[d[11:len(d)-1]]
-		return v, ok
-	case strings.HasPrefix(d, "if !defined(") && strings.HasSuffix(d, ")") && !strings.ContainsAny(d[12:len(d)-1], "()|&!"):
-		v, ok := defined[d[12:len(d)-1]]
-		return !v, ok
+	case strings.HasPrefix(d, "if "):
+		return disjunction(strings.TrimSpace(d[3:]))
 	}
 	return false, false
+}
+
+// disjunction evaluates "[!]defined(X) || [!]defined(Y) ..." when every X
+// is in defined.
+func disjunction(expr string) (value, known bool) {
+	for _, term := range strings.Split(expr, "||") {
+		term = strings.TrimSpace(term)
+		neg := strings.HasPrefix(term, "!")
+		term = strings.TrimPrefix(term, "!")
+		if !strings.HasPrefix(term, "defined(") || !strings.HasSuffix(term, ")") {
+			return false, false
+		}
+		name := strings.TrimSpace(term[len("defined(") : len(term)-1])
+		v, ok := defined[name]
+		if !ok {
+			return false, false
+		}
+		value = value || v != neg
+	}
+	return value, true
 }
 
 // dropIf0 removes the tokens of conditional branches that are not
@@ -162,7 +178,7 @@ func dropIf0(toks []token) []token {
 	for _, t := range toks {
 		if t.kind == '#' {
 			d := strings.TrimSpace(strings.TrimPrefix(t.text, "#"))
-			word := strings.Fields(d + " ")[0]
+			word, _, _ := strings.Cut(d, " ")
 			switch word {
 			case "if", "ifdef", "ifndef":
 				v, known := condition(d)

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+const faultsLog = "../../examples/logs/mosquitto-2.0.11-faults.log"
+
+// run --format text prints one line per diagnosis, as many as JSON has
+// objects, each with time, severity, title and best fix; json stays the
+// default; other formats are refused.
+func TestRunFormatText(t *testing.T) {
+	b, err := os.ReadFile(faultsLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, jsonOut, errOut := runCLI(t, string(b), "run", "--dedup-window", "0", "-")
+	if code != 0 {
+		t.Fatalf("run (json): exit %d: %s", code, errOut)
+	}
+	code, textOut, errOut := runCLI(t, string(b), "run", "--dedup-window", "0", "--format", "text", "-")
+	if code != 0 {
+		t.Fatalf("run --format text: exit %d: %s", code, errOut)
+	}
+	objs := strings.Split(strings.TrimSpace(jsonOut), "\n")
+	lines := strings.Split(strings.TrimSpace(textOut), "\n")
+	if len(objs) < 10 || !strings.HasPrefix(objs[0], "{") {
+		t.Fatalf("default output is not JSON lines: %d lines, first %q", len(objs), objs[0])
+	}
+	if len(lines) != len(objs) {
+		t.Fatalf("text: %d lines, json: %d diagnoses", len(lines), len(objs))
+	}
+	shape := regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ (CRITICAL|ERROR|WARNING|INFO) +\S.* \(-:\d+\)( — fix: \S.*)?$`)
+	for _, l := range lines {
+		if !shape.MatchString(l) {
+			t.Errorf("line not in the text shape: %q", l)
+		}
+	}
+	if !strings.Contains(textOut, `Client id takeover: a new connection with the same client id closed the existing one — client_id="sensor 42/ä" (-:69) — fix: Give every device and process a unique client id`) {
+		t.Errorf("the takeover line lacks its facts or fix:\n%s", textOut)
+	}
+	code, _, errOut = runCLI(t, "", "run", "--format", "yaml", "-")
+	if code == 0 || !strings.Contains(errOut, `--format "yaml": want text or json`) {
+		t.Errorf("--format yaml: exit %d, stderr %q", code, errOut)
+	}
+}

@@ -1,0 +1,88 @@
+package envelope
+
+import "strings"
+
+// compose reads the prefix `docker compose logs` writes before each line
+// of a service's container: the container's name padded to the longest
+// one, then " | " (docker/compose cmd/formatter/logs.go, presenter.setPrefix:
+// fmt.Sprintf("%-Ns | ", name)), in ANSI colours when the output is a
+// terminal (cmd/formatter/colors.go: "\033[36m" … "\033[0m"). Compose v1
+// wrote the same shape with "_1" names. With --timestamps an RFC 3339
+// time follows the prefix; brokerlog removes it with the broker's own.
+func (d *Decoder) compose(s string, r *Record) bool {
+	i := skipSGR(s, 0)
+	start := i
+	for i < len(s) && (isAlnum(s[i]) || s[i] == '_' || s[i] == '.' || s[i] == '-') && i-start < 256 {
+		i++
+	}
+	if i == start || i >= len(s) || s[i] != ' ' || !isAlnum(s[start]) {
+		return false
+	}
+	name := s[start:i]
+	for i < len(s) && s[i] == ' ' {
+		i++
+	}
+	if i >= len(s) || s[i] != '|' {
+		return false
+	}
+	i++
+	switch {
+	case i == len(s):
+	case s[i] == ' ':
+		i++
+	default:
+		return false
+	}
+	i = skipSGR(s, i)
+	r.Envelope = Compose
+	r.Meta = Meta{Program: name}
+	r.Text = s[i:]
+	r.Kind = d.owner(name)
+	return true
+}
+
+// skipSGR skips ANSI "select graphic rendition" sequences (ESC [ digits
+// and ';' m) at s[i:].
+func skipSGR(s string, i int) int {
+	for strings.HasPrefix(s[i:], "\x1b[") {
+		j := i + 2
+		for j < len(s) && (isDigit(s[j]) || s[j] == ';') {
+			j++
+		}
+		if j >= len(s) || s[j] != 'm' {
+			return i
+		}
+		i = j + 1
+	}
+	return i
+}
+
+// kubectl reads the prefix `kubectl logs --prefix` writes before each
+// line: "[pod/POD/CONTAINER] " (kubernetes staging/src/k8s.io/kubectl/pkg/
+// cmd/logs/logs.go, addPrefixIfNeeded: fmt.Sprintf("[pod/%s/%s] ",
+// ref.Name, containerName)).
+func (d *Decoder) kubectl(s string, r *Record) bool {
+	if !strings.HasPrefix(s, "[pod/") {
+		return false
+	}
+	end := strings.Index(s, "] ")
+	if end < 0 {
+		if !strings.HasSuffix(s, "]") {
+			return false
+		}
+		end = len(s) - 1
+	}
+	pod, container, ok := strings.Cut(s[len("[pod/"):end], "/")
+	if !ok || pod == "" || container == "" || strings.ContainsAny(pod, " /") || strings.ContainsAny(container, " /") {
+		return false
+	}
+	r.Envelope = Kubectl
+	r.Meta = Meta{Pod: pod, Container: container}
+	if end+2 <= len(s) {
+		r.Text = s[end+2:]
+	}
+	// The container names the program; the pod also holds sidecars
+	// (an exporter beside the broker).
+	r.Kind = d.owner(container)
+	return true
+}

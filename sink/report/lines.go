@@ -1,0 +1,97 @@
+package report
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/mqttdiag/mqttdiag/sink"
+)
+
+// Lines is a sink.Notifier that writes one short line per diagnosis for a
+// person watching `run`: when, how bad, what, the facts the line named,
+// where it was read and the best fix. Everything taken from the log goes
+// through Printable, so a line cannot drive the terminal.
+type Lines struct {
+	mu  sync.Mutex
+	w   io.Writer
+	buf strings.Builder
+}
+
+// NewLines returns a Lines writing to w.
+func NewLines(w io.Writer) *Lines { return &Lines{w: w} }
+
+// String names the sink in logs and metrics.
+func (l *Lines) String() string { return "stdout" }
+
+// Notify writes ds, one line each, in one Write. A write error is
+// recoverable, as for sink.Writer.
+func (l *Lines) Notify(_ context.Context, ds []*sink.Diagnosis) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Reset()
+	for _, d := range ds {
+		l.buf.WriteString(Line(d))
+		l.buf.WriteByte('\n')
+	}
+	if _, err := io.WriteString(l.w, l.buf.String()); err != nil {
+		return true, fmt.Errorf("write diagnoses: %w", err)
+	}
+	return false, nil
+}
+
+// factOrder puts the facts an operator acts on first; other fields follow
+// by name.
+var factOrder = map[string]int{"client_id": 1, "username": 2, "address": 3, "port": 4, "listener": 5, "topic": 6, "option": 7, "file": 8}
+
+// Line is d as one line: time, severity, title, a count for a summary,
+// the facts (name=value; a file and line as file:line), the log file and
+// line it was read from, and the best fix.
+func Line(d *sink.Diagnosis) string {
+	var b strings.Builder
+	b.WriteString(stamp(d.SeenAt()))
+	fmt.Fprintf(&b, " %-8s %s", strings.ToUpper(d.Severity), Printable(d.Title))
+	if n := d.Occurrences(); n > 1 {
+		fmt.Fprintf(&b, " ×%d", n)
+	}
+	keys := make([]string, 0, len(d.Fields))
+	for k, v := range d.Fields {
+		if v != "" && k != "line" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		oi, oj := factOrder[keys[i]], factOrder[keys[j]]
+		if oi == 0 {
+			oi = len(factOrder) + 1
+		}
+		if oj == 0 {
+			oj = len(factOrder) + 1
+		}
+		return oi < oj || oi == oj && keys[i] < keys[j]
+	})
+	sep := " —"
+	for _, k := range keys {
+		v := d.Fields[k]
+		if k == "file" && d.Fields["line"] != "" {
+			v += ":" + d.Fields["line"]
+		}
+		v = Printable(v)
+		if v == "" || strings.ContainsAny(v, " \"") {
+			v = `"` + strings.ReplaceAll(v, `"`, `\"`) + `"` // Printable already escaped the rest
+		}
+		fmt.Fprintf(&b, "%s %s=%s", sep, k, v)
+		sep = ""
+	}
+	if d.Source.File != "" {
+		fmt.Fprintf(&b, " (%s:%d)", Printable(filepath.Base(d.Source.File)), d.Source.LineNumber)
+	}
+	if len(d.Workarounds) > 0 {
+		fmt.Fprintf(&b, " — fix: %s", Printable(d.Workarounds[0].Action))
+	}
+	return b.String()
+}
