@@ -160,19 +160,28 @@ func splitLines(prefix, text string) []string {
 // template@v4.4.19).
 const emqx4Prefix = `(?:(?P<client_id>[^ \[]+?)@(?P<address>[0-9a-fA-F.:]+:\d+) |(?P<address>[0-9.]+:\d+) |[^ \[]+ )?`
 
+// emqxReportStart is how a line that holds a report begins once
+// brokerlog.Split took its timestamp: 5.x (and 4.4 ?tp) text "[level] ",
+// 5.3+ JSON "\"level\":\"" (Split drops {"time":...,), 5.0.4-5.2
+// "level: {". The {1} keeps the three apart from
+// the matcher's expansion of alternations, so that a report stays one
+// branch keyed on its msg.
+const emqxReportStart = `^(?:\[[a-z]+\] |"level":"|[a-z]+: \{){1}`
+
 // EMQXBranch returns one regex branch (RE2 syntax, no top-level
 // alternation, so that the matcher keys it on one literal) that matches
 // every line RenderEMQX renders for e, and the fixed text a prefilter can
 // key it on:
 //
-//   - a report: its msg after "msg: " (text) or "msg":" (JSON), ending
-//     where the msg's value ends; the msg is captured as event;
+//   - a report: a line of EMQX's text or JSON layouts (emqxReportStart)
+//     whose msg, after "msg: " (text) or "msg":" (JSON) and ending where
+//     the value ends, is the entry's; the msg is captured as event;
 //   - an io_lib format: "[level] ", 4.x's optional metadata prefix, then
 //     IOLibRegex of the format; on the console (level stderr), the
 //     format's first line at the start of the line.
 func EMQXBranch(e Entry) (re, fixed string, err error) {
 	if msg, ok := strings.CutPrefix(e.Format, EMQXReport); ok {
-		return `\bmsg"?: ?"?(?P<event>` + QuoteKeyed(msg) + `)(?:[,"].*)?$`, msg, nil
+		return emqxReportStart + `.*?\bmsg"?: ?"?(?P<event>` + QuoteKeyed(msg) + `)(?:[,"].*)?$`, msg, nil
 	}
 	format := e.Format
 	if e.Level == "stderr" {

@@ -124,12 +124,17 @@ func writeFamily(entries []catalogue.Entry, fam, dir string) (parts, gaps int, e
 		return 0, 0, err
 	}
 	for k, ms := range byPart {
-		id, path := fam, base
+		id, path := partID(fam, k), base
 		if k > 0 {
-			id = fmt.Sprintf("%s-%d", fam, k+1)
 			path = filepath.Join(dir, strings.TrimPrefix(id, "emqx/")+".json")
 		}
-		if err := writePart(tmpl, id, path, k+1, parts, ms); err != nil {
+		var others []string
+		for j := range parts {
+			if j != k {
+				others = append(others, partID(fam, j))
+			}
+		}
+		if err := writePart(tmpl, id, path, k+1, parts, ms, others); err != nil {
 			return 0, 0, fmt.Errorf("%s: %w", id, err)
 		}
 	}
@@ -146,7 +151,19 @@ func writeFamily(entries []catalogue.Entry, fam, dir string) (parts, gaps int, e
 	return parts, gaps, nil
 }
 
-func writePart(tmpl []field, id, path string, k, n int, ms []member) error {
+// partID is the id of part k (from 0) of a family.
+func partID(fam string, k int) string {
+	if k == 0 {
+		return fam
+	}
+	return fmt.Sprintf("%s-%d", fam, k+1)
+}
+
+// writePart writes part k of n; others are the other parts' ids, which it
+// names as frequently confused with it: a generic format of the family
+// (say "Failed to start ~s listener on ~s") matches the lines of a
+// specific one that round-robin put in another part.
+func writePart(tmpl []field, id, path string, k, n int, ms []member, others []string) error {
 	branches := make([]string, len(ms))
 	for i, m := range ms {
 		branches[i] = m.branch
@@ -218,10 +235,35 @@ func writePart(tmpl []field, id, path string, k, n int, ms []member) error {
 		}
 		return fmt.Errorf("template has no field %s", key)
 	}
+	var graph map[string]json.RawMessage
+	for _, f := range tmpl {
+		if f.key == "transition_graph" {
+			if err := json.Unmarshal(f.val, &graph); err != nil {
+				return err
+			}
+		}
+	}
+	var confused []string
+	if err := json.Unmarshal(graph["frequently_confused_with"], &confused); err != nil {
+		return fmt.Errorf("transition_graph.frequently_confused_with: %w", err)
+	}
+	// The template is part 1's file, which names the other parts: drop
+	// this part's own id so that a second run writes the same files.
+	confused = slices.DeleteFunc(confused, func(c string) bool { return c == id })
+	for _, o := range others {
+		if !slices.Contains(confused, o) {
+			confused = append(confused, o)
+		}
+	}
+	cb, err := json.Marshal(confused)
+	if err != nil {
+		return err
+	}
+	graph["frequently_confused_with"] = cb
 	for _, kv := range []struct {
 		k string
 		v any
-	}{{"id", id}, {"regex", rx}, {"source_examples", examples}, {"verification_note", note}} {
+	}{{"id", id}, {"regex", rx}, {"source_examples", examples}, {"verification_note", note}, {"transition_graph", orderedGraph(graph)}} {
 		if err := set(kv.k, kv.v); err != nil {
 			return err
 		}
@@ -315,4 +357,27 @@ func writeObject(fs []field) ([]byte, error) {
 	}
 	b.WriteString("}\n")
 	return b.Bytes(), nil
+}
+
+// orderedGraph keeps the schema's key order of a transition_graph.
+func orderedGraph(g map[string]json.RawMessage) json.RawMessage {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	first := true
+	for _, k := range []string{"leads_to", "preceded_by", "frequently_confused_with"} {
+		v, ok := g[k]
+		if !ok {
+			continue
+		}
+		if !first {
+			b.WriteByte(',')
+		}
+		first = false
+		kb, _ := json.Marshal(k)
+		b.Write(kb)
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes()
 }
