@@ -105,6 +105,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzSplit$$' -fuzztime=30s ./internal/brokerlog
 	$(GO) test -run='^$$' -fuzz=FuzzSplitSystems -fuzztime=30s ./internal/brokerlog
 	$(GO) test -run='^$$' -fuzz=FuzzJSONJoiner -fuzztime=30s ./internal/brokerlog
+	$(GO) test -run='^$$' -fuzz=FuzzParseEMQX4 -fuzztime=30s ./internal/brokerlog
 	$(GO) test -run='^$$' -fuzz=FuzzLineReader -fuzztime=30s ./tailer
 	$(GO) test -run='^$$' -fuzz=FuzzMatch -fuzztime=30s ./matcher
 	$(GO) test -run='^$$' -fuzz=FuzzParseRates -fuzztime=30s ./matcher
@@ -118,6 +119,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=30s ./internal/envelope
 	$(GO) test -run='^$$' -fuzz=FuzzJSON -fuzztime=30s ./internal/envelope
 	$(GO) test -run='^$$' -fuzz=FuzzPieces -fuzztime=30s ./internal/envelope
+	$(GO) test -run='^$$' -fuzz=FuzzParseErlang -fuzztime=30s ./internal/catalogue/cmd/catalogue-emqx
+	$(GO) test -run='^$$' -fuzz=FuzzRenderIOLib -fuzztime=30s ./internal/catalogue
 
 ## sample-log: capture examples/logs/ again from a real mosquitto.
 sample-log: test-deps

@@ -9,12 +9,14 @@ package signatures_test
 
 import (
 	"bufio"
+	"encoding/json"
 	"os"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/mqttdiag/mqttdiag/internal/brokerlog"
+	"github.com/mqttdiag/mqttdiag/internal/catalogue"
 	"github.com/mqttdiag/mqttdiag/matcher"
 	"github.com/mqttdiag/mqttdiag/signatures"
 )
@@ -279,6 +281,21 @@ var emqxFields = []struct {
 	{"emqx/resource-exception", 0, map[string]string{"reason": "{badarg,[]}", "tag": "ERROR"}},
 	{"emqx/resource-exception", 1, map[string]string{"reason": "{badarg,[]}", "tag": "ERROR"}},
 	{"emqx/resource-exception", 2, map[string]string{"reason": "{badarg,[]}"}},
+	// EMQX 4.x wording (4.3-4.4 layout, rendered from the catalogue's format and args).
+	{"emqx/flapping-detected", 5, map[string]string{"address": "10.0.0.5", "client_id": "sensor-42", "count": "15", "window_ms": "60000"}},
+	{"emqx/mqueue-full-dropped", 4, map[string]string{"address": "10.0.0.5:52344", "client_id": "sensor-1", "topic": "sensors/42/temp"}},
+	{"emqx/qos0-dropped", 2, map[string]string{"address": "10.0.0.5:52344", "client_id": "sensor-1", "topic": "sensors/42/temp"}},
+	{"emqx/qos2-packet-dropped", 5, map[string]string{"address": "10.0.0.5:52344", "client_id": "sensor-1", "packet_id": "12"}},
+	{"emqx/packet-too-large-discarded", 4, map[string]string{"address": "10.0.0.5:52344", "client_id": "sensor-1", "topic": "sensors/42/blob"}},
+	{"emqx/socket-error", 6, map[string]string{"address": "10.0.0.5:52344", "client_id": "sensor-1", "reason": "etimedout"}},
+	{"emqx/packet-identifier-not-found", 3, map[string]string{"address": "10.0.0.5:52344", "client_id": "sensor-1", "packet_id": "372"}},
+	{"emqx/packet-identifier-in-use", 7, map[string]string{"address": "10.0.0.5:52344", "client_id": "sensor-1", "packet_id": "7"}},
+	{"emqx/authentication-failure", 4, map[string]string{"address": "10.0.0.5:52344", "client_id": "sensor-1", "reason": "not_authorized", "username": "alice"}},
+	{"emqx/frame-parse-error", 6, map[string]string{"address": "10.0.0.5:52344", "client_id": "sensor-1", "reason": "frame_too_large"}},
+	{"emqx/listener-listen-failed", 6, map[string]string{"address": "0.0.0.0:1883", "listener": "mqtt:tcp:external", "reason": "eaddrinuse"}},
+	{"emqx/packet-refused-reason-code", 1, map[string]string{"packet": "SUBACK", "reason_code": "135"}},
+	{"emqx/packet-refused-reason-code", 2, map[string]string{"packet": "PUBACK", "reason_code": "135"}},
+	{"emqx/packet-refused-reason-code", 0, map[string]string{"address": "10.0.0.5:52344", "client_id": "sensor-1", "packet": "CONNACK", "reason_code": "5"}},
 }
 
 func TestEMQXFields(t *testing.T) {
@@ -288,7 +305,27 @@ func TestEMQXFields(t *testing.T) {
 		byID[s.ID] = s
 	}
 	formats := map[string][2]bool{} // id -> text checked, JSON checked
-	for _, c := range emqxFields {
+	// Family signatures (and their parts): their first two source examples
+	// are one report's msg in text and JSON, captured as event.
+	cases := emqxFields
+	for _, s := range emqx {
+		if catalogue.EMQXFamilyOf(s.ID) == "" || len(s.SourceExamples) < 2 {
+			continue
+		}
+		var js struct{ Msg string }
+		if err := json.Unmarshal([]byte(s.SourceExamples[1]), &js); err != nil || js.Msg == "" {
+			t.Errorf("%s: source example 1 is not a JSON report: %q", s.ID, s.SourceExamples[1])
+			continue
+		}
+		for idx := range 2 {
+			cases = append(cases, struct {
+				id     string
+				idx    int
+				fields map[string]string
+			}{s.ID, idx, map[string]string{"event": js.Msg}})
+		}
+	}
+	for _, c := range cases {
 		s, ok := byID[c.id]
 		if !ok || c.idx >= len(s.SourceExamples) {
 			t.Errorf("%s: no source example %d", c.id, c.idx)
@@ -375,5 +412,40 @@ func TestEMQXSampleLogs(t *testing.T) {
 		if fired[s.ID] == 0 {
 			t.Errorf("%s never fires on the sample logs", s.ID)
 		}
+	}
+}
+
+// TestPrefilterKeys: the matcher's literal prefilter decides every branch
+// of the built-in pack (no signature's regex runs on every line), and
+// every branch of an EMQX family signature is keyed on fixed text of its
+// own, at least minFamilyKey bytes: a report's msg or a format's longest
+// literal, not a prefix such as "msg: " that every EMQX line holds
+// (internal/catalogue/cmd/emqx-families writes them so).
+func TestPrefilterKeys(t *testing.T) {
+	const minFamilyKey = 6
+	all, _, m := emqxPack(t)
+	costs := m.Costs()
+	families := 0
+	for i, c := range costs {
+		if c.AlwaysRun {
+			t.Errorf("%s: a branch has no literal to key the prefilter on and runs on every line", c.ID)
+		}
+		if catalogue.EMQXFamilyOf(all[i].ID) == "" {
+			continue
+		}
+		families++
+		if len(c.Branches) < 2 {
+			t.Errorf("%s: %d branch(es): its alternation was not expanded into one branch a log call", c.ID, len(c.Branches))
+		}
+		for _, b := range c.Branches {
+			for _, k := range b.Triggers {
+				if len(k) < minFamilyKey {
+					t.Errorf("%s: a %s branch is keyed on %q, shorter than %d bytes", c.ID, b.Kind, k, minFamilyKey)
+				}
+			}
+		}
+	}
+	if families < len(catalogue.EMQXFamilies) {
+		t.Errorf("%d family signatures in the pack, want at least %d", families, len(catalogue.EMQXFamilies))
 	}
 }

@@ -320,6 +320,7 @@ func atoi(s string) (int, bool) {
 //	mosquitto version 2.0.11 running
 //	EMQX 5.8.9 is running now!                EMQX (console only: containers, or stdin)
 //	EMQX Enterprise 5.8.9 is running now!
+//	EMQ X Broker 4.2.14 is running now!       EMQX 4.x (see emqxBanner)
 func Banner(msg string) (broker, version string, ok bool) {
 	switch {
 	case strings.HasPrefix(msg, "mosquitto version "):
@@ -327,9 +328,8 @@ func Banner(msg string) (broker, version string, ok bool) {
 		if v, tail, found := strings.Cut(rest, " "); found && (tail == "starting" || tail == "running") && validVersion(v) {
 			return "mosquitto", v, true
 		}
-	case strings.HasPrefix(msg, "EMQX "):
-		rest := strings.TrimPrefix(msg[len("EMQX "):], "Enterprise ")
-		if v, tail, found := strings.Cut(rest, " "); found && strings.HasPrefix(tail, "is running now") && validVersion(v) {
+	case strings.HasPrefix(msg, "EMQX "), strings.HasPrefix(msg, "EMQ X "):
+		if v, ok := emqxBanner(msg); ok {
 			return "emqx", v, true
 		}
 	}

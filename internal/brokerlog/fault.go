@@ -145,6 +145,9 @@ func Shape(msg string) string {
 	if s, ok := emqxShape(msg); ok {
 		return s
 	}
+	if s, ok := emqx4Shape(msg); ok {
+		return s
+	}
 	var b strings.Builder
 	b.Grow(len(msg))
 	words := strings.Fields(msg)
