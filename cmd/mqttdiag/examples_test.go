@@ -34,7 +34,7 @@ func checkInvocation(t *testing.T, inv invocation) {
 		t.Errorf("%s: no mqttdiag arguments found", inv.where)
 		return
 	}
-	cmd, _, err := root.Find(inv.args[:1])
+	cmd, _, err := root.Find(inv.args)
 	if err != nil || cmd == root {
 		t.Errorf("%s: unknown command %q", inv.where, inv.args[0])
 		return
@@ -46,6 +46,9 @@ func checkInvocation(t *testing.T, inv invocation) {
 			continue
 		}
 		name, _, hasValue := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		if name == "help" { // cobra adds it when the command runs
+			continue
+		}
 		f := cmd.Flags().Lookup(name)
 		if f == nil {
 			t.Errorf("%s: mqttdiag %s has no flag --%s", inv.where, cmd.Name(), name)
