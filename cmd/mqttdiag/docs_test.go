@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // TestDocCommands checks every mqttdiag command line in the code blocks of
@@ -34,6 +36,8 @@ func TestDocCommands(t *testing.T) {
 	}
 }
 
+var inlineCode = regexp.MustCompile("`([^`]+)`")
+
 // docInvocations returns the mqttdiag command lines in the fenced code
 // blocks of a Markdown file: after an optional "$ " prompt, environment
 // assignments or a pipe, with "\" continuations joined, up to the first
@@ -59,6 +63,16 @@ func docInvocations(page string) ([]invocation, error) {
 			continue
 		}
 		if !in {
+			// inline code: `mqttdiag run ...`, `journalctl ... \| mqttdiag run -`
+			for _, m := range inlineCode.FindAllStringSubmatch(line, -1) {
+				if !strings.Contains(m[1], "mqttdiag ") {
+					continue
+				}
+				if inv, ok := parseDocLine(strings.ReplaceAll(m[1], `\|`, "|")); ok {
+					inv.where = page + ":" + strconv.Itoa(n)
+					out = append(out, inv)
+				}
+			}
 			continue
 		}
 		start := n
@@ -175,4 +189,74 @@ func shellWords(s string) []string {
 		words = append(words, b.String())
 	}
 	return words
+}
+
+// TestDocLinks fails on a relative link in README.md or docs/*.md whose
+// file does not exist or whose #anchor names no heading of that file, as
+// GitHub makes anchors: lower case, punctuation dropped, spaces as "-".
+func TestDocLinks(t *testing.T) {
+	pages, _ := filepath.Glob("../../docs/*.md")
+	pages = append([]string{"../../README.md"}, pages...)
+	link := regexp.MustCompile(`\[[^\]]*\]\(([^)\s]+)\)`)
+	checked := 0
+	for _, page := range pages {
+		data, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(string(data), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			path, anchor, _ := strings.Cut(target, "#")
+			file := page
+			if path != "" {
+				file = filepath.Join(filepath.Dir(page), path)
+				if _, err := os.Stat(file); err != nil {
+					t.Errorf("%s: link %s: %v", page, target, err)
+					continue
+				}
+			}
+			checked++
+			if anchor == "" || !strings.HasSuffix(file, ".md") {
+				continue
+			}
+			if !headingAnchors(t, file)[anchor] {
+				t.Errorf("%s: link %s: no heading of %s has the anchor #%s", page, target, file, anchor)
+			}
+		}
+	}
+	if checked < 20 {
+		t.Fatalf("checked %d links; the parser lost them", checked)
+	}
+}
+
+func headingAnchors(t *testing.T, file string) map[string]bool {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	fence := false
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "```") {
+			fence = !fence
+		}
+		h := strings.TrimLeft(l, "#")
+		if fence || h == l || !strings.HasPrefix(h, " ") {
+			continue
+		}
+		var b strings.Builder
+		for _, r := range strings.ToLower(strings.TrimSpace(h)) {
+			switch {
+			case r == ' ':
+				b.WriteRune('-')
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+				b.WriteRune(r)
+			}
+		}
+		out[b.String()] = true
+	}
+	return out
 }
