@@ -17,7 +17,7 @@ TEST_CMDS := mosquitto mosquitto_pub mosquitto_sub prometheus-alertmanager chrom
 TEST_FILES := /usr/lib/python3/dist-packages/paho/mqtt/client.py /usr/include/MQTTClient.h
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build run test test-deps bench bench-deps bench-scan bench-sidecar lint fuzz sample-log fault-log paho-log envelope-captures docker clean
+.PHONY: all build docs run test test-deps bench bench-deps bench-scan bench-sidecar lint fuzz sample-log fault-log paho-log envelope-captures docker clean
 
 all: build
 
@@ -29,6 +29,10 @@ build:
 ## run: the main job — scan the sample log (captured from a real mosquitto) with the built-in pack.
 run: build
 	./$(BIN) scan $(SAMPLE)
+
+## docs: run the commands of README.md's and docs/*.md's generated blocks again and write their output (a test fails while one is stale).
+docs: build
+	$(GO) run ./internal/testutil/docgen/cmd/docgen -bin $(dir $(BIN))
 
 ## test: install the brokers the tests drive when missing, then every test with the race detector.
 ## The race build checks the matcher's corpus equivalence on every 24th

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/mqttdiag/mqttdiag/internal/testutil/docgen"
 )
 
 // TestDocCommands checks every mqttdiag command line in the code blocks of
@@ -259,4 +262,40 @@ func headingAnchors(t *testing.T, file string) map[string]bool {
 		out[b.String()] = true
 	}
 	return out
+}
+
+// TestDocOutputs runs the commands of the pages' generated blocks (package
+// docgen) with this tree's binary and fails while a block shows other
+// output than they print now: `make docs` writes them again.
+func TestDocOutputs(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "mqttdiag")
+	build := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	run := docgen.Shell("../..", dir)
+	n := 0
+	for _, page := range docgen.Pages("../..") {
+		data, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks, err := docgen.Parse(page, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(blocks)
+		_, stale, err := docgen.Update(page, data, run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range stale {
+			t.Errorf("%s:%d: the output of %q changed: run `make docs`", b.Page, b.Line, b.Command)
+		}
+	}
+	if n < 3 {
+		t.Fatalf("found %d generated blocks; the parser lost them", n)
+	}
 }
