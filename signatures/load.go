@@ -223,14 +223,20 @@ func validate(s *Signature, raw []byte, line int) []error {
 		}
 	}
 	for i, w := range s.Workarounds {
-		if w.SuccessRate < 0 || w.SuccessRate > 1 {
-			fail("workarounds", fmt.Errorf("[%d].success_rate %v is not within 0..1", i, w.SuccessRate))
+		if r := w.SuccessRate; r != nil && (*r < 0 || *r > 1) {
+			fail("workarounds", fmt.Errorf("[%d].success_rate %v is not within 0..1 (null: not known)", i, *r))
 		}
 	}
 	for i, d := range s.DeadEnds {
-		if d.FailRate < 0 || d.FailRate > 1 {
-			fail("dead_ends", fmt.Errorf("[%d].fail_rate %v is not within 0..1", i, d.FailRate))
+		if r := d.FailRate; r != nil && (*r < 0 || *r > 1) {
+			fail("dead_ends", fmt.Errorf("[%d].fail_rate %v is not within 0..1 (null: not known)", i, *r))
 		}
+	}
+	if r := s.Confidence; r != nil && (*r < 0 || *r > 1) {
+		fail("confidence", fmt.Errorf("%v is not within 0..1 (null: not known)", *r))
+	}
+	if r := s.FixSuccessRate; r != nil && (*r < 0 || *r > 1) {
+		fail("fix_success_rate", fmt.Errorf("%v is not within 0..1 (null: not known)", *r))
 	}
 	return errs
 }

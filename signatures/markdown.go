@@ -37,7 +37,11 @@ func Markdown(s *Signature, lang string) string {
 		fmt.Fprintf(&b, "- **%s:** %s\n", l.logLevel, s.LogLevel)
 	}
 	fmt.Fprintf(&b, "- **%s:** %s\n", l.verification, s.VerificationTier)
-	fmt.Fprintf(&b, "- **%s:** %s%%\n", l.fixRate, pct(s.FixSuccessRate))
+	if s.FixSuccessRate != nil {
+		fmt.Fprintf(&b, "- **%s:** %s%%\n", l.fixRate, pct(*s.FixSuccessRate))
+	} else {
+		fmt.Fprintf(&b, "- **%s:** %s\n", l.fixRate, l.unknown)
+	}
 
 	fmt.Fprintf(&b, "\n## %s\n\n%s\n", l.rootCause, pick(s.RootCause, s.RootCauseZh))
 
@@ -58,9 +62,12 @@ func Markdown(s *Signature, lang string) string {
 				// workarounds_zh holds one translated text per workaround.
 				action, how = s.WorkaroundsZh[i], ""
 			}
-			fmt.Fprintf(&b, "%d. **%s** (%s%% %s)\n", i+1, action, pct(w.SuccessRate), l.success)
+			fmt.Fprintf(&b, "%d. **%s**%s\n", i+1, action, rate(w.SuccessRate, l.success))
 			if how != "" {
 				fmt.Fprintf(&b, "   ```\n   %s\n   ```\n", strings.ReplaceAll(how, "\n", "\n   "))
+			}
+			if w.SuccessRate != nil && len(w.Sources) > 0 {
+				fmt.Fprintf(&b, "   %s: %s\n", l.sources, strings.Join(w.Sources, ", "))
 			}
 		}
 	}
@@ -69,9 +76,9 @@ func Markdown(s *Signature, lang string) string {
 		fmt.Fprintf(&b, "\n## %s\n\n", l.deadEnds)
 		for _, d := range s.DeadEnds {
 			if d.Action != "" {
-				fmt.Fprintf(&b, "- **%s** — %s (%s%% %s)\n", d.Action, d.WhyFails, pct(d.FailRate), l.fail)
+				fmt.Fprintf(&b, "- **%s** — %s%s\n", d.Action, d.WhyFails, rate(d.FailRate, l.fail))
 			} else {
-				fmt.Fprintf(&b, "- %s (%s%% %s)\n", d.WhyFails, pct(d.FailRate), l.fail)
+				fmt.Fprintf(&b, "- %s%s\n", d.WhyFails, rate(d.FailRate, l.fail))
 			}
 		}
 	}
@@ -79,6 +86,14 @@ func Markdown(s *Signature, lang string) string {
 }
 
 func pct(f float64) string { return fmt.Sprintf("%d", int(math.Round(f*100))) }
+
+// rate is " (76% success)", or nothing for a rate nothing backs (null).
+func rate(r *float64, word string) string {
+	if r == nil {
+		return ""
+	}
+	return fmt.Sprintf(" (%s%% %s)", pct(*r), word)
+}
 
 func dash(s *string) string {
 	if s == nil || *s == "" {
@@ -90,7 +105,7 @@ func dash(s *string) string {
 type cardLabels struct {
 	id, domain, category, errorCode, severity, broker, logLevel, verification, fixRate  string
 	rootCause, versions, version, status, introduced, deprecated, workarounds, deadEnds string
-	success, fail                                                                       string
+	success, fail, unknown, sources                                                     string
 }
 
 // labels returns the card's headings in English or Chinese.
@@ -101,7 +116,7 @@ func labels(zh bool) cardLabels {
 			broker: "代理", logLevel: "所需日志级别", verification: "验证", fixRate: "修复率",
 			rootCause: "根本原因", versions: "版本兼容性", version: "版本", status: "状态",
 			introduced: "引入", deprecated: "弃用", workarounds: "解决方法", deadEnds: "无效尝试",
-			success: "成功", fail: "失败",
+			success: "成功", fail: "失败", unknown: "未知（无来源）", sources: "来源",
 		}
 	}
 	return cardLabels{
@@ -109,6 +124,6 @@ func labels(zh bool) cardLabels {
 		broker: "Broker", logLevel: "Needs log level", verification: "Verification", fixRate: "Fix Rate",
 		rootCause: "Root Cause", versions: "Version Compatibility", version: "Version", status: "Status",
 		introduced: "Introduced", deprecated: "Deprecated", workarounds: "Workarounds", deadEnds: "Dead Ends",
-		success: "success", fail: "fail",
+		success: "success", fail: "fail", unknown: "not known (no source)", sources: "Sources",
 	}
 }

@@ -40,20 +40,26 @@ type Signature struct {
 	OfficialDocSection *string `json:"official_doc_section"`
 	ErrorCode          *string `json:"error_code"`
 
-	VerificationTier string   `json:"verification_tier"`
-	Confidence       float64  `json:"confidence"`
-	FixSuccessRate   float64  `json:"fix_success_rate"`
-	Resolvable       string   `json:"resolvable"`
-	FirstSeen        string   `json:"first_seen"`
-	LastConfirmed    string   `json:"last_confirmed"`
-	LastUpdated      string   `json:"last_updated"`
-	EvidenceCount    int      `json:"evidence_count"`
-	Tags             []string `json:"tags"`
-	Locale           string   `json:"locale"`
-	Aliases          []string `json:"aliases"`
+	VerificationTier string `json:"verification_tier"`
+	// Confidence and FixSuccessRate are 0..1, or null when nothing
+	// backs a figure: Basis names what does.
+	Confidence     *float64 `json:"confidence"`
+	FixSuccessRate *float64 `json:"fix_success_rate"`
+	Resolvable     string   `json:"resolvable"`
+	FirstSeen      string   `json:"first_seen"`
+	LastConfirmed  string   `json:"last_confirmed"`
+	LastUpdated    string   `json:"last_updated"`
+	EvidenceCount  int      `json:"evidence_count"`
+	Tags           []string `json:"tags"`
+	Locale         string   `json:"locale"`
+	Aliases        []string `json:"aliases"`
 
 	// Fields below are mqttdiag's additions to the seed schema. They are
 	// omitted when empty so that seed documents round-trip unchanged.
+
+	// Basis names what backs Confidence and FixSuccessRate (a thread, a
+	// document, a test that measured it, the seed they came from).
+	Basis []string `json:"basis,omitempty"`
 
 	// Examples are log lines (whole, as the broker prints them, timestamp
 	// included) that the regex must match.
@@ -180,7 +186,7 @@ type Version struct {
 type DeadEnd struct {
 	Action   string   `json:"action"`
 	WhyFails string   `json:"why_fails"`
-	FailRate float64  `json:"fail_rate"`
+	FailRate *float64 `json:"fail_rate"` // 0..1, null without Sources
 	Cond     string   `json:"condition"`
 	Sources  []string `json:"sources"`
 }
@@ -188,7 +194,7 @@ type DeadEnd struct {
 // Workaround is a fix, with how often it works.
 type Workaround struct {
 	Action      string   `json:"action"`
-	SuccessRate float64  `json:"success_rate"`
+	SuccessRate *float64 `json:"success_rate"` // 0..1, null without Sources
 	How         string   `json:"how"`
 	Cond        string   `json:"condition"`
 	Sources     []string `json:"sources"`

@@ -92,9 +92,9 @@ func advice(d *Diagnosis) string {
 	var b strings.Builder
 	if len(d.Workarounds) > 0 {
 		w := d.Workarounds[0] // ranked: the best first
-		if w.SuccessRate > 0 {
-			fmt.Fprintf(&b, "\n\nBest workaround (works %.0f%% of the time): %s.", 100*w.SuccessRate, strings.TrimSuffix(w.Action, "."))
-		} else { // 0: not measured, not "never works"
+		if w.SuccessRate != nil {
+			fmt.Fprintf(&b, "\n\nBest workaround (works %.0f%% of the time, per %s): %s.", 100**w.SuccessRate, strings.Join(w.Sources, ", "), strings.TrimSuffix(w.Action, "."))
+		} else { // null: nothing measured it
 			fmt.Fprintf(&b, "\n\nBest workaround: %s.", strings.TrimSuffix(w.Action, "."))
 		}
 		if w.How != "" {

@@ -48,8 +48,8 @@ func TestAlertmanagerAlerts(t *testing.T) {
 	d := &Diagnosis{
 		ID: "abc", SignatureID: "communication/mqtt-publish-identifier-already-in-use", Title: "Client id takeover",
 		Severity: "warning", Broker: "mosquitto", RootCause: "Two connections share a client id.",
-		Workarounds: []Workaround{{Action: "Give every device a unique client id", How: "Derive it from the serial number.", SuccessRate: 0.95}},
-		DeadEnds:    []DeadEnd{{Action: "Restart the broker", WhyFails: "they reconnect", FailRate: 0.9}},
+		Workarounds: []Workaround{{Action: "Give every device a unique client id", How: "Derive it from the serial number.", SuccessRate: ptr(0.95), Sources: []string{"seed 001"}}},
+		DeadEnds:    []DeadEnd{{Action: "Restart the broker", WhyFails: "they reconnect", FailRate: ptr(0.9)}},
 		DocURL:      "https://docs.oasis-open.org/mqtt/x.html#takeover", Line: "Client sensor-1 already connected, closing old connection.",
 		Fields: map[string]string{"client_id": "sensor-1"}, Source: Source{File: "/var/log/mosquitto/mosquitto.log", LineNumber: 697},
 		ObservedAt: now,
@@ -325,3 +325,5 @@ func BenchmarkActiveAlertMemory(b *testing.B) {
 		runtime.KeepAlive(am)
 	}
 }
+
+func ptr(f float64) *float64 { return &f }

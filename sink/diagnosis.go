@@ -105,18 +105,21 @@ func (d *Diagnosis) SeenAt() time.Time {
 	return d.ObservedAt
 }
 
-// Workaround is a fix and how often it works, 0..1.
+// Workaround is a fix and how often it works, 0..1, with what says so;
+// the rate is null when nothing does.
 type Workaround struct {
-	Action      string  `json:"action"`
-	How         string  `json:"how,omitempty"`
-	SuccessRate float64 `json:"success_rate"`
+	Action      string   `json:"action"`
+	How         string   `json:"how,omitempty"`
+	SuccessRate *float64 `json:"success_rate"`
+	Sources     []string `json:"sources,omitempty"`
 }
 
-// DeadEnd is what not to try, and why.
+// DeadEnd is what not to try, and why; its rate as Workaround's.
 type DeadEnd struct {
-	Action   string  `json:"action,omitempty"`
-	WhyFails string  `json:"why_fails"`
-	FailRate float64 `json:"fail_rate"`
+	Action   string   `json:"action,omitempty"`
+	WhyFails string   `json:"why_fails"`
+	FailRate *float64 `json:"fail_rate"`
+	Sources  []string `json:"sources,omitempty"`
 }
 
 // Envelope is what was wrapped around a broker's line: the envelope's name

@@ -63,13 +63,16 @@ func newKnowledge(s *signatures.Signature, lang string) *knowledge {
 			// One translated text per workaround, action and how together.
 			action, how = s.WorkaroundsZh[i], ""
 		}
-		k.workarounds = append(k.workarounds, sink.Workaround{Action: action, How: how, SuccessRate: w.SuccessRate})
+		k.workarounds = append(k.workarounds, sink.Workaround{Action: action, How: how, SuccessRate: w.SuccessRate, Sources: w.Sources})
 	}
+	// What is known to work first, best first; then the rest in the
+	// signature's own order, which is its author's judgement.
 	sort.SliceStable(k.workarounds, func(i, j int) bool {
-		return k.workarounds[i].SuccessRate > k.workarounds[j].SuccessRate
+		a, b := k.workarounds[i].SuccessRate, k.workarounds[j].SuccessRate
+		return a != nil && (b == nil || *a > *b)
 	})
 	for _, d := range s.DeadEnds {
-		k.deadEnds = append(k.deadEnds, sink.DeadEnd{Action: d.Action, WhyFails: d.WhyFails, FailRate: d.FailRate})
+		k.deadEnds = append(k.deadEnds, sink.DeadEnd{Action: d.Action, WhyFails: d.WhyFails, FailRate: d.FailRate, Sources: d.Sources})
 	}
 	if s.ErrorCode != nil {
 		k.errorCode = *s.ErrorCode

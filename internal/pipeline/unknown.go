@@ -60,8 +60,8 @@ func (u *unknowns) check(l *tailer.Line, msg string, logTime, now time.Time, bro
 		BrokerVersion: version,
 		RootCause:     "The broker reported this at " + severity + " level, but no signature in the loaded packs recognises it, so mqttdiag cannot say why it happened. Lines of the same wording are reported once per interval.",
 		Workarounds: []sink.Workaround{
-			{Action: "Read the lines before it in the broker log", How: "Brokers often print the cause on the line before the error (the port before 'Address already in use', the OpenSSL error before a disconnect).", SuccessRate: 0.5},
-			{Action: "Add a signature for it", How: "Write a signature with this line as an example, check it with `mqttdiag signatures lint` and `mqttdiag signatures test LOG`, and load it with --signatures.", SuccessRate: 0.5},
+			{Action: "Read the lines before it in the broker log", How: "Brokers often print the cause on the line before the error (the port before 'Address already in use', the OpenSSL error before a disconnect)."},
+			{Action: "Add a signature for it", How: "Write a signature with this line as an example, check it with `mqttdiag signatures lint` and `mqttdiag signatures test LOG`, and load it with --signatures."},
 		},
 		DeadEnds:   []sink.DeadEnd{},
 		Line:       strings.Clone(l.Text),

@@ -192,6 +192,7 @@ func knowledge(s *signatures.Signature, opts Options, add func(*signatures.Signa
 	if len(s.WorkaroundsZh) != len(s.Workarounds) {
 		add(s, "workarounds_zh", Warning, "has %d entries for %d workarounds", len(s.WorkaroundsZh), len(s.Workarounds))
 	}
+	unsourcedRates(s, add)
 	if !opts.Strict {
 		return
 	}
@@ -318,4 +319,27 @@ func longestLiteral(re *syntax.Regexp) string {
 		return best
 	}
 	return ""
+}
+
+// unsourcedRates reports every rate shown to users that names no basis: a
+// workaround's success_rate or a dead end's fail_rate without sources, a
+// confidence or fix_success_rate without basis. Such a rate must be null.
+func unsourcedRates(s *signatures.Signature, add func(*signatures.Signature, string, Level, string, ...any)) {
+	const fix = "give its sources, or make it null (not known)"
+	for i, w := range s.Workarounds {
+		if w.SuccessRate != nil && len(w.Sources) == 0 {
+			add(s, "workarounds", Warning, "[%d].success_rate %v has no sources: %s", i, *w.SuccessRate, fix)
+		}
+	}
+	for i, d := range s.DeadEnds {
+		if d.FailRate != nil && len(d.Sources) == 0 {
+			add(s, "dead_ends", Warning, "[%d].fail_rate %v has no sources: %s", i, *d.FailRate, fix)
+		}
+	}
+	if s.Confidence != nil && len(s.Basis) == 0 {
+		add(s, "confidence", Warning, "%v has no basis: %s", *s.Confidence, fix)
+	}
+	if s.FixSuccessRate != nil && len(s.Basis) == 0 {
+		add(s, "fix_success_rate", Warning, "%v has no basis: %s", *s.FixSuccessRate, fix)
+	}
 }

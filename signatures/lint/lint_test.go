@@ -135,3 +135,37 @@ func TestCheckAgainst(t *testing.T) {
 		})
 	}
 }
+
+// A rate without a basis is a warning, an error under --strict; null and
+// sourced rates pass.
+func TestStrictRejectsUnsourcedRates(t *testing.T) {
+	sigs := parse(t, `{"id": "s/rates", "regex": "^Client (?P<client_id>.+) x$",
+		"confidence": 0.9, "fix_success_rate": null,
+		"workarounds": [{"action": "a", "success_rate": 0.8, "sources": []}, {"action": "b", "success_rate": 0.7, "sources": ["https://example.org/thread"]}, {"action": "c", "success_rate": null}],
+		"dead_ends": [{"action": "d", "why_fails": "w", "fail_rate": 0.5}]}`)
+	want := map[string]bool{"workarounds": false, "dead_ends": false, "confidence": false}
+	for _, p := range Check(sigs, Options{Strict: true}) {
+		if strings.Contains(p.Msg, "has no sources") || strings.Contains(p.Msg, "has no basis") {
+			if p.Level != Error {
+				t.Errorf("strict: %s is not an error", p)
+			}
+			if _, ok := want[p.Field]; !ok {
+				t.Errorf("unexpected: %s", p)
+			}
+			want[p.Field] = true
+			if strings.Contains(p.Msg, "[1]") || strings.Contains(p.Msg, "[2]") {
+				t.Errorf("a sourced or null rate was reported: %s", p)
+			}
+		}
+	}
+	for f, seen := range want {
+		if !seen {
+			t.Errorf("no unsourced-rate problem for %s", f)
+		}
+	}
+	for _, p := range Check(sigs, Options{}) {
+		if strings.Contains(p.Msg, "has no sources") && p.Level != Warning {
+			t.Errorf("non-strict: %s is not a warning", p)
+		}
+	}
+}

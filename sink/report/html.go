@@ -84,7 +84,7 @@ func (r *Report) WriteHTML(w io.Writer, o HTMLOptions) error {
 		// text (from signature files) cannot inject markup.
 		v.Cards = append(v.Cards, htmlCard{ID: s.ID, HTML: template.HTML(buf.String())})
 	}
-	t, err := template.New("report").Funcs(template.FuncMap{"pct": func(f float64) int { return int(f*100 + 0.5) }}).Parse(htmlPage)
+	t, err := template.New("report").Funcs(template.FuncMap{"pct": func(f *float64) int { return int(*f*100 + 0.5) }}).Parse(htmlPage)
 	if err != nil {
 		return fmt.Errorf("report template: %w", err)
 	}
@@ -149,7 +149,7 @@ main{box-sizing:border-box}
 <td class="mono">{{call $.Stamp .First}}</td>
 <td class="mono">{{call $.Stamp .Last}}</td>
 <td>{{range .TopClients}}<code>{{.Value}}</code> ({{.N}})<br>{{end}}</td>
-<td>{{with index .Workarounds 0}}{{.Action}} <span class="muted">({{pct .SuccessRate}}%)</span>{{end}}</td>
+<td>{{with index .Workarounds 0}}{{.Action}}{{if .SuccessRate}} <span class="muted">({{pct .SuccessRate}}%, per {{range $i, $s := .Sources}}{{if $i}}, {{end}}{{$s}}{{end}})</span>{{end}}{{end}}</td>
 </tr>
 {{end}}</tbody>
 </table>

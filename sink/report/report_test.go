@@ -12,12 +12,14 @@ import (
 
 var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 
+var rate80 = 0.8
+
 // diag is a diagnosis of signature id about client at t0+sec seconds.
 func diag(id, severity, client string, sec int) *sink.Diagnosis {
 	at := t0.Add(time.Duration(sec) * time.Second)
 	d := &sink.Diagnosis{SignatureID: id, Title: "title of " + id, Severity: severity, Line: "line of " + id,
 		Fields: map[string]string{}, LogTime: &at,
-		Workarounds: []sink.Workaround{{Action: "fix " + id, SuccessRate: 0.8}}, DeadEnds: []sink.DeadEnd{{Action: "not this"}}}
+		Workarounds: []sink.Workaround{{Action: "fix " + id, SuccessRate: &rate80, Sources: []string{"a test"}}}, DeadEnds: []sink.DeadEnd{{Action: "not this"}}}
 	if client != "" {
 		d.Fields["client_id"] = client
 	}
@@ -112,7 +114,7 @@ func TestWriteText(t *testing.T) {
 	if !strings.HasPrefix(out, "WARNING: 2 known faults (1 kind) in 10 lines; worst: title of x/warn. 1 fault-looking line no signature explains.\n") {
 		t.Errorf("verdict line:\n%s", out)
 	}
-	for _, want := range []string{"Read m.log", "×2  title of x/warn", "top: c1 (2)", "fix: fix x/warn (80% success)", "don't: not this",
+	for _, want := range []string{"Read m.log", "×2  title of x/warn", "top: c1 (2)", "fix: fix x/warn (80% success, per a test)", "don't: not this",
 		"Fault-looking lines no signature explains (1 wording):", "×1  Error: <n> failed", "e.g. Error: 1 failed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("text report lacks %q:\n%s", want, out)

@@ -102,9 +102,9 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 		}
 		if len(s.Workarounds) > 0 {
 			wa := s.Workarounds[0]
-			// A rate of 0 is "not measured" (no source), not "never works".
-			if wa.SuccessRate > 0 {
-				fmt.Fprintf(&b, "%sfix: %s (%d%% success)\n", pad, Printable(wa.Action), int(wa.SuccessRate*100+0.5))
+			// A null rate is "nothing measured it", not "never works".
+			if wa.SuccessRate != nil {
+				fmt.Fprintf(&b, "%sfix: %s (%d%% success, per %s)\n", pad, Printable(wa.Action), int(*wa.SuccessRate*100+0.5), Printable(strings.Join(wa.Sources, ", ")))
 			} else {
 				fmt.Fprintf(&b, "%sfix: %s\n", pad, Printable(wa.Action))
 			}

@@ -3,10 +3,15 @@
 //
 //	<!-- docgen: mqttdiag scan --format text examples/logs/x.log -->
 //
-// holds "$ COMMAND" and what the command printed, run by sh in the
+// holds "$ COMMAND" (unless the block is ```json) and what the command printed, run by sh in the
 // repository's root with the built mqttdiag first on PATH. `make docs`
-// rewrites the blocks; a test fails while one is stale. It knows nothing
-// of what the commands mean.
+// rewrites the blocks; a test fails while one is stale. A marker may name
+// JSON keys whose values change from run to run (an id made from the
+// file's inode, the time of reading), which the staleness check ignores:
+//
+//	<!-- docgen volatile=id,observed_at: mqttdiag scan --format json x.log -->
+//
+// It knows nothing of what the commands mean.
 package docgen
 
 import (
@@ -18,21 +23,23 @@ import (
 	"strings"
 )
 
-const marker = "<!-- docgen: "
+const marker = "<!-- docgen"
 
 // Block is one generated block of a page.
 type Block struct {
-	Page    string
-	Line    int    // of the marker, 1-based
-	Command string // as the marker gives it
-	Current string // the block's text between its fences
+	Page     string
+	Line     int      // of the marker, 1-based
+	Command  string   // as the marker gives it
+	Volatile []string // JSON keys whose values the staleness check ignores
+	Fence    string   // the opening fence, ``` and its language
+	Current  string   // the block's text between its fences
 }
 
-// Runner runs a block's command and returns what the block should hold.
+// Runner runs a block's command and returns what it printed.
 type Runner func(command string) (string, error)
 
 // Shell runs commands with sh -c in root, binDir first on PATH, in UTC and
-// without colour, and returns "$ command" and its standard output.
+// without colour, and returns its standard output, trailing blanks cut.
 func Shell(root, binDir string) Runner {
 	return func(command string) (string, error) {
 		cmd := exec.Command("sh", "-c", command)
@@ -45,7 +52,6 @@ func Shell(root, binDir string) Runner {
 			return "", fmt.Errorf("%s: %w: %s", command, err, errb.String())
 		}
 		var b strings.Builder
-		b.WriteString("$ " + command + "\n")
 		for _, l := range strings.Split(strings.TrimRight(out.String(), "\n"), "\n") {
 			b.WriteString(strings.TrimRight(l, " \t") + "\n")
 		}
@@ -62,7 +68,17 @@ func Parse(page string, data []byte) ([]Block, error) {
 		if !strings.HasPrefix(l, marker) {
 			continue
 		}
-		command := strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(l, marker), "-->"))
+		head, command, ok := strings.Cut(strings.TrimSuffix(strings.TrimPrefix(l, marker), "-->"), ":")
+		if !ok {
+			return nil, fmt.Errorf("%s:%d: want <!-- docgen: COMMAND -->", page, i+1)
+		}
+		command = strings.TrimSpace(command)
+		var volatile []string
+		if v, ok := strings.CutPrefix(strings.TrimSpace(head), "volatile="); ok {
+			volatile = strings.Split(v, ",")
+		} else if strings.TrimSpace(head) != "" {
+			return nil, fmt.Errorf("%s:%d: unknown docgen option %q (want volatile=KEY,...)", page, i+1, head)
+		}
 		if i+1 >= len(lines) || !strings.HasPrefix(lines[i+1], "```") {
 			return nil, fmt.Errorf("%s:%d: a docgen marker must be followed by a fenced block", page, i+1)
 		}
@@ -73,7 +89,7 @@ func Parse(page string, data []byte) ([]Block, error) {
 		if end == len(lines) {
 			return nil, fmt.Errorf("%s:%d: the block after the docgen marker is not closed", page, i+1)
 		}
-		out = append(out, Block{Page: page, Line: i + 1, Command: command, Current: strings.Join(lines[i+2:end], "")})
+		out = append(out, Block{Page: page, Line: i + 1, Command: command, Volatile: volatile, Fence: strings.TrimSpace(lines[i+1]), Current: strings.Join(lines[i+2:end], "")})
 		i = end
 	}
 	return out, nil
@@ -94,7 +110,10 @@ func Update(page string, data []byte, run Runner) ([]byte, []Block, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s:%d: %w", page, b.Line, err)
 		}
-		if got == b.Current {
+		if b.Fence != "```json" { // a prompt line would make it invalid JSON
+			got = "$ " + b.Command + "\n" + got
+		}
+		if mask(got, b.Volatile) == mask(b.Current, b.Volatile) {
 			continue
 		}
 		stale = append(stale, b)
@@ -111,4 +130,22 @@ func Pages(root string) []string {
 	pages := []string{filepath.Join(root, "README.md")}
 	more, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
 	return append(pages, more...)
+}
+
+// mask blanks the values of the named JSON keys, one per line as
+// indented JSON writes them.
+func mask(text string, keys []string) string {
+	if len(keys) == 0 {
+		return text
+	}
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		for _, k := range keys {
+			t := strings.TrimSpace(l)
+			if strings.HasPrefix(t, `"`+k+`":`) {
+				lines[i] = `"` + k + `": …`
+			}
+		}
+	}
+	return strings.Join(lines, "\n")
 }
