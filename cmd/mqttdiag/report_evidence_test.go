@@ -216,10 +216,11 @@ func TestHTMLReportEvidenceInChromium(t *testing.T) {
 	  const groups = {};
 	  document.querySelectorAll("section.group").forEach(s => {
 	    const facts = {};
-	    s.querySelectorAll("table.facts tbody tr").forEach(r => facts[r.dataset.fact] = r.cells[1].textContent);
+	    // innerText is what is rendered: a script element's code is not.
+	    s.querySelectorAll("table.facts tbody tr").forEach(r => facts[r.dataset.fact] = r.cells[1].innerText);
 	    const quotes = [...s.querySelectorAll("figure.quote")].map(f => ({
 	      Where: f.querySelector("figcaption").textContent,
-	      Hit: f.querySelector(".hit").textContent,
+	      Hit: f.querySelector(".hit").innerText,
 	      Context: [...f.querySelectorAll(".ctx")].map(c => c.textContent)}));
 	    groups[s.dataset.sig] = {facts, quotes, cardTables: s.querySelectorAll("details.card table").length};
 	  });
@@ -279,6 +280,13 @@ func TestHTMLReportEvidenceInChromium(t *testing.T) {
 	ka := p.Groups["mosquitto/keepalive-timeout"]
 	if !strings.Contains(ka.Facts["client_id"], "<script>document.title='pwned'</script> (1)") {
 		t.Errorf("the script client id is not shown as text: %q", ka.Facts["client_id"])
+	}
+	shown := false
+	for _, q := range ka.Quotes {
+		shown = shown || q.Hit == strings.TrimSuffix(hostileLine, "\n")
+	}
+	if !shown {
+		t.Errorf("the line holding a script is not shown as text: %+v", ka.Quotes)
 	}
 	distinct := map[string]bool{}
 	for _, c := range p.Colors {

@@ -28,11 +28,12 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	if len(r.Signatures) > 0 {
 		b.WriteString("| Severity | Count | Fault | Signature | First | Last |\n| --- | ---: | --- | --- | --- | --- |\n")
 		for _, s := range r.Signatures {
-			fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s |\n", mdCell(s.Severity), s.Count, mdCell(s.Title), mdCell(mdCode(s.ID)), stamp(s.First), stamp(s.Last))
+			fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s |\n", mdCell(s.Severity), s.Count, mdCell(mdText(s.Title)), mdCell(mdCode(s.ID)), stamp(s.First), stamp(s.Last))
 		}
 	}
 	for _, s := range r.Signatures {
-		fmt.Fprintf(&b, "\n## %s\n\n", mdText(s.Title))
+		blankLine(&b)
+		fmt.Fprintf(&b, "## %s\n\n", mdText(s.Title))
 		fmt.Fprintf(&b, "%s · %s · ×%d · first %s · last %s\n\n", mdCode(s.ID), mdText(strings.ToUpper(s.Severity)), s.Count, stamp(s.First), stamp(s.Last))
 		if len(s.Facts) > 0 {
 			b.WriteString("| Fact | Values (occurrences) |\n| --- | --- |\n")
@@ -60,7 +61,8 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		}
 	}
 	if len(r.Unknown) > 0 {
-		fmt.Fprintf(&b, "\n## Fault-looking lines no signature explains (%s)\n\n", plural(len(r.Unknown), "wording", "wordings"))
+		blankLine(&b)
+		fmt.Fprintf(&b, "## Fault-looking lines no signature explains (%s)\n\n", plural(len(r.Unknown), "wording", "wordings"))
 		b.WriteString("| Severity | Count | Wording | First at | Example |\n| --- | ---: | --- | --- | --- |\n")
 		for _, g := range r.Unknown {
 			fmt.Fprintf(&b, "| %s | %d | %s | %s | %s |\n", mdCell(g.Severity), g.Count, mdCell(mdCode(g.Shape)), mdCell(mdCode(g.At.Where())), mdCell(mdCode(g.Example)))
@@ -84,6 +86,13 @@ func writeEvidenceMarkdown(b *strings.Builder, e Evidence) {
 	q.WriteString("> " + Printable(e.Line) + "\n")
 	fence := strings.Repeat("`", max(3, longestRun(q.String(), '`')+1))
 	fmt.Fprintf(b, "%stext\n%s%s\n\n", fence, q.String(), fence)
+}
+
+// blankLine ends what b holds with one empty line, before a heading.
+func blankLine(b *strings.Builder) {
+	if !strings.HasSuffix(b.String(), "\n\n") {
+		b.WriteByte('\n')
+	}
 }
 
 // mdCode puts s in a code span: Markdown renders nothing inside it. The
