@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mqttdiag/mqttdiag/sink"
 )
@@ -57,7 +58,7 @@ const MaxContext = 2
 // Collector is a sink.Notifier that aggregates diagnoses into a Report.
 // Memory is bounded by the number of signatures, not by the number of
 // diagnoses nor what they say: per signature its first diagnosis, up
-// to 10,000 clients, up to 1,000 values per fact and 3 quoted lines with
+// to 10,000 clients, up to 1,000 values of up to 256 bytes per fact and 3 quoted lines with
 // 2 lines of context each, per wording of unexplained lines (up to 1,000)
 // its first line, and counts per time slot.
 type Collector struct {
@@ -94,7 +95,20 @@ type factAgg struct {
 	past int
 }
 
+// maxFactBytes bounds a fact's value as kept: a captured value can be
+// as long as a line (64 KiB by default), and 1,000 of them per field would
+// cost megabytes. Longer values are cut at a character boundary and
+// marked with "…"; values that differ only past the cut count together.
+const maxFactBytes = 256
+
 func (f *factAgg) add(v string) {
+	if len(v) > maxFactBytes {
+		cut := maxFactBytes
+		for cut > 0 && !utf8.RuneStart(v[cut]) {
+			cut--
+		}
+		v = v[:cut] + "…"
+	}
 	if _, seen := f.values[v]; seen || len(f.values) < maxFactValues {
 		f.values[v]++
 		return

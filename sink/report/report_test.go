@@ -188,6 +188,8 @@ func TestCollectorFacts(t *testing.T) {
 		ds = append(ds, d)
 	}
 	ds = append(ds, diag("x/many", "warning", "c0000", 1))
+	long := diag("x/long", "error", strings.Repeat("ä", 200)+"tail", 1) // 404 bytes
+	ds = append(ds, long)
 	r := collect(t, ds...).Report(nil, int64(len(ds)))
 	var port, many Signature
 	for _, s := range r.Signatures {
@@ -213,6 +215,13 @@ func TestCollectorFacts(t *testing.T) {
 	}
 	if got := factValues(port.Facts[0], quoteText); got != "1883 (3), 1884 (2), 1885 (2)" {
 		t.Errorf("factValues: %s", got)
+	}
+	for _, s := range r.Signatures {
+		if s.ID == "x/long" {
+			if v := s.Facts[0].Values[0].Value; v != strings.Repeat("ä", 128)+"…" {
+				t.Errorf("a long value is kept as %q (%d bytes)", v, len(v))
+			}
+		}
 	}
 }
 
