@@ -78,7 +78,7 @@ func TestAlertmanagerAlerts(t *testing.T) {
 	}
 	if a.Annotations["summary"] != "Client id takeover" || a.Annotations["runbook_url"] != d.DocURL ||
 		!strings.Contains(a.Annotations["description"], "Two connections share a client id.") ||
-		!strings.Contains(a.Annotations["description"], "Best workaround (works 95% of the time): Give every device a unique client id. Derive it") ||
+		!strings.Contains(a.Annotations["description"], "Best workaround (works 95% of the time, per seed 001): Give every device a unique client id. Derive it") ||
 		!strings.Contains(a.Annotations["description"], "Does not help: Restart the broker.") {
 		t.Errorf("annotations %v", a.Annotations)
 	}

@@ -83,7 +83,7 @@ func registerFollow(c *cobra.Command, fl *app.Follow) {
 
 func registerReport(c *cobra.Command, r *app.Report) {
 	f := c.Flags()
-	f.StringVar(&r.Format, "format", "", "output: text (a report for people; the default on a terminal) or json (one diagnosis per line; the default when piped)")
+	f.StringVar(&r.Format, "format", "", "output: text (a report for people; the default on a terminal), markdown or html (the same report), or json (one diagnosis per line; the default when piped)")
 	f.StringVar(&r.HTMLPath, "html", "", "also write a self-contained HTML incident report to this file")
 	f.StringVar(&r.Color, "color", "auto", "colour the text report: auto (on a terminal, unless NO_COLOR is set), always, never")
 	f.BoolVar(&r.NoProgress, "no-progress", false, "never show the progress bar")

@@ -137,6 +137,8 @@ type prepared struct {
 	m     *matcher.Matcher
 	mopts []matcher.Option
 	popts []pipeline.Option
+	// brokerConf is what --broker-config read, nil without it.
+	brokerConf *brokerconf.Config
 }
 
 // prepare checks the settings run and scan share and builds from them the
@@ -155,12 +157,15 @@ func prepare(s Settings, command string, env Env, stderr io.Writer, started func
 	if started != nil {
 		started(log, pack)
 	}
+	var brokerConf *brokerconf.Config
 	if s.Diag.BrokerConfig != "" {
 		cfg, err := brokerconf.Load(s.Diag.BrokerConfig)
 		if err != nil {
 			return nil, wrapSetting("broker-config", err)
 		}
+		log.Info().Strs("files", cfg.Files).Msg("broker configuration read")
 		warnUnfireable(log, pack, cfg)
+		brokerConf = cfg
 	}
 	sinkOpts, err := s.Sinks.options(log, pack, env)
 	if err != nil {
@@ -174,7 +179,7 @@ func prepare(s Settings, command string, env Env, stderr io.Writer, started func
 	popts := append([]pipeline.Option{pipeline.Logger(log), pipeline.Unknown(!s.Diag.NoUnknown, time.Minute),
 		pipeline.ContextLines(s.Diag.ContextLines), pipeline.Lang(s.Diag.Lang), pipeline.Related(s.Diag.RelatedWindow),
 		pipeline.PackInfo(PackVersion(pack, env.Version), pack.Hash()), pipeline.Broker(s.Input.Broker)}, sinkOpts...)
-	return &prepared{log: log, pack: pack, m: m, mopts: mopts, popts: popts}, nil
+	return &prepared{log: log, pack: pack, m: m, mopts: mopts, popts: popts, brokerConf: brokerConf}, nil
 }
 
 // Check validates s as command would before it reads a line: every value,
@@ -380,6 +385,17 @@ func warnUnfireable(log zerolog.Logger, pack *signatures.Pack, cfg *brokerconf.C
 	}
 	if len(ids) > 0 {
 		log.Warn().Strs("signatures", ids).Int("count", len(ids)).Msg("these signatures cannot fire with the broker's logging configuration")
+	}
+}
+
+// warnInputs logs, at start of run, why the inputs followed may not be
+// where the broker configured by --broker-config writes its log.
+func warnInputs(log zerolog.Logger, cfg *brokerconf.Config, inputs []string) {
+	if cfg == nil {
+		return
+	}
+	for _, w := range cfg.InputWarnings(inputs) {
+		log.Warn().Str("broker_config", cfg.File).Strs("inputs", inputs).Msg(w)
 	}
 }
 

@@ -39,6 +39,7 @@ func Run(ctx context.Context, s Settings, paths []string, env Env, hangups <-cha
 		return err
 	}
 	log := pr.log
+	warnInputs(log, pr.brokerConf, paths)
 	f := s.Follow
 	opts := []tailer.Option{tailer.Follow(true), tailer.FromBeginning(f.FromBeginning),
 		tailer.MaxLineBytes(s.Input.MaxLineBytes), tailer.Logger(log), tailer.StdinReader(env.Stdin),

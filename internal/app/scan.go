@@ -14,7 +14,7 @@ import (
 	"github.com/mqttdiag/mqttdiag/internal/pipeline"
 	"github.com/mqttdiag/mqttdiag/signatures"
 	"github.com/mqttdiag/mqttdiag/sink"
-	"github.com/mqttdiag/mqttdiag/sink/report"
+	reportpkg "github.com/mqttdiag/mqttdiag/sink/report"
 	"github.com/mqttdiag/mqttdiag/tailer"
 )
 
@@ -23,7 +23,8 @@ import (
 const DefaultProgressMin = 8 << 20
 
 // Scan reads paths to their end and reports: JSON diagnoses on stdout, or
-// a text report for people, and an HTML report with Report.HTMLPath. What
+// a report for people (text, markdown or html), and an HTML report with
+// Report.HTMLPath. What
 // the alerting sinks did not accept within the shutdown timeout after the
 // input ended is an error: scan has no second chance to deliver it.
 func Scan(ctx context.Context, s Settings, paths []string, env Env) error {
@@ -48,7 +49,8 @@ func Scan(ctx context.Context, s Settings, paths []string, env Env) error {
 	}
 	color, _ := useColor(rs.Color, tty)
 	log, popts := pr.log, pr.popts
-	if (rs.Format == "text" || rs.HTMLPath != "") && !s.Diag.NoUnknown {
+	report := rs.Format != "json" // text, markdown or html: a summary
+	if (report || rs.HTMLPath != "") && !s.Diag.NoUnknown {
 		// A report counts every unexplained line, grouped by wording: the
 		// once-a-minute limit is for streams of diagnoses, not for a
 		// summary. JSON written beside an --html report then carries every
@@ -59,8 +61,8 @@ func Scan(ctx context.Context, s Settings, paths []string, env Env) error {
 	if rs.Format == "json" {
 		sinks = append(sinks, sink.NewWriter(stdout))
 	}
-	col := report.NewCollector()
-	if rs.Format == "text" || rs.HTMLPath != "" {
+	col := reportpkg.NewCollector()
+	if report || rs.HTMLPath != "" {
 		sinks = append(sinks, col)
 	}
 	p := pipeline.New(pr.m, sinks, popts...)
@@ -79,14 +81,21 @@ func Scan(ctx context.Context, s Settings, paths []string, env Env) error {
 	}
 	logMatcherStats(log, p)
 	log.Debug().Int64("lines", st.Lines).Int64("diagnoses", st.Diagnoses).Msg("scan done")
-	if rs.Format == "text" || rs.HTMLPath != "" {
+	if report || rs.HTMLPath != "" {
 		r := col.Report(paths, st.Lines)
 		es := p.EnvelopeStats()
 		r.NoteEnvelope(es.Unreadable, es.Other, es.Example, es.Reason)
-		if rs.Format == "text" {
-			if err := r.WriteText(stdout, report.TextOptions{Color: color}); err != nil {
-				return err
-			}
+		var err error
+		switch rs.Format {
+		case "text":
+			err = r.WriteText(stdout, reportpkg.TextOptions{Color: color})
+		case "markdown":
+			err = r.WriteMarkdown(stdout)
+		case "html":
+			err = r.WriteHTML(stdout, htmlOptions(r, pr.pack, s.Diag.Lang))
+		}
+		if err != nil {
+			return fmt.Errorf("write the %s report: %w", rs.Format, err)
 		}
 		if rs.HTMLPath != "" {
 			if err := writeHTMLReport(rs.HTMLPath, r, pr.pack, s.Diag.Lang); err != nil {
@@ -99,6 +108,15 @@ func Scan(ctx context.Context, s Settings, paths []string, env Env) error {
 		return fmt.Errorf("scan could not deliver everything: %w", ab)
 	}
 	return nil
+}
+
+// checkReportFormat checks scan's --format.
+func checkReportFormat(format string) error {
+	switch format {
+	case "json", "text", "markdown", "html":
+		return nil
+	}
+	return settingErr("format", "%q: want text, markdown, html or json", format)
 }
 
 func checkFormat(format string) error {
@@ -194,18 +212,23 @@ func group(n int64) string {
 	return string(out)
 }
 
-func writeHTMLReport(path string, r *report.Report, pack *signatures.Pack, lang string) error {
+// htmlOptions gives the HTML report each signature's card in lang.
+func htmlOptions(r *reportpkg.Report, pack *signatures.Pack, lang string) reportpkg.HTMLOptions {
 	cards := map[string]string{}
 	for _, s := range r.Signatures {
 		if sig, ok := pack.Lookup(s.ID); ok {
 			cards[s.ID] = signatures.Markdown(sig, lang)
 		}
 	}
+	return reportpkg.HTMLOptions{Cards: cards, Generated: time.Now()}
+}
+
+func writeHTMLReport(path string, r *reportpkg.Report, pack *signatures.Pack, lang string) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("write HTML report: %w", err)
 	}
-	if err := r.WriteHTML(f, report.HTMLOptions{Cards: cards, Generated: time.Now()}); err != nil {
+	if err := r.WriteHTML(f, htmlOptions(r, pack, lang)); err != nil {
 		f.Close()
 		return fmt.Errorf("write HTML report %s: %w", path, err)
 	}

@@ -199,7 +199,7 @@ func (f Follow) validate() error {
 
 func (r Report) validate() error {
 	if r.Format != "" {
-		if err := checkFormat(r.Format); err != nil {
+		if err := checkReportFormat(r.Format); err != nil {
 			return err
 		}
 	}

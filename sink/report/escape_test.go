@@ -54,7 +54,7 @@ func TestWriteTextEscapesLogText(t *testing.T) {
 		if i := strings.IndexFunc(text, func(r rune) bool { return r < 0x20 && r != '\n' || r == 0x7f }); i >= 0 {
 			t.Errorf("color=%v: a control character reaches the terminal at %d: %q", color, i, text[max(0, i-20):min(len(text), i+20)])
 		}
-		for _, want := range []string{`top: esc\x1b]0;PWNED-TITLE\x07\x1b[2J (1)`, `e.g. 1795321999: Error: \x1b]52;c;ZWNobyBwd25lZA==\x07 oops`, `Read odd\x1b[31mname.log`} {
+		for _, want := range []string{`client_id: esc\x1b]0;PWNED-TITLE\x07\x1b[2J (1)`, `e.g. 1795321999: Error: \x1b]52;c;ZWNobyBwd25lZA==\x07 oops`, `Read odd\x1b[31mname.log`} {
 			if !strings.Contains(text, want) {
 				t.Errorf("color=%v: report lacks %q:\n%s", color, want, text)
 			}

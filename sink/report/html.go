@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"math"
 	"sort"
 	"time"
 
 	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/extension"
 )
 
 // HTMLOptions control the HTML report.
@@ -31,20 +33,40 @@ type chartSeries struct {
 	ID       string `json:"id"`
 	Title    string `json:"title"`
 	Severity string `json:"severity"`
+	Color    string `json:"color"`
 	Counts   []int  `json:"counts"`
+}
+
+// unknownColor is the timeline's colour for unexplained lines: a grey,
+// apart from the signatures' hues.
+const unknownColor = "#90a4ae"
+
+// Color is the k-th colour of the timeline: hues step by the golden angle
+// (about 137.5°), so no two signatures share a hue however many there
+// are, and neighbours in the legend are far apart on the colour wheel.
+// Lightness alternates in three steps so that close hues of a long list
+// still differ.
+func Color(k int) string {
+	const golden = 137.50776405003785 // 360° × (2 − φ)
+	hue := math.Mod(float64(k)*golden, 360)
+	light := []int{42, 55, 34}[k%3]
+	return fmt.Sprintf("hsl(%.2f, 65%%, %d%%)", hue, light)
 }
 
 type htmlView struct {
 	R         *Report
 	Chart     chartData
-	Cards     []htmlCard
+	Groups    []htmlGroup
 	Generated string
 	Stamp     func(time.Time) string
 }
 
-type htmlCard struct {
-	ID   string
-	HTML template.HTML
+// htmlGroup is a signature's detail: its facts, quoted lines and card.
+type htmlGroup struct {
+	Signature
+	// Color is trusted CSS: Color builds it from numbers alone.
+	Color template.CSS
+	Card  template.HTML
 }
 
 // WriteHTML writes the report as one self-contained HTML page: styles,
@@ -62,29 +84,41 @@ func (r *Report) WriteHTML(w io.Writer, o HTMLOptions) error {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	colors := map[string]string{}
 	for _, id := range ids {
 		s, ok := titles[id]
-		title, sev := s.Title, s.Severity
+		title, sev, color := s.Title, s.Severity, Color(len(colors))
 		if !ok {
-			title, sev = "Unexplained fault-looking lines", "unknown"
+			title, sev, color = "Unexplained fault-looking lines", "unknown", unknownColor
 		}
-		v.Chart.Series = append(v.Chart.Series, chartSeries{ID: id, Title: title, Severity: sev, Counts: r.Timeline.Series[id]})
+		colors[id] = color
+		v.Chart.Series = append(v.Chart.Series, chartSeries{ID: id, Title: title, Severity: sev, Color: color, Counts: r.Timeline.Series[id]})
 	}
-	md := goldmark.New()
+	// Tables (a card's Version Compatibility) are GitHub-flavoured
+	// Markdown, not CommonMark: without the extension they would show as
+	// "| … |" text.
+	md := goldmark.New(goldmark.WithExtensions(extension.Table))
 	for _, s := range r.Signatures {
-		card, ok := o.Cards[s.ID]
-		if !ok {
-			continue
+		g := htmlGroup{Signature: s, Color: template.CSS(colors[s.ID])}
+		if card, ok := o.Cards[s.ID]; ok {
+			var buf bytes.Buffer
+			if err := md.Convert([]byte(card), &buf); err != nil {
+				return fmt.Errorf("render card %s: %w", s.ID, err)
+			}
+			// goldmark escapes raw HTML in Markdown by default (it renders
+			// "<!-- raw HTML omitted -->"), so the card's text, from
+			// signature files, cannot inject markup.
+			g.Card = template.HTML(buf.String())
 		}
-		var buf bytes.Buffer
-		if err := md.Convert([]byte(card), &buf); err != nil {
-			return fmt.Errorf("render card %s: %w", s.ID, err)
-		}
-		// goldmark escapes raw HTML in Markdown by default, so the card's
-		// text (from signature files) cannot inject markup.
-		v.Cards = append(v.Cards, htmlCard{ID: s.ID, HTML: template.HTML(buf.String())})
+		v.Groups = append(v.Groups, g)
 	}
-	t, err := template.New("report").Funcs(template.FuncMap{"pct": func(f *float64) int { return int(*f*100 + 0.5) }}).Parse(htmlPage)
+	t, err := template.New("report").Funcs(template.FuncMap{
+		"pct":  func(f *float64) int { return int(*f*100 + 0.5) },
+		"more": func(f Fact) string { return factValues(Fact{More: f.More, Past: f.Past}, nil) },
+		// Log text goes through Printable too: escaping stops markup, not a
+		// bidirectional control that reorders what the eye reads.
+		"p": Printable,
+	}).Parse(htmlPage)
 	if err != nil {
 		return fmt.Errorf("report template: %w", err)
 	}
@@ -119,6 +153,17 @@ code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font
 .legend span{display:inline-block;margin:4px 14px 0 0;font-size:12px}
 .legend i{display:inline-block;width:10px;height:10px;margin-right:5px;border-radius:2px}
 .card{border-top:1px solid #eceff3;padding-top:8px;margin-top:8px;overflow-wrap:anywhere}
+.card summary{cursor:pointer;color:#3b5bdb}
+.card table{width:auto;margin:6px 0}
+.group h2 .sev{margin-right:6px;vertical-align:2px}
+.swatch{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:8px}
+table.facts{width:auto;margin:10px 0}
+table.facts td:first-child{color:#5b6473;padding-right:18px}
+figure.quote{margin:8px 0}
+figure.quote figcaption{color:#5b6473}
+figure.quote pre{margin:2px 0 0;white-space:pre-wrap;overflow-wrap:anywhere;background:#f6f7f9;border-left:3px solid #9aa3b2;padding:6px 8px;font:12px/1.5 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+figure.quote .ctx{color:#5b6473}
+figure.quote .hit{font-weight:600;color:#1d2330}
 .card h1{font-size:17px;margin:10px 0 8px}.card h2{font-size:14px;margin:14px 0 6px}
 .card pre{white-space:pre-wrap;background:#f6f7f9;padding:6px 8px;border-radius:4px}
 main{box-sizing:border-box}
@@ -140,7 +185,7 @@ main{box-sizing:border-box}
 <section>
 <h2>Faults</h2>
 <table id="faults">
-<thead><tr><th>Severity</th><th>Count</th><th>Signature</th><th>First</th><th>Last</th><th>Top clients</th><th>Best workaround</th></tr></thead>
+<thead><tr><th>Severity</th><th>Count</th><th>Signature</th><th>First</th><th>Last</th><th>Best workaround</th></tr></thead>
 <tbody>
 {{range .R.Signatures}}<tr data-sig="{{.ID}}" data-count="{{.Count}}">
 <td><span class="sev sev-{{.Severity}}">{{.Severity}}</span></td>
@@ -148,26 +193,39 @@ main{box-sizing:border-box}
 <td><a href="#card-{{.ID}}">{{.Title}}</a><br><code>{{.ID}}</code></td>
 <td class="mono">{{call $.Stamp .First}}</td>
 <td class="mono">{{call $.Stamp .Last}}</td>
-<td>{{range .TopClients}}<code>{{.Value}}</code> ({{.N}})<br>{{end}}</td>
 <td>{{with index .Workarounds 0}}{{.Action}}{{if .SuccessRate}} <span class="muted">({{pct .SuccessRate}}%, per {{range $i, $s := .Sources}}{{if $i}}, {{end}}{{$s}}{{end}})</span>{{end}}{{end}}</td>
 </tr>
 {{end}}</tbody>
 </table>
-{{if not .R.Signatures}}<p>No known faults{{if .R.Unreadable}} in the lines read as broker lines; {{.R.Unreadable}} lines could not be read (e.g. <code>{{.R.UnreadableExample}}</code>){{end}}.</p>{{end}}
+{{if not .R.Signatures}}<p>No known faults{{if .R.Unreadable}} in the lines read as broker lines; {{.R.Unreadable}} lines could not be read (e.g. <code>{{p .R.UnreadableExample}}</code>){{end}}.</p>{{end}}
 </section>
-{{if .R.Unknown}}<section>
+{{range .Groups}}<section class="group" id="card-{{.ID}}" data-sig="{{.ID}}">
+<h2><i class="swatch" style="background:{{.Color}}"></i><span class="sev sev-{{.Severity}}">{{.Severity}}</span> {{.Title}} <span class="muted">×{{.Count}}</span></h2>
+<div class="muted"><code>{{.ID}}</code> · first {{call $.Stamp .First}} · last {{call $.Stamp .Last}}</div>
+{{if .Facts}}<table class="facts">
+<thead><tr><th>Fact</th><th>Values (occurrences)</th></tr></thead>
+<tbody>
+{{range .Facts}}<tr data-fact="{{.Name}}"><td><code>{{p .Name}}</code></td><td>{{range $i, $v := .Values}}{{if $i}}, {{end}}<code class="value">{{p $v.Value}}</code> ({{$v.N}}){{end}}{{if or .More .Past}}<span class="muted">{{more .}}</span>{{end}}</td></tr>
+{{end}}</tbody>
+</table>{{end}}
+{{with index .Workarounds 0}}<p><b>Fix:</b> {{.Action}}{{if .SuccessRate}} <span class="muted">({{pct .SuccessRate}}% success, per {{range $i, $s := .Sources}}{{if $i}}, {{end}}{{$s}}{{end}})</span>{{end}}</p>{{end}}
+{{if .DeadEnds}}{{with index .DeadEnds 0}}{{if .Action}}<p><b>Don't:</b> {{.Action}}</p>{{end}}{{end}}{{end}}
+{{range .Evidence}}<figure class="quote" data-line="{{.LineNumber}}">
+<figcaption class="mono">{{with .Where}}at {{p .}}{{end}}</figcaption>
+<pre>{{range .Context}}<span class="ctx">{{p .}}</span>
+{{end}}<span class="hit">{{p .Line}}</span></pre>
+</figure>
+{{end}}{{with .Card}}<details class="card"><summary>About this fault: root cause, versions, all workarounds</summary>{{.}}</details>{{end}}
+</section>
+{{end}}{{if .R.Unknown}}<section>
 <h2>Fault-looking lines no signature explains</h2>
 <table id="unknown">
-<thead><tr><th>Severity</th><th>Count</th><th>Wording</th><th>Example</th></tr></thead>
+<thead><tr><th>Severity</th><th>Count</th><th>Wording</th><th>First at</th><th>Example</th></tr></thead>
 <tbody>
-{{range .R.Unknown}}<tr data-count="{{.Count}}"><td><span class="sev sev-{{.Severity}}">{{.Severity}}</span></td><td class="n">{{.Count}}</td><td><code>{{.Shape}}</code></td><td><code>{{.Example}}</code></td></tr>
+{{range .R.Unknown}}<tr data-count="{{.Count}}"><td><span class="sev sev-{{.Severity}}">{{.Severity}}</span></td><td class="n">{{.Count}}</td><td><code>{{p .Shape}}</code></td><td class="mono">{{p .At.Where}}</td><td><code>{{p .Example}}</code></td></tr>
 {{end}}</tbody>
 </table>
 </section>{{end}}
-{{if .Cards}}<section>
-<h2>Signatures</h2>
-{{range .Cards}}<div class="card" id="card-{{.ID}}">{{.HTML}}</div>
-{{end}}</section>{{end}}
 </main>
 <script>
 "use strict";
@@ -183,8 +241,6 @@ const data = {{.Chart}};
   const totals = new Array(n).fill(0);
   series.forEach(s => s.counts.forEach((c, i) => totals[i] += c));
   const max = Math.max(1, ...totals);
-  const colors = {critical: "#8e24aa", error: "#d32f2f", warning: "#ef8f00", info: "#1976d2", unknown: "#90a4ae"};
-  const palette = ["#d32f2f", "#ef8f00", "#1976d2", "#388e3c", "#8e24aa", "#00838f", "#6d4c41", "#c2185b"];
   const bw = (W - padL) / n;
   const el = (name, attrs) => { const e = document.createElementNS(ns, name); for (const k in attrs) e.setAttribute(k, attrs[k]); return e; };
   svg.appendChild(el("line", {x1: padL, y1: H - padB, x2: W, y2: H - padB, stroke: "#9aa3b2"}));
@@ -196,8 +252,8 @@ const data = {{.Chart}};
   label(W, H - 8, fmt(data.start + n * data.bucketMs), "end");
   const base = new Array(n).fill(0);
   const legend = document.getElementById("legend");
-  series.forEach((s, k) => {
-    const color = s.severity === "unknown" ? colors.unknown : palette[k % palette.length];
+  series.forEach(s => {
+    const color = s.color; // distinct per signature, chosen by Color in Go
     const sw = document.createElement("span");
     sw.innerHTML = "<i></i>";
     sw.firstChild.style.background = color;

@@ -1,15 +1,20 @@
 // Package report turns a stream of diagnoses into the summary a person
 // reads after a scan: a verdict, each signature with its count, first and
-// last time, top clients and best workaround, the unexplained fault lines
-// grouped by wording, and a timeline. It renders the summary as text for a
-// terminal and as a self-contained HTML incident report.
+// last time, the facts its lines named (file, port, client id: the
+// signature's named captures, with their distinct values), the first lines
+// it matched with their line numbers and the lines before them, the best
+// workaround, the unexplained fault lines grouped by wording, and a
+// timeline. It renders the summary as text for a terminal, as Markdown,
+// and as a self-contained HTML incident report.
 package report
 
 import (
 	"context"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mqttdiag/mqttdiag/sink"
 )
@@ -33,11 +38,29 @@ const maxWordings = 1000
 // first 1,000 are counted.
 const OtherWordings = "(other wordings, past the first 1,000)"
 
+// maxFactValues bounds the distinct values kept per fact (field) of a
+// signature; occurrences of values past them are counted, not kept.
+const maxFactValues = 1000
+
+// FactsShown is how many values of a fact a report shows, most frequent
+// first; the rest are summed up as "and K more".
+const FactsShown = 5
+
+// MaxEvidence is how many matched lines a report quotes per signature:
+// the first ones read.
+const MaxEvidence = 3
+
+// MaxContext is how many of the lines before a quoted line the report
+// keeps (of those the pipeline carried, see --context): the line before
+// is where Mosquitto names the port or file of a start-up fault.
+const MaxContext = 2
+
 // Collector is a sink.Notifier that aggregates diagnoses into a Report.
 // Memory is bounded by the number of signatures, not by the number of
-// diagnoses nor what they say: per signature its first diagnosis and up
-// to 10,000 clients, per wording of unexplained lines (up to 1,000) its
-// first line, and counts per time slot.
+// diagnoses nor what they say: per signature its first diagnosis, up
+// to 10,000 clients, up to 1,000 values of up to 256 bytes per fact and 3 quoted lines with
+// 2 lines of context each, per wording of unexplained lines (up to 1,000)
+// its first line, and counts per time slot.
 type Collector struct {
 	mu      sync.Mutex
 	sigs    map[string]*sigAgg
@@ -61,6 +84,36 @@ const maxSlots = 100000
 type sigAgg struct {
 	s       Signature
 	clients map[string]int
+	facts   map[string]*factAgg
+}
+
+// factAgg counts the values of one field of one signature.
+type factAgg struct {
+	values map[string]int
+	// past counts occurrences of values not kept (past maxFactValues
+	// distinct ones).
+	past int
+}
+
+// maxFactBytes bounds a fact's value as kept: a captured value can be
+// as long as a line (64 KiB by default), and 1,000 of them per field would
+// cost megabytes. Longer values are cut at a character boundary and
+// marked with "…"; values that differ only past the cut count together.
+const maxFactBytes = 256
+
+func (f *factAgg) add(v string) {
+	if len(v) > maxFactBytes {
+		cut := maxFactBytes
+		for cut > 0 && !utf8.RuneStart(v[cut]) {
+			cut--
+		}
+		v = v[:cut] + "…"
+	}
+	if _, seen := f.values[v]; seen || len(f.values) < maxFactValues {
+		f.values[v]++
+		return
+	}
+	f.past++
 }
 
 // NewCollector returns an empty Collector.
@@ -89,7 +142,7 @@ func (c *Collector) Notify(_ context.Context, ds []*sink.Diagnosis) (bool, error
 				g = c.unknown[shape]
 			}
 			if g == nil {
-				g = &UnknownGroup{Shape: shape, Example: d.Line, Severity: d.Severity, First: at}
+				g = &UnknownGroup{Shape: shape, Example: d.Line, Severity: d.Severity, First: at, At: evidence(d)}
 				c.unknown[shape] = g
 			}
 			g.Count++
@@ -102,10 +155,21 @@ func (c *Collector) Notify(_ context.Context, ds []*sink.Diagnosis) (bool, error
 				ID: d.SignatureID, Title: d.Title, Severity: d.Severity, Category: d.Category,
 				RootCause: d.RootCause, DocURL: d.DocURL, ErrorCode: d.ErrorCode, Example: d.Line,
 				First: at, Workarounds: d.Workarounds, DeadEnds: d.DeadEnds,
-			}, clients: map[string]int{}}
+			}, clients: map[string]int{}, facts: map[string]*factAgg{}}
 			c.sigs[d.SignatureID] = a
 		}
 		a.s.Count++
+		if len(a.s.Evidence) < MaxEvidence {
+			a.s.Evidence = append(a.s.Evidence, evidence(d))
+		}
+		for k, v := range facts(d.Fields) {
+			f := a.facts[k]
+			if f == nil {
+				f = &factAgg{values: map[string]int{}}
+				a.facts[k] = f
+			}
+			f.add(v)
+		}
 		if at.Before(a.s.First) {
 			a.s.First = at
 		}
@@ -137,6 +201,44 @@ func (c *Collector) count(sig string, at time.Time) {
 		}
 		c.counts = coarse
 	}
+}
+
+// evidence is the line d was read from, where, and the lines before it.
+func evidence(d *sink.Diagnosis) Evidence {
+	ctx := d.Context
+	if len(ctx) > MaxContext {
+		ctx = ctx[len(ctx)-MaxContext:]
+	}
+	return Evidence{File: d.Source.File, LineNumber: d.Source.LineNumber, Line: d.Line, Context: append([]string(nil), ctx...)}
+}
+
+// facts are the fields of a diagnosis as a report shows them: its
+// signature's named captures, whatever they are, with a file and its line
+// number joined as file:line, which is how an operator opens it.
+func facts(f map[string]string) map[string]string {
+	out := make(map[string]string, len(f))
+	for k, v := range f {
+		if v == "" || k == "line" && f["file"] != "" {
+			continue
+		}
+		if k == "file" && f["line"] != "" {
+			v += ":" + f["line"]
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// lessFact orders field names as Line does (factOrder), then by name.
+func lessFact(a, b string) bool {
+	oa, ob := factOrder[a], factOrder[b]
+	if oa == 0 {
+		oa = len(factOrder) + 1
+	}
+	if ob == 0 {
+		ob = len(factOrder) + 1
+	}
+	return oa < ob || oa == ob && a < b
 }
 
 // client is the field that says who a diagnosis is about.
@@ -189,6 +291,43 @@ type Signature struct {
 	Workarounds                   []sink.Workaround
 	DeadEnds                      []sink.DeadEnd
 	Example                       string
+	// Facts are the fields its diagnoses named, in factOrder.
+	Facts []Fact
+	// Evidence is the first lines it matched, in the order read.
+	Evidence []Evidence
+}
+
+// Fact is one field of a signature's diagnoses (a port, a file, a client
+// id) and its most frequent values.
+type Fact struct {
+	Name string
+	// Values are the most frequent values, at most FactsShown.
+	Values []Count
+	// More is how many other distinct values were seen; Past is how many
+	// occurrences had values past the first 1,000 distinct ones, which
+	// are not told apart (so More is then a lower bound).
+	More, Past int
+}
+
+// Evidence is a line quoted in the report.
+type Evidence struct {
+	File       string
+	LineNumber int64 // 0 when not known
+	Line       string
+	// Context is the lines the same source wrote before Line, oldest
+	// first, as the pipeline carried them (at most MaxContext).
+	Context []string
+}
+
+// Where is the line's place as file:line.
+func (e Evidence) Where() string {
+	switch {
+	case e.File == "" && e.LineNumber == 0:
+		return ""
+	case e.LineNumber == 0:
+		return e.File
+	}
+	return e.File + ":" + strconv.FormatInt(e.LineNumber, 10)
 }
 
 // Count is a value and how often it occurred.
@@ -203,6 +342,8 @@ type UnknownGroup struct {
 	Shape, Example, Severity string
 	Count                    int
 	First, Last              time.Time
+	// At is the first line of the wording, where it was read.
+	At Evidence
 }
 
 // Timeline counts diagnoses per signature in equal time buckets.
@@ -221,6 +362,11 @@ func (c *Collector) Report(sources []string, lines int64) *Report {
 	for _, a := range c.sigs {
 		s := a.s
 		s.TopClients = top(a.clients, 5)
+		for name, f := range a.facts {
+			vs := top(f.values, FactsShown)
+			s.Facts = append(s.Facts, Fact{Name: name, Values: vs, More: len(f.values) - len(vs), Past: f.past})
+		}
+		sort.Slice(s.Facts, func(i, j int) bool { return lessFact(s.Facts[i].Name, s.Facts[j].Name) })
 		r.Signatures = append(r.Signatures, s)
 	}
 	sort.Slice(r.Signatures, func(i, j int) bool {

@@ -1,11 +1,15 @@
 package report
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/extension"
 
 	"github.com/mqttdiag/mqttdiag/sink"
 )
@@ -114,7 +118,7 @@ func TestWriteText(t *testing.T) {
 	if !strings.HasPrefix(out, "WARNING: 2 known faults (1 kind) in 10 lines; worst: title of x/warn. 1 fault-looking line no signature explains.\n") {
 		t.Errorf("verdict line:\n%s", out)
 	}
-	for _, want := range []string{"Read m.log", "×2  title of x/warn", "top: c1 (2)", "fix: fix x/warn (80% success, per a test)", "don't: not this",
+	for _, want := range []string{"Read m.log", "×2  title of x/warn", "client_id: c1 (2)", "fix: fix x/warn (80% success, per a test)", "don't: not this",
 		"Fault-looking lines no signature explains (1 wording):", "×1  Error: <n> failed", "e.g. Error: 1 failed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("text report lacks %q:\n%s", want, out)
@@ -165,5 +169,154 @@ func TestCollectorBoundsWordings(t *testing.T) {
 	if len(r.Unknown) != maxWordings+1 || total != 5000 || r.Unknown[0].Shape != OtherWordings || r.Unknown[0].Count != 4000 {
 		t.Errorf("%d wordings counting %d, the first %q ×%d; want %d counting 5000, the other wordings first with 4000",
 			len(r.Unknown), total, r.Unknown[0].Shape, r.Unknown[0].Count, maxWordings+1)
+	}
+}
+
+// Facts are every field the diagnoses named, whatever the signature,
+// with their distinct values counted, the most frequent first, a file
+// joined with its line, and bounded: the values past the first 1,000 are
+// counted, not kept, and the report says so.
+func TestCollectorFacts(t *testing.T) {
+	var ds []*sink.Diagnosis
+	for i := range 7 {
+		d := diag("x/port", "critical", "", i)
+		d.Fields["port"] = fmt.Sprint(1883 + i%3) // 1883 ×3, 1884 ×2, 1885 ×2
+		d.Fields["file"], d.Fields["line"] = "/etc/mosquitto/mosquitto.conf", "12"
+		d.Fields["empty"] = ""
+		ds = append(ds, d)
+	}
+	for i := range maxFactValues + 10 {
+		d := diag("x/many", "warning", fmt.Sprintf("c%04d", i), i)
+		ds = append(ds, d)
+	}
+	ds = append(ds, diag("x/many", "warning", "c0000", 1))
+	long := diag("x/long", "error", strings.Repeat("ä", 200)+"tail", 1) // 404 bytes
+	ds = append(ds, long)
+	r := collect(t, ds...).Report(nil, int64(len(ds)))
+	var port, many Signature
+	for _, s := range r.Signatures {
+		switch s.ID {
+		case "x/port":
+			port = s
+		case "x/many":
+			many = s
+		}
+	}
+	if got := fmt.Sprint(port.Facts); got != "[{port [{1883 3} {1884 2} {1885 2}] 0 0} {file [{/etc/mosquitto/mosquitto.conf:12 7}] 0 0}]" {
+		t.Errorf("facts of x/port: %s", got)
+	}
+	if len(many.Facts) != 1 {
+		t.Fatalf("facts of x/many: %v", many.Facts)
+	}
+	f := many.Facts[0]
+	if f.Name != "client_id" || len(f.Values) != FactsShown || f.Values[0] != (Count{"c0000", 2}) || f.More != maxFactValues-FactsShown || f.Past != 10 {
+		t.Errorf("bounded fact: %s ×%d values, first %v, more %d, past %d", f.Name, len(f.Values), f.Values[0], f.More, f.Past)
+	}
+	if got := factValues(f, quoteText); !strings.HasSuffix(got, " and more than 995 other values (10 occurrences past the first 1,000 not told apart)") {
+		t.Errorf("factValues: %s", got)
+	}
+	if got := factValues(port.Facts[0], quoteText); got != "1883 (3), 1884 (2), 1885 (2)" {
+		t.Errorf("factValues: %s", got)
+	}
+	for _, s := range r.Signatures {
+		if s.ID == "x/long" {
+			if v := s.Facts[0].Values[0].Value; v != strings.Repeat("ä", 128)+"…" {
+				t.Errorf("a long value is kept as %q (%d bytes)", v, len(v))
+			}
+		}
+	}
+}
+
+// The report quotes the first lines of a signature with where they were
+// read and at most two lines before each.
+func TestCollectorEvidence(t *testing.T) {
+	var ds []*sink.Diagnosis
+	for i := range MaxEvidence + 2 {
+		d := diag("x/e", "error", "", i)
+		d.Line = fmt.Sprintf("line %d", i)
+		d.Source = sink.Source{File: "/var/log/m.log", LineNumber: int64(10 * (i + 1))}
+		d.Context = []string{"a", "b", "c"}
+		ds = append(ds, d)
+	}
+	r := collect(t, ds...).Report(nil, 100)
+	ev := r.Signatures[0].Evidence
+	if len(ev) != MaxEvidence || ev[0].Line != "line 0" || ev[2].Where() != "/var/log/m.log:30" || fmt.Sprint(ev[1].Context) != "[b c]" {
+		t.Errorf("evidence %+v", ev)
+	}
+	var b strings.Builder
+	if err := r.WriteText(&b, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "at /var/log/m.log:10\n                    b\n                    c\n                  > line 0\n"; !strings.Contains(b.String(), want) {
+		t.Errorf("text report lacks\n%s\nin\n%s", want, b.String())
+	}
+}
+
+// The timeline's colours differ for any number of signatures, unlike a
+// fixed palette that repeats.
+func TestColorsDistinct(t *testing.T) {
+	seen := map[string]int{}
+	for k := range 5000 {
+		c := Color(k)
+		if j, dup := seen[c]; dup {
+			t.Fatalf("signatures %d and %d share colour %s", j, k, c)
+		}
+		seen[c] = k
+	}
+}
+
+// hostile is a diagnosis whose line and fields carry markup for HTML and
+// Markdown: a script, a table cell separator, a code fence, a backtick.
+func hostile() *sink.Diagnosis {
+	d := diag("x/h", "error", "evil`|<b>x</b>", 1)
+	d.Line = "1796465852: Client <script>document.title='pwned'</script> | ``` `x` gone"
+	d.Context = []string{"```", "<img src=x onerror=alert(1)>"}
+	d.Source = sink.Source{File: "m.log", LineNumber: 7}
+	return d
+}
+
+// The Markdown report, rendered by a real GitHub-flavoured renderer, shows
+// the hostile line as text in a code block and the facts as a table: no
+// markup from the log gets through.
+func TestWriteMarkdownEscapes(t *testing.T) {
+	var b strings.Builder
+	if err := collect(t, hostile()).Report([]string{"m.log"}, 7).WriteMarkdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := goldmark.New(goldmark.WithExtensions(extension.Table)).Convert([]byte(b.String()), &out); err != nil {
+		t.Fatal(err)
+	}
+	html := out.String()
+	for _, bad := range []string{"<script", "<img", "<b>x"} {
+		if strings.Contains(html, bad) {
+			t.Errorf("markup %q from the log got through Markdown:\n%s\n---\n%s", bad, b.String(), html)
+		}
+	}
+	for _, want := range []string{
+		"<td><code>evil`|&lt;b&gt;x&lt;/b&gt;</code> (1)</td>", // the fact, whole, in its cell
+		"&gt; 1796465852: Client &lt;script&gt;document.title='pwned'&lt;/script&gt; | ``` `x` gone\n</code></pre>",
+		"<code>m.log:7</code>",
+	} {
+		if !strings.Contains(html, want) {
+			t.Errorf("rendered Markdown lacks %q:\n%s\n---\n%s", want, b.String(), html)
+		}
+	}
+}
+
+// A card's Markdown table is an HTML table in the report, not "| … |".
+func TestWriteHTMLRendersCardTables(t *testing.T) {
+	card := "# T\n\n## Version Compatibility\n\n| Version | Status |\n| --- | --- |\n| Mosquitto 2.0 | active |\n"
+	var b strings.Builder
+	err := collect(t, hostile()).Report(nil, 1).WriteHTML(&b, HTMLOptions{Cards: map[string]string{"x/h": card}, Generated: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !strings.Contains(out, "<td>Mosquitto 2.0</td>") || strings.Contains(out, "| Mosquitto 2.0 |") {
+		t.Errorf("card table not rendered as a table")
+	}
+	if !strings.Contains(out, `<span class="hit">1796465852: Client &lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt;`) {
+		t.Errorf("the quoted line is not in the HTML, escaped")
 	}
 }

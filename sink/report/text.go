@@ -93,12 +93,8 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 		pad := strings.Repeat(" ", 16)
 		fmt.Fprintf(&b, "%s%s\n", pad, st.dim(Printable(s.ID)))
 		fmt.Fprintf(&b, "%sfirst %s   last %s\n", pad, stamp(s.First), stamp(s.Last))
-		if len(s.TopClients) > 0 {
-			var parts []string
-			for _, c := range s.TopClients {
-				parts = append(parts, fmt.Sprintf("%s (%d)", Printable(c.Value), c.N))
-			}
-			fmt.Fprintf(&b, "%stop: %s\n", pad, strings.Join(parts, ", "))
+		for _, f := range s.Facts {
+			fmt.Fprintf(&b, "%s%s: %s\n", pad, Printable(f.Name), factValues(f, quoteText))
 		}
 		if len(s.Workarounds) > 0 {
 			wa := s.Workarounds[0]
@@ -112,17 +108,64 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 		if len(s.DeadEnds) > 0 && s.DeadEnds[0].Action != "" {
 			fmt.Fprintf(&b, "%sdon't: %s\n", pad, Printable(s.DeadEnds[0].Action))
 		}
+		for _, e := range s.Evidence {
+			writeEvidenceText(&b, st, pad, e)
+		}
 	}
 	if len(r.Unknown) > 0 {
 		fmt.Fprintf(&b, "\n%s\n", st.bold(fmt.Sprintf("Fault-looking lines no signature explains (%s):", plural(len(r.Unknown), "wording", "wordings"))))
 		for _, g := range r.Unknown {
 			fmt.Fprintf(&b, "%s %5s  %s\n", st.severity(g.Severity, fmt.Sprintf("%-8s", strings.ToUpper(g.Severity))), "×"+fmt.Sprint(g.Count), Printable(g.Shape))
-			fmt.Fprintf(&b, "%se.g. %s\n", strings.Repeat(" ", 16), st.dim(Printable(g.Example)))
+			if at := g.At.Where(); at != "" {
+				fmt.Fprintf(&b, "%se.g. at %s: %s\n", strings.Repeat(" ", 16), Printable(at), st.dim(Printable(g.Example)))
+			} else {
+				fmt.Fprintf(&b, "%se.g. %s\n", strings.Repeat(" ", 16), st.dim(Printable(g.Example)))
+			}
 		}
 		fmt.Fprintf(&b, "\n%s\n", st.dim("Explain a line against the pack with `mqttdiag explain LINE`."))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeEvidenceText quotes a matched line under its file:line, the lines
+// before it dimmed and the line itself marked with ">".
+func writeEvidenceText(b *strings.Builder, st style, pad string, e Evidence) {
+	if at := e.Where(); at != "" {
+		fmt.Fprintf(b, "%sat %s\n", pad, Printable(at))
+	}
+	for _, l := range e.Context {
+		fmt.Fprintf(b, "%s    %s\n", pad, st.dim(Printable(l)))
+	}
+	fmt.Fprintf(b, "%s  > %s\n", pad, Printable(e.Line))
+}
+
+// factValues writes a fact's values with their counts, most frequent
+// first, and how many others there were. quote formats one value.
+func factValues(f Fact, quote func(string) string) string {
+	parts := make([]string, 0, len(f.Values))
+	for _, c := range f.Values {
+		parts = append(parts, fmt.Sprintf("%s (%d)", quote(c.Value), c.N))
+	}
+	out := strings.Join(parts, ", ")
+	switch {
+	case f.Past > 0:
+		out += fmt.Sprintf(" and more than %s other values (%s past the first %s not told apart)",
+			group(int64(f.More)), plural(f.Past, "occurrence", "occurrences"), group(maxFactValues))
+	case f.More > 0:
+		out += fmt.Sprintf(" and %s more", group(int64(f.More)))
+	}
+	return out
+}
+
+// quoteText makes a value printable, quoting it when it has spaces or is
+// empty, so that where it ends is clear.
+func quoteText(v string) string {
+	v = Printable(v)
+	if v == "" || strings.ContainsAny(v, " \",") {
+		v = `"` + strings.ReplaceAll(v, `"`, `\"`) + `"`
+	}
+	return v
 }
 
 func timeRange(start, end time.Time) string {
