@@ -1,7 +1,10 @@
 // Package pipeline wires the stages together: lines from the tailer are
 // taken out of their envelope (syslog, journal, Docker, CRI... one
 // envelope.Decoder per source), split from their timestamp, matched, turned into diagnoses and handed to
-// the sinks. It owns the goroutines and the order of things, so that
+// the sinks. It also watches, per source, for the lines signatures say
+// end a fault (ends_when) or must follow a line in time (expects), so that
+// an alert lasts as long as its fault and silence can be a fault
+// (follow.go). It owns the goroutines and the order of things, so that
 // cmd/mqttdiag stays flags and wiring, and the stage packages stay
 // ignorant of one another.
 package pipeline
