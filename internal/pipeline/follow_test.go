@@ -58,12 +58,14 @@ type followRig struct {
 	out chanSink
 	n   int64
 	run chan error
+	p   *Pipeline
 }
 
 func newFollowRig(t *testing.T, opts ...Option) *followRig {
 	r := &followRig{t: t, clk: clock.NewFake(time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)),
 		in: make(chan tailer.Batch), out: make(chanSink, 100), run: make(chan error, 1)}
 	p := New(followPack(t), []sink.Notifier{r.out}, append([]Option{Clock(r.clk), Broker("mosquitto")}, opts...)...)
+	r.p = p
 	go func() { r.run <- p.Run(context.Background(), r.in) }()
 	t.Cleanup(func() {
 		close(r.in)
@@ -132,6 +134,9 @@ func TestExpectsDeadline(t *testing.T) {
 		e.Fields["bridge"] != "cloud" || e.ID == d.ID {
 		t.Errorf("ending %s %v line %q ended %v open %v", e.SignatureID, e.Fields, e.Line, e.EndedAt, e.Open)
 	}
+	if n := r.p.Stats().Diagnoses; n != 1 {
+		t.Errorf("%d diagnoses counted, want 1 (an ending is none)", n)
+	}
 }
 
 // A log read from the beginning is judged by its own times: a later line
@@ -146,6 +151,9 @@ func TestExpectsByLogTime(t *testing.T) {
 	d := waitFor(t, r.out, "the diagnosis")
 	if d.SignatureID != "stuck" || d.LogTime == nil || d.LogTime.Unix() != 1796524686 {
 		t.Errorf("diagnosis %s at %v", d.SignatureID, d.LogTime)
+	}
+	if n := r.p.Stats().Diagnoses; n != 1 {
+		t.Errorf("%d diagnoses counted, want 1", n)
 	}
 }
 

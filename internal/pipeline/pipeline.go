@@ -185,6 +185,7 @@ read:
 		case now := <-timer:
 			timer = nil
 			ds, sigs = p.unmet(ds[:0], sigs[:0], pk, p.follow.expire(now), now)
+			p.diagnoses.Add(int64(len(ds)))
 			if out.send(ctx, pk, ds, sigs, nil) != nil {
 				break read
 			}
@@ -311,7 +312,6 @@ func (p *Pipeline) unmet(ds []*sink.Diagnosis, sigs []*signatures.Signature, pk 
 		p.enrich(d, e.src, pk, d.SeenAt())
 		d.Context = ctx // the lines before the one that went unanswered
 		p.follow.opened(p.o.log, d.Source.File, e.sig, d)
-		p.diagnoses.Add(1)
 		ds, sigs = append(ds, d), append(sigs, e.sig)
 	}
 	return ds, sigs
