@@ -67,17 +67,57 @@ func newFollows(max int) *follows {
 	return &follows{max: max, res: map[string]*regexp.Regexp{}, sources: map[string]*followSource{}}
 }
 
-// use forgets what belongs to another pack: its signatures are gone.
-func (f *follows) use(pk *Pack) {
+// use moves what is open and pending to pk's signatures of the same id,
+// so that a reload does not lose an incident whose alert the sinks hold
+// open. What pk's signature no longer ends (or expects) is dropped, and
+// logged: its alert stays firing until mqttdiag stops or the same fault
+// opens and ends again.
+func (f *follows) use(log zerolog.Logger, pk *Pack) {
 	if pk == f.pk {
 		return
 	}
-	if f.pk != nil {
-		f.sources = map[string]*followSource{}
-		f.open, f.pending = 0, 0
-		f.res = map[string]*regexp.Regexp{}
-	}
+	old := f.pk
 	f.pk = pk
+	if old == nil {
+		return
+	}
+	byID := make(map[string]*signatures.Signature, len(pk.Signatures))
+	for _, s := range pk.Signatures {
+		byID[s.ID] = s
+	}
+	f.res = map[string]*regexp.Regexp{}
+	f.open, f.pending = 0, 0
+	for name, s := range f.sources {
+		open, pending := s.open, s.pending
+		s.open, s.pending = nil, nil
+		for sig, byKey := range open {
+			now := byID[sig.ID]
+			if now == nil || now.EndsWhen == nil || !slices.Equal(now.SharedFields(now.EndsWhen), sig.SharedFields(sig.EndsWhen)) {
+				log.Warn().Str("source", name).Str("signature_id", sig.ID).Int("incidents", len(byKey)).
+					Msg("the reloaded pack no longer says what ends these open incidents: their alerts stay firing until mqttdiag stops")
+				continue
+			}
+			if s.open == nil {
+				s.open = map[*signatures.Signature]map[string]*sink.Diagnosis{}
+			}
+			s.open[now] = byKey
+			f.open += len(byKey)
+		}
+		for sig, byKey := range pending {
+			now := byID[sig.ID]
+			if now == nil || now.Expects == nil || !slices.Equal(now.SharedFields(now.Expects), sig.SharedFields(sig.Expects)) {
+				continue // no longer expected: nothing to diagnose
+			}
+			if s.pending == nil {
+				s.pending = map[*signatures.Signature]map[string]*expectation{}
+			}
+			for _, e := range byKey {
+				e.sig = now
+			}
+			s.pending[now] = byKey
+			f.pending += len(byKey)
+		}
+	}
 }
 
 func (f *follows) re(expr string) *regexp.Regexp {

@@ -201,3 +201,19 @@ func TestOpenIncidentsBounded(t *testing.T) {
 	}
 	r.none("b was never watched")
 }
+
+// A reload (a new pack, new signature values of the same ids) keeps the
+// open incidents: the ending line read after it still ends the fault.
+func TestOpenIncidentSurvivesReload(t *testing.T) {
+	r := newFollowRig(t)
+	r.line("1796524690: Error: Address already in use")
+	if d := waitFor(t, r.out, "the start-up failure"); !d.Open {
+		t.Fatal("not open")
+	}
+	m := followPack(t)
+	r.p.SetPack(NewPack(m, m.Signatures(), "reloaded", "h2"))
+	r.line("1796524700: mosquitto version 2.0.11 running")
+	if e := waitFor(t, r.out, "the ending after the reload"); e.EndedAt == nil || e.SignatureID != "bind" {
+		t.Errorf("after the reload: %s ended %v", e.SignatureID, e.EndedAt)
+	}
+}

@@ -200,7 +200,7 @@ read:
 			pk = cur // a reload takes effect between batches
 			p.d.reset(pk)
 			p.work.use(pk.Matcher)
-			p.follow.use(pk)
+			p.follow.use(p.o.log, pk)
 		}
 		endings := 0
 		for i := range b.Lines {
