@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -23,6 +24,33 @@ import (
 // which the broker's configuration bounds, not its clients, so the cap
 // is reached only by a misconfigured signature or a flood of sources.
 const DefaultMaxOpen = sink.DefaultMaxActive
+
+// FollowStats is the use of the bounds on open incidents (ends_when) and
+// pending expectations (expects), for metrics.
+type FollowStats struct {
+	// Open and Pending are held now, each of Max.
+	Open, Pending, Max int
+	// Dropped counts incidents not held open and expectations not watched
+	// because Max were.
+	Dropped int64
+}
+
+// FollowStats returns the counts as of the last batch or deadline; safe
+// while Run runs.
+func (p *Pipeline) FollowStats() FollowStats {
+	return FollowStats{Open: int(p.followN.open.Load()), Pending: int(p.followN.pending.Load()), Max: p.follow.max, Dropped: p.followN.dropped.Load()}
+}
+
+// followCounters mirror follows' counts for readers outside Run.
+type followCounters struct {
+	open, pending, dropped atomic.Int64
+}
+
+func (c *followCounters) store(f *follows) {
+	c.open.Store(int64(f.open))
+	c.pending.Store(int64(f.pending))
+	c.dropped.Store(f.dropped)
+}
 
 // follows tracks what later lines of a source must or will bring: the
 // incidents their ending line will close (ends_when), and the lines

@@ -200,6 +200,9 @@ func TestOpenIncidentsBounded(t *testing.T) {
 		t.Errorf("diagnosis for %v open %v: want c, not open (one incident, a's, is open already)", d.Fields, d.Open)
 	}
 	r.none("b was never watched")
+	if st := r.p.FollowStats(); st != (FollowStats{Open: 1, Pending: 1, Max: 1, Dropped: 2}) {
+		t.Errorf("stats %+v: want a open, d pending, b and c dropped", st)
+	}
 }
 
 // A reload (a new pack, new signature values of the same ids) keeps the

@@ -45,6 +45,7 @@ type Pipeline struct {
 	work                    matcherWork
 	storm                   stormCounters
 	follow                  *follows // Run's only
+	followN                 followCounters
 }
 
 // Stats counts what a pipeline did.
@@ -186,6 +187,7 @@ read:
 			timer = nil
 			ds, sigs = p.unmet(ds[:0], sigs[:0], pk, p.follow.expire(now), now)
 			p.diagnoses.Add(int64(len(ds)))
+			p.followN.store(p.follow)
 			if out.send(ctx, pk, ds, sigs, nil) != nil {
 				break read
 			}
@@ -293,6 +295,7 @@ read:
 		p.lines.Add(int64(nlines))
 		p.bytes.Add(n)
 		p.diagnoses.Add(int64(len(ds) - endings))
+		p.followN.store(p.follow)
 		if out.send(ctx, pk, ds, sigs, b.Done) != nil {
 			break // the shutdown deadline passed: the rest stays unacknowledged
 		}
