@@ -227,11 +227,16 @@ func (f *follows) opened(log zerolog.Logger, src string, sig *signatures.Signatu
 }
 
 // expect arms sig's expectation for the line of d, seen at clock time now
-// and log time logTime, unless one is pending for the same key: a bridge
+// and log time logTime, unless one is pending for the same key (a bridge
 // retrying step 1 every restart_timeout must not push its own deadline
-// away for ever.
+// away for ever) or the fault it would diagnose is open already.
 func (f *follows) expect(log zerolog.Logger, src string, st *sourceState, sig *signatures.Signature, d *sink.Diagnosis, now, logTime time.Time) {
 	s := f.source(src)
+	if sig.EndsWhen != nil {
+		if _, open := s.open[sig][key(sig.SharedFields(sig.EndsWhen), d.Fields)]; open {
+			return // diagnosed and not ended: its retries are no news
+		}
+	}
 	k := key(sig.SharedFields(sig.Expects), d.Fields)
 	if _, ok := s.pending[sig][k]; ok {
 		return

@@ -125,6 +125,22 @@ func TestExpectsDeadline(t *testing.T) {
 		t.Errorf("line %d: want the first step 1, the one left unanswered", d.Source.LineNumber)
 	}
 	r.none("after the deadline")
+	// The bridge retries while its fault is open: no news, no second
+	// diagnosis 30 s later. Another bridge's step 1 beside it is the
+	// control: it is diagnosed at that deadline.
+	r.line("Connecting bridge (step 1) cloud (nonexistent.invalid:1883)")
+	r.line("Connecting bridge (step 1) other (192.0.2.7:1883)")
+	if !r.clk.AwaitAfter(30*time.Second, 10*time.Second) {
+		t.Fatal("Run never waited for the next 30 s deadline")
+	}
+	r.clk.Advance(30 * time.Second)
+	if d := waitFor(t, r.out, "the other bridge's diagnosis"); d.Fields["bridge"] != "other" {
+		t.Errorf("diagnosed bridge %s: a retry of an open fault is no news", d.Fields["bridge"])
+	}
+	r.line("1796524690: Error: Address already in use") // delivered after anything the deadline sent
+	if d := waitFor(t, r.out, "the start-up failure"); d.SignatureID != "bind" {
+		t.Errorf("diagnosis %s %v before the start-up failure: a retry of an open fault is no news", d.SignatureID, d.Fields)
+	}
 
 	r.line("Connecting bridge (step 2) edge (127.0.0.1:1883)") // another bridge: no ending
 	r.none("another bridge's step 2")
@@ -134,8 +150,8 @@ func TestExpectsDeadline(t *testing.T) {
 		e.Fields["bridge"] != "cloud" || e.ID == d.ID {
 		t.Errorf("ending %s %v line %q ended %v open %v", e.SignatureID, e.Fields, e.Line, e.EndedAt, e.Open)
 	}
-	if n := r.p.Stats().Diagnoses; n != 1 {
-		t.Errorf("%d diagnoses counted, want 1 (an ending is none)", n)
+	if n := r.p.Stats().Diagnoses; n != 3 {
+		t.Errorf("%d diagnoses counted, want 3: cloud, other, the start-up failure (an ending is none)", n)
 	}
 }
 
