@@ -75,11 +75,12 @@ type followSource struct {
 	pending map[*signatures.Signature]map[string]*expectation
 }
 
-// expectation is a diagnosis on hold and its signature: a line seen that
-// must be followed: the diagnosis made if
-// it is not, by when (the clock), and by which log time (a later line of
-// the source stamped past it proves the deadline passed, so that a log
-// read from the beginning is judged by its own times).
+// expectation is a line seen that must be followed: the diagnosis made
+// if it is not, its signature and source, by when on the clock, and by
+// which log time (a later line of the source stamped past it proves the
+// deadline passed, so that a log read from the beginning is judged by
+// its own times). An ending travels in the same shape: its notification
+// and signature.
 type expectation struct {
 	d        *sink.Diagnosis
 	src      *sourceState
