@@ -222,6 +222,30 @@ func validate(s *Signature, raw []byte, line int) []error {
 			fail("threshold", fmt.Errorf("window %q: want a positive duration", th.Window))
 		}
 	}
+	for _, ff := range []struct {
+		field string
+		f     *Follow
+	}{{"ends_when", s.EndsWhen}, {"expects", s.Expects}} {
+		field, f := ff.field, ff.f
+		if f == nil {
+			continue
+		}
+		if f.Regex == "" {
+			fail(field, errors.New("regex missing: say which line follows"))
+		} else if _, err := syntax.Parse(f.Regex, syntax.Perl); err != nil {
+			fail(field, fmt.Errorf("regex does not compile in Go (RE2 syntax): %w", err))
+		}
+		switch {
+		case field == "ends_when" && f.Within != "":
+			fail(field, errors.New("within: only expects has a deadline; an ending has none"))
+		case field == "expects":
+			if d, err := time.ParseDuration(f.Within); err != nil {
+				fail(field, fmt.Errorf("within %q is not a Go duration such as \"30s\"", f.Within))
+			} else if d <= 0 {
+				fail(field, fmt.Errorf("within %q: want a positive duration", f.Within))
+			}
+		}
+	}
 	for i, w := range s.Workarounds {
 		if r := w.SuccessRate; r != nil && (*r < 0 || *r > 1) {
 			fail("workarounds", fmt.Errorf("[%d].success_rate %v is not within 0..1 (null: not known)", i, *r))

@@ -36,6 +36,12 @@ func Markdown(s *Signature, lang string) string {
 	if s.LogLevel != "" {
 		fmt.Fprintf(&b, "- **%s:** %s\n", l.logLevel, s.LogLevel)
 	}
+	if s.Expects != nil {
+		fmt.Fprintf(&b, "- **%s:** `%s` %s %s\n", l.expects, s.Expects.Regex, l.within, s.Expects.Within)
+	}
+	if s.EndsWhen != nil {
+		fmt.Fprintf(&b, "- **%s:** `%s`\n", l.endsWhen, s.EndsWhen.Regex)
+	}
 	fmt.Fprintf(&b, "- **%s:** %s\n", l.verification, s.VerificationTier)
 	if s.FixSuccessRate != nil {
 		fmt.Fprintf(&b, "- **%s:** %s%%\n", l.fixRate, pct(*s.FixSuccessRate))
@@ -106,6 +112,7 @@ type cardLabels struct {
 	id, domain, category, errorCode, severity, broker, logLevel, verification, fixRate  string
 	rootCause, versions, version, status, introduced, deprecated, workarounds, deadEnds string
 	success, fail, unknown, sources                                                     string
+	expects, within, endsWhen                                                           string
 }
 
 // labels returns the card's headings in English or Chinese.
@@ -117,6 +124,7 @@ func labels(zh bool) cardLabels {
 			rootCause: "根本原因", versions: "版本兼容性", version: "版本", status: "状态",
 			introduced: "引入", deprecated: "弃用", workarounds: "解决方法", deadEnds: "无效尝试",
 			success: "成功", fail: "失败", unknown: "未知（无来源）", sources: "来源",
+			expects: "诊断条件：此后未出现", within: "时限", endsWhen: "故障结束于",
 		}
 	}
 	return cardLabels{
@@ -125,5 +133,6 @@ func labels(zh bool) cardLabels {
 		rootCause: "Root Cause", versions: "Version Compatibility", version: "Version", status: "Status",
 		introduced: "Introduced", deprecated: "Deprecated", workarounds: "Workarounds", deadEnds: "Dead Ends",
 		success: "success", fail: "fail", unknown: "not known (no source)", sources: "Sources",
+		expects: "Diagnosed when not followed by", within: "within", endsWhen: "Ends at",
 	}
 }

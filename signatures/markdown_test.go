@@ -49,3 +49,15 @@ func TestMarkdownChinese(t *testing.T) {
 		t.Errorf("dead end without action rendered wrongly:\n%s", got)
 	}
 }
+
+// A card says what must follow the line and what ends the fault.
+func TestMarkdownFollows(t *testing.T) {
+	s := &Signature{ID: "x/stuck", Title: "stuck", Regex: "^step 1 (?P<b>\\S+)$",
+		Expects: &Follow{Regex: "^step 2 (?P<b>\\S+)$", Within: "30s"}, EndsWhen: &Follow{Regex: "^connected (?P<b>\\S+)$"}}
+	card := Markdown(s, "en")
+	for _, want := range []string{"- **Diagnosed when not followed by:** `^step 2 (?P<b>\\S+)$` within 30s\n", "- **Ends at:** `^connected (?P<b>\\S+)$`\n"} {
+		if !strings.Contains(card, want) {
+			t.Errorf("card lacks %q:\n%s", want, card)
+		}
+	}
+}

@@ -96,6 +96,18 @@ type Signature struct {
 	// incident: the alerting sinks hear of the fault only when Count
 	// occurrences (of any key) fall within Window.
 	Threshold *Threshold `json:"threshold,omitempty"`
+	// EndsWhen, when set, says which later line of the same source ends
+	// the fault: while it has not come, the fault is open and its alert
+	// keeps firing, however long the broker stays silent (a broker that
+	// failed to start logs nothing more). Without it an alert resolves
+	// --alert-resolve-timeout after the fault was last seen.
+	EndsWhen *Follow `json:"ends_when,omitempty"`
+	// Expects, when set, makes the signature a fault of absence: its
+	// regex matches a line that must be followed within Expects.Within by
+	// a line matching Expects.Regex, and the diagnosis is made only when
+	// that deadline passes without one ("Connecting bridge (step 1)" with
+	// no step 2). A match of the regex itself is no diagnosis.
+	Expects *Follow `json:"expects,omitempty"`
 
 	// origin is where the signature was loaded from, for error messages.
 	origin Origin
@@ -170,6 +182,45 @@ func captureNames(re string) []string {
 		}
 	}
 	return names
+}
+
+// Follow is a line that must (Expects) or will (EndsWhen) follow a
+// signature's line in the same source. Named captures of Regex that the
+// signature's regex also names must capture the same text, so that one
+// bridge's connection does not end another bridge's fault; captures the
+// signature does not name are free.
+type Follow struct {
+	// Regex is RE2, matched against the message without its timestamp
+	// prefix, as the signature's regex.
+	Regex string `json:"regex"`
+	// Within is a Go duration such as "30s" (Expects only): how long the
+	// following line may take.
+	Within string `json:"within,omitempty"`
+	// Examples are whole log lines Regex must match.
+	Examples []string `json:"examples,omitempty"`
+}
+
+// WithinDuration is Within parsed; 0 when it does not parse (loading
+// rejects such a signature).
+func (f *Follow) WithinDuration() time.Duration {
+	d, err := time.ParseDuration(f.Within)
+	if err != nil {
+		return 0
+	}
+	return d
+}
+
+// SharedFields are the named captures of f's regex that the signature's
+// regex names too: the fields whose values must agree.
+func (s *Signature) SharedFields(f *Follow) []string {
+	mine := captureNames(s.Regex)
+	var out []string
+	for _, n := range captureNames(f.Regex) {
+		if slices.Contains(mine, n) && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // Version is one entry of a signature's version table.

@@ -50,7 +50,10 @@ type AlertmanagerConfig struct {
 	// Instance is the instance label: which mqttdiag saw the fault.
 	Instance string
 	// ResolveTimeout: an alert's endsAt is its fault's last sighting plus
-	// this, so it resolves when the fault stops recurring.
+	// this, so it resolves when the fault stops recurring. An open fault
+	// (Diagnosis.Open: its signature says which line ends it) instead
+	// stays firing, re-sent every ResendInterval, until a notification
+	// with EndedAt resolves it.
 	ResolveTimeout time.Duration
 	// ResendInterval is how often active alerts are sent again.
 	ResendInterval time.Duration
@@ -115,6 +118,25 @@ type activeAlert struct {
 	Alert
 	lastSeen time.Time
 	keyed    bool // has a label from LabelFields
+	// open: the fault lasts until its ending line (Diagnosis.Open), so
+	// every re-send moves endsAt on instead of letting it pass.
+	open bool
+}
+
+// openUntil is the endsAt of an open alert sent at now: four re-send
+// intervals on, as Prometheus stamps a firing alert (rules/alerting.go
+// sendAlerts: ValidUntil = ts + 4*max(interval, resendDelay), "allow for
+// two Eval or Alertmanager send failures"), so that a lost re-send does
+// not resolve it, while an mqttdiag that died stops holding it firing.
+func (a *Alertmanager) openUntil(now time.Time) time.Time {
+	return now.Add(4 * a.cfg.ResendInterval)
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // foldedAlert is an aggregate: what was folded into it while it was active.
@@ -218,6 +240,17 @@ func (a *Alertmanager) Notify(ctx context.Context, ds []*Diagnosis) (bool, error
 		al, keyed := a.alert(d)
 		key := labelKey(al.Labels)
 		act := a.active[key]
+		if d.EndedAt != nil {
+			// The fault's ending line came: resolve its alert now. An
+			// alert this sink does not hold (folded, or never sent: a
+			// threshold not crossed) has nothing to resolve.
+			if act != nil {
+				act.open = false
+				act.EndsAt = now
+				batch[key] = act.Alert
+			}
+			continue
+		}
 		if act == nil && keyed && a.keyed >= a.cfg.MaxActive {
 			a.prune(now)
 		}
@@ -240,14 +273,20 @@ func (a *Alertmanager) Notify(ctx context.Context, ds []*Diagnosis) (bool, error
 			al.StartsAt = seen
 		}
 		al.EndsAt = seen.Add(a.cfg.ResolveTimeout)
+		if d.Open {
+			al.EndsAt = later(al.EndsAt, a.openUntil(now))
+		}
 		if act == nil && keyed {
 			a.keyed++
 		}
-		a.active[key] = &activeAlert{Alert: al, lastSeen: seen, keyed: keyed}
+		a.active[key] = &activeAlert{Alert: al, lastSeen: seen, keyed: keyed, open: d.Open}
 		batch[key] = al
 	}
 	a.nActive.Store(int64(a.keyed))
 	a.mu.Unlock()
+	if len(batch) == 0 {
+		return false, nil // only endings of alerts not held: nothing to say
+	}
 	alerts := make([]Alert, 0, len(batch))
 	for _, k := range slices.Sorted(maps.Keys(batch)) {
 		alerts = append(alerts, batch[k])
@@ -373,6 +412,9 @@ func (a *Alertmanager) Refresh(ctx context.Context) (int, error) {
 	alerts := make([]Alert, 0, len(a.active)+len(a.folded))
 	for _, k := range slices.Sorted(maps.Keys(a.active)) {
 		act := a.active[k]
+		if act.open {
+			act.EndsAt = later(act.EndsAt, a.openUntil(now))
+		}
 		if !act.EndsAt.After(now) {
 			a.forget(k, act)
 			continue

@@ -126,6 +126,69 @@ func TestAlertmanagerAlerts(t *testing.T) {
 	}
 }
 
+// An open fault (its signature says which line ends it) stays firing past
+// the resolve timeout: every re-send moves its endsAt four re-send
+// intervals on. Its ending resolves it at once, and then it is forgotten.
+func TestAlertmanagerOpenUntilEnded(t *testing.T) {
+	srv, got := receiver(t, func(int, http.ResponseWriter) {})
+	now := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
+	fc := clock.NewFake(now)
+	am, err := NewAlertmanager(srv.URL, AlertmanagerConfig{
+		HTTPOptions: HTTPOptions{Clock: fc}, ResolveTimeout: 2 * time.Second, ResendInterval: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := func() []Alert {
+		t.Helper()
+		var as []Alert
+		if err := json.Unmarshal((<-got).body, &as); err != nil {
+			t.Fatal(err)
+		}
+		return as
+	}
+	d := &Diagnosis{ID: "a", SignatureID: "mosquitto/startup-address-in-use", Severity: "critical", Broker: "mosquitto",
+		Line: "Error: Address already in use", Fields: map[string]string{"reason": "Address already in use"}, ObservedAt: now, Open: true}
+	if _, err := am.Notify(context.Background(), []*Diagnosis{d}); err != nil {
+		t.Fatal(err)
+	}
+	if a := body()[0]; !a.EndsAt.Equal(now.Add(4 * time.Second)) {
+		t.Errorf("endsAt %v, want four re-send intervals on (%v)", a.EndsAt, now.Add(4*time.Second))
+	}
+	for i := 1; i <= 10; i++ { // 10 s: five resolve timeouts
+		fc.Advance(time.Second)
+		if n, err := am.Refresh(context.Background()); err != nil || n != 1 {
+			t.Fatalf("re-send %d: %d alerts (%v)", i, n, err)
+		}
+		if a := body()[0]; !a.EndsAt.Equal(fc.Now().Add(4 * time.Second)) {
+			t.Fatalf("re-send %d: endsAt %v, want %v", i, a.EndsAt, fc.Now().Add(4*time.Second))
+		}
+	}
+	end := *d
+	ended := fc.Now()
+	end.ID, end.Open, end.EndedAt, end.Line = "b", false, &ended, "mosquitto version 2.0.11 running"
+	if _, err := am.Notify(context.Background(), []*Diagnosis{&end}); err != nil {
+		t.Fatal(err)
+	}
+	as := body()
+	if len(as) != 1 || !as[0].EndsAt.Equal(fc.Now()) || as[0].Labels["signature_id"] != d.SignatureID || !as[0].StartsAt.Equal(now) {
+		t.Fatalf("ending sent %+v, want the alert with endsAt now (%v)", as, fc.Now())
+	}
+	fc.Advance(time.Second)
+	if n, err := am.Refresh(context.Background()); err != nil || n != 0 || len(am.Active()) != 0 {
+		t.Errorf("after the ending: %d re-sent, %d active (%v)", n, len(am.Active()), err)
+	}
+	// An ending of an alert the sink does not hold sends nothing.
+	if _, err := am.Notify(context.Background(), []*Diagnosis{&end}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-got:
+		t.Errorf("ending of an alert not held sent %s", r.body)
+	default:
+	}
+}
+
 func equalMaps(a, b map[string]string) bool {
 	if len(a) != len(b) {
 		return false

@@ -63,6 +63,16 @@ type Diagnosis struct {
 	PackHash    string    `json:"pack_hash,omitempty"`
 	ObservedAt  time.Time `json:"observed_at"`
 
+	// Open says the fault lasts until a line its signature names
+	// (ends_when) is read: alerting sinks keep it firing until then
+	// rather than resolving it when it stops recurring.
+	Open bool `json:"open,omitempty"`
+	// EndedAt, when set, makes this a notification that an open fault
+	// ended: Line is the line that ended it (a broker's "running", a
+	// bridge's connection), the rest is the fault's last diagnosis, and
+	// EndedAt is the ending line's time (else when mqttdiag read it).
+	EndedAt *time.Time `json:"ended_at,omitempty"`
+
 	// The fields below are set on summaries only (storm control and
 	// thresholds), so a single diagnosis reads as it always did.
 

@@ -57,7 +57,7 @@ func registerSinks(c *cobra.Command, s *app.Sinks) {
 	f.StringArrayVar(&s.Alertmanagers, "alertmanager", nil, "send alerts to the Alertmanager at this URL (repeatable: give every replica)")
 	f.StringVar(&s.AlertmanagerCA, "alertmanager-ca", "", "trust only the CA certificates in this PEM file for https Alertmanagers")
 	f.StringVar(&s.Instance, "instance", "", "the instance label of alerts (default: the host name)")
-	f.DurationVar(&s.ResolveTimeout, "alert-resolve-timeout", sink.DefaultResolveTimeout, "an alert resolves when its fault was not seen for this long (1s to 24h)")
+	f.DurationVar(&s.ResolveTimeout, "alert-resolve-timeout", sink.DefaultResolveTimeout, "an alert resolves when its fault was not seen for this long, unless its signature names the line that ends it (ends_when) (1s to 24h)")
 	f.DurationVar(&s.ResendInterval, "alert-resend-interval", sink.DefaultResendInterval, "send active alerts to Alertmanager again at this interval (1s to 24h)")
 	f.StringArrayVar(&s.LabelFields, "alert-label-field", sink.DefaultLabelFields(), "a diagnosis field that becomes an alert label when the line names it (repeatable; replaces the default list; \"\" for none)")
 	f.StringVar(&s.GeneratorURL, "alert-generator-url", "", "base URL of alerts' generatorURL (default: a file:// URL of the log line)")

@@ -101,7 +101,9 @@ func newSigLintCmd(s *app.Settings) *cobra.Command {
 the loaded pack) and reports, one per line as file:line: id: field: problem,
 everything that makes a signature wrong or weak: a regex that does not compile
 or matches the empty string, an unguarded top-level alternation, examples that
-do not match, counterexamples that do, two signatures matching one line without
+do not match, counterexamples that do, an ends_when or expects whose regex
+matches the empty string or whose examples do not match (or that has none),
+two signatures matching one line without
 naming each other in frequently_confused_with (also against the built-in
 pack, unless --no-builtin), missing translations. --strict
 also requires the knowledge the built-in pack promises and fails on warnings.

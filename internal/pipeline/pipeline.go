@@ -1,7 +1,10 @@
 // Package pipeline wires the stages together: lines from the tailer are
 // taken out of their envelope (syslog, journal, Docker, CRI... one
 // envelope.Decoder per source), split from their timestamp, matched, turned into diagnoses and handed to
-// the sinks. It owns the goroutines and the order of things, so that
+// the sinks. It also watches, per source, for the lines signatures say
+// end a fault (ends_when) or must follow a line in time (expects), so that
+// an alert lasts as long as its fault and silence can be a fault
+// (follow.go). It owns the goroutines and the order of things, so that
 // cmd/mqttdiag stays flags and wiring, and the stage packages stay
 // ignorant of one another.
 package pipeline
@@ -41,6 +44,8 @@ type Pipeline struct {
 	bySig                   sigCounts
 	work                    matcherWork
 	storm                   stormCounters
+	follow                  *follows // Run's only
+	followN                 followCounters
 }
 
 // Stats counts what a pipeline did.
@@ -63,6 +68,7 @@ type options struct {
 	envelope        envelope.Format
 	loc             *time.Location // of zone-less times
 	maxLine         int            // bound of a line joined from pieces
+	maxOpen         int            // open incidents, and pending expectations, at most
 	delivery
 }
 
@@ -115,6 +121,11 @@ func Location(loc *time.Location) Option { return func(o *options) { o.loc = loc
 // KiB records, CRI partial lines), as the tailer bounds a physical one.
 func MaxLineBytes(n int) Option { return func(o *options) { o.maxLine = n } }
 
+// MaxOpen bounds the open incidents (ends_when) and, separately, the
+// pending expectations (expects) the pipeline tracks; below 1 it is
+// DefaultMaxOpen.
+func MaxOpen(n int) Option { return func(o *options) { o.maxOpen = n } }
+
 // PackInfo names the pack that New's matcher was built from.
 func PackInfo(version, hash string) Option {
 	return func(o *options) { o.packVersion, o.packHash = version, hash }
@@ -131,7 +142,7 @@ func New(m *matcher.Matcher, sinks []sink.Notifier, opts ...Option) *Pipeline {
 	if o.loc == nil {
 		o.loc = time.Local
 	}
-	p := &Pipeline{sinks: sinks, o: o, d: diagnoser{lang: o.lang}, sources: make(map[string]*sourceState)}
+	p := &Pipeline{sinks: sinks, o: o, d: diagnoser{lang: o.lang}, sources: make(map[string]*sourceState), follow: newFollows(o.maxOpen)}
 	p.pack.Store(NewPack(m, m.Signatures(), o.packVersion, o.packHash))
 	p.work.active = m
 	if o.unknown {
@@ -157,14 +168,43 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan tailer.Batch) error {
 	var ds []*sink.Diagnosis
 	var sigs []*signatures.Signature
 	var pk *Pack
-	for b := range in {
+	var timer <-chan time.Time
+	var armed time.Time
+read:
+	for {
+		// A pending expectation (expects) is a deadline: wait for it
+		// beside the input, so that silence itself is diagnosed.
+		if next, ok := p.follow.next(); !ok {
+			timer = nil
+		} else if timer == nil || !next.Equal(armed) {
+			timer, armed = p.o.clock.After(next.Sub(p.o.clock.Now())), next
+		}
+		var b tailer.Batch
+		var ok bool
+		select {
+		case b, ok = <-in:
+		case now := <-timer:
+			timer = nil
+			ds, sigs = p.unmet(ds[:0], sigs[:0], pk, p.follow.expire(now), now)
+			p.diagnoses.Add(int64(len(ds)))
+			p.followN.store(p.follow)
+			if out.send(ctx, pk, ds, sigs, nil) != nil {
+				break read
+			}
+			continue
+		}
+		if !ok {
+			break
+		}
 		ds, sigs = ds[:0], sigs[:0]
 		now := p.o.clock.Now()
 		if cur := p.pack.Load(); cur != pk {
 			pk = cur // a reload takes effect between batches
 			p.d.reset(pk)
 			p.work.use(pk.Matcher)
+			p.follow.use(p.o.log, pk)
 		}
+		endings := 0
 		for i := range b.Lines {
 			l := &b.Lines[i]
 			src := p.source(l.Source)
@@ -204,11 +244,27 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan tailer.Batch) error {
 			if at.IsZero() {
 				at = now
 			}
+			if p.follow.watches(l.Source) {
+				ended, unmet := p.follow.line(l.Source, l, msg, ts, now)
+				for _, e := range ended {
+					ds, sigs = append(ds, e.d), append(sigs, e.sig)
+				}
+				endings += len(ended)
+				ds, sigs = p.unmet(ds, sigs, pk, unmet, now)
+			}
 			hits := pk.Matcher.MatchBroker(src.broker, msg)
 			for _, h := range hits {
 				d := p.d.diagnose(l, h, ts, now, src.broker, src.version)
 				d.Envelope = envelopeOf(&rec)
+				if h.Signature.Expects != nil {
+					// Not a fault yet: one if the expected line does not
+					// follow in time.
+					d.Context = src.ctx.last()
+					p.follow.expect(p.o.log, l.Source, src, h.Signature, d, now, ts)
+					continue
+				}
 				p.enrich(d, src, pk, at)
+				p.follow.opened(p.o.log, l.Source, h.Signature, d)
 				ds = append(ds, d)
 				sigs = append(sigs, h.Signature)
 			}
@@ -238,13 +294,30 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan tailer.Batch) error {
 		b.Release()
 		p.lines.Add(int64(nlines))
 		p.bytes.Add(n)
-		p.diagnoses.Add(int64(len(ds)))
+		p.diagnoses.Add(int64(len(ds) - endings))
+		p.followN.store(p.follow)
 		if out.send(ctx, pk, ds, sigs, b.Done) != nil {
 			break // the shutdown deadline passed: the rest stays unacknowledged
 		}
 	}
 	deadline() // the input ended: what is left has the shutdown timeout to go
 	return out.close(ctx)
+}
+
+// unmet appends the diagnoses of expectations whose deadline passed at
+// now, made into faults: enriched as when their line was read, and open
+// when their signature also says what ends them.
+func (p *Pipeline) unmet(ds []*sink.Diagnosis, sigs []*signatures.Signature, pk *Pack, es []*expectation, now time.Time) ([]*sink.Diagnosis, []*signatures.Signature) {
+	for _, e := range es {
+		d := e.d
+		d.ObservedAt = now
+		ctx := d.Context
+		p.enrich(d, e.src, pk, d.SeenAt())
+		d.Context = ctx // the lines before the one that went unanswered
+		p.follow.opened(p.o.log, d.Source.File, e.sig, d)
+		ds, sigs = append(ds, d), append(sigs, e.sig)
+	}
+	return ds, sigs
 }
 
 // sourceState is what the pipeline has learnt about one log source.

@@ -200,6 +200,20 @@ func (s *storm) add(ctx context.Context, it item) error {
 	p := s.policyOf(it.pack, it.sig, it.d.SignatureID)
 	th, isThreshold := p.threshold, p.threshold.Count > 0
 	var key string
+	if it.d.EndedAt != nil {
+		// An ending is news and is never folded. What its fault's dedup
+		// window folded goes out first, so that no summary of the fault
+		// follows its ending and opens the alert again.
+		if s.window > 0 {
+			if g := s.groups[s.dedupKey(it.d, p.fields)]; g != nil {
+				heap.Remove(&s.due, g.idx)
+				if err := s.close(ctx, g); err != nil {
+					return err
+				}
+			}
+		}
+		return s.emit(ctx, it.d, it.ack.release)
+	}
 	if isThreshold {
 		key = "T\x00" + it.d.SignatureID
 	} else if s.window > 0 {

@@ -483,3 +483,35 @@ func BenchmarkDedupKeyMemory(b *testing.B) {
 		runtime.KeepAlive(s)
 	}
 }
+
+// An ending is never folded, and what the fault's dedup window holds
+// goes out before it: a summary after the ending would open the alert
+// again.
+func TestEndingFlushesDedupWindow(t *testing.T) {
+	s := sig("bind", `^Error: (?P<reason>Address already in use)$`, nil)
+	r := newStormRig(t, time.Minute, nil, s)
+	f := map[string]string{"reason": "Address already in use"}
+	r.occur("a", "bind", f)
+	r.occur("b", "bind", f) // folded
+	r.occur("c", "bind", f) // folded
+	now := r.fc.Now()
+	end := &sink.Diagnosis{ID: "end", SignatureID: "bind", Fields: f, ObservedAt: now, EndedAt: &now}
+	if err := r.s.add(context.Background(), item{d: end, sig: s, ack: newTally(1, func() { r.acked["end"] = true })}); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.out) != 3 || r.out[0].d.ID != "a" || r.out[1].d.Summary != SummaryDedup || r.out[1].d.Count != 2 || r.out[2].d != end {
+		var got []string
+		for _, e := range r.out {
+			got = append(got, e.d.ID+"/"+e.d.Summary)
+		}
+		t.Fatalf("emitted %v: want a, the dedup summary of b and c, then the ending", got)
+	}
+	r.advance(time.Minute) // the window was closed: nothing more
+	if len(r.out) != 3 {
+		t.Errorf("%d emitted after the window", len(r.out))
+	}
+	r.occur("d", "bind", f) // the next failure is news again
+	if len(r.out) != 4 || r.out[3].d.ID != "d" {
+		t.Errorf("the failure after the ending was not sent at once")
+	}
+}

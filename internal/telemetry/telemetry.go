@@ -219,6 +219,10 @@ type descs struct {
 	descStormKeys    *prometheus.Desc
 	descStormKeysMax *prometheus.Desc
 	descStormFolded  *prometheus.Desc
+	descFollowOpen   *prometheus.Desc
+	descFollowPend   *prometheus.Desc
+	descFollowMax    *prometheus.Desc
+	descFollowDrop   *prometheus.Desc
 	descCheckpoint   *prometheus.Desc
 	descPackSize     *prometheus.Desc
 	descLoadErrors   *prometheus.Desc
@@ -258,6 +262,10 @@ func newDescs() descs {
 		descStormKeys:    prometheus.NewDesc("mqttdiag_storm_dedup_keys", "Dedup windows storm control holds open (one per signature and key fields), of mqttdiag_storm_dedup_keys_limit.", nil, nil),
 		descStormKeysMax: prometheus.NewDesc("mqttdiag_storm_dedup_keys_limit", "Dedup windows storm control holds open at most (--dedup-max-keys); beyond it, occurrences are folded into one overflow summary per signature and window.", nil, nil),
 		descStormFolded:  prometheus.NewDesc("mqttdiag_storm_overflow_occurrences_total", "Occurrences folded into overflow summaries because mqttdiag_storm_dedup_keys_limit windows were open.", nil, nil),
+		descFollowOpen:   prometheus.NewDesc("mqttdiag_open_incidents", "Faults held open until their ending line (ends_when), of mqttdiag_follow_limit.", nil, nil),
+		descFollowPend:   prometheus.NewDesc("mqttdiag_pending_expectations", "Lines waiting for the line that must follow them (expects), of mqttdiag_follow_limit.", nil, nil),
+		descFollowMax:    prometheus.NewDesc("mqttdiag_follow_limit", "Open incidents, and separately pending expectations, held at most.", nil, nil),
+		descFollowDrop:   prometheus.NewDesc("mqttdiag_follow_dropped_total", "Incidents not held open and expectations not watched because mqttdiag_follow_limit were.", nil, nil),
 		descCheckpoint:   prometheus.NewDesc("mqttdiag_checkpoint_age_seconds", "Seconds since the state file was last known to hold every acknowledged position (absent without --state).", nil, nil),
 		descPackSize:     prometheus.NewDesc("mqttdiag_signatures", "Signatures in the loaded pack.", []string{"pack_version", "pack_hash"}, nil),
 		descLoadErrors:   prometheus.NewDesc("mqttdiag_signature_load_errors_total", "Signature packs rejected on reload (the previous pack stays in use).", nil, nil),
@@ -271,7 +279,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		s.d.descRegexRuns, s.d.descSigRegexRuns, s.d.descCacheHits, s.d.descCacheMisses, s.d.descCacheEntries, s.d.descSinkSent, s.d.descSinkPoison,
 		s.d.descSinkFailed, s.d.descSinkRetried, s.d.descSinkResends, s.d.descSinkResendFl, s.d.descSinkQueue, s.d.descSinkQueueCap, s.d.descSinkFailing,
 		s.d.descSinkActive, s.d.descSinkActiveMx, s.d.descSinkAggr, s.d.descSinkFolded, s.d.descStormKeys, s.d.descStormKeysMax, s.d.descStormFolded, s.d.descCheckpoint, s.d.descPackSize,
-		s.d.descLoadErrors, s.d.descBuild} {
+		s.d.descLoadErrors, s.d.descBuild, s.d.descFollowOpen, s.d.descFollowPend, s.d.descFollowMax, s.d.descFollowDrop} {
 		ch <- d
 	}
 }
@@ -343,6 +351,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(s.d.descStormKeys, float64(storm.Keys))
 	gauge(s.d.descStormKeysMax, float64(storm.MaxKeys))
 	counter(s.d.descStormFolded, float64(storm.Folded))
+	if fp, ok := s.pl.(interface{ FollowStats() pipeline.FollowStats }); ok {
+		fs := fp.FollowStats()
+		gauge(s.d.descFollowOpen, float64(fs.Open))
+		gauge(s.d.descFollowPend, float64(fs.Pending))
+		gauge(s.d.descFollowMax, float64(fs.Max))
+		counter(s.d.descFollowDrop, float64(fs.Dropped))
+	}
 	if age, ok := s.tl.CheckpointAge(); ok {
 		gauge(s.d.descCheckpoint, age.Seconds())
 	}

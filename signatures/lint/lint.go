@@ -113,6 +113,12 @@ func Check(sigs []*signatures.Signature, opts Options) []Problem {
 				add(s, "counterexamples", Error, "counterexample matches: %q", ex)
 			}
 		}
+		for _, ff := range []struct {
+			field string
+			f     *signatures.Follow
+		}{{"ends_when", s.EndsWhen}, {"expects", s.Expects}} {
+			follow(s, ff.field, ff.f, add)
+		}
 		knowledge(s, opts, add)
 	}
 	// Overlaps: an example of one signature that another also matches,
@@ -182,6 +188,30 @@ func Check(sigs []*signatures.Signature, opts Options) []Problem {
 		return a.Line - b.Line
 	})
 	return ps
+}
+
+// follow checks an ends_when or expects: its regex must not fire on
+// everything and its examples must match it.
+func follow(s *signatures.Signature, field string, f *signatures.Follow, add func(*signatures.Signature, string, Level, string, ...any)) {
+	if f == nil {
+		return
+	}
+	re, err := regexp.Compile(f.Regex)
+	if err != nil {
+		add(s, field, Error, "regex does not compile: %v", err)
+		return
+	}
+	if re.MatchString("") {
+		add(s, field, Error, "regex matches the empty string, so every line would follow")
+	}
+	if len(f.Examples) == 0 {
+		add(s, field, Warning, "no examples: give the line that follows, captured from a real broker")
+	}
+	for _, ex := range f.Examples {
+		if !re.MatchString(message(ex)) {
+			add(s, field, Error, "example does not match: %q", ex)
+		}
+	}
 }
 
 // knowledge checks that the signature carries what an operator needs.

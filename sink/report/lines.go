@@ -54,7 +54,11 @@ var factOrder = map[string]int{"client_id": 1, "username": 2, "address": 3, "por
 func Line(d *sink.Diagnosis) string {
 	var b strings.Builder
 	b.WriteString(stamp(d.SeenAt()))
-	fmt.Fprintf(&b, " %-8s %s", strings.ToUpper(d.Severity), Printable(d.Title))
+	sev := strings.ToUpper(d.Severity)
+	if d.EndedAt != nil {
+		sev = "ENDED" // the fault's ending line: the alert resolves
+	}
+	fmt.Fprintf(&b, " %-8s %s", sev, Printable(d.Title))
 	if n := d.Occurrences(); n > 1 {
 		fmt.Fprintf(&b, " ×%d", n)
 	}

@@ -129,6 +129,9 @@ func (c *Collector) Notify(_ context.Context, ds []*sink.Diagnosis) (bool, error
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, d := range ds {
+		if d.EndedAt != nil {
+			continue // the end of a fault counted already, not an occurrence
+		}
 		at := d.ObservedAt
 		if d.LogTime != nil {
 			at = *d.LogTime

@@ -165,10 +165,14 @@ func checkHits(t *testing.T, p provoker, out output) {
 	for _, id := range p.also {
 		allowed[id] = true
 	}
+	pk, _ := builtin(t)
+	waits := func(id string) bool { s, ok := pk.Lookup(id); return ok && s.Expects != nil }
 	found := false
 	var got []string
 	for _, h := range diagnose(t, out.Log+"\n"+out.Stderr) {
-		if !allowed[h.id] {
+		// A signature with expects does not diagnose its line: the line
+		// starts a wait (a bridge's step 1 before its step 2).
+		if !allowed[h.id] && !waits(h.id) {
 			t.Errorf("unexpected %s on %q", h.id, h.line)
 		}
 		if h.id != p.id {
@@ -221,7 +225,7 @@ var seedProvoked = map[string]bool{
 }
 
 // provokers is every scenario, by fault family.
-var provokers = concat(clientProvokers, tlsProvokers, brokerProvokers)
+var provokers = concat(clientProvokers, tlsProvokers, brokerProvokers, absenceProvokers)
 
 func concat(groups ...[]provoker) []provoker {
 	var all []provoker
