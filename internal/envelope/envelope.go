@@ -202,8 +202,9 @@ const DefaultMaxLineBytes = 64 << 10
 // envelope names a program: the syslog identifiers and units Mosquitto and
 // EMQX run under, including snap's (mosquitto.mosquitto,
 // snap.mosquitto.mosquitto.service) and Home Assistant's add-on
-// (addon_core_mosquitto).
-func DefaultPrograms() []string { return []string{"mosquitto", "emqx"} }
+// (addon_core_mosquitto), and the other brokers the pack knows (VerneMQ,
+// HiveMQ), whose compose services and units carry their names.
+func DefaultPrograms() []string { return []string{"mosquitto", "emqx", "vernemq", "hivemq"} }
 
 type options struct {
 	format   Format
