@@ -439,7 +439,7 @@ func TestPrograms(t *testing.T) {
 	for name, ok := range map[string]bool{
 		"mosquitto": true, "Mosquitto": true, "mosquitto.mosquitto": true, "snap.mosquitto.mosquitto.service": true,
 		"addon_core_mosquitto": true, "eclipse-mosquitto": true, "mosquitto-1": true, "emqx": true, "emqx-0": true, "emqx.service": true,
-		"vernemq": true, "vernemq-1": true, "hivemq": true, "hivemq-ce-1": true, "vernemq1": false,
+		"vernemq": true, "vernemq-1": true, "hivemq": true, "hivemq-ce-1": true, "vernemq1_1": true, "emqx2": true, "mosquitto2x": false,
 		"mosquittoctl": false, "systemd": false, "": false, "mqtt": false, "emqxx": false,
 	} {
 		if got := d.owner(name) == Broker; got != ok {
