@@ -138,6 +138,7 @@ func TestLocalMonths(t *testing.T) {
 		{"maalis 04 09:26:53 h mosquitto[1]: x", time.March, 4},                                    // fi_FI
 		{"дек 04 09:26:53 h mosquitto[1]: x", time.December, 4},                                    // ru_RU
 		{"mar 04 09:26:53 h mosquitto[1]: x", time.March, 4},                                       // es_ES, it_IT
+		{"Şub 04 09:26:53 h mosquitto[1]: x", time.February, 4},                                    // tr_TR
 	} {
 		r := d.Decode(c.line)
 		if r.Kind != Broker || r.Envelope != Syslog || r.Msg != "x" {
@@ -477,6 +478,10 @@ func TestDecodeAllocs(t *testing.T) {
 		"2016-10-06T00:17:09.669794202Z stdout F 1475713029: Client c1 disconnected.",
 		"mosquitto-1  | 1643995716: Client c1 disconnected.",
 		"[pod/mosquitto-0/mosquitto] 1643995716: Client c1 disconnected.",
+		// Plain lines that start with a word are tried as local month names.
+		"Error: Unable to open config file /etc/mosquitto/mosquitto.conf.",
+		"gen 23 10:45:17 broker-host mosquitto[4046]: 1453542317: Client c1 disconnected.",
+		"swarm_mosquitto.1.abc@node-1    | 1553915657: Client c1 disconnected.",
 	} {
 		if n := testing.AllocsPerRun(200, func() { d.Decode(line) }); n != 0 {
 			t.Errorf("Decode(%.40q...) allocates %v times", line, n)

@@ -12,14 +12,15 @@ import (
 // "gen 23 10:45:17". The names are glibc's abmon (localedata/locales/,
 // glibc 2.36) for cs_CZ, da_DK, de_DE, es_ES, fi_FI, fr_FR, hu_HU, it_IT,
 // nb_NO, nl_NL, pl_PL, pt_BR, pt_PT, ro_RO, ru_RU, sv_SE and tr_TR,
-// lower-cased; no name stands for two months across them. The English
+// lower-cased (ASCII letters only: Turkish "Şub" stays as glibc writes
+// it); no name stands for two months across them. The English
 // names are here in lower case too ("jan" in Dutch and Swedish).
 var localMonths = map[string]time.Month{
 	"jan": time.January, "feb": time.February, "mar": time.March, "apr": time.April, "may": time.May, "jun": time.June,
 	"jul": time.July, "aug": time.August, "sep": time.September, "oct": time.October, "nov": time.November, "dec": time.December,
 
 	"ene": time.January, "gen": time.January, "ian": time.January, "jan.": time.January, "janv.": time.January, "led": time.January, "oca": time.January, "sty": time.January, "tammi": time.January, "янв": time.January,
-	"feb.": time.February, "febr": time.February, "fev": time.February, "févr.": time.February, "helmi": time.February, "lut": time.February, "úno": time.February, "şub": time.February, "фев": time.February,
+	"feb.": time.February, "Şub": time.February, "febr": time.February, "fev": time.February, "févr.": time.February, "helmi": time.February, "lut": time.February, "úno": time.February, "şub": time.February, "фев": time.February,
 	"bře": time.March, "maalis": time.March, "mars": time.March, "mrt": time.March, "márc": time.March, "mär": time.March, "мар": time.March,
 	"abr": time.April, "april": time.April, "avril": time.April, "dub": time.April, "huhti": time.April, "kwi": time.April, "nis": time.April, "ápr": time.April, "апр": time.April,
 	"kvě": time.May, "mag": time.May, "mai": time.May, "maj": time.May, "mei": time.May, "máj": time.May, "touko": time.May, "мая": time.May,
@@ -48,5 +49,16 @@ func monthName(s string) (mon time.Month, n int) {
 	if n < 3 {
 		return 0, 0
 	}
-	return localMonths[strings.ToLower(s[:n])], n
+	// Lower ASCII letters in place of strings.ToLower, which would
+	// allocate for every plain line that starts with a capitalised word;
+	// glibc's non-ASCII capitals (Turkish "Şub") are in the table as such.
+	var buf [maxMonthName]byte
+	for i := 0; i < n; i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c |= 0x20
+		}
+		buf[i] = c
+	}
+	return localMonths[string(buf[:n])], n
 }
