@@ -1,6 +1,7 @@
 package packtest
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -166,7 +167,9 @@ var tlsProvokers = []provoker{
 			// alert of its own (ssl_x509err2alert), such as a policy the
 			// chain does not carry.
 			openssl := brokertest.RequireTool(t, "openssl")
-			cmd := exec.Command(openssl, "s_client", "-connect", fmt.Sprintf("127.0.0.1:%d", port), "-CAfile", c.CA,
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, openssl, "s_client", "-connect", fmt.Sprintf("127.0.0.1:%d", port), "-CAfile", c.CA,
 				"-verify_return_error", "-policy", "1.2.3.4", "-explicit_policy")
 			cmd.Stdin = strings.NewReader("")
 			if out, err := cmd.CombinedOutput(); err == nil {
@@ -180,7 +183,7 @@ var tlsProvokers = []provoker{
 			if err != nil || !pool.AppendCertsFromPEM(pem) {
 				t.Fatalf("CA %s: %v", c.CA, err)
 			}
-			if conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port), &tls.Config{RootCAs: pool, ServerName: "wrong.example"}); err == nil {
+			if conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 30 * time.Second}, "tcp", fmt.Sprintf("127.0.0.1:%d", port), &tls.Config{RootCAs: pool, ServerName: "wrong.example"}); err == nil {
 				conn.Close()
 				t.Fatal("handshake with a certificate for another name succeeded")
 			}
@@ -197,7 +200,7 @@ var tlsProvokers = []provoker{
 		run: func(t *testing.T) output {
 			b, port, _ := tlsBroker(t, "certfile server.crt", "keyfile server.key", "tls_version tlsv1.2", "ciphers ECDHE-RSA-AES256-GCM-SHA384")
 			other := &tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}, InsecureSkipVerify: true} //nolint:gosec // the handshake must fail on ciphers, not on trust
-			if conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port), other); err == nil {
+			if conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 30 * time.Second}, "tcp", fmt.Sprintf("127.0.0.1:%d", port), other); err == nil {
 				conn.Close()
 				t.Fatal("handshake without a shared cipher succeeded")
 			}
