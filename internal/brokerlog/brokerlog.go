@@ -55,6 +55,9 @@ func splitIn(line string, loc *time.Location) (msg string, t time.Time, ok bool)
 	if ts, n, good := parseISO(rest, loc); good && n < len(rest) && rest[n] == ' ' && looksPrefixed(rest[n+1:]) {
 		t, rest, ok = ts, rest[n+1:], true
 	}
+	if n := erlPrompt(rest); n > 0 && looksPrefixed(rest[n:]) {
+		rest = rest[n:]
+	}
 	if m, ts, good := splitBroker(rest, loc); good {
 		return m, ts, true
 	}
@@ -347,4 +350,37 @@ func validVersion(v string) bool {
 		}
 	}
 	return true
+}
+
+// erlPrompt is the length of the Erlang shell's prompt at the start of s,
+// "(NODE)N> ", or 0. A broker run in the foreground with a shell
+// (`emqx console`, `vernemq console`) prints its log lines after the prompt
+// of a distributed node (erlang/otp lib/stdlib/src/shell.erl,
+// default_prompt/1: io_lib:format("(~s)~w> ", [node(), N])); the node's
+// name holds an '@'.
+func erlPrompt(s string) int {
+	if len(s) < 6 || s[0] != '(' {
+		return 0
+	}
+	at := false
+	i := 1
+	for ; i < len(s) && i < 256 && s[i] != ')'; i++ {
+		switch c := s[i]; {
+		case c == '@':
+			at = true
+		case c == ' ' || c == '(':
+			return 0
+		}
+	}
+	if !at || i >= len(s) || i == 1 {
+		return 0
+	}
+	j := i + 1
+	for j < len(s) && isDigit(s[j]) {
+		j++
+	}
+	if j == i+1 || !strings.HasPrefix(s[j:], "> ") {
+		return 0
+	}
+	return j + 2
 }

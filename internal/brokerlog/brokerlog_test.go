@@ -33,7 +33,13 @@ func TestSplit(t *testing.T) {
 		// EMQX 5.0.4-5.2: a text prefix in front of the JSON.
 		{`2025-03-14T09:26:53.123456+00:00 warning: {"msg":"cannot_publish_to_topic"}`, `warning: {"msg":"cannot_publish_to_topic"}`, time.Date(2025, 3, 14, 9, 26, 53, 123456000, time.UTC), true, 0},
 		{`{"time":abc,"level":"warning"}`, `{"time":abc,"level":"warning"}`, time.Time{}, false, 0},
+		// The Erlang shell's prompt of `emqx console` before the line (shell.erl default_prompt/1).
+		{"(emqx@10.0.0.1)1> 2024-03-05T07:08:09.123456+08:00 [warning] msg: x", "[warning] msg: x", time.Date(2024, 3, 5, 7, 8, 9, 123456000, time.FixedZone("", 8*3600)), true, 8 * 3600},
+		{"(emqx@emqx-0.emqx-headless.default.svc.cluster.local)12> 2020-09-28 16:04:01.021 [error] x", "[error] x", utc(2020, 9, 28, 16, 4, 1, 21000000), true, 0},
 		// Not prefixes.
+		{"(emqx)1> 2024-03-05T07:08:09Z x", "(emqx)1> 2024-03-05T07:08:09Z x", time.Time{}, false, 0}, // no node: no prompt of a broker's node
+		{"(emqx@h)1> hello", "(emqx@h)1> hello", time.Time{}, false, 0},
+		{"(a b@h)1> 2024-03-05T07:08:09Z x", "(a b@h)1> 2024-03-05T07:08:09Z x", time.Time{}, false, 0},
 		{"Client 1700000503: odd id", "Client 1700000503: odd id", time.Time{}, false, 0},
 		{"12345: short number", "12345: short number", time.Time{}, false, 0},
 		{"2024-13-05T07:08:09: bad month", "2024-13-05T07:08:09: bad month", time.Time{}, false, 0},

@@ -274,7 +274,7 @@ func (d *Decoder) owner(names ...string) Kind {
 
 // isProgram reports whether one of the configured program names occurs in
 // name as a whole word (bounded by the ends or by bytes that are neither
-// letters nor digits), ignoring case. The last answer is remembered: a
+// letters nor digits; digits may follow the name), ignoring case. The last answer is remembered: a
 // log's lines name the same few programs over and over.
 func (d *Decoder) isProgram(name string) bool {
 	c := &d.prog
@@ -287,7 +287,14 @@ func (d *Decoder) isProgram(name string) bool {
 			continue
 		}
 		for i := indexFold(name, p[0]); i >= 0 && i+len(p) <= len(name); {
-			if (i == 0 || !isAlnum(name[i-1])) && (i+len(p) == len(name) || !isAlnum(name[i+len(p)])) && strings.EqualFold(name[i:i+len(p)], p) {
+			// A number may follow the name: clustered compose files call
+			// their services emqx1, emqx2 (EMQX's docker-compose cluster
+			// example), and compose v1 adds "_1".
+			end := i + len(p)
+			for end < len(name) && isDigit(name[end]) {
+				end++
+			}
+			if (i == 0 || !isAlnum(name[i-1])) && (end == len(name) || !isAlnum(name[end])) && strings.EqualFold(name[i:i+len(p)], p) {
 				ok = true
 				break
 			}

@@ -202,8 +202,9 @@ const DefaultMaxLineBytes = 64 << 10
 // envelope names a program: the syslog identifiers and units Mosquitto and
 // EMQX run under, including snap's (mosquitto.mosquitto,
 // snap.mosquitto.mosquitto.service) and Home Assistant's add-on
-// (addon_core_mosquitto).
-func DefaultPrograms() []string { return []string{"mosquitto", "emqx"} }
+// (addon_core_mosquitto), and the other brokers the pack knows (VerneMQ,
+// HiveMQ), whose compose services and units carry their names.
+func DefaultPrograms() []string { return []string{"mosquitto", "emqx", "vernemq", "hivemq"} }
 
 type options struct {
 	format   Format
@@ -227,9 +228,9 @@ func Location(loc *time.Location) Option { return func(o *options) { o.loc = loc
 // Programs replaces DefaultPrograms: a line whose envelope names a program
 // (syslog tag or APP-NAME; the journal's identifier, unit, container or
 // command; compose service; kubectl container) is the broker's when one of names appears in that name as a
-// whole word, case-insensitively ("mosquitto" in "mosquitto[42]",
-// "snap.mosquitto.mosquitto.service" and "mosquitto-1", not in
-// "mosquittoctl"). The name "*" makes every program the broker. Envelopes
+// whole word, case-insensitively, optionally numbered ("mosquitto" in
+// "mosquitto[42]", "snap.mosquitto.mosquitto.service", "mosquitto-1" and
+// "mosquitto2_1", not in "mosquittoctl"). The name "*" makes every program the broker. Envelopes
 // that name no program (Docker, CRI, plain) are always the broker's.
 func Programs(names ...string) Option {
 	return func(o *options) { o.programs = append([]string(nil), names...) }

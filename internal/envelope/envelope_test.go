@@ -118,6 +118,52 @@ func TestRFC3164(t *testing.T) {
 	check(t, d, "Mar  4 09:26:53 h mosquitto[1]: topic #100 is #1", want{kind: Broker, env: Syslog, text: "topic #100 is #1"})
 }
 
+// TestLocalMonths: journalctl's short output names the month in the
+// host's locale (strftime "%b", systemd src/shared/logs-show.c); glibc's
+// abbreviations are read as the month they stand for, of any length and
+// case, and a word that is no month's name leaves the line plain.
+func TestLocalMonths(t *testing.T) {
+	ny := newYork(t)
+	d := decoder(t)
+	for _, c := range []struct {
+		line string
+		mon  time.Month
+		day  int
+	}{
+		{"gen 23 10:45:17 localhost.localdomain mosquitto[4046]: 1453542317: x", time.January, 23}, // it_IT
+		{"ott 05 17:43:49 localhost.localdomain mosquitto[15050]: 1475682229: x", time.October, 5}, // it_IT
+		{"Mär 04 09:26:53 h mosquitto[1]: x", time.March, 4},                                       // de_DE
+		{"Okt  4 09:26:53 h mosquitto[1]: x", time.October, 4},                                     // de_DE, space-padded
+		{"déc. 04 09:26:53 h mosquitto[1]: x", time.December, 4},                                   // fr_FR
+		{"maalis 04 09:26:53 h mosquitto[1]: x", time.March, 4},                                    // fi_FI
+		{"дек 04 09:26:53 h mosquitto[1]: x", time.December, 4},                                    // ru_RU
+		{"mar 04 09:26:53 h mosquitto[1]: x", time.March, 4},                                       // es_ES, it_IT
+		{"Şub 04 09:26:53 h mosquitto[1]: x", time.February, 4},                                    // tr_TR
+	} {
+		r := d.Decode(c.line)
+		if r.Kind != Broker || r.Envelope != Syslog || r.Msg != "x" {
+			t.Errorf("Decode(%q) = %v %v msg %q; want a syslog line of mosquitto, msg x", c.line, r.Kind, r.Envelope, r.Msg)
+			continue
+		}
+		year := 2025
+		if c.mon > time.March {
+			year = 2024 // later than "now" (March 2025): last year
+		}
+		if want := time.Date(year, c.mon, c.day, r.Meta.Time.Hour(), r.Meta.Time.Minute(), r.Meta.Time.Second(), 0, ny); !r.Meta.Time.Equal(want) {
+			t.Errorf("Decode(%q) envelope time %v; want %v", c.line, r.Meta.Time, want)
+		}
+	}
+	for _, line := range []string{
+		"foo 04 09:26:53 h mosquitto[1]: x",
+		"gennaio 04 09:26:53 h mosquitto[1]: x", // a full name, not %b
+		"set 4 09:26:53",
+	} {
+		if r := d.Decode(line); r.Envelope != None || r.Text != line {
+			t.Errorf("Decode(%q) = %v %v %q; want a plain line", line, r.Kind, r.Envelope, r.Text)
+		}
+	}
+}
+
 // TestSyslogRFC3339 decodes rsyslog's RSYSLOG_FileFormat and journalctl's
 // short-iso, short-iso-precise, short-full and short-unix.
 func TestSyslogRFC3339(t *testing.T) {
@@ -309,6 +355,19 @@ func TestComposeKubectl(t *testing.T) {
 	check(t, d, "mosquitto_1  | 2024-03-05T07:08:09.123456789Z 1709622489: x", want{kind: Broker, env: Compose, msg: "x", time: time.Unix(1709622489, 0), text: "2024-03-05T07:08:09.123456789Z 1709622489: x"})
 	check(t, d, "grafana-1    | logger=sqlstore t=2024-03-05T07:08:09Z level=error msg=x", want{kind: Other, env: Compose, text: "logger=sqlstore t=2024-03-05T07:08:09Z level=error msg=x"})
 	check(t, d, "mosquitto-1  |", want{kind: Broker, env: Compose, text: ""})
+	// docker service logs (docker/cli cli/command/service/logs.go):
+	// "SERVICE.SLOT.TASKID@NODE    | ", with --timestamps the time first.
+	check(t, d, "owntracks_mosquitto.1.y674af75frvx@dm1.example.com    | 1553915657: x", want{kind: Broker, env: Compose, msg: "x", text: "1553915657: x", meta: Meta{Program: "owntracks_mosquitto.1.y674af75frvx", Host: "dm1.example.com"}})
+	check(t, d, "2021-07-13T03:16:16.828504244Z iot_emqx.1.k5lo43mwwv37@iot-gateway    | 2021-07-13 03:16:16.072 [warning] x", want{
+		kind: Broker, env: Compose, msg: "[warning] x", text: "2021-07-13 03:16:16.072 [warning] x",
+		meta: Meta{Program: "iot_emqx.1.k5lo43mwwv37", Host: "iot-gateway"}, metaT: time.Date(2021, 7, 13, 3, 16, 16, 828504244, time.UTC),
+	})
+	check(t, d, "web.1.abc@node1    | GET / 200", want{kind: Other, env: Compose, text: "GET / 200", meta: Meta{Program: "web.1.abc", Host: "node1"}})
+	for _, line := range []string{"a@b@c  | x", "mosquitto@  | x", "@node  | x"} {
+		if r := d.Decode(line); r.Envelope != None {
+			t.Errorf("Decode(%q) = %v %v; want a plain line", line, r.Kind, r.Envelope)
+		}
+	}
 	check(t, d, "[pod/mosquitto-7d9f8c-x2x/mosquitto] 1643995716: x", want{kind: Broker, env: Kubectl, text: "1643995716: x", meta: Meta{Pod: "mosquitto-7d9f8c-x2x", Container: "mosquitto"}})
 	check(t, d, "[pod/emqx-0/emqx] 2024-03-05T07:08:09.123456+00:00 [warning] msg: x", want{kind: Broker, env: Kubectl, msg: "[warning] msg: x", text: "2024-03-05T07:08:09.123456+00:00 [warning] msg: x"})
 	check(t, d, "[pod/mosquitto-0/exporter] level=error msg=x", want{kind: Other, env: Kubectl, text: "level=error msg=x"})
@@ -381,6 +440,7 @@ func TestPrograms(t *testing.T) {
 	for name, ok := range map[string]bool{
 		"mosquitto": true, "Mosquitto": true, "mosquitto.mosquitto": true, "snap.mosquitto.mosquitto.service": true,
 		"addon_core_mosquitto": true, "eclipse-mosquitto": true, "mosquitto-1": true, "emqx": true, "emqx-0": true, "emqx.service": true,
+		"vernemq": true, "vernemq-1": true, "hivemq": true, "hivemq-ce-1": true, "vernemq1_1": true, "emqx2": true, "mosquitto2x": false,
 		"mosquittoctl": false, "systemd": false, "": false, "mqtt": false, "emqxx": false,
 	} {
 		if got := d.owner(name) == Broker; got != ok {
@@ -418,6 +478,10 @@ func TestDecodeAllocs(t *testing.T) {
 		"2016-10-06T00:17:09.669794202Z stdout F 1475713029: Client c1 disconnected.",
 		"mosquitto-1  | 1643995716: Client c1 disconnected.",
 		"[pod/mosquitto-0/mosquitto] 1643995716: Client c1 disconnected.",
+		// Plain lines that start with a word are tried as local month names.
+		"Error: Unable to open config file /etc/mosquitto/mosquitto.conf.",
+		"gen 23 10:45:17 broker-host mosquitto[4046]: 1453542317: Client c1 disconnected.",
+		"swarm_mosquitto.1.abc@node-1    | 1553915657: Client c1 disconnected.",
 	} {
 		if n := testing.AllocsPerRun(200, func() { d.Decode(line) }); n != 0 {
 			t.Errorf("Decode(%.40q...) allocates %v times", line, n)

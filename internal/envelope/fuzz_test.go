@@ -42,6 +42,12 @@ func seeds(f *testing.F) []string {
 		"Mar  4 09:26:53 h mosquitto[1]: #011x #1",
 		"\xff\xfe\xfd",
 		"Mar  4 09:26:53 \xff mosquitto[1]: \xfe",
+		"gen 23 10:45:17 localhost.localdomain mosquitto[4046]: 1453542317: x",
+		"déc. 04 09:26:53.123456 h mosquitto[1]: x",
+		"maalis 4 09:26:53 h mosquitto[1]: x",
+		"owntracks_mosquitto.1.y674af75frvx@dm1.example.com    | 1553915657: x",
+		"2021-07-13T03:16:16.828504244Z iot_emqx.1.k5lo43mwwv37@iot-gateway    | 2021-07-13 03:16:16.072 [warning] x",
+		"2021-07-13T03:16:16Z a@    | x",
 	}
 	for _, name := range []string{"rsyslog-rfc5424.log", "journal-json.txt", "journal-short-full.txt"} {
 		if b, err := os.ReadFile(filepath.Join("testdata", name)); err == nil {

@@ -1,6 +1,9 @@
 package envelope
 
-import "strings"
+import (
+	"strings"
+	"time"
+)
 
 // compose reads the prefix `docker compose logs` writes before each line
 // of a service's container: the container's name padded to the longest
@@ -9,16 +12,34 @@ import "strings"
 // terminal (cmd/formatter/colors.go: "\033[36m" … "\033[0m"). Compose v1
 // wrote the same shape with "_1" names. With --timestamps an RFC 3339
 // time follows the prefix; brokerlog removes it with the broker's own.
+//
+// `docker service logs` (swarm) writes the same shape with the task's
+// name and node, "SERVICE.SLOT.TASKID@NODE    | ", and with --timestamps
+// puts the RFC 3339 time before it (docker/cli cli/command/service/logs.go,
+// taskFormatter.format: taskName + "@" + nodeName + padding; logWriter.Write:
+// timestamp, ' ', formatted + "    | ", message).
 func (d *Decoder) compose(s string, r *Record) bool {
 	i := skipSGR(s, 0)
-	start := i
-	for i < len(s) && (isAlnum(s[i]) || s[i] == '_' || s[i] == '.' || s[i] == '-') && i-start < 256 {
+	var at time.Time
+	if i < len(s) && isDigit(s[i]) {
+		if t, n, ok := d.isoTime(s[i:]); ok && i+n < len(s) && s[i+n] == ' ' {
+			at, i = t, i+n+1
+		}
+	}
+	start, node := i, -1
+	for i < len(s) && (isAlnum(s[i]) || s[i] == '_' || s[i] == '.' || s[i] == '-' || (s[i] == '@' && node < 0)) && i-start < 256 {
+		if s[i] == '@' {
+			node = i
+		}
 		i++
 	}
-	if i == start || i >= len(s) || s[i] != ' ' || !isAlnum(s[start]) {
+	if i == start || i >= len(s) || s[i] != ' ' || !isAlnum(s[start]) || node == i-1 {
 		return false
 	}
-	name := s[start:i]
+	name, host := s[start:i], ""
+	if node > start {
+		name, host = s[start:node], s[node+1:i]
+	}
 	for i < len(s) && s[i] == ' ' {
 		i++
 	}
@@ -35,7 +56,7 @@ func (d *Decoder) compose(s string, r *Record) bool {
 	}
 	i = skipSGR(s, i)
 	r.Envelope = Compose
-	r.Meta = Meta{Program: name}
+	r.Meta = Meta{Program: name, Host: host, Time: at}
 	r.Text = s[i:]
 	r.Kind = d.owner(name)
 	return true

@@ -106,7 +106,7 @@ func clock(s string) (h, m, sec int, ok bool) {
 // writes many lines per second, and placing a wall-clock time in a zone
 // costs more than the rest of the envelope.
 type yearCache struct {
-	key  [16]byte
+	key  [24]byte
 	klen int
 	t    time.Time
 }
@@ -116,25 +116,27 @@ type yearCache struct {
 // have no year: the year is the one that puts the time no later than a
 // day after now, as logs are not written in the future.
 func (d *Decoder) monthTime(s string) (time.Time, int, bool) {
-	if len(s) < 15 || s[3] != ' ' {
+	if len(s) < 15 {
 		return time.Time{}, 0, false
 	}
 	c := &d.ycache
 	if c.klen > 0 && c.klen < len(s) && s[c.klen] != ':' && string(c.key[:c.klen]) == s[:c.klen] {
 		return d.monthFrac(s, c.t, c.klen)
 	}
-	mon := month(s[:3])
-	if mon == 0 {
+	// The month is "Mmm" in the C locale, or journalctl's name for it in
+	// the host's locale (see localMonths).
+	mon, k := monthName(s)
+	if mon == 0 || len(s) < k+12 {
 		return time.Time{}, 0, false
 	}
 	var day, i int
 	switch {
-	case s[4] == ' ' && isDigit(s[5]):
-		day, i = int(s[5]-'0'), 6
-	case isDigit(s[4]) && isDigit(s[5]):
-		day, i = int(s[4]-'0')*10+int(s[5]-'0'), 6
-	case isDigit(s[4]) && s[5] == ' ':
-		day, i = int(s[4]-'0'), 5
+	case s[k+1] == ' ' && isDigit(s[k+2]):
+		day, i = int(s[k+2]-'0'), k+3
+	case isDigit(s[k+1]) && isDigit(s[k+2]):
+		day, i = int(s[k+1]-'0')*10+int(s[k+2]-'0'), k+3
+	case isDigit(s[k+1]) && s[k+2] == ' ':
+		day, i = int(s[k+1]-'0'), k+2
 	default:
 		return time.Time{}, 0, false
 	}
@@ -154,8 +156,10 @@ func (d *Decoder) monthTime(s string) (time.Time, int, bool) {
 	if t.Day() != day { // Feb 30
 		return time.Time{}, 0, false
 	}
-	c.klen = copy(c.key[:], s[:end])
-	c.t = t
+	if end <= len(c.key) { // a long local month name is not remembered
+		c.klen = copy(c.key[:], s[:end])
+		c.t = t
+	}
 	return d.monthFrac(s, t, end)
 }
 

@@ -6,15 +6,16 @@
 // how the lines were collected).
 //
 // It holds tests only. The scoring test runs every line through the real
-// path (brokerlog.Split, then the matcher over the built-in pack for the
+// path (an envelope.Decoder in auto mode with its default programs, as the
+// pipeline reads a source; then the matcher over the built-in pack for the
 // line's broker) and reports recall, false positives (as a share of the
 // normal lines) and the right-class rate per broker and version line,
 // with the misses grouped by kind. It fails only when a figure falls
 // below the floor recorded from the last measurement, so that it guards
 // the pack without blocking work on it.
 //
-// It does not know how envelopes (syslog, journald, docker compose
-// prefixes) are removed: until the pipeline removes them, lines are scored
-// as pasted, and a test-local strip only tells which misses an envelope
-// alone causes.
+// Beside that figure it scores each line with a test-local strip of the
+// envelope the set records (brokerlog.Split after a regular expression):
+// the gap between the two is what the envelope decoder does not yet
+// recognise, or gives to another program.
 package devset

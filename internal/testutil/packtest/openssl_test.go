@@ -34,6 +34,24 @@ var opensslForms = []struct {
 		"error:1408F10B:SSL routines:SSL3_GET_RECORD:wrong version number",
 		"error:140760FC:SSL routines:SSL23_GET_CLIENT_HELLO:unknown protocol"}, true},
 	{"mosquitto/tls-plain-client-on-tls-listener", "0A0000FC", nil, true},
+	{"mosquitto/tls-plain-client-on-tls-listener", "0A00009C", []string{
+		"error:1408F09C:SSL routines:ssl3_get_record:http request",
+		"error:1407609C:SSL routines:SSL23_GET_CLIENT_HELLO:http request"}, true},
+	{"mosquitto/tls-plain-client-on-tls-listener", "0A00009B", nil, true},
+	{"mosquitto/tls-unsupported-protocol", "0A00042E", []string{
+		"error:1409442E:SSL routines:SSL3_READ_BYTES:tlsv1 alert protocol version",
+		"error:1409442E:SSL routines:ssl3_read_bytes:tlsv1 alert protocol version"}, true},
+	{"mosquitto/tls-alert-certificate-unknown", "0A000416", []string{
+		"error:14094416:SSL routines:ssl3_read_bytes:sslv3 alert certificate unknown"}, true},
+	{"mosquitto/tls-alert-certificate-unknown", "0A000412", []string{
+		"error:14094412:SSL routines:ssl3_read_bytes:sslv3 alert bad certificate"}, true},
+	{"mosquitto/tls-handshake-failure", "0A0000C1", []string{
+		"error:1417A0C1:SSL routines:tls_post_process_client_hello:no shared cipher",
+		"error:1408A0C1:SSL routines:SSL3_GET_CLIENT_HELLO:no shared cipher"}, true},
+	{"mosquitto/tls-handshake-failure", "0A000410", []string{
+		"error:14094410:SSL routines:ssl3_read_bytes:sslv3 alert handshake failure"}, true},
+	{"mosquitto/tls-handshake-failure", "0A0000E5", []string{
+		"error:140940E5:SSL routines:SSL3_READ_BYTES:ssl handshake failure"}, true},
 	{"mosquitto/tls-unsupported-protocol", "0A000102", []string{
 		"error:14209102:SSL routines:tls_early_post_process_client_hello:unsupported protocol"}, true},
 	{"mosquitto/tls-alert-unknown-ca", "0A000418", []string{

@@ -1,12 +1,17 @@
 package packtest
 
 import (
+	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/mqttdiag/mqttdiag/internal/testutil/brokertest"
 )
@@ -104,6 +109,14 @@ var tlsProvokers = []provoker{
 			_ = c.Send(brokertest.Connect(brokertest.ConnectOpts{Level: 4, ClientID: "raw-plain-on-tls", CleanStart: true, KeepAlive: 60}))
 			waitClosed(c)
 			b.WaitCount(t, `wrong version number`, 2)
+			// A browser or health check speaking plain HTTP, and an HTTP
+			// proxy's CONNECT: OpenSSL names both (SSL_R_HTTP_REQUEST,
+			// SSL_R_HTTPS_PROXY_REQUEST).
+			for _, req := range []string{"GET / HTTP/1.1\r\nHost: broker\r\n\r\n", "CONNECT broker:8883 HTTP/1.1\r\n\r\n"} {
+				httpOnTLS(t, port, req)
+			}
+			b.Wait(t, `SSL routines::http request`)
+			b.Wait(t, `SSL routines::https proxy request`)
 			return b.out()
 		},
 	},
@@ -140,6 +153,59 @@ var tlsProvokers = []provoker{
 				t.Fatal("delayed TLS 1.2 handshake with a tlsv1.3 listener succeeded")
 			}
 			b.Wait(t, `OpenSSL Error\[0\]: .*unsupported protocol`)
+			return b.out()
+		},
+	},
+	{
+		id:     "mosquitto/tls-alert-certificate-unknown",
+		desc:   "clients that trust the CA but reject the broker's certificate: an explicit policy it lacks (OpenSSL), a host name it is not for (Go)",
+		fields: map[string]string{"reason": "sslv3 alert certificate unknown"},
+		also:   []string{"mosquitto/client-socket-error"},
+		run: func(t *testing.T) output {
+			b, port, c := tlsBroker(t, "certfile server.crt", "keyfile server.key")
+			// OpenSSL sends certificate_unknown for a verify error with no
+			// alert of its own (ssl_x509err2alert), such as a policy the
+			// chain does not carry.
+			openssl := brokertest.RequireTool(t, "openssl")
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, openssl, "s_client", "-connect", fmt.Sprintf("127.0.0.1:%d", port), "-CAfile", c.CA,
+				"-verify_return_error", "-policy", "1.2.3.4", "-explicit_policy")
+			cmd.Stdin = strings.NewReader("")
+			if out, err := cmd.CombinedOutput(); err == nil {
+				t.Errorf("openssl s_client with an explicit policy succeeded: %s", out)
+			}
+			// Either line: 'OpenSSL Error[0]: ...' or, when the alert comes
+			// inside accept, 'Client connection from ... failed: ....'.
+			b.Wait(t, `sslv3 alert certificate unknown\.?$`)
+			// Go sends bad_certificate for a name the certificate does not
+			// hold.
+			pool := x509.NewCertPool()
+			pem, err := os.ReadFile(c.CA)
+			if err != nil || !pool.AppendCertsFromPEM(pem) {
+				t.Fatalf("CA %s: %v", c.CA, err)
+			}
+			if conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 30 * time.Second}, "tcp", fmt.Sprintf("127.0.0.1:%d", port), &tls.Config{RootCAs: pool, ServerName: "wrong.example"}); err == nil {
+				conn.Close()
+				t.Fatal("handshake with a certificate for another name succeeded")
+			}
+			b.Wait(t, `sslv3 alert bad certificate`)
+			return b.out()
+		},
+	},
+	{
+		id:     "mosquitto/tls-handshake-failure",
+		desc:   "listener limited to one TLS 1.2 cipher (ciphers ECDHE-RSA-AES256-GCM-SHA384), client offering only another",
+		fields: map[string]string{"reason": "no shared cipher"},
+		also:   []string{"mosquitto/client-socket-error"},
+		run: func(t *testing.T) output {
+			b, port, _ := tlsBroker(t, "certfile server.crt", "keyfile server.key", "tls_version tlsv1.2", "ciphers ECDHE-RSA-AES256-GCM-SHA384")
+			other := &tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}, InsecureSkipVerify: true} //nolint:gosec // the handshake must fail on ciphers, not on trust
+			if conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 30 * time.Second}, "tcp", fmt.Sprintf("127.0.0.1:%d", port), other); err == nil {
+				conn.Close()
+				t.Fatal("handshake without a shared cipher succeeded")
+			}
+			b.Wait(t, `no shared cipher`)
 			return b.out()
 		},
 	},
@@ -207,4 +273,25 @@ var tlsProvokers = []provoker{
 			return all
 		},
 	},
+}
+
+// httpOnTLS writes req, plain, to the TLS listener and waits for the
+// broker to close the connection.
+func httpOnTLS(t *testing.T, port int, req string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	buf := make([]byte, 512)
+	for {
+		if _, err := c.Read(buf); err != nil {
+			return
+		}
+	}
 }
