@@ -11,10 +11,12 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # The Paho tests (internal/testutil/systemstest) drive paho-mqtt under
 # python3 and build a program on the Paho C library; TEST_FILES are what
 # those packages install where no command shows them. rsyslog and systemd
-# are the real producers of the syslog and journal envelopes.
-TEST_PKGS := mosquitto mosquitto-clients prometheus-alertmanager chromium gcc libc6-dev openssl python3-paho-mqtt libpaho-mqtt-dev rsyslog systemd
+# are the real producers of the syslog and journal envelopes;
+# systemd-journal-remote writes the journal directories that journald:
+# inputs read (internal/testutil/journaltest).
+TEST_PKGS := mosquitto mosquitto-clients prometheus-alertmanager chromium gcc libc6-dev openssl python3-paho-mqtt libpaho-mqtt-dev rsyslog systemd systemd-journal-remote
 TEST_CMDS := mosquitto mosquitto_pub mosquitto_sub prometheus-alertmanager chromium gcc openssl python3 rsyslogd journalctl
-TEST_FILES := /usr/lib/python3/dist-packages/paho/mqtt/client.py /usr/include/MQTTClient.h
+TEST_FILES := /usr/lib/python3/dist-packages/paho/mqtt/client.py /usr/include/MQTTClient.h /lib/systemd/systemd-journal-remote
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all build run test test-deps bench bench-deps bench-scan bench-sidecar lint fuzz sample-log fault-log paho-log envelope-captures docker clean
