@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -205,7 +206,7 @@ func (o *options) journalError(in journalInput, err error, stderr string) error 
 	stderr = strings.TrimSpace(stderr)
 	var ee *exec.Error
 	switch {
-	case errors.As(err, &ee) || errors.Is(err, exec.ErrNotFound):
+	case errors.As(err, &ee) || errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("input %s: cannot run %s: install it (Debian: apt-get install systemd) or set PATH so that mqttdiag finds it; the journal cannot be read without it: %w", in.spec, o.journalProgram(), err)
 	case deniedJournal(stderr):
 		where := "the system journal"

@@ -53,7 +53,8 @@ func TestRunJournaldDiagnosesMosquittoStderr(t *testing.T) {
 	)
 	j.Write(t, es...)
 
-	p := startMqttdiag(t, nil, "run", "--from-beginning", "--journal-dir", j.Dir, "journald:mosquitto.service")
+	// --envelope none (for other inputs) does not apply to journald: ones.
+	p := startMqttdiag(t, nil, "run", "--from-beginning", "--envelope", "none", "--journal-dir", j.Dir, "journald:mosquitto.service")
 	d, _ := p.waitDiag(t, 60*time.Second, func(d *sink.Diagnosis) bool {
 		return d.SignatureID == "mosquitto/config-unknown-variable" && d.Fields["option"] == "bogus_journal_option"
 	})

@@ -60,6 +60,8 @@ type Entry struct {
 	PID              int
 	// Time is __REALTIME_TIMESTAMP; zero: now.
 	Time time.Time
+	// Boot is _BOOT_ID (32 hex digits); empty: the journal's one boot.
+	Boot string
 }
 
 // Require returns the path of systemd-journal-remote and journalctl, or
@@ -109,7 +111,11 @@ func (j *Journal) Write(t testing.TB, entries ...Entry) {
 		j.mono += 1000
 		field(&b, "__REALTIME_TIMESTAMP", []byte(strconv.FormatInt(when.UnixMicro(), 10)))
 		field(&b, "__MONOTONIC_TIMESTAMP", []byte(strconv.FormatInt(j.mono, 10)))
-		field(&b, "_BOOT_ID", []byte(j.boot))
+		boot := j.boot
+		if e.Boot != "" {
+			boot = e.Boot
+		}
+		field(&b, "_BOOT_ID", []byte(boot))
 		field(&b, "_HOSTNAME", []byte("broker-host"))
 		field(&b, "_TRANSPORT", []byte("stdout"))
 		field(&b, "PRIORITY", []byte("6"))
