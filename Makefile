@@ -112,6 +112,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzMatch -fuzztime=30s ./matcher
 	$(GO) test -run='^$$' -fuzz=FuzzParseRates -fuzztime=30s ./matcher
 	$(GO) test -run='^$$' -fuzz=FuzzLoadState -fuzztime=30s ./tailer
+	$(GO) test -run='^$$' -fuzz=FuzzJournalEntry -fuzztime=30s ./tailer
+	$(GO) test -run='^$$' -fuzz=FuzzJournalCursor -fuzztime=30s ./tailer
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./internal/brokerconf
 	$(GO) test -run='^$$' -fuzz=FuzzConfigFile -fuzztime=30s ./internal/app
 	$(GO) test -run='^$$' -fuzz=FuzzPrintable -fuzztime=30s ./sink/report
