@@ -10,7 +10,7 @@ package tailer
 // (https://systemd.io/JOURNAL_EXPORT_FORMATS/#journal-json-format): an
 // object of fields whose values are strings, or arrays of byte values for
 // fields that are not valid UTF-8 text, and null for fields longer than
-// 4096 bytes (journalctl without --all). The line is passed on as it is:
+// 4096 bytes unless --all, which the reader gives. The line is passed on as it is:
 // the pipeline reads it with internal/envelope's Journal decoder, the one
 // reader of MESSAGE (string or bytes), __REALTIME_TIMESTAMP (the line's
 // time), _SYSTEMD_UNIT, SYSLOG_IDENTIFIER and _PID (the envelope's facts).
@@ -55,11 +55,13 @@ func journalCommand(f func(ctx context.Context, name string, args ...string) *ex
 
 // Bounds of the journal reader.
 const (
-	// journalLineBytes bounds one JSON entry: journalctl writes null for
-	// a field over 4096 bytes, so entries are a few KiB; a longer one is
-	// cut like any line, and its cursor then lost (the next one's
-	// supersedes it).
-	journalLineBytes = 256 << 10
+	// journalLineBytes bounds one JSON entry. journalctl runs with --all:
+	// without it a field over 4096 bytes is null, and a long broker line
+	// would be lost. journald cuts a stream's line at LineMax (48 KiB by
+	// default; journald.conf(5)), which JSON escaping can grow six-fold:
+	// an entry longer than 1 MiB is cut like any line, and its cursor
+	// lost (the next one's supersedes it).
+	journalLineBytes = 1 << 20
 	// maxCursorBytes bounds a cursor read from the state file; journalctl
 	// writes about 130 bytes ("s=…;i=…;b=…;m=…;t=…;x=…").
 	maxCursorBytes  = 512
@@ -163,14 +165,14 @@ func validCursor(c string) error {
 	return nil
 }
 
-// journalArgs are journalctl's arguments: JSON, one entry a line, no
-// pager. With follow, --merge: journalctl 252 limits --follow to the last
+// journalArgs are journalctl's arguments: JSON, one entry a line, every
+// field in full (--all), no pager. With follow, --merge: journalctl 252 limits --follow to the last
 // boot otherwise, and entries of an earlier boot after the cursor (the
 // broker's last words before a reboot) would be skipped. --no-tail: every
 // entry after the cursor, or every entry without one (with --follow,
 // journalctl shows only the last 10 otherwise).
 func (o *options) journalArgs(in journalInput, follow bool, after string) []string {
-	args := []string{"--output=json", "--no-pager"}
+	args := []string{"--output=json", "--all", "--no-pager"}
 	if o.journalDir != "" {
 		args = append(args, "--directory="+o.journalDir)
 	}

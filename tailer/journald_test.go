@@ -229,7 +229,7 @@ func TestJournalArgs(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := strings.Join(o.journalArgs(in, true, "s=1;i=2"), " ")
-	want := "--output=json --no-pager --directory=/j --unit=mosquitto.service --follow --merge --after-cursor=s=1;i=2 --no-tail"
+	want := "--output=json --all --no-pager --directory=/j --unit=mosquitto.service --follow --merge --after-cursor=s=1;i=2 --no-tail"
 	if got != want {
 		t.Errorf("args %q, want %q", got, want)
 	}

@@ -50,6 +50,8 @@ func TestRunJournaldDiagnosesMosquittoStderr(t *testing.T) {
 	es = append(es,
 		journaltest.Entry{Message: []byte("Error: Unknown configuration variable \"caf\xe9\"."), Unit: "mosquitto.service", Identifier: "mosquitto", PID: 4243, Time: at.Add(time.Second)},
 		journaltest.Entry{Message: []byte("Error: Unknown configuration variable \"other_unit\"."), Unit: "nginx.service", Identifier: "mosquitto", PID: 99, Time: at.Add(time.Second)},
+		// Over 4096 bytes: journalctl writes MESSAGE as null unless --all.
+		journaltest.Entry{Message: []byte("Error: Unknown configuration variable \"" + strings.Repeat("x", 5000) + "\"."), Unit: "mosquitto.service", Identifier: "mosquitto", PID: 4244, Time: at.Add(2 * time.Second)},
 	)
 	j.Write(t, es...)
 
@@ -77,6 +79,12 @@ func TestRunJournaldDiagnosesMosquittoStderr(t *testing.T) {
 	}
 	if d2.ID == d.ID {
 		t.Errorf("two entries share the diagnosis id %s", d.ID)
+	}
+	d3, _ := p.waitDiag(t, 60*time.Second, func(d *sink.Diagnosis) bool {
+		return d.SignatureID == "mosquitto/config-unknown-variable" && d.Envelope != nil && d.Envelope.PID == "4244"
+	})
+	if len(d3.Fields["option"]) != 5000 {
+		t.Errorf("a 5000-byte option came out as %d bytes", len(d3.Fields["option"]))
 	}
 	if err := p.stop(t); err != nil {
 		t.Fatalf("exit after SIGTERM: %v", err)
