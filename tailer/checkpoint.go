@@ -262,6 +262,7 @@ type track struct {
 	// input, cursor the journal cursor of the acknowledged position.
 	journal bool
 	cursor  string
+	started bool // a journal track's start is known: it may be written
 }
 
 // span is one emitted batch: the position after its last line.
@@ -300,8 +301,11 @@ func (c *checkpoints) newTrack(e stateEntry) *track {
 
 // newJournalTrack starts tracking the journald input spec, acknowledged
 // up to from.
-func (c *checkpoints) newJournalTrack(spec string, from journalState) *track {
-	t := &track{cp: c, journal: true, entry: stateEntry{Path: spec, Line: from.line}, cursor: from.cursor}
+// Until started (the cursor it starts after is known, or it starts at
+// the beginning), it is not written: a restart then starts it as a first
+// run does.
+func (c *checkpoints) newJournalTrack(spec string, from journalState, started bool) *track {
+	t := &track{cp: c, journal: true, entry: stateEntry{Path: spec, Line: from.line}, cursor: from.cursor, started: started}
 	c.mu.Lock()
 	c.tracks = append(c.tracks, t)
 	c.dirty = true
@@ -314,7 +318,7 @@ func (c *checkpoints) newJournalTrack(spec string, from journalState) *track {
 func (t *track) setCursor(cursor string) {
 	t.cp.mu.Lock()
 	if len(t.spans) == 0 {
-		t.cursor = cursor
+		t.cursor, t.started = cursor, true
 		t.cp.dirty = true
 	}
 	t.cp.mu.Unlock()
@@ -428,6 +432,9 @@ func (c *checkpoints) snapshot() ([]byte, []written, bool, error) {
 		}
 		live = append(live, t)
 		if t.journal {
+			if !t.started {
+				continue
+			}
 			s.Journals = append(s.Journals, stateJournal{Input: t.entry.Path, Cursor: t.cursor, Line: t.entry.Line})
 			continue
 		}

@@ -254,11 +254,7 @@ type journalState struct {
 // readJournal reads one journald input: once to its end without Follow,
 // else until ctx ends, starting journalctl again (after a pause) whenever
 // it fails, its problem then reported by Problems.
-func (t *Tailer) readJournal(ctx context.Context, in journalInput, from journalState, out chan<- Batch) error {
-	var tr *track
-	if t.cp != nil {
-		tr = t.cp.newJournalTrack(in.spec, from)
-	}
+func (t *Tailer) readJournal(ctx context.Context, in journalInput, from journalState, tr *track, out chan<- Batch) error {
 	r := &journalReader{t: t, in: in, after: from.cursor, num: from.line, tr: tr, out: out,
 		ctr: t.counters(in.spec), all: t.o.fromBeginning || from.known || !t.o.follow}
 	if !t.o.follow {

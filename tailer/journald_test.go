@@ -168,24 +168,7 @@ func loadJournalStateOK(path string) string {
 func TestJournalUnreadable(t *testing.T) {
 	j := journaltest.New(t)
 	jentries(t, j, "", "secret", 0, 1)
-	if err := os.Chmod(filepath.Join(j.Dir, "remote.journal"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for d := j.Dir; d != "/"; d = filepath.Dir(d) {
-		if strings.HasPrefix(d, os.TempDir()) && d != os.TempDir() {
-			_ = os.Chmod(d, 0o755) // nobody may look in, not read the file
-		}
-	}
-	asNobody := journalCommand(func(ctx context.Context, name string, args ...string) *exec.Cmd {
-		c := exec.CommandContext(ctx, name, args...)
-		if os.Getuid() == 0 {
-			c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-		}
-		return c
-	})
-	if os.Getuid() != 0 {
-		_ = os.Chmod(filepath.Join(j.Dir, "remote.journal"), 0) // not even its owner
-	}
+	asNobody := unreadable(t, j)
 	out := make(chan Batch)
 	c := collect(out)
 	err := New([]string{"journald:mosquitto.service"}, JournalDir(j.Dir), asNobody).Run(context.Background(), out)
@@ -240,5 +223,66 @@ func TestJournalArgs(t *testing.T) {
 	}
 	if in, err := parseJournalInput("journald:"); err != nil || in.unit != "" {
 		t.Errorf("journald: = %+v, %v; want the whole journal", in, err)
+	}
+}
+
+// unreadable makes j's journal file readable by its owner only, and
+// returns the option that runs journalctl as nobody (as root), for whom it
+// is then unreadable; a test not run as root takes the owner's right too.
+func unreadable(t *testing.T, j *journaltest.Journal) Option {
+	t.Helper()
+	if err := os.Chmod(filepath.Join(j.Dir, "remote.journal"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for d := j.Dir; d != "/"; d = filepath.Dir(d) {
+		if strings.HasPrefix(d, os.TempDir()) && d != os.TempDir() {
+			_ = os.Chmod(d, 0o755) // nobody may look in, not read the file
+		}
+	}
+	if os.Getuid() != 0 {
+		_ = os.Chmod(filepath.Join(j.Dir, "remote.journal"), 0) // not even its owner
+	}
+	return journalCommand(func(ctx context.Context, name string, args ...string) *exec.Cmd {
+		c := exec.CommandContext(ctx, name, args...)
+		if os.Getuid() == 0 {
+			c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		}
+		return c
+	})
+}
+
+// A journal whose end could not be found at the first start (journalctl
+// could not read it) is not written to the state file: an entry without a
+// cursor would say "every entry is new", and the restart would read the
+// whole journal's history. The restart starts at the end instead.
+func TestJournalStartUnknownNotSaved(t *testing.T) {
+	j := journaltest.New(t)
+	state := filepath.Join(t.TempDir(), "state.json")
+	jentries(t, j, "", "old", 0, 2)
+	s := start(t, []string{"journald:mosquitto.service"}, JournalDir(j.Dir), StateFile(state), FlushInterval(10*time.Millisecond), unreadable(t, j))
+	deadline := time.Now().Add(30 * time.Second)
+	for len(s.tl.Problems()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no problem reported within 30s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.stop(t)
+	if st, err := loadState(state); err != nil || st == nil || len(st.Journals) != 0 {
+		t.Fatalf("state %+v, %v: want no journal entry while its start is unknown", st, err)
+	}
+	if err := os.Chmod(filepath.Join(j.Dir, "remote.journal"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s2 := start(t, []string{"journald:mosquitto.service"}, JournalDir(j.Dir), StateFile(state))
+	for loadJournalStateOK(state) == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("no cursor saved within 30s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	jentries(t, j, "", "new", 0, 1)
+	if got := message(t, s2.c.wait(t, 1)[0]); got != "new 0" {
+		t.Fatalf("first line after the restart %q, want the entry written after it (not the history)", got)
 	}
 }

@@ -21,7 +21,6 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"slices"
 	"sync"
 	"time"
 
@@ -204,7 +203,23 @@ func (t *Tailer) Run(ctx context.Context, out chan<- Batch) error {
 		t.mu.Lock()
 		t.cp = cp
 		t.mu.Unlock()
-		go cp.run()
+	}
+	// Journal tracks exist before the first save: a state file written
+	// without one would not say where the journal starts.
+	froms := make([]journalState, len(journals))
+	tracks := make([]*track, len(journals))
+	for i, j := range journals {
+		if saved, ok := prev.journal(j.spec); ok {
+			// No cursor: the journal had no entry when it was
+			// followed; every entry there now came since.
+			froms[i] = journalState{cursor: saved.Cursor, line: saved.Line, known: true}
+		}
+		if t.cp != nil {
+			tracks[i] = t.cp.newJournalTrack(j.spec, froms[i], froms[i].known || t.o.fromBeginning)
+		}
+	}
+	if t.cp != nil {
+		go t.cp.run()
 	}
 
 	var wg sync.WaitGroup
@@ -218,18 +233,10 @@ func (t *Tailer) Run(ctx context.Context, out chan<- Batch) error {
 	}
 	journalErrs := make([]error, len(journals))
 	for i, j := range journals {
-		var from journalState
-		if saved, ok := prev.journal(j.spec); ok {
-			// No cursor: the journal had no entry when it was
-			// followed; every entry there now came since.
-			from = journalState{cursor: saved.Cursor, line: saved.Line, known: true}
-		} else if prev != nil && slices.Contains(prev.Inputs, j.spec) {
-			from.known = true // followed before, no entry saved
-		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			journalErrs[i] = t.readJournal(ctx, j, from, out)
+			journalErrs[i] = t.readJournal(ctx, j, froms[i], tracks[i], out)
 		}()
 	}
 	var filesErr error
