@@ -25,7 +25,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -369,11 +371,16 @@ func (r *journalReader) run(ctx context.Context) error {
 		o.log.Error().Err(err).Str("input", r.in.spec).Msg("the journal is read in part only")
 	}}
 	cmd.Stderr = sw
+	partial := o.unreadableJournal(r.in)
+	if partial != nil {
+		r.t.journalProblem(r.in.spec, partial)
+		o.log.Error().Err(partial).Str("input", r.in.spec).Msg("the journal is read in part only")
+	}
 	if err := cmd.Start(); err != nil {
 		return o.journalError(r.in, err, "")
 	}
 	healthy := time.AfterFunc(journalHealthy, func() {
-		if !sw.wasDenied() {
+		if !sw.wasDenied() && partial == nil {
 			r.t.journalProblem(r.in.spec, nil)
 		}
 	})
@@ -394,6 +401,37 @@ func (r *journalReader) run(ctx context.Context) error {
 	}
 	if !o.follow && sw.wasDenied() {
 		return o.journalError(r.in, errors.New("journalctl read only part of the journal"), sw.String())
+	}
+	if !o.follow && partial != nil {
+		return partial
+	}
+	return nil
+}
+
+// unreadableJournal reports a journal file this process may not read:
+// journalctl 252 skips such a file without a word and exits 0 when others
+// can be read (with --directory; for the system journal it prints only a
+// hint), so that a journal read in part would look whole. journalctl runs
+// as this process's user, so what it may not open, journalctl may not.
+func (o *options) unreadableJournal(in journalInput) error {
+	dirs := []string{"/var/log/journal", "/run/log/journal"}
+	if o.journalDir != "" {
+		dirs = []string{o.journalDir}
+	}
+	for _, d := range dirs {
+		for _, pat := range []string{"*.journal", "*.journal~", "*/*.journal", "*/*.journal~"} {
+			ms, _ := filepath.Glob(filepath.Join(d, pat))
+			for _, m := range ms {
+				f, err := os.Open(m)
+				if err == nil {
+					f.Close()
+					continue
+				}
+				if errors.Is(err, fs.ErrPermission) {
+					return o.journalError(in, err, "insufficient permissions: journalctl skips "+m+" without a word")
+				}
+			}
+		}
 	}
 	return nil
 }

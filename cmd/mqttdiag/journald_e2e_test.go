@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -231,5 +233,71 @@ func TestRunJournaldWithoutJournalctl(t *testing.T) {
 	}
 	if err := p.stop(t); err != nil {
 		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+}
+
+// A journal read in part must not look whole: journalctl 252 skips a
+// journal file it may not open without a word and exits 0. scan, run by a
+// user who may read one file of the directory but not the other (nobody,
+// when the test runs as root), diagnoses what it can read, says which
+// file it could not and what to do (the systemd-journal group), and exits
+// non-zero.
+func TestScanJournaldPartlyUnreadable(t *testing.T) {
+	j := journaltest.New(t)
+	lines := journaltest.Lines(mosquittoStderr(t))
+	var es []journaltest.Entry
+	for _, l := range lines {
+		es = append(es, journaltest.Entry{Message: l, Unit: "mosquitto.service", Identifier: "mosquitto", PID: 11})
+	}
+	j.Write(t, es...)
+	hidden := filepath.Join(j.Dir, "archived.journal")
+	if err := os.Rename(filepath.Join(j.Dir, "remote.journal"), hidden); err != nil {
+		t.Fatal(err)
+	}
+	j.Write(t, es...) // a new file, readable by all
+	mode := os.FileMode(0o600)
+	if os.Getuid() != 0 {
+		mode = 0 // not even its owner
+	}
+	must(t, os.Chmod(hidden, mode))
+	must(t, os.Chmod(filepath.Join(j.Dir, "remote.journal"), 0o644))
+	for d := j.Dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		must(t, os.Chmod(d, 0o755))
+	}
+	bin := os.Args[0]
+	if os.Getuid() == 0 {
+		// nobody runs a copy of the test binary (its build directory is
+		// root's alone).
+		dir := t.TempDir()
+		must(t, os.Chmod(dir, 0o755))
+		bin = filepath.Join(dir, "mqttdiag.test")
+		data, err := os.ReadFile(os.Args[0])
+		must(t, err)
+		must(t, os.WriteFile(bin, data, 0o755))
+	}
+	cmd := exec.Command(bin, "scan", "--format", "json", "--journal-dir", j.Dir, "journald:mosquitto.service")
+	cmd.Env = append(os.Environ(), "MQTTDIAG_BE_MAIN=1")
+	cmd.Dir = filepath.Dir(bin)
+	if os.Getuid() == 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	}
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err == nil {
+		t.Fatalf("scan of a journal read in part exited 0; stderr:\n%s", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), hidden) || !strings.Contains(stderr.String(), "systemd-journal") {
+		t.Errorf("stderr does not name the unread file and the group:\n%s", stderr.String())
+	}
+	if !strings.Contains(stdout.String(), `"mosquitto/config-unknown-variable"`) {
+		t.Errorf("what could be read was not diagnosed; stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }
