@@ -324,13 +324,6 @@ func (t *track) setCursor(cursor string) {
 	t.cp.mu.Unlock()
 }
 
-// journalAcked returns a journal track's acknowledged cursor and line (tests).
-func (t *track) journalAcked() (string, int64) {
-	t.cp.mu.Lock()
-	defer t.cp.mu.Unlock()
-	return t.cursor, t.entry.Line
-}
-
 // fix sets the id of the track's stream, and what its content is known by.
 func (t *track) fix(stream string, c content) {
 	t.update(func(e *stateEntry) {
