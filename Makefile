@@ -11,10 +11,12 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # The Paho tests (internal/testutil/systemstest) drive paho-mqtt under
 # python3 and build a program on the Paho C library; TEST_FILES are what
 # those packages install where no command shows them. rsyslog and systemd
-# are the real producers of the syslog and journal envelopes.
-TEST_PKGS := mosquitto mosquitto-clients prometheus-alertmanager chromium gcc libc6-dev openssl python3-paho-mqtt libpaho-mqtt-dev rsyslog systemd
+# are the real producers of the syslog and journal envelopes;
+# systemd-journal-remote writes the journal directories that journald:
+# inputs read (internal/testutil/journaltest).
+TEST_PKGS := mosquitto mosquitto-clients prometheus-alertmanager chromium gcc libc6-dev openssl python3-paho-mqtt libpaho-mqtt-dev rsyslog systemd systemd-journal-remote
 TEST_CMDS := mosquitto mosquitto_pub mosquitto_sub prometheus-alertmanager chromium gcc openssl python3 rsyslogd journalctl
-TEST_FILES := /usr/lib/python3/dist-packages/paho/mqtt/client.py /usr/include/MQTTClient.h
+TEST_FILES := /usr/lib/python3/dist-packages/paho/mqtt/client.py /usr/include/MQTTClient.h /lib/systemd/systemd-journal-remote
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all build docs run test test-deps bench bench-deps bench-scan bench-sidecar lint fuzz sample-log fault-log paho-log envelope-captures docker clean
@@ -114,6 +116,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzMatch -fuzztime=30s ./matcher
 	$(GO) test -run='^$$' -fuzz=FuzzParseRates -fuzztime=30s ./matcher
 	$(GO) test -run='^$$' -fuzz=FuzzLoadState -fuzztime=30s ./tailer
+	$(GO) test -run='^$$' -fuzz=FuzzJournalEntry -fuzztime=30s ./tailer
+	$(GO) test -run='^$$' -fuzz=FuzzJournalCursor -fuzztime=30s ./tailer
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./internal/brokerconf
 	$(GO) test -run='^$$' -fuzz=FuzzConfigFile -fuzztime=30s ./internal/app
 	$(GO) test -run='^$$' -fuzz=FuzzPrintable -fuzztime=30s ./sink/report

@@ -119,7 +119,9 @@ func (a *Alertmanager) generatorURL(d *Diagnosis) string {
 		u.RawQuery = q.Encode()
 		return u.String()
 	}
-	if d.Source.File == "" || d.Source.File == "-" {
+	// Standard input and the journal (tailer's "journald:UNIT" inputs)
+	// have no file to point at.
+	if d.Source.File == "" || d.Source.File == "-" || strings.HasPrefix(d.Source.File, "journald:") {
 		return ""
 	}
 	p, err := filepath.Abs(d.Source.File)

@@ -390,3 +390,15 @@ func BenchmarkActiveAlertMemory(b *testing.B) {
 }
 
 func ptr(f float64) *float64 { return &f }
+
+// A journal entry has no file: no file:// generatorURL that would name
+// a file "journald:mosquitto.service" in the working directory.
+func TestGeneratorURLJournal(t *testing.T) {
+	a := &Alertmanager{}
+	if u := a.generatorURL(&Diagnosis{Source: Source{File: "journald:mosquitto.service", LineNumber: 3}}); u != "" {
+		t.Errorf("generatorURL of a journal entry %q, want none", u)
+	}
+	if u := a.generatorURL(&Diagnosis{Source: Source{File: "/var/log/m.log", LineNumber: 3}}); u != "file:///var/log/m.log#L3" {
+		t.Errorf("generatorURL of a file line %q", u)
+	}
+}

@@ -31,6 +31,33 @@ type stateFile struct {
 	// found later that holds one of them (its copy, or the file itself)
 	// is read on from where it ended, under its stream, never again.
 	Ended []stateEntry `json:"ended,omitempty"`
+	// Journals are the checkpoints of journald inputs.
+	Journals []stateJournal `json:"journals,omitempty"`
+}
+
+// stateJournal is the checkpoint of one journald input.
+type stateJournal struct {
+	// Input is the input's argument, "journald:UNIT".
+	Input string `json:"input"`
+	// Cursor is the journal cursor of the last entry acknowledged (or,
+	// before any was, of the entry the input started after); empty when
+	// there was none: the input then starts at the beginning.
+	Cursor string `json:"cursor,omitempty"`
+	// Line is the number of entries read before the cursor's.
+	Line int64 `json:"line"`
+}
+
+// journal returns the checkpoint of the journald input spec.
+func (s *stateFile) journal(spec string) (stateJournal, bool) {
+	if s == nil {
+		return stateJournal{}, false
+	}
+	for _, j := range s.Journals {
+		if j.Input == spec {
+			return j, true
+		}
+	}
+	return stateJournal{}, false
 }
 
 // stateEntry is the checkpoint of one content stream.
@@ -139,6 +166,16 @@ func parseState(path string, data []byte) (*stateFile, error) {
 			return nil, bad(fmt.Errorf("ended[%d]: %w", i, err))
 		}
 	}
+	for i, j := range s.Journals {
+		if !IsJournal(j.Input) || j.Line < 0 {
+			return nil, bad(fmt.Errorf("journals[%d]: input %q is not journald:UNIT, or line is negative", i, j.Input))
+		}
+		if j.Cursor != "" {
+			if _, err := parseCursor(j.Cursor); err != nil {
+				return nil, bad(fmt.Errorf("journals[%d]: %w", i, err))
+			}
+		}
+	}
 	return &s, nil
 }
 
@@ -221,11 +258,17 @@ type track struct {
 	spans   []*span
 	retired bool   // no more batches will be emitted
 	written string // the stream id as last written to the state file
+	// journal marks the track of a journald input: entry.Path is the
+	// input, cursor the journal cursor of the acknowledged position.
+	journal bool
+	cursor  string
+	started bool // a journal track's start is known: it may be written
 }
 
 // span is one emitted batch: the position after its last line.
 type span struct {
 	end, line int64
+	cursor    string // a journal batch's last cursor
 	done      bool
 }
 
@@ -256,6 +299,31 @@ func (c *checkpoints) newTrack(e stateEntry) *track {
 	return t
 }
 
+// newJournalTrack starts tracking the journald input spec, acknowledged
+// up to from.
+// Until started (the cursor it starts after is known, or it starts at
+// the beginning), it is not written: a restart then starts it as a first
+// run does.
+func (c *checkpoints) newJournalTrack(spec string, from journalState, started bool) *track {
+	t := &track{cp: c, journal: true, entry: stateEntry{Path: spec, Line: from.line}, cursor: from.cursor, started: started}
+	c.mu.Lock()
+	c.tracks = append(c.tracks, t)
+	c.dirty = true
+	c.mu.Unlock()
+	return t
+}
+
+// setCursor sets a journal track's position when nothing was emitted
+// yet: the entry it starts after.
+func (t *track) setCursor(cursor string) {
+	t.cp.mu.Lock()
+	if len(t.spans) == 0 {
+		t.cursor, t.started = cursor, true
+		t.cp.dirty = true
+	}
+	t.cp.mu.Unlock()
+}
+
 // fix sets the id of the track's stream, and what its content is known by.
 func (t *track) fix(stream string, c content) {
 	t.update(func(e *stateEntry) {
@@ -282,8 +350,11 @@ func (t *track) update(f func(e *stateEntry)) {
 
 // emitted records a batch that ends at end, after line number line, and
 // returns its acknowledgement function.
-func (t *track) emitted(end, line int64) func() {
-	s := &span{end: end, line: line}
+func (t *track) emitted(end, line int64) func() { return t.emittedAt(end, line, "") }
+
+// emittedAt is emitted for a batch that ends at a journal cursor.
+func (t *track) emittedAt(end, line int64, cursor string) func() {
+	s := &span{end: end, line: line, cursor: cursor}
 	t.cp.mu.Lock()
 	t.spans = append(t.spans, s)
 	t.cp.mu.Unlock()
@@ -304,6 +375,9 @@ func (t *track) ack(s *span) {
 	n := 0
 	for n < len(t.spans) && t.spans[n].done {
 		t.entry.Offset, t.entry.Line = t.spans[n].end, t.spans[n].line
+		if t.spans[n].cursor != "" {
+			t.cursor = t.spans[n].cursor
+		}
 		n++
 	}
 	if n > 0 {
@@ -350,6 +424,13 @@ func (c *checkpoints) snapshot() ([]byte, []written, bool, error) {
 			continue
 		}
 		live = append(live, t)
+		if t.journal {
+			if !t.started {
+				continue
+			}
+			s.Journals = append(s.Journals, stateJournal{Input: t.entry.Path, Cursor: t.cursor, Line: t.entry.Line})
+			continue
+		}
 		s.Files = append(s.Files, t.entry)
 		ws = append(ws, written{t, t.entry.Stream})
 	}

@@ -359,6 +359,9 @@ func FuzzLoadState(f *testing.F) {
 		`{"version":1,"files":[{"path":"a","dev":1,"inode":2,"fingerprint":"00112233445566ff","fingerprint_bytes":20,"prefix":"00112233445566ff","prefix_bytes":4096,"tail":"8899aabbccddeeff","tail_at":9000,"offset":8000,"line":3,"generation":0}],` +
 			`"ended":[{"path":"a.1","dev":1,"inode":3,"fingerprint":"00112233445566ff","fingerprint_bytes":20,"stream":"1:2:0:0:00112233445566ff","offset":9,"line":1,"generation":0}]}`,
 		`{"version":1,"files":[],"ended":[{"path":"a","tail":"8899aabbccddeeff","offset":1,"line":1,"generation":0}]}`,
+		`{"version":1,"inputs":["journald:mosquitto.service"],"files":[],"journals":[{"input":"journald:mosquitto.service","cursor":"s=3a90278ca1024b6f9ead869e84697969;i=1;b=df30e9da1df146b6a0013cad2ee326b0;m=3e8;t=661df5c1136a8;x=edf6ed2cb2d02970","line":1}]}`,
+		`{"version":1,"files":[],"journals":[{"input":"/var/log/m.log","cursor":"s=a;i=1","line":1}]}`,
+		`{"version":1,"files":[],"journals":[{"input":"journald:","cursor":"s=a;i=1\n","line":-1}]}`,
 	} {
 		f.Add([]byte(seed))
 	}

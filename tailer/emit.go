@@ -24,6 +24,10 @@ type emitter struct {
 	tr     *track          // nil without checkpoints
 	ctr    *sourceCounters // nil in tests that build emitters by hand
 	pool   *linePool       // nil in tests that build emitters by hand
+	// cursor is the journal cursor of the last line added (journald
+	// inputs; "" for files), lastOff that line's offset.
+	cursor  string
+	lastOff int64
 }
 
 // linePool keeps the Lines slices of batches the consumer released
@@ -120,7 +124,7 @@ func (e *emitter) flush(ctx context.Context) bool {
 			}
 		}
 		last := e.batch[len(e.batch)-1]
-		b.Done = e.tr.emitted(last.End, last.Number)
+		b.Done = e.tr.emittedAt(last.End, last.Number, e.cursor)
 	}
 	select {
 	case e.out <- b:

@@ -50,7 +50,7 @@ func (t *Tailer) Stats() []FileStats {
 	}
 	t.statsMu.Unlock()
 	for i := range out {
-		if out[i].Path == Stdin {
+		if out[i].Path == Stdin || IsJournal(out[i].Path) {
 			continue
 		}
 		if fi, err := t.o.stat(out[i].Path); err == nil {
@@ -100,6 +100,7 @@ type statsState struct {
 	// problems noted since the last discovery pass ended (pending), and
 	// those of the last complete pass (current, what Problems returns).
 	pendingProblems, problems map[string]string
+	journalProblems           map[string]string // by journald input
 }
 
 // InputProblem is why an input path cannot be followed now.
@@ -132,14 +133,18 @@ func (t *Tailer) publishProblems() {
 
 // Problems returns the input paths the tailer cannot follow now, and why:
 // it cannot stat, open or read them (permission denied, a stale NFS
-// handle), or the path names something other than a regular file. It
+// handle), or the path names something other than a regular file; or,
+// for a journald input, journalctl cannot run or read the journal. It
 // retries them every second; a path leaves the list once a whole
 // discovery pass went without a problem with it.
 func (t *Tailer) Problems() []InputProblem {
 	t.statsMu.Lock()
 	defer t.statsMu.Unlock()
-	out := make([]InputProblem, 0, len(t.problems))
+	out := make([]InputProblem, 0, len(t.problems)+len(t.journalProblems))
 	for p, why := range t.problems {
+		out = append(out, InputProblem{Path: p, Problem: why})
+	}
+	for p, why := range t.journalProblems {
 		out = append(out, InputProblem{Path: p, Problem: why})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
@@ -170,4 +175,20 @@ func (t *Tailer) Waiting() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// journalProblem sets (err nil: clears) the problem of a journald input.
+// Unlike files' problems, which discovery passes publish, it holds until
+// journalctl runs again without one.
+func (t *Tailer) journalProblem(spec string, err error) {
+	t.statsMu.Lock()
+	defer t.statsMu.Unlock()
+	if err == nil {
+		delete(t.journalProblems, spec)
+		return
+	}
+	if t.journalProblems == nil {
+		t.journalProblems = map[string]string{}
+	}
+	t.journalProblems[spec] = err.Error()
 }

@@ -20,6 +20,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"sync"
 	"time"
 
@@ -65,11 +66,14 @@ type options struct {
 	rotateWait    time.Duration
 	flushEvery    time.Duration
 	wakeGap       time.Duration
+	journalDir    string
+	journalctl    string
 
 	// Seams for fault injection in tests.
 	stat       func(string) (fs.FileInfo, error)
 	open       func(string) (*os.File, error)
 	newWatcher func(zerolog.Logger) (*watcher, error)
+	journalCmd func(ctx context.Context, name string, args ...string) *exec.Cmd
 }
 
 // Option configures a Tailer.
@@ -133,8 +137,9 @@ func WakeGap(d time.Duration) Option { return func(o *options) { o.wakeGap = d }
 // batchLines bounds the lines per batch (tests).
 func batchLines(n int) Option { return func(o *options) { o.batchLines = n } }
 
-// New returns a Tailer for paths: files, globs, directories, or "-" for
-// standard input.
+// New returns a Tailer for paths: files, globs, directories, "-" for
+// standard input, or "journald:UNIT" ("journald:" for every unit) for the
+// systemd journal, read through journalctl (see JournalDir).
 func New(paths []string, opts ...Option) *Tailer {
 	o := options{
 		maxLineBytes: DefaultMaxLineBytes, batchLines: 256, batchBytes: 1 << 20,
@@ -165,9 +170,18 @@ func (t *Tailer) Run(ctx context.Context, out chan<- Batch) error {
 	}
 	var stdin bool
 	var ins []input
+	var journals []journalInput
 	for _, p := range t.paths {
 		if p == Stdin {
 			stdin = true
+			continue
+		}
+		if IsJournal(p) {
+			j, err := parseJournalInput(p)
+			if err != nil {
+				return err
+			}
+			journals = append(journals, j)
 			continue
 		}
 		in := parseInput(p, t.o.stat)
@@ -189,7 +203,23 @@ func (t *Tailer) Run(ctx context.Context, out chan<- Batch) error {
 		t.mu.Lock()
 		t.cp = cp
 		t.mu.Unlock()
-		go cp.run()
+	}
+	// Journal tracks exist before the first save: a state file written
+	// without one would not say where the journal starts.
+	froms := make([]journalState, len(journals))
+	tracks := make([]*track, len(journals))
+	for i, j := range journals {
+		if saved, ok := prev.journal(j.spec); ok {
+			// No cursor: the journal had no entry when it was
+			// followed; every entry there now came since.
+			froms[i] = journalState{cursor: saved.Cursor, line: saved.Line, known: true}
+		}
+		if t.cp != nil {
+			tracks[i] = t.cp.newJournalTrack(j.spec, froms[i], froms[i].known || t.o.fromBeginning)
+		}
+	}
+	if t.cp != nil {
+		go t.cp.run()
 	}
 
 	var wg sync.WaitGroup
@@ -201,6 +231,14 @@ func (t *Tailer) Run(ctx context.Context, out chan<- Batch) error {
 			stdinErr = t.readStream(ctx, Stdin, "stdin:"+processNonce(), t.o.stdin, out)
 		}()
 	}
+	journalErrs := make([]error, len(journals))
+	for i, j := range journals {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			journalErrs[i] = t.readJournal(ctx, j, froms[i], tracks[i], out)
+		}()
+	}
 	var filesErr error
 	if len(ins) > 0 {
 		s := newFileSet(t, ins, out, prev)
@@ -210,7 +248,7 @@ func (t *Tailer) Run(ctx context.Context, out chan<- Batch) error {
 	if ctx.Err() != nil {
 		return nil
 	}
-	return errors.Join(stdinErr, filesErr)
+	return errors.Join(append([]error{stdinErr, filesErr}, journalErrs...)...)
 }
 
 // Close writes the final checkpoints, once every batch sent by Run has been

@@ -32,6 +32,7 @@ func registerInput(c *cobra.Command, in *app.Input) {
 	f.Int64Var(&in.CacheBytes, "cache-bytes", matcher.DefaultCacheBytes, "bytes of messages and captures the matcher's result cache may hold")
 	f.StringVar(&in.Envelope, "envelope", "auto", "what wraps the broker's lines: auto (recognise each line's), none, syslog, rfc5424, journal, docker, cri, compose or kubectl; other programs' lines are skipped, unreadable ones counted")
 	f.StringVar(&in.Timezone, "timezone", "Local", "zone of times that carry none (the broker's log_timestamp_format, syslog's): an IANA name such as Europe/Berlin, or Local for this host's zone ($TZ), the broker's when it runs here")
+	f.StringVar(&in.JournalDir, "journal-dir", "", "journald: inputs read the journal files in this directory (journalctl --directory), e.g. a mounted /var/log/journal (default: the system journal)")
 	f.StringVar(&in.Broker, "broker", "", "the logs' system, mosquitto, emqx, hivemq, vernemq, awsiot or paho: apply only its signatures from the first line (default: from the startup banner or the lines' shape)")
 }
 

@@ -185,7 +185,7 @@ to see what a pack misses on your own logs before writing a signature.`,
 			}
 			// Every unexplained line counts here: no rate limit.
 			p := pipeline.New(m, []sink.Notifier{col}, append(inOpts, pipeline.Logger(log), pipeline.Unknown(true, 0))...)
-			st, err := app.RunPipeline(c.Context(), tailer.New(args, tailer.MaxLineBytes(in.MaxLineBytes), tailer.Logger(log), tailer.StdinReader(c.InOrStdin())), p)
+			st, err := app.RunPipeline(c.Context(), tailer.New(args, tailer.MaxLineBytes(in.MaxLineBytes), tailer.Logger(log), tailer.StdinReader(c.InOrStdin()), tailer.JournalDir(in.JournalDir)), p)
 			if err != nil {
 				return err
 			}

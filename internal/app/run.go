@@ -43,7 +43,7 @@ func Run(ctx context.Context, s Settings, paths []string, env Env, hangups <-cha
 	f := s.Follow
 	opts := []tailer.Option{tailer.Follow(true), tailer.FromBeginning(f.FromBeginning),
 		tailer.MaxLineBytes(s.Input.MaxLineBytes), tailer.Logger(log), tailer.StdinReader(env.Stdin),
-		tailer.StateFile(f.State), tailer.Exclude(f.Exclude...)}
+		tailer.StateFile(f.State), tailer.Exclude(f.Exclude...), tailer.JournalDir(s.Input.JournalDir)}
 	if f.Poll > 0 {
 		opts = append(opts, tailer.Poll(f.Poll))
 	} else {

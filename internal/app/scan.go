@@ -73,7 +73,7 @@ func Scan(ctx context.Context, s Settings, paths []string, env Env) error {
 		}
 	}
 	st, err := RunPipeline(ctx,
-		tailer.New(paths, tailer.MaxLineBytes(s.Input.MaxLineBytes), tailer.Logger(log), tailer.StdinReader(env.Stdin)), p)
+		tailer.New(paths, tailer.MaxLineBytes(s.Input.MaxLineBytes), tailer.Logger(log), tailer.StdinReader(env.Stdin), tailer.JournalDir(s.Input.JournalDir)), p)
 	stopBar()
 	var ab *pipeline.AbandonedError
 	if err != nil && !errors.As(err, &ab) {

@@ -59,6 +59,9 @@ type Input struct {
 	// log_timestamp_format, syslog's), or "Local": the host's zone, which
 	// is the broker's when it runs on the same host.
 	Timezone string
+	// JournalDir is the journal directory journald: inputs read
+	// (journalctl --directory); empty: the system journal.
+	JournalDir string
 }
 
 // Diag settings shape diagnoses.

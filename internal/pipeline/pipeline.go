@@ -354,8 +354,12 @@ func (p *Pipeline) CurrentPack() *Pack { return p.pack.Load() }
 func (p *Pipeline) source(name string) *sourceState {
 	s := p.sources[name]
 	if s == nil {
+		f := p.o.envelope
+		if tailer.IsJournal(name) {
+			f = envelope.Journal // journalctl --output=json, whatever --envelope says
+		}
 		s = &sourceState{broker: p.o.broker, levels: levels{lowest: -1},
-			env: envelope.NewDecoder(envelope.Envelope(p.o.envelope), envelope.Location(p.o.loc), envelope.MaxLineBytes(p.o.maxLine))}
+			env: envelope.NewDecoder(envelope.Envelope(f), envelope.Location(p.o.loc), envelope.MaxLineBytes(p.o.maxLine))}
 		p.sources[name] = s
 	}
 	return s

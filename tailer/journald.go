@@ -1,0 +1,572 @@
+package tailer
+
+// The journald input: "journald:UNIT" follows one systemd unit's entries,
+// "journald:" the whole journal, by running the real journalctl with
+// --output=json (as Vector's journald source does): no cgo, and no copy of
+// the journal file format, whose readers systemd keeps compatible only
+// through sd-journal and journalctl.
+//
+// Each output line is one entry in the journal JSON format
+// (https://systemd.io/JOURNAL_EXPORT_FORMATS/#journal-json-format): an
+// object of fields whose values are strings, or arrays of byte values for
+// fields that are not valid UTF-8 text, and null for fields longer than
+// 4096 bytes unless --all, which the reader gives. The line is passed on as it is:
+// the pipeline reads it with internal/envelope's Journal decoder, the one
+// reader of MESSAGE (string or bytes), __REALTIME_TIMESTAMP (the line's
+// time), _SYSTEMD_UNIT, SYSLOG_IDENTIFIER and _PID (the envelope's facts).
+// The tailer reads only the entry's __CURSOR: where to resume, and the
+// entry's identity.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// JournalPrefix starts an input that names the systemd journal:
+// "journald:UNIT" for one unit's entries, "journald:" for all of them.
+const JournalPrefix = "journald:"
+
+// IsJournal reports whether the input path names the journal.
+func IsJournal(path string) bool { return strings.HasPrefix(path, JournalPrefix) }
+
+// JournalDir reads the journal files in dir (journalctl --directory)
+// instead of the system journal: a journal directory mounted into a
+// container, or written by systemd-journal-remote.
+func JournalDir(dir string) Option { return func(o *options) { o.journalDir = dir } }
+
+// Journalctl is the journalctl program run for journald inputs (default
+// "journalctl", found in PATH).
+func Journalctl(path string) Option { return func(o *options) { o.journalctl = path } }
+
+// journalCommand replaces how journalctl is started (tests: another user).
+func journalCommand(f func(ctx context.Context, name string, args ...string) *exec.Cmd) Option {
+	return func(o *options) { o.journalCmd = f }
+}
+
+// Bounds of the journal reader.
+const (
+	// journalLineBytes bounds one JSON entry. journalctl runs with --all:
+	// without it a field over 4096 bytes is null, and a long broker line
+	// would be lost. journald cuts a stream's line at LineMax (48 KiB by
+	// default; journald.conf(5)), which JSON escaping can grow six-fold:
+	// an entry longer than 1 MiB is cut like any line, and its cursor
+	// lost (the next one's supersedes it).
+	journalLineBytes = 1 << 20
+	// maxCursorBytes bounds a cursor read from the state file; journalctl
+	// writes about 130 bytes ("s=…;i=…;b=…;m=…;t=…;x=…").
+	maxCursorBytes  = 512
+	journalRetryMin = time.Second
+	journalRetryMax = 30 * time.Second
+	// journalHealthy is how long a restarted journalctl must run before
+	// its problem is cleared.
+	journalHealthy = 2 * time.Second
+)
+
+// journalInput is one journald input.
+type journalInput struct {
+	spec string // the argument, "journald:UNIT"
+	unit string // empty: the whole journal
+}
+
+// parseJournalInput reads a journald input argument.
+func parseJournalInput(spec string) (journalInput, error) {
+	unit := strings.TrimPrefix(spec, JournalPrefix)
+	if strings.HasPrefix(unit, "-") || strings.ContainsFunc(unit, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return journalInput{}, fmt.Errorf("input %q: %q is not a systemd unit name (journald:UNIT, e.g. journald:mosquitto.service, or journald: for the whole journal)", spec, unit)
+	}
+	return journalInput{spec: spec, unit: unit}, nil
+}
+
+// journalEntry is what the tailer reads of a journal JSON entry.
+type journalEntry struct {
+	Cursor string `json:"__CURSOR"`
+}
+
+// parseJournalEntry reads the cursor of one journalctl --output=json line.
+// Field values other than strings (byte arrays, null) are skipped by the
+// decoder as they are not decoded into anything.
+func parseJournalEntry(line []byte) (journalEntry, cursor, error) {
+	var e journalEntry
+	if err := json.Unmarshal(line, &e); err != nil {
+		return e, cursor{}, fmt.Errorf("not a journal JSON entry: %w", err)
+	}
+	c, err := parseCursor(e.Cursor)
+	if err != nil {
+		return e, c, err
+	}
+	return e, c, nil
+}
+
+// cursor is what a journal cursor says of its entry's place: the id of
+// the sequence-number series (s=) and the entry's number in it (i=). They
+// are part of sd-journal's cursor format ("s=SEQNUM_ID;i=SEQNUM;b=BOOT_ID;
+// m=MONOTONIC;t=REALTIME;x=XOR_HASH", sd_journal_get_cursor in
+// src/libsystemd/sd-journal/sd-journal.c). journald numbers every entry it
+// writes in one series, across its journal files, so (s, i) names an
+// entry for good: it is the entry's stream and offset, from which
+// diagnosis ids are derived, the same after a restart.
+type cursor struct {
+	seqnumID string
+	seqnum   uint64
+}
+
+// parseCursor reads s= and i= of a cursor.
+func parseCursor(c string) (cursor, error) {
+	if c == "" {
+		return cursor{}, errors.New("the entry has no __CURSOR")
+	}
+	if err := validCursor(c); err != nil {
+		return cursor{}, err
+	}
+	var out cursor
+	var haveI bool
+	for _, kv := range strings.Split(c, ";") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "s":
+			out.seqnumID = v
+		case "i":
+			n, err := strconv.ParseUint(v, 16, 64)
+			if err != nil {
+				return cursor{}, fmt.Errorf("cursor %q: i= is not a hexadecimal sequence number", c)
+			}
+			out.seqnum, haveI = n, true
+		}
+	}
+	if out.seqnumID == "" || !haveI {
+		return cursor{}, fmt.Errorf("cursor %q has no s= or i= field", c)
+	}
+	return out, nil
+}
+
+// validCursor checks a cursor before it becomes journalctl's argument.
+func validCursor(c string) error {
+	if len(c) > maxCursorBytes {
+		return fmt.Errorf("cursor of %d bytes, more than %d", len(c), maxCursorBytes)
+	}
+	for i := 0; i < len(c); i++ {
+		if c[i] <= ' ' || c[i] >= 0x7f {
+			return fmt.Errorf("cursor %q holds a byte that is not printable ASCII", c)
+		}
+	}
+	return nil
+}
+
+// journalArgs are journalctl's arguments: JSON, one entry a line, every
+// field in full (--all), no pager. With follow, --merge: journalctl 252 limits --follow to the last
+// boot otherwise, and entries of an earlier boot after the cursor (the
+// broker's last words before a reboot) would be skipped. --no-tail: every
+// entry after the cursor, or every entry without one (with --follow,
+// journalctl shows only the last 10 otherwise).
+func (o *options) journalArgs(in journalInput, follow bool, after string) []string {
+	args := []string{"--output=json", "--all", "--no-pager"}
+	if o.journalDir != "" {
+		args = append(args, "--directory="+o.journalDir)
+	}
+	if in.unit != "" {
+		args = append(args, "--unit="+in.unit)
+	}
+	if follow {
+		args = append(args, "--follow", "--merge")
+	}
+	if after != "" {
+		args = append(args, "--after-cursor="+after)
+	}
+	return append(args, "--no-tail")
+}
+
+func (o *options) journalProgram() string {
+	if o.journalctl != "" {
+		return o.journalctl
+	}
+	return "journalctl"
+}
+
+func (o *options) command(ctx context.Context, args ...string) *exec.Cmd {
+	if o.journalCmd != nil {
+		return o.journalCmd(ctx, o.journalProgram(), args...)
+	}
+	return exec.CommandContext(ctx, o.journalProgram(), args...)
+}
+
+// journalError explains why journalctl could not run or read the
+// journal, and what to do about it.
+func (o *options) journalError(in journalInput, err error, stderr string) error {
+	stderr = strings.TrimSpace(stderr)
+	var ee *exec.Error
+	switch {
+	case errors.As(err, &ee) || errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("input %s: cannot run %s: install it (Debian: apt-get install systemd) or set PATH so that mqttdiag finds it; the journal cannot be read without it: %w", in.spec, o.journalProgram(), err)
+	case deniedJournal(stderr):
+		where := "the system journal"
+		if o.journalDir != "" {
+			where = "--journal-dir " + o.journalDir
+		}
+		return fmt.Errorf("input %s: journalctl may not read %s (%s): add the user mqttdiag runs as to the systemd-journal group (usermod -aG systemd-journal USER; in a unit, SupplementaryGroups=systemd-journal), or give it a journal directory it can read: %w", in.spec, where, oneLine(stderr), err)
+	case stderr != "":
+		return fmt.Errorf("input %s: journalctl failed: %s: %w", in.spec, oneLine(stderr), err)
+	}
+	return fmt.Errorf("input %s: journalctl failed: %w", in.spec, err)
+}
+
+// deniedJournal reports whether journalctl's stderr says it lacks the
+// right to read (journalctl 252: "No journal files were opened due to
+// insufficient permissions.", and the "Hint: You are currently not seeing
+// messages from other users and the system." it prints, then carries on
+// with the user's own journal only).
+func deniedJournal(stderr string) bool {
+	return strings.Contains(stderr, "insufficient permissions") ||
+		strings.Contains(stderr, "not seeing messages from other users") ||
+		strings.Contains(stderr, "ermission denied")
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
+}
+
+// journalState is where a journald input resumes: the cursor of the last
+// acknowledged entry, and the lines before it.
+type journalState struct {
+	cursor string
+	line   int64
+	// known: the state file had the input; without a cursor, every
+	// entry is new since.
+	known bool
+}
+
+// readJournal reads one journald input: once to its end without Follow,
+// else until ctx ends, starting journalctl again (after a pause) whenever
+// it fails, its problem then reported by Problems.
+func (t *Tailer) readJournal(ctx context.Context, in journalInput, from journalState, tr *track, out chan<- Batch) error {
+	r := &journalReader{t: t, in: in, after: from.cursor, num: from.line, tr: tr, out: out,
+		ctr: t.counters(in.spec), all: t.o.fromBeginning || from.known || !t.o.follow}
+	if !t.o.follow {
+		err := r.run(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	wait := journalRetryMin
+	for {
+		start := time.Now()
+		err := r.run(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err == nil {
+			err = fmt.Errorf("input %s: journalctl ended while following the journal", in.spec)
+		}
+		t.journalProblem(in.spec, err)
+		t.o.log.Error().Err(err).Str("input", in.spec).Dur("retry_in", wait).Msg("cannot read the journal; its faults are not diagnosed until journalctl runs")
+		if time.Since(start) > journalRetryMax {
+			wait = journalRetryMin
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.o.clock.After(wait):
+		}
+		wait = min(2*wait, journalRetryMax)
+	}
+}
+
+// journalReader runs journalctl for one input and emits its entries.
+type journalReader struct {
+	t     *Tailer
+	in    journalInput
+	after string // cursor of the last entry emitted
+	// all: without a cursor, read every entry; else start at the end.
+	all    bool
+	num    int64
+	seq    uint64
+	tr     *track
+	out    chan<- Batch
+	ctr    *sourceCounters
+	stream string
+}
+
+// tail returns the cursor of the input's last entry ("" when it has
+// none), so that following starts after it.
+func (r *journalReader) tail(ctx context.Context) (string, error) {
+	o := &r.t.o
+	args := []string{"--output=json", "--no-pager", "--lines=1"}
+	if o.journalDir != "" {
+		args = append(args, "--directory="+o.journalDir)
+	}
+	if r.in.unit != "" {
+		args = append(args, "--unit="+r.in.unit)
+	}
+	cmd := o.command(ctx, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &limitedBuffer{b: &stderr, max: 4096}
+	b, err := cmd.Output()
+	if err != nil || deniedJournal(stderr.String()) {
+		if err == nil {
+			err = errors.New("journalctl reads only part of the journal")
+		}
+		return "", o.journalError(r.in, err, stderr.String())
+	}
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return "", nil
+	}
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		b = b[i+1:]
+	}
+	e, _, err := parseJournalEntry(b)
+	if err != nil {
+		return "", fmt.Errorf("input %s: journalctl's last entry: %w", r.in.spec, err)
+	}
+	return e.Cursor, nil
+}
+
+// run runs journalctl once, emitting its entries, until it exits or ctx
+// ends. A nil error means journalctl exited with status 0.
+func (r *journalReader) run(ctx context.Context) error {
+	o := &r.t.o
+	if r.after == "" && !r.all {
+		// Start at the end, as files do, but at a cursor, saved: what
+		// is written from now on is read even if mqttdiag stops before
+		// it acknowledged an entry. An input without entries yet is
+		// read from its beginning: all of it is new.
+		c, err := r.tail(ctx)
+		if err != nil {
+			return err
+		}
+		r.after, r.all = c, true
+		if r.tr != nil {
+			r.tr.setCursor(c)
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cmd := o.command(ctx, o.journalArgs(r.in, o.follow, r.after)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return fmt.Errorf("input %s: %w", r.in.spec, err)
+	}
+	sw := &stderrWatch{denied: func(s string) {
+		err := o.journalError(r.in, errors.New("journalctl reads only part of the journal"), s)
+		r.t.journalProblem(r.in.spec, err)
+		o.log.Error().Err(err).Str("input", r.in.spec).Msg("the journal is read in part only")
+	}}
+	cmd.Stderr = sw
+	partial := o.unreadableJournal(r.in)
+	if partial != nil {
+		r.t.journalProblem(r.in.spec, partial)
+		o.log.Error().Err(partial).Str("input", r.in.spec).Msg("the journal is read in part only")
+	}
+	if err := cmd.Start(); err != nil {
+		return o.journalError(r.in, err, "")
+	}
+	healthy := time.AfterFunc(journalHealthy, func() {
+		if !sw.wasDenied() && partial == nil {
+			r.t.journalProblem(r.in.spec, nil)
+		}
+	})
+	defer healthy.Stop()
+	readErr := r.read(ctx, stdout)
+	if readErr != nil {
+		cancel() // journalctl may be blocked writing what nobody reads
+	}
+	waitErr := cmd.Wait()
+	if ctx.Err() != nil {
+		return nil
+	}
+	if readErr != nil {
+		return readErr
+	}
+	if waitErr != nil {
+		return o.journalError(r.in, waitErr, sw.String())
+	}
+	if !o.follow && sw.wasDenied() {
+		return o.journalError(r.in, errors.New("journalctl read only part of the journal"), sw.String())
+	}
+	if !o.follow && partial != nil {
+		return partial
+	}
+	return nil
+}
+
+// unreadableJournal reports a journal file this process may not read:
+// journalctl 252 skips such a file without a word and exits 0 when others
+// can be read (with --directory; for the system journal it prints only a
+// hint), so that a journal read in part would look whole. journalctl runs
+// as this process's user, so what it may not open, journalctl may not.
+func (o *options) unreadableJournal(in journalInput) error {
+	dirs := []string{"/var/log/journal", "/run/log/journal"}
+	if o.journalDir != "" {
+		dirs = []string{o.journalDir}
+	}
+	for _, d := range dirs {
+		for _, pat := range []string{"*.journal", "*.journal~", "*/*.journal", "*/*.journal~"} {
+			ms, _ := filepath.Glob(filepath.Join(d, pat))
+			for _, m := range ms {
+				f, err := os.Open(m)
+				if err == nil {
+					f.Close()
+					continue
+				}
+				if errors.Is(err, fs.ErrPermission) {
+					return o.journalError(in, err, "insufficient permissions: journalctl skips "+m+" without a word")
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// read emits the entries journalctl writes, a batch whenever no more are
+// buffered, until its output ends.
+func (r *journalReader) read(ctx context.Context, stdout io.Reader) error {
+	e := r.t.newEmitter(r.out, r.in.spec, r.stream, &r.seq, r.num)
+	e.ctr = nil // offsets are sequence numbers, not bytes: counted here
+	e.tr = r.tr
+	lr := newLineReader(stdout, 0, max(r.t.o.maxLineBytes, journalLineBytes))
+	flush := func() bool {
+		n := len(e.batch)
+		if n == 0 {
+			return true
+		}
+		size := int64(len(e.text))
+		if !e.flush(ctx) {
+			return false
+		}
+		r.ctr.lines.Add(int64(n))
+		r.ctr.bytes.Add(size)
+		return true
+	}
+	for {
+		for {
+			l, ok := lr.line()
+			if !ok {
+				break
+			}
+			r.entry(e, l, flush)
+			if e.full() && !flush() {
+				return nil
+			}
+		}
+		if !flush() {
+			return nil
+		}
+		n, err := lr.fill()
+		if n > 0 {
+			continue
+		}
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err == io.EOF:
+			if l, ok := lr.flush(); ok {
+				r.entry(e, l, flush)
+			}
+			flush()
+			return nil
+		case err != nil:
+			return fmt.Errorf("input %s: read journalctl's output: %w", r.in.spec, err)
+		}
+	}
+}
+
+// entry adds one output line to the batch, as the entry at its cursor.
+func (r *journalReader) entry(e *emitter, l rawLine, flush func() bool) {
+	ent, c, err := parseJournalEntry(l.text)
+	stream := r.stream
+	var off int64
+	if err == nil {
+		stream = JournalPrefix + c.seqnumID
+		off = int64(c.seqnum & (1<<63 - 1))
+	} else {
+		// Cut (over journalLineBytes) or not an entry: it is passed on,
+		// for the envelope decoder to count as unreadable, after the
+		// previous entry; its cursor cannot be resumed after.
+		r.t.o.log.Warn().Err(err).Str("input", r.in.spec).Msg("a journal entry without a readable cursor")
+		if stream == "" {
+			stream = JournalPrefix + "nocursor:" + processNonce()
+		}
+		off = e.lastOff
+	}
+	if stream != e.stream {
+		// A batch's lines share a stream; a new series starts another.
+		flush()
+		e.stream, r.stream = stream, stream
+	}
+	if err == nil {
+		e.cursor, r.after = ent.Cursor, ent.Cursor
+	}
+	e.lastOff = off
+	e.add(rawLine{text: l.text, offset: off, end: off + 1, truncated: l.truncated})
+	r.num = e.num
+}
+
+// stderrWatch keeps journalctl's stderr (bounded) and reports a line
+// saying the journal is read only in part.
+type stderrWatch struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	denied func(string)
+	seen   bool
+}
+
+func (w *stderrWatch) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	if w.buf.Len() < 4096 {
+		w.buf.Write(p[:min(len(p), 4096-w.buf.Len())])
+	}
+	s := w.buf.String()
+	report := !w.seen && deniedJournal(s)
+	if report {
+		w.seen = true
+	}
+	w.mu.Unlock()
+	if report {
+		w.denied(s)
+	}
+	return len(p), nil
+}
+
+func (w *stderrWatch) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+func (w *stderrWatch) wasDenied() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.seen
+}
+
+// limitedBuffer keeps the first max bytes written to it.
+type limitedBuffer struct {
+	b   *bytes.Buffer
+	max int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if room := l.max - l.b.Len(); room > 0 {
+		l.b.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
