@@ -37,8 +37,8 @@ docs: build
 	$(GO) run ./internal/testutil/docgen/cmd/docgen -bin $(dir $(BIN))
 
 ## test: install the brokers the tests drive when missing, then every test with the race detector.
-## The race build checks the matcher's corpus equivalence on every 24th
-## line; the plain build after it, several times faster, on every other one.
+## The race build checks the matcher's equivalence on a sample (every 64th or 96th
+## line); the plain build after it, many times faster, on every line (corpus: every other one).
 test: test-deps
 	$(GO) vet ./...
 	@mkdir -p test-output
