@@ -192,16 +192,6 @@ func samePrefix(a, b io.ReaderAt, n int64) bool {
 	return int64(ka) == n && int64(kb) == n && bytes.Equal(x[:n], y[:n])
 }
 
-// readPrefix fingerprints the first n bytes of r, n at most prefixBytes;
-// unknown when r is shorter.
-func readPrefix(r io.ReaderAt, n int64) fingerprint {
-	var buf [prefixBytes]byte
-	if k, _ := r.ReadAt(buf[:n], 0); n == 0 || int64(k) < n {
-		return fingerprint{}
-	}
-	return fingerprint{n: int(n), sum: sum64(buf[:n])}
-}
-
 // streamID names a content stream for diagnosis ids: the file's identity,
 // its truncation generation and the fingerprint of its content. It is
 // fixed when the stream's first line is emitted and kept in the state
