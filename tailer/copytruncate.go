@@ -99,7 +99,7 @@ func (s *fileSet) truncated(ctx context.Context, f *file, oldSize int64) {
 	var born int64
 	end, ended := oldEntry, true
 	if oldEntry.fingerprint().known() && old.stream != "" {
-		born, end, ended = s.finishFromCopyWith(ctx, oldEntry, filepath.Dir(f.path), f.id, old, unread)
+		born, end, ended = s.finishFromCopyWith(ctx, oldEntry, filepath.Dir(f.logPath()), f.id, old, unread)
 	} else if unread {
 		s.o.log.Warn().Str("file", f.path).Int64("offset", from).Int64("size", oldSize).
 			Msg("the log file was truncated before it was read to its end: lines after this offset were not read")
@@ -122,7 +122,7 @@ func (s *fileSet) truncated(ctx context.Context, f *file, oldSize int64) {
 // copy read.
 func (s *fileSet) laterCopies(ctx context.Context, f *file, born int64) {
 	f.copyBorn = max(f.copyBorn, f.id.btime, born)
-	if b := s.catchUp(ctx, f.path, f.copyBorn, math.MaxInt64, f); b > 0 {
+	if b := s.catchUp(ctx, f.path, f.logPath(), f.copyBorn, math.MaxInt64, f); b > 0 {
 		f.copyBorn = b
 	}
 }

@@ -125,7 +125,7 @@ func (s *fileSet) unname(ctx context.Context, now sight) {
 		if f.names == 0 {
 			f.idleSince = time.Time{}
 			s.o.log.Info().Str("file", p).Int64("offset", f.lr.offset()).Msg("log file was rotated or deleted; reading it to its end")
-			if d := currentDir(f.f); d != "" && !s.sameDir(d, filepath.Dir(p)) {
+			if d := currentDir(f.f); d != "" && !s.sameDir(d, filepath.Dir(f.logPath())) {
 				// Read on through its descriptor all the same; but
 				// catchUp looks for missed rotations beside the log only.
 				s.o.log.Warn().Str("file", p).Str("dir", d).Msg("the log file was rotated into another directory (logrotate olddir?): should it be rotated more than once between two looks, or while mqttdiag is down, the files in between are not found there and their lines are not read")
@@ -143,6 +143,7 @@ func (s *fileSet) name(ctx context.Context, p string, now sight, initial bool) {
 		s.named[p] = f
 		f.names++
 		f.path = p
+		s.locate(f)
 		if f.e.tr != nil {
 			f.e.tr.update(func(e *stateEntry) { e.Path = p })
 		}

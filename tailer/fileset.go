@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"time"
@@ -12,9 +13,12 @@ import (
 // file is one open file being read: a content stream with its reader, its
 // emitter and its checkpoint.
 type file struct {
-	id    fileID
-	path  string // the name it had when last seen
-	names int    // input paths that name it now; 0 once rotated away or deleted
+	id   fileID
+	path string // the name it had when last seen
+	// real is path with symbolic links resolved when it was named (see
+	// logPath); empty for files a catch-up found beside the log.
+	real  string
+	names int // input paths that name it now; 0 once rotated away or deleted
 	f     *os.File
 	r     *posReader
 	lr    *lineReader
@@ -44,6 +48,49 @@ func (f *file) entry(offset, line int64, stream string) stateEntry {
 		Generation: f.gen, Stream: stream, Offset: offset, Line: line}
 	e.setContent(f.content)
 	return e
+}
+
+// logPath is where f's log really is: its path with symbolic links
+// resolved, as they were when it was named. A log followed through a link
+// is rotated, and copied, beside the link's target and named after it, not
+// beside the link: Kubernetes' /var/log/containers/<pod>_<ns>_<c>-<id>.log
+// are links to /var/log/pods/<ns>_<pod>_<uid>/<c>/0.log, which kubelet
+// renames to 0.log.<time> in that directory. Rotated files and copies are
+// looked for there, and its directory is the one that changes.
+func (f *file) logPath() string {
+	if f.real != "" {
+		return f.real
+	}
+	return f.path
+}
+
+// locate sets f.real from f.path and, when the link's target is in
+// another directory, watches that directory too: the writes and the
+// rotation happen there, and inotify reports nothing in the link's own
+// directory, so without it the loop would see them only on the safety
+// tick.
+func (s *fileSet) locate(f *file) {
+	f.real = s.realPath(f.path)
+	if d := filepath.Dir(f.real); s.w != nil && d != filepath.Dir(f.path) {
+		s.w.watch(d)
+	}
+}
+
+// realPath returns p with symbolic links resolved, or p itself when that
+// cannot be done now (a dangling link: its target was renamed and the new
+// one is not created yet). When the target is in p's directory (a link
+// within it, or none but a link to a directory on the way), p's directory
+// is kept as written, so that files found beside it are named as the
+// inputs name them.
+func (s *fileSet) realPath(p string) string {
+	r, err := filepath.EvalSymlinks(p)
+	if err != nil || r == p {
+		return p
+	}
+	if d := filepath.Dir(p); filepath.Dir(r) == d || s.sameDir(filepath.Dir(r), d) {
+		return filepath.Join(d, filepath.Base(r))
+	}
+	return r
 }
 
 // fileSet follows the files of a set of inputs. One goroutine owns it: the

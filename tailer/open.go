@@ -47,7 +47,7 @@ func (s *fileSet) open(ctx context.Context, path string, initial, mayBeCopy bool
 		// we were down): files rotated away in between, unseen, come
 		// first.
 		s.h.markSeen(f.id) // not a missed one
-		s.catchUp(ctx, path, s.h.bornBefore(path), f.id.btime, nil)
+		s.catchUp(ctx, path, f.logPath(), s.h.bornBefore(path), f.id.btime, nil)
 	}
 	delete(s.h.born, path)
 	s.add(f, path, at.offset, at.lines, at.stream, at.skip)
@@ -98,6 +98,7 @@ func (s *fileSet) openAt(path string) (*file, fs.FileInfo, bool) {
 	}
 	f := &file{id: id, path: path, names: 1, f: fd, content: content{fp: fp}, lastSize: fi.Size(), lastMod: fi.ModTime()}
 	f.head, _ = readHead(fd)
+	s.locate(f)
 	return f, fi, true
 }
 
@@ -136,7 +137,7 @@ func (s *fileSet) startOf(ctx context.Context, f *file, kind copyKind, ended sta
 		// Same file, other content: truncated (copytruncate) while we
 		// were down. Finish the old stream from its copy, if there is one.
 		s.o.log.Info().Str("file", f.path).Int64("offset", e.Offset).Msg("log file was truncated while mqttdiag was down; reading it from its beginning")
-		f.copyBorn = s.finishFromCopy(ctx, *e, filepath.Dir(f.path), f.id)
+		f.copyBorn = s.finishFromCopy(ctx, *e, filepath.Dir(f.logPath()), f.id)
 		f.gen = e.Generation + 1
 	case kind == copyOfFollowed:
 		// The log named on the command line holds what a followed file

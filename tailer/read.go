@@ -117,7 +117,7 @@ func (s *fileSet) check(ctx context.Context, f *file) (ok, truncated bool) {
 	// clock gives changes a few milliseconds apart the same time.
 	copies := f.names > 0 && !f.fp.known()
 	if f.names > 0 {
-		if d, err := s.o.stat(filepath.Dir(f.path)); err == nil && !d.ModTime().Equal(f.dirMod) {
+		if d, err := s.o.stat(filepath.Dir(f.logPath())); err == nil && !d.ModTime().Equal(f.dirMod) {
 			f.dirMod = d.ModTime()
 			copies = true
 		}

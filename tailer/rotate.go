@@ -26,13 +26,16 @@ func (s *fileSet) recoverRotated(ctx context.Context) {
 		}
 	}
 	for i, e := range s.h.entries() {
+		// Rotated files and copies are beside the log, which for a path
+		// through a symbolic link is beside its target (file.logPath).
+		dir := filepath.Dir(s.realPath(e.Path))
 		fi, serr := s.o.stat(e.Path)
 		here := serr == nil && statID(fi).sameInode(e.id())
 		if here && s.h.newerGeneration(e) {
 			// An older content stream of a file truncated since: its
 			// rest can only be in a copy.
 			s.h.claimed[i] = true
-			s.finishFromCopy(ctx, e, filepath.Dir(e.Path), e.id())
+			s.finishFromCopy(ctx, e, dir, e.id())
 			continue
 		}
 		if here && named[e.Path] {
@@ -44,14 +47,14 @@ func (s *fileSet) recoverRotated(ctx context.Context) {
 		if here {
 			fd = s.openIf(p, 0, isIt)
 		} else {
-			fd, p = s.findFile(filepath.Dir(e.Path), 0, isIt)
+			fd, p = s.findFile(dir, 0, isIt)
 		}
 		if fd == nil {
 			if e.Stream != "" {
 				// Renamed and then compressed or deleted while we were
 				// down, or a copy taken by copytruncate.
 				s.h.claimed[i] = true
-				s.finishFromCopy(ctx, e, filepath.Dir(e.Path), fileID{})
+				s.finishFromCopy(ctx, e, dir, fileID{})
 			} else if serr == nil || errors.Is(serr, fs.ErrNotExist) {
 				// No line of it was read, but some may have been
 				// written after the checkpoint before it went.
@@ -69,6 +72,7 @@ func (s *fileSet) recoverRotated(ctx context.Context) {
 		}
 		f := &file{id: e.id(), path: p, f: fd, gen: e.Generation, lastSize: fi.Size(), lastMod: fi.ModTime()}
 		f.id.btime = birthTime(fd)
+		s.locate(f)
 		if fi.Size() >= e.Offset && e.content().heldBy(fd, fi.Size(), nil) {
 			f.content = e.content()
 			s.add(f, e.Path, e.Offset, e.Line, e.Stream, false)
@@ -85,7 +89,7 @@ func (s *fileSet) recoverRotated(ctx context.Context) {
 		// file is read from its beginning as the next generation, unless
 		// the state has that one already.
 		s.o.log.Info().Str("file", e.Path).Str("found_as", p).Int64("offset", e.Offset).Msg("a rotated log file was truncated while mqttdiag was down; reading its rest from a copy, then the file from its beginning")
-		born := s.finishFromCopy(ctx, e, filepath.Dir(e.Path), e.id())
+		born := s.finishFromCopy(ctx, e, dir, e.id())
 		if s.h.newerGeneration(e) {
 			fd.Close()
 			continue
@@ -98,12 +102,15 @@ func (s *fileSet) recoverRotated(ctx context.Context) {
 	}
 }
 
-// catchUp reads, oldest first, files rotated from path (named path.*,
-// path-* or path_*: see rotatedName) that were born after the file path
-// named before (born after) and before the one it names now (born
-// before), and that nobody read: the log was rotated more than once
-// between two looks, or while mqttdiag was down. Only path's directory is
-// looked in: files moved elsewhere (logrotate's olddir) are not found.
+// catchUp reads, oldest first, files rotated from the log at logPath
+// (named logPath.*, logPath-* or logPath_*: see rotatedName) that were
+// born after the file path named before (born after) and before the one
+// it names now (born before), and that nobody read: the log was rotated
+// more than once between two looks, or while mqttdiag was down. Their
+// lines are reported under path, the input path; logPath is path with
+// symbolic links resolved (file.logPath), since a log is rotated beside
+// the link's target. Only logPath's directory is looked in: files moved
+// elsewhere (logrotate's olddir) are not found.
 // Without birth times (a filesystem without statx) they cannot be told
 // from older rotated files, and are not read.
 //
@@ -116,11 +123,11 @@ func (s *fileSet) recoverRotated(ctx context.Context) {
 // is marked seen. A missed copy holding less than a line is thus never
 // read: it could only have given an unterminated last line. Copies of
 // streams read in this run are never read again (copyOf).
-func (s *fileSet) catchUp(ctx context.Context, path string, after, before int64, like *file) (last int64) {
+func (s *fileSet) catchUp(ctx context.Context, path, logPath string, after, before int64, like *file) (last int64) {
 	if after == 0 || before == 0 {
 		return 0
 	}
-	dir, base := filepath.Split(path)
+	dir, base := filepath.Split(logPath)
 	type missedFile struct {
 		f    *file
 		from stateEntry // where to read it from: its start, or where its stream ended

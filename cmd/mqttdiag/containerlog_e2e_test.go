@@ -93,7 +93,11 @@ func gzipFile(t *testing.T, src, dst string) {
 // to /var/log/pods/<ns>_<pod>_<uid>/<container>/0.log; rotateLatestLog
 // renames it to 0.log.<20060102-150405> and has the runtime reopen 0.log;
 // compressLog later gzips every rotated file but the newest, which the
-// runtime may still write. mqttdiag follows /var/log/pods/*/*/*.log.
+// runtime may still write. mqttdiag follows /var/log/pods/*/*/*.log, or
+// (kubelet-symlink) /var/log/containers/*.log: the links
+// <pod>_<ns>_<container>-<id>.log kubelet keeps there to each container's
+// current log (pkg/kubelet/kuberuntime legacy.go, legacyLogSymlink), which
+// is rotated beside the link's target, not beside the link.
 //
 // Docker's json-file driver (daemon/logger/jsonfilelog, loggerutils
 // LogFile.rotate): records {"log":"…\n","stream":"stderr","time":"…"} in
@@ -103,13 +107,19 @@ func gzipFile(t *testing.T, src, dst string) {
 func TestRunContainerLogRotation(t *testing.T) {
 	start := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
 	stamp := func(n int) time.Time { return start.Add(time.Duration(n) * time.Millisecond) }
-	t.Run("kubelet", func(t *testing.T) {
+	kubelet := func(t *testing.T, viaLinks bool) {
 		root := t.TempDir()
 		podDir := filepath.Join(root, "pods", "mqtt_mosquitto-7d9f8c-x2x_0d1e", "mosquitto")
-		if err := os.MkdirAll(podDir, 0o755); err != nil {
-			t.Fatal(err)
+		links := filepath.Join(root, "containers")
+		for _, d := range []string{podDir, links} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
 		}
 		log := filepath.Join(podDir, "0.log")
+		if err := os.Symlink(log, filepath.Join(links, "mosquitto-7d9f8c-x2x_mqtt_mosquitto-4f5e.log")); err != nil {
+			t.Fatal(err)
+		}
 		c := &containerLog{path: log, record: func(line string, n int) []string {
 			ts := stamp(n).Format(time.RFC3339Nano)
 			if n%7 == 0 { // a line the runtime split: P partials, then F
@@ -134,8 +144,14 @@ func TestRunContainerLogRotation(t *testing.T) {
 				}
 			}
 		}
-		runRotation(t, c, filepath.Join(root, "pods", "*", "*", "*.log"), rotate)
-	})
+		glob := filepath.Join(root, "pods", "*", "*", "*.log")
+		if viaLinks {
+			glob = filepath.Join(links, "*.log")
+		}
+		runRotation(t, c, glob, rotate)
+	}
+	t.Run("kubelet", func(t *testing.T) { kubelet(t, false) })
+	t.Run("kubelet-symlink", func(t *testing.T) { kubelet(t, true) })
 	t.Run("docker", func(t *testing.T) {
 		root := t.TempDir()
 		id := "4f5e0d1e9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d"
