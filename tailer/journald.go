@@ -24,13 +24,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -165,82 +161,6 @@ func validCursor(c string) error {
 		}
 	}
 	return nil
-}
-
-// journalArgs are journalctl's arguments: JSON, one entry a line, every
-// field in full (--all), no pager. With follow, --merge: journalctl 252 limits --follow to the last
-// boot otherwise, and entries of an earlier boot after the cursor (the
-// broker's last words before a reboot) would be skipped. --no-tail: every
-// entry after the cursor, or every entry without one (with --follow,
-// journalctl shows only the last 10 otherwise).
-func (o *options) journalArgs(in journalInput, follow bool, after string) []string {
-	args := []string{"--output=json", "--all", "--no-pager"}
-	if o.journalDir != "" {
-		args = append(args, "--directory="+o.journalDir)
-	}
-	if in.unit != "" {
-		args = append(args, "--unit="+in.unit)
-	}
-	if follow {
-		args = append(args, "--follow", "--merge")
-	}
-	if after != "" {
-		args = append(args, "--after-cursor="+after)
-	}
-	return append(args, "--no-tail")
-}
-
-func (o *options) journalProgram() string {
-	if o.journalctl != "" {
-		return o.journalctl
-	}
-	return "journalctl"
-}
-
-func (o *options) command(ctx context.Context, args ...string) *exec.Cmd {
-	if o.journalCmd != nil {
-		return o.journalCmd(ctx, o.journalProgram(), args...)
-	}
-	return exec.CommandContext(ctx, o.journalProgram(), args...)
-}
-
-// journalError explains why journalctl could not run or read the
-// journal, and what to do about it.
-func (o *options) journalError(in journalInput, err error, stderr string) error {
-	stderr = strings.TrimSpace(stderr)
-	var ee *exec.Error
-	switch {
-	case errors.As(err, &ee) || errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("input %s: cannot run %s: install it (Debian: apt-get install systemd) or set PATH so that mqttdiag finds it; the journal cannot be read without it: %w", in.spec, o.journalProgram(), err)
-	case deniedJournal(stderr):
-		where := "the system journal"
-		if o.journalDir != "" {
-			where = "--journal-dir " + o.journalDir
-		}
-		return fmt.Errorf("input %s: journalctl may not read %s (%s): add the user mqttdiag runs as to the systemd-journal group (usermod -aG systemd-journal USER; in a unit, SupplementaryGroups=systemd-journal), or give it a journal directory it can read: %w", in.spec, where, oneLine(stderr), err)
-	case stderr != "":
-		return fmt.Errorf("input %s: journalctl failed: %s: %w", in.spec, oneLine(stderr), err)
-	}
-	return fmt.Errorf("input %s: journalctl failed: %w", in.spec, err)
-}
-
-// deniedJournal reports whether journalctl's stderr says it lacks the
-// right to read (journalctl 252: "No journal files were opened due to
-// insufficient permissions.", and the "Hint: You are currently not seeing
-// messages from other users and the system." it prints, then carries on
-// with the user's own journal only).
-func deniedJournal(stderr string) bool {
-	return strings.Contains(stderr, "insufficient permissions") ||
-		strings.Contains(stderr, "not seeing messages from other users") ||
-		strings.Contains(stderr, "ermission denied")
-}
-
-func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 300 {
-		s = s[:300] + "…"
-	}
-	return s
 }
 
 // journalState is where a journald input resumes: the cursor of the last
@@ -408,34 +328,6 @@ func (r *journalReader) run(ctx context.Context) error {
 	return nil
 }
 
-// unreadableJournal reports a journal file this process may not read:
-// journalctl 252 skips such a file without a word and exits 0 when others
-// can be read (with --directory; for the system journal it prints only a
-// hint), so that a journal read in part would look whole. journalctl runs
-// as this process's user, so what it may not open, journalctl may not.
-func (o *options) unreadableJournal(in journalInput) error {
-	dirs := []string{"/var/log/journal", "/run/log/journal"}
-	if o.journalDir != "" {
-		dirs = []string{o.journalDir}
-	}
-	for _, d := range dirs {
-		for _, pat := range []string{"*.journal", "*.journal~", "*/*.journal", "*/*.journal~"} {
-			ms, _ := filepath.Glob(filepath.Join(d, pat))
-			for _, m := range ms {
-				f, err := os.Open(m)
-				if err == nil {
-					f.Close()
-					continue
-				}
-				if errors.Is(err, fs.ErrPermission) {
-					return o.journalError(in, err, "insufficient permissions: journalctl skips "+m+" without a word")
-				}
-			}
-		}
-	}
-	return nil
-}
-
 // read emits the entries journalctl writes, a batch whenever no more are
 // buffered, until its output ends.
 func (r *journalReader) read(ctx context.Context, stdout io.Reader) error {
@@ -456,37 +348,11 @@ func (r *journalReader) read(ctx context.Context, stdout io.Reader) error {
 		r.ctr.bytes.Add(size)
 		return true
 	}
-	for {
-		for {
-			l, ok := lr.line()
-			if !ok {
-				break
-			}
-			r.entry(e, l, flush)
-			if e.full() && !flush() {
-				return nil
-			}
-		}
-		if !flush() {
-			return nil
-		}
-		n, err := lr.fill()
-		if n > 0 {
-			continue
-		}
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case err == io.EOF:
-			if l, ok := lr.flush(); ok {
-				r.entry(e, l, flush)
-			}
-			flush()
-			return nil
-		case err != nil:
-			return fmt.Errorf("input %s: read journalctl's output: %w", r.in.spec, err)
-		}
+	add := func(l rawLine) { r.entry(e, l, flush) }
+	if err := pump(ctx, lr, e, add, flush); err != nil {
+		return fmt.Errorf("input %s: read journalctl's output: %w", r.in.spec, err)
 	}
+	return nil
 }
 
 // entry adds one output line to the batch, as the entry at its cursor.
@@ -518,55 +384,4 @@ func (r *journalReader) entry(e *emitter, l rawLine, flush func() bool) {
 	e.lastOff = off
 	e.add(rawLine{text: l.text, offset: off, end: off + 1, truncated: l.truncated})
 	r.num = e.num
-}
-
-// stderrWatch keeps journalctl's stderr (bounded) and reports a line
-// saying the journal is read only in part.
-type stderrWatch struct {
-	mu     sync.Mutex
-	buf    bytes.Buffer
-	denied func(string)
-	seen   bool
-}
-
-func (w *stderrWatch) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	if w.buf.Len() < 4096 {
-		w.buf.Write(p[:min(len(p), 4096-w.buf.Len())])
-	}
-	s := w.buf.String()
-	report := !w.seen && deniedJournal(s)
-	if report {
-		w.seen = true
-	}
-	w.mu.Unlock()
-	if report {
-		w.denied(s)
-	}
-	return len(p), nil
-}
-
-func (w *stderrWatch) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
-}
-
-func (w *stderrWatch) wasDenied() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.seen
-}
-
-// limitedBuffer keeps the first max bytes written to it.
-type limitedBuffer struct {
-	b   *bytes.Buffer
-	max int
-}
-
-func (l *limitedBuffer) Write(p []byte) (int, error) {
-	if room := l.max - l.b.Len(); room > 0 {
-		l.b.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
 }

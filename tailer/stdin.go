@@ -15,18 +15,32 @@ func (t *Tailer) readStream(ctx context.Context, source, stream string, r io.Rea
 	var seq uint64
 	e := t.newEmitter(out, source, stream, &seq, 0)
 	lr := newLineReader(newCtxReader(ctx, r), 0, t.o.maxLineBytes)
+	flush := func() bool { return e.flush(ctx) }
+	if err := pump(ctx, lr, e, func(l rawLine) { e.add(l) }, flush); err != nil {
+		return fmt.Errorf("read %s: %w", source, err)
+	}
+	return nil
+}
+
+// pump reads lr's lines to the end of its stream, handing each to add and
+// flushing the batch whenever it is full and before every read that may
+// block, so that a line is not held back waiting for the next one. It
+// returns nil when the stream ended (a pipe returns EOF only when its
+// writer closed it), ctx ended or a flush was refused, and the read error
+// otherwise.
+func pump(ctx context.Context, lr *lineReader, e *emitter, add func(rawLine), flush func() bool) error {
 	for {
 		for {
 			l, ok := lr.line()
 			if !ok {
 				break
 			}
-			e.add(l)
-			if e.full() && !e.flush(ctx) {
+			add(l)
+			if e.full() && !flush() {
 				return nil
 			}
 		}
-		if !e.flush(ctx) {
+		if !flush() {
 			return nil
 		}
 		n, err := lr.fill()
@@ -37,14 +51,13 @@ func (t *Tailer) readStream(ctx context.Context, source, stream string, r io.Rea
 		case ctx.Err() != nil:
 			return nil
 		case err == io.EOF:
-			// A pipe returns EOF only when the writer closed it.
 			if l, ok := lr.flush(); ok {
-				e.add(l)
+				add(l)
 			}
-			e.flush(ctx)
+			flush()
 			return nil
 		case err != nil:
-			return fmt.Errorf("read %s: %w", source, err)
+			return err
 		}
 	}
 }
