@@ -1,6 +1,7 @@
 package tailer
 
 import (
+	"bytes"
 	"errors"
 	"io/fs"
 	"os"
@@ -37,10 +38,35 @@ func (s *fileSet) eachFile(dir string, match func(name string) bool, fn func(pat
 			continue
 		}
 		p := filepath.Join(dir, ent.Name())
-		if fd, fi, id, ok := s.openID(p); ok && !fn(p, fd, fi, id) {
+		fd, fi, id, ok := s.openID(p)
+		if !ok {
+			continue
+		}
+		if compressed(fd) || !fn(p, fd, fi, id) {
 			fd.Close()
 		}
 	}
+}
+
+// compressedMagic are the first bytes of the formats rotated logs are
+// compressed to: gzip (RFC 1952), bzip2, xz, zstd (RFC 8878), lz4 frame
+// and zip.
+var compressedMagic = [][]byte{{0x1f, 0x8b}, []byte("BZh"), {0xfd, '7', 'z', 'X', 'Z', 0}, {0x28, 0xb5, 0x2f, 0xfd}, {0x04, 0x22, 0x4d, 0x18}, []byte("PK\x03\x04")}
+
+// compressed reports whether the file starts like a compressed one. A
+// rotated log is compressed under a temporary name before it gets its
+// final one (kubelet's compressLog writes 0.log.<time>.tmp, then renames
+// it to .gz), so the name alone (defaultSkip) cannot keep a search for
+// rotated files from reading binary data as lines.
+func compressed(fd *os.File) bool {
+	var head [6]byte
+	n, _ := fd.ReadAt(head[:], 0)
+	for _, m := range compressedMagic {
+		if n >= len(m) && bytes.Equal(head[:len(m)], m) {
+			return true
+		}
+	}
+	return false
 }
 
 // openID opens path and tells its identity, birth time included.

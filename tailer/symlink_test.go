@@ -164,3 +164,39 @@ func TestSymlinkedLogRotatedWhileDown(t *testing.T) {
 	s2.stop(t)
 	wantTexts(t, s2.c.snapshot(), "a 3", "a 4", "b 0", "b 1", "c 0", "c 1")
 }
+
+// kubelet compresses a rotated log under a temporary name before it gets
+// its .gz one (compressLog: 0.log.<time>.tmp, then renamed), and Docker
+// writes <id>-json.log.1.gz in place: a file named like the log plus a
+// suffix, born between two rotations, whose bytes are gzip. The search
+// for files rotated between two looks must not read it as lines.
+func TestRotatedSearchSkipsCompressedFiles(t *testing.T) {
+	dir := t.TempDir()
+	needBirthTimes(t, dir)
+	log := filepath.Join(dir, "0.log")
+	appendFile(t, log, "")
+	clk := newFakeClock()
+	s := start(t, []string{log}, Poll(testTick), WithClock(clk))
+	awaitIdle(t, clk, testTick)
+	writeLines(t, log, "a", 0, 4)
+	tick(t, clk, testTick)
+	s.c.wait(t, 4)
+	// Between two looks: rotated twice, and the older rotated file
+	// compressed to a temporary name beside it (gzip of "b" lines).
+	if err := os.Rename(log, log+".20261206-030000"); err != nil {
+		t.Fatal(err)
+	}
+	writeLines(t, log, "b", 0, 4)
+	if err := os.Rename(log, log+".20261206-030001"); err != nil {
+		t.Fatal(err)
+	}
+	gz := []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 'x', '\n', 'y', '\n'}
+	if err := os.WriteFile(log+".20261206-030000.tmp", gz, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	writeLines(t, log, "c", 0, 4)
+	tick(t, clk, testTick)
+	s.c.wait(t, 12)
+	s.stop(t)
+	wantTexts(t, s.c.snapshot(), append(append(numbered("a", 0, 4), numbered("b", 0, 4)...), numbered("c", 0, 4)...)...)
+}

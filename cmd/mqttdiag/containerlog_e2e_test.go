@@ -51,17 +51,21 @@ func (c *containerLog) write(t *testing.T, k int) {
 	}
 }
 
-// gzipFile compresses src to dst and removes src, as kubelet's
-// compressLog and Docker's compressFile do (a temporary name, then the
-// final one).
-func gzipFile(t *testing.T, src, dst string) {
+// gzipFile compresses src to dst and removes src: through tmp, renamed
+// to dst at the end, as kubelet's compressLog does (<log>.tmp), or with
+// tmp "" straight into dst, as Docker's compressFile does (<log>.1.gz,
+// O_CREATE|O_TRUNC, daemon/logger/loggerutils/logfile.go).
+func gzipFile(t *testing.T, src, tmp, dst string) {
 	t.Helper()
 	in, err := os.Open(src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer in.Close()
-	out, err := os.Create(dst + ".tmp")
+	if tmp == "" {
+		tmp = dst
+	}
+	out, err := os.Create(tmp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,8 +79,10 @@ func gzipFile(t *testing.T, src, dst string) {
 	if err := out.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Rename(dst+".tmp", dst); err != nil {
-		t.Fatal(err)
+	if tmp != dst {
+		if err := os.Rename(tmp, dst); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := os.Remove(src); err != nil {
 		t.Fatal(err)
@@ -140,7 +146,7 @@ func TestRunContainerLogRotation(t *testing.T) {
 			old, _ := filepath.Glob(log + ".*")
 			for _, o := range old {
 				if o != rotated && !strings.HasSuffix(o, ".gz") {
-					gzipFile(t, o, o+".gz")
+					gzipFile(t, o, o+".tmp", o+".gz")
 				}
 			}
 		}
@@ -182,7 +188,7 @@ func TestRunContainerLogRotation(t *testing.T) {
 				t.Fatal(err)
 			}
 			c.open(t)
-			gzipFile(t, log+".1", log+".1.gz") // compress: true
+			gzipFile(t, log+".1", "", log+".1.gz") // compress: true
 		}
 		runRotation(t, c, filepath.Join(root, "containers", "*", "*-json.log"), rotate)
 	})
@@ -212,6 +218,11 @@ func runRotation(t *testing.T, c *containerLog, glob string, rotate func(*testin
 	c.write(t, 1000) // while it is down, in the file it was following
 
 	p2 := startMqttdiag(t, nil, args...)
+	// Docker deletes a rotated file as soon as it has compressed it, and
+	// mqttdiag does not read compressed files: a rotation before the
+	// restarted mqttdiag opened the file would lose its unread lines
+	// (README, Where is my broker's log?). Rotate once it follows again.
+	p2.waitLog(t, "following", 60*time.Second)
 	c2 := collectDiags(t, p2)
 	for i := 0; i < 2; i++ {
 		c.write(t, 1500)
