@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/mqttdiag/mqttdiag/internal/testutil/brokertest"
+	"github.com/mqttdiag/mqttdiag/internal/testutil/journaltest"
 	"github.com/mqttdiag/mqttdiag/sink"
 )
 
@@ -387,6 +388,40 @@ func (p *proc) waitFollowing(t *testing.T, path string) {
 			}
 		case <-deadline:
 			t.Fatalf("mqttdiag did not follow %s within 30 s", path)
+		}
+	}
+}
+
+// The snap's recipe: snapd runs a snap's daemon as the systemd unit
+// snap.<snap>.<app>.service (snapd snap/info.go: AppSecurityTag,
+// AppInfo.ServiceName), so the mosquitto snap's app is
+// snap.mosquitto.mosquitto.service, and its stderr is in the journal under
+// that unit. Real mosquitto stderr, written to a real journal directory as
+// journald writes a unit's stderr, is diagnosed through
+// journald:snap.mosquitto.mosquitto.service; a line of mosquitto.service
+// (another unit) is not read.
+func TestRunJournaldSnapUnit(t *testing.T) {
+	j := journaltest.New(t)
+	at := time.Date(2026, 12, 5, 9, 10, 11, 0, time.UTC)
+	var es []journaltest.Entry
+	for i, l := range journaltest.Lines(mosquittoStderr(t)) {
+		es = append(es, journaltest.Entry{Message: l, Unit: "snap.mosquitto.mosquitto.service", Identifier: "mosquitto.mosquitto", PID: 32470, Time: at.Add(time.Duration(i) * time.Millisecond)})
+	}
+	es = append(es, journaltest.Entry{Message: []byte(`Error: Unknown configuration variable "other_unit".`), Unit: "mosquitto.service", Identifier: "mosquitto", PID: 99, Time: at.Add(time.Second)})
+	j.Write(t, es...)
+	p := startMqttdiag(t, nil, "run", "--from-beginning", "--journal-dir", j.Dir, "journald:snap.mosquitto.mosquitto.service")
+	d, _ := p.waitDiag(t, 60*time.Second, func(d *sink.Diagnosis) bool {
+		return d.SignatureID == "mosquitto/config-unknown-variable"
+	})
+	if d.Fields["option"] != "bogus_journal_option" || d.Envelope == nil || d.Envelope.Unit != "snap.mosquitto.mosquitto.service" || d.Envelope.Program != "mosquitto.mosquitto" {
+		t.Fatalf("diagnosis %v from %+v, want the snap unit's bogus_journal_option", d.Fields, d.Envelope)
+	}
+	if err := p.stop(t); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+	for d := range p.diags {
+		if d.Fields["option"] == "other_unit" {
+			t.Errorf("a line of another unit was diagnosed: %+v", d)
 		}
 	}
 }
