@@ -46,8 +46,18 @@ type proc struct {
 func startMqttdiag(t *testing.T, stdin io.Reader, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "MQTTDIAG_BE_MAIN=1")
 	cmd.Stdin = stdin
+	return startMqttdiagCmd(t, cmd)
+}
+
+// startMqttdiagCmd starts cmd, a test binary (with its arguments, and
+// perhaps an environment or another user's credentials), as mqttdiag.
+func startMqttdiagCmd(t *testing.T, cmd *exec.Cmd) *proc {
+	t.Helper()
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.Env = append(cmd.Env, "MQTTDIAG_BE_MAIN=1")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
