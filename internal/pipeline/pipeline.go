@@ -363,7 +363,7 @@ type sourceState struct {
 func (p *Pipeline) enrich(d *sink.Diagnosis, src *sourceState, pk *Pack, at time.Time) {
 	d.Context = src.ctx.last()
 	d.PackVersion, d.PackHash = pk.Version, pk.Hash
-	if p.o.relatedWindow > 0 {
+	if p.o.relatedWindow > 0 && d.PartOf == "" { // a detail links through its cause
 		src.recent.window = p.o.relatedWindow
 		d.Related = src.recent.related(pk, d.SignatureID, at)
 		src.recent.add(d.SignatureID, d.ID, at)
