@@ -268,6 +268,13 @@ func validate(s *Signature, raw []byte, line int) []error {
 	if s.PartOf != nil {
 		near("part_of", s.PartOf)
 	}
+	if fb := s.FactsBefore; fb != nil {
+		if re, err := syntax.Parse(fb.Regex, syntax.Perl); err != nil || fb.Regex == "" {
+			fail("facts_before", fmt.Errorf("regex %q does not compile in Go (RE2 syntax): %v", fb.Regex, err))
+		} else if !slices.ContainsFunc(re.CapNames(), func(n string) bool { return n != "" }) {
+			fail("facts_before", errors.New("regex has no named capture: it would take no fact"))
+		}
+	}
 	for i, r := range s.Context {
 		field := fmt.Sprintf("context[%d]", i)
 		switch {

@@ -126,6 +126,8 @@ func TestParseErrors(t *testing.T) {
 		{"context as_preceding without preceded_by", "{\"id\": \"a/b\", \"regex\": \"(?P<client_id>x)\", \"context\": [{\"fields\": {\"client_id\": \"y\"}, \"as_preceding\": true}]}", []string{"a/b: context", "as_preceding needs preceded_by"}},
 		{"context without condition", "{\"id\": \"a/b\", \"regex\": \"x\", \"context\": [{\"becomes\": \"c\"}]}", []string{"a/b: context", "give preceded_by or fields"}},
 		{"context bad field pattern", "{\"id\": \"a/b\", \"regex\": \"(?P<client_id>x)\", \"context\": [{\"fields\": {\"client_id\": \"(\"}, \"becomes\": \"c\"}]}", []string{"a/b: context", "does not compile"}},
+		{"facts_before bad regex", "{\"id\": \"a/b\", \"regex\": \"x\", \"facts_before\": {\"regex\": \"(\"}}", []string{"a/b: facts_before", "does not compile"}},
+		{"facts_before without a capture", "{\"id\": \"a/b\", \"regex\": \"x\", \"facts_before\": {\"regex\": \"^New connection\"}}", []string{"a/b: facts_before", "no named capture"}},
 		{"threshold negative window", "{\"id\": \"a/b\", \"regex\": \"x\", \"threshold\": {\"count\": 5, \"window\": \"-1m\"}}", []string{"a/b: threshold", "positive"}},
 		{"not an object", "[1]", []string{"f.json:1", "not an object"}},
 		{"scalar document", "\"x\"", []string{"f.json:1", "want a signature object"}},

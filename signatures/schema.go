@@ -120,6 +120,12 @@ type Signature struct {
 	// signature (the 1.x "Socket error on client X, disconnecting." after
 	// an OpenSSL error is a TLS failure). The line keeps its own fields.
 	Context []ContextRule `json:"context,omitempty"`
+	// FactsBefore, when set, takes facts from the line just before on the
+	// same source when it matches: Mosquitto prints the port before
+	// "Address already in use", the client's address and port before its
+	// TLS failure or refused CONNACK. The regex's named captures fill the
+	// diagnosis' fields its own line left empty; they are not dedup keys.
+	FactsBefore *FactsBefore `json:"facts_before,omitempty"`
 
 	// origin is where the signature was loaded from, for error messages.
 	origin Origin
@@ -363,4 +369,14 @@ func (r *ContextRule) Near() *Near {
 		return nil
 	}
 	return &Near{Signatures: r.PrecededBy, Within: r.Within, Lines: r.Lines, Same: r.Same}
+}
+
+// FactsBefore is a line whose captures a signature takes from just before
+// its own line.
+type FactsBefore struct {
+	// Regex is RE2, matched against the message without its timestamp
+	// prefix, with at least one named capture.
+	Regex string `json:"regex"`
+	// Examples are whole log lines Regex must match.
+	Examples []string `json:"examples,omitempty"`
 }

@@ -26,8 +26,8 @@ const faultLog = "../../examples/logs/mosquitto-2.0.11-faults.log"
 var evidenceWants = map[string][]string{
 	// A websockets listener that cannot bind names its port.
 	"mosquitto/websockets-listener-failed": {"port", "38597", "faults.log:2264", "Error: Unable to create websockets listener on port 38597."},
-	// A port in use: the line before names the port.
-	"mosquitto/startup-address-in-use": {"faults.log:1777", "1796465852: Opening ipv4 listen socket on port 44623.", "1796465852: Error: Address already in use"},
+	// A port in use: the line before names the port (facts_before).
+	"mosquitto/startup-address-in-use": {"port", "44623", "faults.log:1777", "1796465852: Opening ipv4 listen socket on port 44623.", "1796465852: Error: Address already in use"},
 	// A refused client is named by its client id.
 	"mosquitto/connack-bad-username-password": {"client_id", "no-identity", "faults.log:751", "1796465852: Sending CONNACK to no-identity (0, 4)"},
 	// A config error names the file and the line: the "Error found at"

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/mqttdiag/mqttdiag/signatures"
@@ -174,5 +175,22 @@ func (in *incidents) fault(h lineHit) {
 func (in *incidents) done() {
 	if len(in.cur.hits) > 0 {
 		in.prev, in.cur = in.cur, in.prev
+	}
+}
+
+// factsBefore fills fields the line left empty with the named captures of
+// re on the message of the line before (prev), when it matches.
+func factsBefore(re *regexp.Regexp, prev string, fields map[string]string) {
+	if re == nil || prev == "" {
+		return
+	}
+	m := re.FindStringSubmatch(prev)
+	if m == nil {
+		return
+	}
+	for i, name := range re.SubexpNames() {
+		if name != "" && m[i] != "" && fields[name] == "" {
+			fields[name] = strings.Clone(m[i]) // the line's text belongs to its read
+		}
 	}
 }

@@ -25,6 +25,8 @@ type Pack struct {
 	// compiled field patterns, by signature and rule.
 	byID map[string]*signatures.Signature
 	ctx  map[*signatures.Signature][][]fieldRe
+	// before holds each facts_before regex, compiled.
+	before map[*signatures.Signature]*regexp.Regexp
 }
 
 // NewPack prepares a pack for the pipeline.
@@ -41,6 +43,14 @@ func NewPack(m *matcher.Matcher, sigs []*signatures.Signature, version, hash str
 	p.byID = make(map[string]*signatures.Signature, len(sigs))
 	for _, s := range sigs {
 		p.byID[s.ID] = s
+		if fb := s.FactsBefore; fb != nil {
+			if re, err := regexp.Compile(fb.Regex); err == nil { // loading rejects one that does not
+				if p.before == nil {
+					p.before = map[*signatures.Signature]*regexp.Regexp{}
+				}
+				p.before[s] = re
+			}
+		}
 		if len(s.Context) == 0 {
 			continue
 		}

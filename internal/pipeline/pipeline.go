@@ -270,6 +270,11 @@ read:
 				d := p.d.diagnose(l, h, ts, now, src.broker, src.version)
 				d.Envelope = envelopeOf(&rec)
 				d.ClassifiedFrom = from
+				if re := pk.before[h.Signature]; re != nil {
+					factsBefore(re, src.prevMsg, d.Fields)
+				} else if re := pk.before[line]; re != nil {
+					factsBefore(re, src.prevMsg, d.Fields)
+				}
 				if h.Signature.Expects != nil {
 					// Not a fault yet: one if the expected line does not
 					// follow in time.
@@ -294,6 +299,7 @@ read:
 				sigs = append(sigs, h.Signature)
 			}
 			src.inc.done()
+			src.prevMsg = msg // texts are not reused (tailer.Batch.Release): keeping it costs no copy
 			if len(hits) == 0 && p.unknown != nil {
 				d, fault := p.unknown.check(l, msg, ts, now, src.broker, src.version)
 				if fault {
@@ -353,6 +359,7 @@ type sourceState struct {
 	recent          recent    // the last diagnoses, for related links
 	levels          levels    // the log levels its lines show
 	inc             incidents // its recent faults, for part_of and context
+	prevMsg         string    // the message of its previous line, for facts_before
 	json            brokerlog.JSONJoiner
 	env             *envelope.Decoder
 	warned          bool // about a line it could not read

@@ -119,6 +119,9 @@ func Check(sigs []*signatures.Signature, opts Options) []Problem {
 		}{{"ends_when", s.EndsWhen}, {"expects", s.Expects}} {
 			follow(s, ff.field, ff.f, add)
 		}
+		if fb := s.FactsBefore; fb != nil {
+			follow(s, "facts_before", &signatures.Follow{Regex: fb.Regex, Examples: fb.Examples}, add)
+		}
 		knowledge(s, opts, add)
 	}
 	// Overlaps: an example of one signature that another also matches,

@@ -104,14 +104,14 @@ type oneIncident struct {
 // them (see each provoker's desc for what it does).
 var oneIncidentFaults = map[string]oneIncident{
 	// bad password, unknown user, anonymous refused
-	"mosquitto/client-not-authorised":  {3, "mosquitto/connack-not-authorised", map[string]string{"address": "127.0.0.1", "client_id": "<unknown>"}},
-	"mosquitto/connack-not-authorised": {3, "mosquitto/connack-not-authorised", map[string]string{"address": "127.0.0.1", "client_id": "<unknown>"}},
+	"mosquitto/client-not-authorised":  {3, "mosquitto/connack-not-authorised", map[string]string{"address": "127.0.0.1", "port": "", "listener_port": "", "client_id": "<unknown>"}},
+	"mosquitto/connack-not-authorised": {3, "mosquitto/connack-not-authorised", map[string]string{"address": "127.0.0.1", "port": "", "listener_port": "", "client_id": "<unknown>"}},
 	// plain client on a TLS port: mosquitto_pub, a raw CONNECT, HTTP, an HTTP proxy
 	"mosquitto/tls-plain-client-on-tls-listener": {4, "mosquitto/tls-plain-client-on-tls-listener", nil},
 	// unknown CA
-	"mosquitto/tls-alert-unknown-ca": {1, "mosquitto/tls-alert-unknown-ca", map[string]string{"reason": "tlsv1 alert unknown ca", "client_id": "<unknown>"}},
+	"mosquitto/tls-alert-unknown-ca": {1, "mosquitto/tls-alert-unknown-ca", map[string]string{"reason": "tlsv1 alert unknown ca", "client_id": "<unknown>", "address": "127.0.0.1", "port": "", "listener_port": ""}},
 	// bad protocol: level 9, MQIsdp at level 4, protocol name MQTX
-	"mosquitto/connect-invalid-protocol": {3, "mosquitto/connect-invalid-protocol", map[string]string{"address": "127.0.0.1", "client_id": "<unknown>"}},
+	"mosquitto/connect-invalid-protocol": {3, "mosquitto/connect-invalid-protocol", map[string]string{"address": "127.0.0.1", "port": "", "listener_port": "", "client_id": "<unknown>"}},
 	// double CONNECT
 	"mosquitto/multiple-connect": {1, "mosquitto/multiple-connect", map[string]string{"client_id": "twice"}},
 	// missing certfile, keyfile of another certificate, missing cafile
@@ -123,6 +123,10 @@ var oneIncidentFaults = map[string]oneIncident{
 	"mosquitto/password-file-unreadable":  {1, "mosquitto/password-file-unreadable", map[string]string{"file": "missing.passwd", "kind": "password"}},
 	"mosquitto/acl-file-unreadable":       {1, "mosquitto/acl-file-unreadable", map[string]string{"file": "missing.acl", "kind": "acl"}},
 	"mosquitto/security-file-load-failed": {2, "", map[string]string{"kind": ""}},
+	// the neighbouring line names what the fault's own line does not:
+	// the port that is in use, the bridge that cannot connect
+	"mosquitto/startup-address-in-use": {1, "mosquitto/startup-address-in-use", map[string]string{"port": ""}},
+	"mosquitto/bridge-connect-failed":  {1, "mosquitto/bridge-connect-failed", map[string]string{"bridge": "br-down"}},
 	// a config error and where it is
 	"mosquitto/config-error-location": {1, "mosquitto/config-unknown-variable", map[string]string{"option": "allow_anonymus", "file": "mosquitto.conf", "line": "5"}},
 }
