@@ -246,6 +246,59 @@ func validate(s *Signature, raw []byte, line int) []error {
 			}
 		}
 	}
+	names := captureNames(s.Regex)
+	near := func(field string, n *Near) {
+		if len(n.Signatures) == 0 {
+			fail(field, errors.New("name the signatures of the earlier line"))
+		}
+		if d, err := time.ParseDuration(n.Within); err != nil {
+			fail(field, fmt.Errorf("within %q is not a Go duration such as \"1s\"", n.Within))
+		} else if d <= 0 {
+			fail(field, fmt.Errorf("within %q: want a positive duration", n.Within))
+		}
+		if n.Lines < 0 {
+			fail(field, fmt.Errorf("lines %d: want 0 (no bound) or more", n.Lines))
+		}
+		for _, f := range n.Same {
+			if !slices.Contains(names, f) {
+				fail(field, fmt.Errorf("same: %q is not a named capture of the regex (have %s)", f, strings.Join(names, ", ")))
+			}
+		}
+	}
+	if s.PartOf != nil {
+		near("part_of", s.PartOf)
+	}
+	if fb := s.FactsBefore; fb != nil {
+		if re, err := syntax.Parse(fb.Regex, syntax.Perl); err != nil || fb.Regex == "" {
+			fail("facts_before", fmt.Errorf("regex %q does not compile in Go (RE2 syntax): %v", fb.Regex, err))
+		} else if !slices.ContainsFunc(re.CapNames(), func(n string) bool { return n != "" }) {
+			fail("facts_before", errors.New("regex has no named capture: it would take no fact"))
+		}
+	}
+	for i, r := range s.Context {
+		field := fmt.Sprintf("context[%d]", i)
+		switch {
+		case r.Becomes == "" && !r.AsPreceding:
+			fail("context", fmt.Errorf("%s: becomes missing: name the signature the line is diagnosed as, or set as_preceding", field))
+		case r.Becomes != "" && r.AsPreceding:
+			fail("context", fmt.Errorf("%s: becomes and as_preceding both set: keep one", field))
+		case r.AsPreceding && len(r.PrecededBy) == 0:
+			fail("context", fmt.Errorf("%s: as_preceding needs preceded_by: which line it takes its class from", field))
+		}
+		if n := r.Near(); n != nil {
+			near("context", n)
+		} else if len(r.Fields) == 0 {
+			fail("context", fmt.Errorf("%s: give preceded_by or fields: a rule with neither would reclassify every line", field))
+		}
+		for f, pat := range r.Fields {
+			if !slices.Contains(names, f) {
+				fail("context", fmt.Errorf("%s: fields: %q is not a named capture of the regex (have %s)", field, f, strings.Join(names, ", ")))
+			}
+			if _, err := regexp.Compile(pat); err != nil {
+				fail("context", fmt.Errorf("%s: fields: %q's pattern does not compile in Go (RE2 syntax): %w", field, f, err))
+			}
+		}
+	}
 	for i, w := range s.Workarounds {
 		if r := w.SuccessRate; r != nil && (*r < 0 || *r > 1) {
 			fail("workarounds", fmt.Errorf("[%d].success_rate %v is not within 0..1 (null: not known)", i, *r))

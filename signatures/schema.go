@@ -108,6 +108,24 @@ type Signature struct {
 	// that deadline passes without one ("Connecting bridge (step 1)" with
 	// no step 2). A match of the regex itself is no diagnosis.
 	Expects *Follow `json:"expects,omitempty"`
+	// PartOf, when set, makes the signature's line a detail of a fault
+	// whose cause was logged just before it on the same source (an
+	// OpenSSL error stack after "Unable to load server certificate", the
+	// "not authorised" line after a refused CONNACK): the line is
+	// diagnosed at info severity, marked with the cause's diagnosis id,
+	// and raises no alert of its own.
+	PartOf *Near `json:"part_of,omitempty"`
+	// Context classifies the line by the line before it: the first rule
+	// that holds makes the diagnosis the one of the rule's Becomes
+	// signature (the 1.x "Socket error on client X, disconnecting." after
+	// an OpenSSL error is a TLS failure). The line keeps its own fields.
+	Context []ContextRule `json:"context,omitempty"`
+	// FactsBefore, when set, takes facts from the line just before on the
+	// same source when it matches: Mosquitto prints the port before
+	// "Address already in use", the client's address and port before its
+	// TLS failure or refused CONNACK. The regex's named captures fill the
+	// diagnosis' fields its own line left empty; they are not dedup keys.
+	FactsBefore *FactsBefore `json:"facts_before,omitempty"`
 
 	// origin is where the signature was loaded from, for error messages.
 	origin Origin
@@ -288,4 +306,77 @@ func (s *Signature) EffectiveSeverity() string {
 		return SeverityError
 	}
 	return s.Severity
+}
+
+// Near says how closely a line must follow another on the same source to
+// belong with it (PartOf: its cause; ContextRule: the line that
+// classifies it).
+type Near struct {
+	// Signatures are the ids of the signatures the earlier line may match.
+	Signatures []string `json:"signatures"`
+	// Within is a Go duration: how long after the earlier line this one
+	// may come. Mosquitto's default timestamps are whole seconds, so "1s"
+	// also holds lines printed across a second's turn.
+	Within string `json:"within"`
+	// Lines, when above 0, is how many lines of the source after the
+	// earlier one (for PartOf: after the fault's latest line, cause or
+	// detail) this one may be: 1 means the very next line. It is what ties
+	// lines of one connection when they name no client (Mosquitto handles
+	// a connection's packet in one go, so its lines are adjacent).
+	Lines int `json:"lines,omitempty"`
+	// Same are named captures that must hold equal text in both lines when
+	// both captured them (a client id, a file): one client's disconnect
+	// never becomes a detail of another client's refusal.
+	Same []string `json:"same,omitempty"`
+}
+
+// WithinDuration is Within parsed; 0 when it does not parse (loading
+// rejects such a signature).
+func (n *Near) WithinDuration() time.Duration {
+	d, err := time.ParseDuration(n.Within)
+	if err != nil {
+		return 0
+	}
+	return d
+}
+
+// ContextRule reclassifies a line by what came before it, or by its own
+// captures: when the line follows a line of PrecededBy as Near says (or,
+// without PrecededBy, always) and every capture named in Fields matches
+// its RE2 pattern, the line is diagnosed as the signature Becomes, or as
+// the line before it (AsPreceding).
+type ContextRule struct {
+	PrecededBy []string `json:"preceded_by,omitempty"`
+	Within     string   `json:"within,omitempty"`
+	Lines      int      `json:"lines,omitempty"`
+	Same       []string `json:"same,omitempty"`
+	// Fields maps a named capture of the signature to an RE2 pattern its
+	// text must match ("client_id": "^local\\." for a bridge's own
+	// connection).
+	Fields map[string]string `json:"fields,omitempty"`
+	// Becomes is the id of the signature whose knowledge the diagnosis
+	// takes.
+	Becomes string `json:"becomes,omitempty"`
+	// AsPreceding, instead of Becomes, makes the line the fault of the
+	// line before it (a generic disconnect after a specific TLS error is
+	// that TLS error). It needs PrecededBy.
+	AsPreceding bool `json:"as_preceding,omitempty"`
+}
+
+// Near returns the rule's closeness condition; nil without PrecededBy.
+func (r *ContextRule) Near() *Near {
+	if len(r.PrecededBy) == 0 {
+		return nil
+	}
+	return &Near{Signatures: r.PrecededBy, Within: r.Within, Lines: r.Lines, Same: r.Same}
+}
+
+// FactsBefore is a line whose captures a signature takes from just before
+// its own line.
+type FactsBefore struct {
+	// Regex is RE2, matched against the message without its timestamp
+	// prefix, with at least one named capture.
+	Regex string `json:"regex"`
+	// Examples are whole log lines Regex must match.
+	Examples []string `json:"examples,omitempty"`
 }

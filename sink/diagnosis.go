@@ -57,6 +57,22 @@ type Diagnosis struct {
 	// this one follows from (the signatures' transition_graph), seen within
 	// the related window: "bridge auth failed" then "messages dropped".
 	Related []string `json:"related,omitempty"`
+	// PartOf, when set, is the id of the diagnosis of the fault this line
+	// is a detail of (its signature's part_of): such a diagnosis is at
+	// info severity and raises no alert of its own; it is recorded
+	// (stdout) so that every line stays accounted for.
+	PartOf string `json:"part_of,omitempty"`
+	// Details are the detail lines read with the cause, in the same read
+	// of the log, in order (an OpenSSL error stack, the "not authorised"
+	// line after a refused CONNACK); their captures also fill the
+	// fields this diagnosis' own line did not have. Details read later
+	// reach the sinks only as their own part_of diagnoses: the cause is
+	// never held back waiting for them.
+	Details []Detail `json:"details,omitempty"`
+	// ClassifiedFrom is the signature the line itself matched when the
+	// line before it reclassified it (its signature's context rules):
+	// SignatureID then names the signature it became.
+	ClassifiedFrom string `json:"classified_from,omitempty"`
 	// PackVersion and PackHash identify the signature pack that made the
 	// diagnosis.
 	PackVersion string    `json:"pack_version,omitempty"`
@@ -92,6 +108,13 @@ type Diagnosis struct {
 	// "dedup" (identical diagnoses within the window, after the first was
 	// sent) or "threshold" (a signature's threshold was crossed).
 	Summary string `json:"summary,omitempty"`
+}
+
+// Detail is a line that belongs to a diagnosed fault.
+type Detail struct {
+	Line        string            `json:"line"`
+	SignatureID string            `json:"signature_id"`
+	Fields      map[string]string `json:"fields"`
 }
 
 // MaxClients bounds Diagnosis.Clients, so that a summary of a storm from

@@ -170,6 +170,7 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan tailer.Batch) error {
 	var pk *Pack
 	var timer <-chan time.Time
 	var armed time.Time
+	var seq uint64
 read:
 	for {
 		// A pending expectation (expects) is a deadline: wait for it
@@ -197,6 +198,7 @@ read:
 			break
 		}
 		ds, sigs = ds[:0], sigs[:0]
+		seq++ // diagnoses of this read are unsent until its end
 		now := p.o.clock.Now()
 		if cur := p.pack.Load(); cur != pk {
 			pk = cur // a reload takes effect between batches
@@ -253,9 +255,26 @@ read:
 				ds, sigs = p.unmet(ds, sigs, pk, unmet, now)
 			}
 			hits := pk.Matcher.MatchBroker(src.broker, msg)
+			src.inc.line(at)
 			for _, h := range hits {
+				line := h.Signature
+				var from string
+				if len(line.Context) > 0 {
+					// The line before says what this generic line means.
+					if id := src.inc.classify(line, h.Fields, pk.ctx[line]); id != "" {
+						if b := pk.byID[id]; b != nil {
+							h.Signature, from = b, line.ID
+						}
+					}
+				}
 				d := p.d.diagnose(l, h, ts, now, src.broker, src.version)
 				d.Envelope = envelopeOf(&rec)
+				d.ClassifiedFrom = from
+				if re := pk.before[h.Signature]; re != nil {
+					factsBefore(re, src.prevMsg, d.Fields)
+				} else if re := pk.before[line]; re != nil {
+					factsBefore(re, src.prevMsg, d.Fields)
+				}
 				if h.Signature.Expects != nil {
 					// Not a fault yet: one if the expected line does not
 					// follow in time.
@@ -263,11 +282,24 @@ read:
 					p.follow.expect(p.o.log, l.Source, src, h.Signature, d, now, ts)
 					continue
 				}
+				lh := lineHit{sig: line.ID, as: h.Signature.ID, d: d, batch: seq}
+				if cause := src.inc.causeOf(line, h.Fields); cause != nil {
+					// A detail of a fault already diagnosed: recorded, no
+					// alert, and no fault of its own for ends_when.
+					src.inc.detail(cause, lh)
+					p.enrich(d, src, pk, at)
+					ds = append(ds, d)
+					sigs = append(sigs, h.Signature)
+					continue
+				}
+				src.inc.fault(lh)
 				p.enrich(d, src, pk, at)
 				p.follow.opened(p.o.log, l.Source, h.Signature, d)
 				ds = append(ds, d)
 				sigs = append(sigs, h.Signature)
 			}
+			src.inc.done()
+			src.prevMsg = msg // texts are not reused (tailer.Batch.Release): keeping it costs no copy
 			if len(hits) == 0 && p.unknown != nil {
 				d, fault := p.unknown.check(l, msg, ts, now, src.broker, src.version)
 				if fault {
@@ -322,10 +354,12 @@ func (p *Pipeline) unmet(ds []*sink.Diagnosis, sigs []*signatures.Signature, pk 
 
 // sourceState is what the pipeline has learnt about one log source.
 type sourceState struct {
-	broker, version string // from the startup banner (or Broker); empty until seen
-	ctx             ring   // the last lines, for context
-	recent          recent // the last diagnoses, for related links
-	levels          levels // the log levels its lines show
+	broker, version string    // from the startup banner (or Broker); empty until seen
+	ctx             ring      // the last lines, for context
+	recent          recent    // the last diagnoses, for related links
+	levels          levels    // the log levels its lines show
+	inc             incidents // its recent faults, for part_of and context
+	prevMsg         string    // the message of its previous line, for facts_before
 	json            brokerlog.JSONJoiner
 	env             *envelope.Decoder
 	warned          bool // about a line it could not read
@@ -336,7 +370,7 @@ type sourceState struct {
 func (p *Pipeline) enrich(d *sink.Diagnosis, src *sourceState, pk *Pack, at time.Time) {
 	d.Context = src.ctx.last()
 	d.PackVersion, d.PackHash = pk.Version, pk.Hash
-	if p.o.relatedWindow > 0 {
+	if p.o.relatedWindow > 0 && d.PartOf == "" { // a detail links through its cause
 		src.recent.window = p.o.relatedWindow
 		d.Related = src.recent.related(pk, d.SignatureID, at)
 		src.recent.add(d.SignatureID, d.ID, at)

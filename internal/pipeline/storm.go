@@ -196,6 +196,11 @@ func (s *storm) run(ctx context.Context, in <-chan item) error {
 }
 
 func (s *storm) add(ctx context.Context, it item) error {
+	if it.d.PartOf != "" {
+		// A detail of a fault whose cause alerts: no alert of its own.
+		it.ack.release()
+		return nil
+	}
 	now := s.clock.Now()
 	p := s.policyOf(it.pack, it.sig, it.d.SignatureID)
 	th, isThreshold := p.threshold, p.threshold.Count > 0

@@ -119,6 +119,9 @@ func Check(sigs []*signatures.Signature, opts Options) []Problem {
 		}{{"ends_when", s.EndsWhen}, {"expects", s.Expects}} {
 			follow(s, ff.field, ff.f, add)
 		}
+		if fb := s.FactsBefore; fb != nil {
+			follow(s, "facts_before", &signatures.Follow{Regex: fb.Regex, Examples: fb.Examples}, add)
+		}
 		knowledge(s, opts, add)
 	}
 	// Overlaps: an example of one signature that another also matches,
@@ -178,6 +181,56 @@ func Check(sigs []*signatures.Signature, opts Options) []Problem {
 				if !known(id) {
 					add(s, field, Warning, "names %q, which is not in the pack", id)
 				}
+			}
+		}
+	}
+	// part_of and context name other signatures: they must exist, and a
+	// field both lines must share must be one the earlier line captures,
+	// else it ties nothing.
+	lookup := func(id string) *signatures.Signature {
+		if b, ok := byID[id]; ok {
+			return b
+		}
+		for _, b := range opts.Against {
+			if b.ID == id {
+				return b
+			}
+		}
+		return nil
+	}
+	nearCheck := func(s *signatures.Signature, field string, n *signatures.Near) {
+		for _, id := range n.Signatures {
+			b := lookup(id)
+			if b == nil {
+				add(s, field, Warning, "names %q, which is not in the pack", id)
+				continue
+			}
+		}
+		// A field only the later line captures ties nothing: some earlier
+		// signature must capture it too.
+		for _, f := range n.Same {
+			if !slices.ContainsFunc(n.Signatures, func(id string) bool {
+				b := lookup(id)
+				return b != nil && slices.Contains(captures(b.Regex), f)
+			}) {
+				add(s, field, Error, "same: %q is captured by none of %s, so it ties nothing", f, strings.Join(n.Signatures, ", "))
+			}
+		}
+	}
+	for _, s := range sigs {
+		if s.PartOf != nil {
+			nearCheck(s, "part_of", s.PartOf)
+			if slices.Contains(s.PartOf.Signatures, s.ID) && s.PartOf.Lines == 0 {
+				add(s, "part_of", Error, "names itself without lines: every later occurrence within %s would be a detail of the first; bound it with lines", s.PartOf.Within)
+			}
+		}
+		for i := range s.Context {
+			r := &s.Context[i]
+			if n := r.Near(); n != nil {
+				nearCheck(s, "context", n)
+			}
+			if r.Becomes != "" && lookup(r.Becomes) == nil {
+				add(s, "context", Warning, "becomes %q, which is not in the pack", r.Becomes)
 			}
 		}
 	}
@@ -372,4 +425,13 @@ func unsourcedRates(s *signatures.Signature, add func(*signatures.Signature, str
 	if s.FixSuccessRate != nil && len(s.Basis) == 0 {
 		add(s, "fix_success_rate", Warning, "%v has no basis: %s", *s.FixSuccessRate, fix)
 	}
+}
+
+// captures lists the named groups of an RE2 regex.
+func captures(expr string) []string {
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return nil
+	}
+	return re.SubexpNames()
 }

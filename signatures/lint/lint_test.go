@@ -177,3 +177,39 @@ func TestStrictRejectsUnsourcedRates(t *testing.T) {
 		}
 	}
 }
+
+// part_of and context name other signatures: an unknown one is a warning,
+// a same field no earlier signature captures and a signature that is part
+// of itself without a line bound are errors.
+func TestCheckPartOfAndContext(t *testing.T) {
+	builtin := parse(t, `[{"id": "b/refused", "regex": "^Refused (?P<client_id>\\S+)$", "examples": ["Refused a"]}]`)
+	tests := []struct {
+		name, doc string
+		want      []string // "level field" of the problems expected, in order
+	}{
+		{"sound", `[{"id": "s/gone", "regex": "^Gone (?P<client_id>\\S+)$", "examples": ["Gone a"],
+			"part_of": {"signatures": ["b/refused"], "within": "1s", "lines": 1, "same": ["client_id"]},
+			"context": [{"preceded_by": ["b/refused"], "within": "1s", "becomes": "b/refused"}]}]`, nil},
+		{"unknown cause", `[{"id": "s/gone", "regex": "^Gone (?P<client_id>\\S+)$", "examples": ["Gone a"],
+			"part_of": {"signatures": ["b/nothing"], "within": "1s"}}]`, []string{"warning part_of"}},
+		{"same field the cause lacks", `[{"id": "s/gone", "regex": "^Gone (?P<client_id>\\S+) (?P<file>\\S+)$", "examples": ["Gone a f"],
+			"part_of": {"signatures": ["b/refused"], "within": "1s", "same": ["file"]}}]`, []string{"error part_of"}},
+		{"part of itself without lines", `[{"id": "s/gone", "regex": "^Gone (?P<client_id>\\S+)$", "examples": ["Gone a"],
+			"part_of": {"signatures": ["s/gone"], "within": "1s"}}]`, []string{"error part_of"}},
+		{"unknown becomes", `[{"id": "s/gone", "regex": "^Gone (?P<client_id>\\S+)$", "examples": ["Gone a"],
+			"context": [{"fields": {"client_id": "^local\\."}, "becomes": "b/nothing"}]}]`, []string{"warning context"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, p := range Check(parse(t, tt.doc), Options{Against: builtin}) {
+				if p.Field == "part_of" || p.Field == "context" {
+					got = append(got, p.Level.String()+" "+p.Field)
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+				t.Errorf("problems %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

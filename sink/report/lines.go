@@ -62,6 +62,9 @@ func Line(d *sink.Diagnosis) string {
 	if n := d.Occurrences(); n > 1 {
 		fmt.Fprintf(&b, " ×%d", n)
 	}
+	if d.PartOf != "" {
+		fmt.Fprintf(&b, " (part of %s)", d.PartOf) // a detail: its cause alerted
+	}
 	keys := make([]string, 0, len(d.Fields))
 	for k, v := range d.Fields {
 		if v != "" && k != "line" {

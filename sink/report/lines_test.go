@@ -23,6 +23,8 @@ func TestLinesOneLinePerDiagnosis(t *testing.T) {
 		Count:       3,
 	}, {
 		Severity: "info", Title: "no facts", ObservedAt: at,
+	}, {
+		Severity: "info", Title: "Client not authorised", ObservedAt: at, PartOf: "3faa896cb2054d281bf9f28c",
 	}}
 	var b bytes.Buffer
 	if retry, err := NewLines(&b).Notify(context.Background(), ds); err != nil || retry {
@@ -32,6 +34,7 @@ func TestLinesOneLinePerDiagnosis(t *testing.T) {
 	want := []string{
 		`2026-11-22 04:05:06Z CRITICAL Broker could not start ×3 — client_id="dev\x1b[2J 1" port=1883 file=/etc/mosquitto/mosquitto.conf:12 (mosquitto.log:57) — fix: Free the port`,
 		`2026-11-22 04:05:06Z INFO     no facts`,
+		`2026-11-22 04:05:06Z INFO     Client not authorised (part of 3faa896cb2054d281bf9f28c)`,
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d lines, want %d:\n%s", len(got), len(want), b.String())

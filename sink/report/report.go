@@ -132,6 +132,9 @@ func (c *Collector) Notify(_ context.Context, ds []*sink.Diagnosis) (bool, error
 		if d.EndedAt != nil {
 			continue // the end of a fault counted already, not an occurrence
 		}
+		if d.PartOf != "" {
+			continue // a detail of a fault: its cause is the occurrence, and carries it
+		}
 		at := d.ObservedAt
 		if d.LogTime != nil {
 			at = *d.LogTime
