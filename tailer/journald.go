@@ -197,7 +197,7 @@ func (t *Tailer) readJournal(ctx context.Context, in journalInput, from journalS
 			err = fmt.Errorf("input %s: journalctl ended while following the journal", in.spec)
 		}
 		t.journalProblem(in.spec, err)
-		t.o.log.Error().Err(err).Str("input", in.spec).Dur("retry_in", wait).Msg("cannot read the journal; its faults are not diagnosed until journalctl runs")
+		t.o.log.Error().Err(err).Str("input", in.spec).Stringer("retry_in", wait).Msg("cannot read the journal; its faults are not diagnosed until journalctl runs")
 		if time.Since(start) > journalRetryMax {
 			wait = journalRetryMin
 		}

@@ -33,7 +33,7 @@ func TestRunFormatText(t *testing.T) {
 	if len(lines) != len(objs) {
 		t.Fatalf("text: %d lines, json: %d diagnoses", len(lines), len(objs))
 	}
-	shape := regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ (CRITICAL|ERROR|WARNING|INFO) +\S.* \(-:\d+\)( — fix: \S.*)?$`)
+	shape := regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ (CRITICAL|ERROR|WARNING|INFO|ENDED) +\S.* \(-:\d+\)( — fix: \S.*)?$`)
 	for _, l := range lines {
 		if !shape.MatchString(l) {
 			t.Errorf("line not in the text shape: %q", l)
