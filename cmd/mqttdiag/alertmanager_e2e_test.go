@@ -18,6 +18,7 @@ import (
 // annotations, stays firing while the two clients keep taking each other
 // over, and resolves once they stop.
 func TestAlertmanagerRealTakeover(t *testing.T) {
+	t.Parallel() // a subprocess and its own temp dir, ports and state: independent of the others
 	ams := []*brokertest.Alertmanager{brokertest.StartAlertmanager(t), brokertest.StartAlertmanager(t)}
 	m := brokertest.StartMosquitto(t)
 	const resolve = 3 * time.Second

@@ -111,6 +111,7 @@ func gzipFile(t *testing.T, src, tmp, dst string) {
 // <id>-json.log to .1, opens a new <id>-json.log, and with compress gzips
 // .1 to .1.gz.
 func TestRunContainerLogRotation(t *testing.T) {
+	t.Parallel() // a subprocess and its own temp dir, ports and state: independent of the others
 	start := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
 	stamp := func(n int) time.Time { return start.Add(time.Duration(n) * time.Millisecond) }
 	kubelet := func(t *testing.T, viaLinks bool) {
@@ -226,6 +227,11 @@ func runRotation(t *testing.T, c *containerLog, glob string, rotate func(*testin
 	c2 := collectDiags(t, p2)
 	for i := 0; i < 2; i++ {
 		c.write(t, 1500)
+		// A restarted mqttdiag catches up within a rotation period: both
+		// owners delete what they compress (kubelet every rotated file but
+		// the newest, by default after 10 MiB), and compressed files are
+		// not read. Before the next rotation, what was written is read.
+		c2.waitAll3(t, c.n, 120*time.Second, c1)
 		rotate(t)
 	}
 	c.write(t, 500)

@@ -241,6 +241,7 @@ func (p *proc) collect(t *testing.T, n int, timeout time.Duration) []*sink.Diagn
 // again on the same port), then recovers. Every diagnosis arrives; a
 // diagnosis that arrives twice has the same id and content.
 func TestWebhookFlakyReceiver(t *testing.T) {
+	t.Parallel() // a subprocess and its own temp dir, ports and state: independent of the others
 	h := newHook(t)
 	crashed, recovered := make(chan struct{}), make(chan struct{})
 	h.answer = func(n int, w http.ResponseWriter, _ *http.Request) bool {
@@ -329,6 +330,7 @@ func TestWebhookFlakyReceiver(t *testing.T) {
 // --dedup-stdout stdout is summarised too. SIGTERM flushes the open
 // summaries within --shutdown-timeout and exits 0.
 func TestWebhookAlertStorm(t *testing.T) {
+	t.Parallel() // a subprocess and its own temp dir, ports and state: independent of the others
 	for _, dedupStdout := range []bool{false, true} {
 		t.Run(fmt.Sprint("dedup-stdout=", dedupStdout), func(t *testing.T) {
 			h := newHook(t)

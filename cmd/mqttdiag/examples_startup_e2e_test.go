@@ -292,6 +292,7 @@ func (s *sandbox) waitBrokerFails(t *testing.T) {
 // a port in use (listeners__start, after log__init) reaches the log file.
 // A healthy start through the same path gives no warning or worse.
 func TestExamplesDiagnoseStartupFaults(t *testing.T) {
+	t.Parallel() // a subprocess and its own temp dir, ports and state: independent of the others
 	am := brokertest.StartAlertmanager(t)
 	// The examples' webhook, received here; this test asserts the
 	// diagnoses on stdout, which mqttdiag prints whatever its sinks.

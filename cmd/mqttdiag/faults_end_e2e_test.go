@@ -22,6 +22,7 @@ const addressInUseID = "mosquitto/startup-address-in-use"
 // once the port is free and the broker starts cleanly, writing to the
 // same log, the alert resolves.
 func TestAlertmanagerStartFailureStaysFiring(t *testing.T) {
+	t.Parallel() // a subprocess and its own temp dir, ports and state: independent of the others
 	am := brokertest.StartAlertmanager(t)
 	holder := brokertest.StartMosquitto(t)
 	dir := t.TempDir()

@@ -113,6 +113,7 @@ func journalNumbered(t *testing.T, j *journaltest.Journal, from, to int) {
 // entries come in, restarted from --state, every entry is diagnosed, a
 // repeat only under its first id; after a clean stop, none twice.
 func TestRunJournaldKilledAndRestartedFromState(t *testing.T) {
+	t.Parallel() // a subprocess and its own temp dir, ports and state: independent of the others
 	j := journaltest.New(t)
 	state := filepath.Join(t.TempDir(), "state.json")
 	args := []string{"run", "--no-builtin", "--signatures", writePack(t), "--state", state,

@@ -39,17 +39,21 @@ func at(text string, n int) string {
 }
 
 // evidenceWants are facts and quoted lines of the real fault log that a
-// report must carry, per signature: what an operator needs to act.
-var evidenceWants = map[string][]string{
-	// A websockets listener that cannot bind names its port.
-	"mosquitto/websockets-listener-failed": {"port", "38597", at("websockets listener on port 38597", 0), "Error: Unable to create websockets listener on port 38597."},
-	// A port in use: the line before names the port (facts_before).
-	"mosquitto/startup-address-in-use": {"port", "44623", at("Opening ipv4 listen socket on port 44623.", 1), "1796465852: Opening ipv4 listen socket on port 44623.", "1796465852: Error: Address already in use"},
-	// A refused client is named by its client id.
-	"mosquitto/connack-bad-username-password": {"client_id", "no-identity", at("Sending CONNACK to no-identity (0, 4)", 0), "1796465852: Sending CONNACK to no-identity (0, 4)"},
-	// A config error names the file and the line: the "Error found at"
-	// line after it is its detail, whose facts it carries.
-	"mosquitto/config-unknown-variable": {"file", "mosquitto.conf:5", at(`Unknown configuration variable "allow_anonymus"`, 0), "1796465850: Error: Unknown configuration variable \"allow_anonymus\"."},
+// report must carry, per signature: what an operator needs to act. A
+// function, not a variable: the test binary also runs as mqttdiag itself
+// (startMqttdiag), elsewhere than beside the capture.
+func evidenceWants() map[string][]string {
+	return map[string][]string{
+		// A websockets listener that cannot bind names its port.
+		"mosquitto/websockets-listener-failed": {"port", "38597", at("websockets listener on port 38597", 0), "Error: Unable to create websockets listener on port 38597."},
+		// A port in use: the line before names the port (facts_before).
+		"mosquitto/startup-address-in-use": {"port", "44623", at("Opening ipv4 listen socket on port 44623.", 1), "1796465852: Opening ipv4 listen socket on port 44623.", "1796465852: Error: Address already in use"},
+		// A refused client is named by its client id.
+		"mosquitto/connack-bad-username-password": {"client_id", "no-identity", at("Sending CONNACK to no-identity (0, 4)", 0), "1796465852: Sending CONNACK to no-identity (0, 4)"},
+		// A config error names the file and the line: the "Error found at"
+		// line after it is its detail, whose facts it carries.
+		"mosquitto/config-unknown-variable": {"file", "mosquitto.conf:5", at(`Unknown configuration variable "allow_anonymus"`, 0), "1796465850: Error: Unknown configuration variable \"allow_anonymus\"."},
+	}
 }
 
 // textGroup is the block of a text report about signature id: from its
@@ -76,7 +80,7 @@ func TestScanTextReportCarriesEvidence(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for id, wants := range evidenceWants {
+	for id, wants := range evidenceWants() {
 		g := textGroup(t, out, id)
 		for _, want := range wants {
 			if !strings.Contains(g, want) {
@@ -103,7 +107,7 @@ func TestScanMarkdownReportCarriesEvidence(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for id, wants := range evidenceWants {
+	for id, wants := range evidenceWants() {
 		i := strings.Index(out, "`"+id+"` · ")
 		if i < 0 {
 			t.Fatalf("no section for %s", id)
@@ -281,7 +285,7 @@ func TestHTMLReportEvidenceInChromium(t *testing.T) {
 			t.Errorf("%s: the card's Version Compatibility is not a <table>", id)
 		}
 	}
-	for id, wants := range evidenceWants {
+	for id, wants := range evidenceWants() {
 		g := p.Groups[id]
 		var all strings.Builder
 		for k, v := range g.Facts {

@@ -232,6 +232,7 @@ func checkExactlyOnce(t *testing.T, n int, runs ...*diagCollector) {
 // copytruncate, three times each: every line is diagnosed exactly once and
 // no two lines share an id.
 func TestRunHighRateRotationExactlyOnce(t *testing.T) {
+	t.Parallel() // a subprocess and its own temp dir, ports and state: independent of the others
 	dir := t.TempDir()
 	path := filepath.Join(dir, "mosquitto.log")
 	w := newLogWriter(t, path)
@@ -276,6 +277,7 @@ func TestRunHighRateRotationExactlyOnce(t *testing.T) {
 // (after the kill) carries the same id both times. Then a clean stop
 // (SIGTERM) and restart: nothing is diagnosed twice.
 func TestRunKilledAndRestartedFromState(t *testing.T) {
+	t.Parallel() // a subprocess and its own temp dir, ports and state: independent of the others
 	dir := t.TempDir()
 	path := filepath.Join(dir, "mosquitto.log")
 	state := filepath.Join(dir, "state.json")

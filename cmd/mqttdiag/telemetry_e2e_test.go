@@ -79,6 +79,7 @@ func getReady(t *testing.T, addr string) (int, map[string]any) {
 // The metrics and health endpoints are scraped while a real mosquitto
 // produces faults; each metric moves as it should.
 func TestMetricsAndHealthWithRealMosquitto(t *testing.T) {
+	t.Parallel() // a subprocess and its own temp dir, ports and state: independent of the others
 	m := brokertest.StartMosquitto(t)
 	dir := t.TempDir()
 	addr := fmt.Sprintf("127.0.0.1:%d", brokertest.FreePort(t))
@@ -272,6 +273,7 @@ func filterPrefix(m map[string]float64, prefix string) map[string]float64 {
 // line is lost, the good pack takes effect, the broken one is rejected and
 // the pack in use stays.
 func TestSIGHUPReloadUnderContinuousInput(t *testing.T) {
+	t.Parallel() // a subprocess and its own temp dir, ports and state: independent of the others
 	dir := t.TempDir()
 	log := filepath.Join(dir, "mosquitto.log")
 	sigDir := filepath.Join(dir, "site")
