@@ -163,46 +163,21 @@ func (s *fileSet) run(ctx context.Context) error {
 		// a crash now must not turn the next start into a first run.
 		s.saveCheckpoints()
 	}
-	looked := s.o.clock.Now()
 	for {
 		more := s.readAll(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
-		woken := false
 		if !more {
 			select {
 			case <-ctx.Done():
 				return nil
 			case <-wake:
-				woken = true
 			case <-s.o.clock.After(tick):
 			}
 		}
-		// A wake-up by writes alone to followed files changes no name:
-		// read them, but skip the discovery pass, whose stats of every
-		// input path were most of a wake-up's system calls beside a busy
-		// broker (issue 17). Discovery still runs at least every tick,
-		// as the safety net for events inotify lost or never sent.
-		if woken && s.w.quiet(s.followed) && s.o.clock.Now().Sub(looked) < tick {
-			continue
-		}
 		s.discover(ctx, false)
-		looked = s.o.clock.Now()
 	}
-}
-
-// followed reports whether name, as inotify names a written file, is
-// the path or the resolved path of a file being read, so that a write to
-// it needs no discovery pass (see watcher.quiet).
-func (s *fileSet) followed(name string) bool {
-	name = filepath.Clean(name)
-	for _, f := range s.files {
-		if filepath.Clean(f.path) == name || f.real != "" && filepath.Clean(f.real) == name {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *fileSet) saveCheckpoints() {

@@ -190,31 +190,19 @@ func (f *file) markTail(read []byte) {
 		return lo >= hi || bytes.Equal(b[lo-off:hi-off], read[lo-from:hi-from])
 	}
 	var prefix, tail fingerprint
-	reread := false // bytes were read from the file again
 	if n := min(pos, prefixBytes); n > int64(f.prefix.n) {
 		buf := make([]byte, n)
 		if k, _ := f.f.ReadAt(buf, 0); int64(k) < n || !still(buf, 0) {
 			return
 		}
-		prefix, reread = fingerprint{n: int(n), sum: sum64(buf)}, true
+		prefix = fingerprint{n: int(n), sum: sum64(buf)}
 	}
-	if n := min(int64(tailBytes), pos); n > 0 && int64(len(read)) >= n {
-		// The reader holds them: they are the stream's as it was read,
-		// never the next generation's, so neither reading them again
-		// nor the look at the first line below is needed (issue 17: two
-		// preads a wake-up). Should the file have changed since, the
-		// next look at it compares what it holds with them.
-		tail = fingerprint{n: int(n), sum: sum64(read[int64(len(read))-n:])}
-	} else if n > 0 {
+	if n := min(int64(tailBytes), pos); n > 0 {
 		var buf [tailBytes]byte
 		if k, _ := f.f.ReadAt(buf[:n], pos-n); int64(k) < n || !still(buf[:n], pos-n) {
 			return
 		}
-		tail, reread = fingerprint{n: int(n), sum: sum64(buf[:n])}, true
-	}
-	if !reread {
-		f.tail, f.tailAt = tail, pos
-		return
+		tail = fingerprint{n: int(n), sum: sum64(buf[:n])}
 	}
 	if ok, err := f.fp.matches(f.f); err != nil || !ok {
 		return // changed since: the next look sees it

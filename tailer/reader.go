@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"os"
 	"sync"
 	"unicode/utf8"
 )
@@ -147,10 +146,9 @@ func (lr *lineReader) fill() (int, error) {
 			lr.buf = make([]byte, bufSize(lr.max))
 		}
 	}
-	// The bytes read stay where they are until the buffer is full, even
-	// when every line was taken: recent() then still holds the end of
-	// what was read for markTail (issue 17), and release() hands the
-	// buffer back when a round ends.
+	if lr.lo > 0 && lr.lo == lr.hi {
+		lr.lo, lr.hi = 0, 0
+	}
 	if lr.hi == len(lr.buf) {
 		if lr.lo > 0 {
 			copy(lr.buf, lr.buf[lr.lo:lr.hi])
@@ -261,16 +259,7 @@ type posReader struct {
 }
 
 func (p *posReader) Read(b []byte) (int, error) {
-	var n int
-	var err error
-	if f, ok := p.r.(*os.File); ok {
-		// One pread, not ReadAt's loop until b is full: a followed log
-		// rarely fills b, and the loop's second pread only finds the end
-		// (issue 17: one system call less a wake-up).
-		n, err = preadOnce(f, b, p.pos)
-	} else {
-		n, err = p.r.ReadAt(b, p.pos)
-	}
+	n, err := p.r.ReadAt(b, p.pos)
 	p.pos += int64(n)
 	if n > 0 && err == io.EOF {
 		err = nil // ReadAt reports EOF with a short read; Read need not

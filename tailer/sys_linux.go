@@ -2,7 +2,6 @@ package tailer
 
 import (
 	"errors"
-	"io"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -95,35 +94,4 @@ func owner(fi os.FileInfo) (usr, group string, ok bool) {
 		group = g.Name
 	}
 	return usr, group, true
-}
-
-// preadOnce reads into b at off with one pread (retried on EINTR): fewer
-// bytes than b holds is no error, none at all is io.EOF.
-func preadOnce(f *os.File, b []byte, off int64) (int, error) {
-	if len(b) == 0 {
-		return 0, nil
-	}
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return f.ReadAt(b, off)
-	}
-	var n int
-	var perr error
-	if err := rc.Read(func(fd uintptr) bool {
-		for {
-			n, perr = unix.Pread(int(fd), b, off)
-			if perr != unix.EINTR {
-				return true
-			}
-		}
-	}); err != nil {
-		return 0, &os.PathError{Op: "read", Path: f.Name(), Err: err}
-	}
-	if perr != nil {
-		return 0, &os.PathError{Op: "read", Path: f.Name(), Err: perr}
-	}
-	if n == 0 {
-		return 0, io.EOF
-	}
-	return n, nil
 }

@@ -42,67 +42,14 @@ type watcher struct {
 	// within gap of the last wake-up waits for gap to end (see run).
 	gap   time.Duration
 	clock Clock
-
-	// What the events since the reading loop last asked (quiet) were, so
-	// that a wake-up by writes alone to files already followed can skip
-	// the discovery pass (a stat of every input path, issue 17): other is
-	// set by any event but a write and by an inotify error, written holds
-	// the names written to (at most maxWritten; more sets other).
-	evMu    sync.Mutex
-	other   bool
-	written map[string]struct{}
 }
-
-// maxWritten bounds the names quiet is asked about: a directory of many
-// busy files is simply looked at again, as without the bookkeeping.
-const maxWritten = 16
 
 func newWatcher(log zerolog.Logger) (*watcher, error) {
 	fw, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, err
 	}
-	return &watcher{fs: fw, log: log, wake: make(chan struct{}, 1), dirs: make(map[string]bool),
-		written: make(map[string]struct{})}, nil
-}
-
-// note records an event for quiet, before the wake-up it causes.
-func (w *watcher) note(ev fsnotify.Event) {
-	w.evMu.Lock()
-	defer w.evMu.Unlock()
-	if ev.Op != fsnotify.Write || len(w.written) >= maxWritten {
-		w.other = true
-		return
-	}
-	w.written[ev.Name] = struct{}{}
-}
-
-// noteOther records that something other than a write may have happened
-// (an inotify error: events were lost).
-func (w *watcher) noteOther() {
-	w.evMu.Lock()
-	w.other = true
-	w.evMu.Unlock()
-}
-
-// quiet reports whether every event since the last call was a write to a
-// file that followed says is already followed, and forgets them. Only
-// such events are then known to have happened: nothing was created,
-// renamed, removed or had its attributes changed in a watched directory,
-// so no input path can name another file than at the last discovery. A
-// call with no event noted since is quiet too: that wake-up's events were
-// taken by the call before it, which looked at them. Events are noted
-// before the wake-up they cause, so none is forgotten unlooked at.
-func (w *watcher) quiet(followed func(name string) bool) bool {
-	w.evMu.Lock()
-	defer w.evMu.Unlock()
-	q := !w.other
-	for name := range w.written {
-		q = q && followed(name)
-	}
-	w.other = false
-	clear(w.written)
-	return q
+	return &watcher{fs: fw, log: log, wake: make(chan struct{}, 1), dirs: make(map[string]bool)}, nil
 }
 
 // watch adds a directory; a failure is reported once and left to the timer.
@@ -151,7 +98,6 @@ func (w *watcher) run(ctx context.Context) {
 			if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
 				w.forget(ev.Name) // no-op unless it was a watched directory
 			}
-			w.note(ev)
 			if w.gap > 0 {
 				if wait := w.gap - w.clock.Now().Sub(last); wait > 0 {
 					select {
@@ -171,7 +117,6 @@ func (w *watcher) run(ctx context.Context) {
 				return
 			}
 			w.log.Warn().Err(err).Msg("inotify error; files are still checked every second")
-			w.noteOther()
 			select {
 			case w.wake <- struct{}{}:
 			default:
