@@ -78,7 +78,7 @@ func registerFollow(c *cobra.Command, fl *app.Follow) {
 	f.StringVar(&fl.State, "state", "", "keep checkpoints in this file and resume from them after a restart (at least once; exactly once after a clean stop)")
 	f.StringVar(&fl.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz and /readyz on this address, e.g. :9464 (default off)")
 	f.DurationVar(&fl.ReadyFailingAfter, "ready-failing-after", 2*time.Minute, "/readyz fails once a sink has been failing this long")
-	f.StringVar(&fl.Format, "format", "json", "output: json (one diagnosis per line) or text (one short line per diagnosis for people: time, severity, title, facts, best fix)")
+	f.StringVar(&fl.Format, "format", "", "output: text (one short line per diagnosis for people: time, severity, title, facts, best fix; the default on a terminal, with a summary when it stops) or json (one diagnosis per line; the default when piped)")
 	f.StringArrayVar(&fl.Exclude, "exclude", nil, "skip files of globs and directories that match this glob (base name, or whole path when it has a /); repeatable")
 }
 

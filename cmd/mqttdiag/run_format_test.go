@@ -1,10 +1,19 @@
 package main
 
 import (
+	"bytes"
+	"errors"
+	"io/fs"
 	"os"
+	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/creack/pty"
 )
 
 const faultsLog = "../../examples/logs/mosquitto-2.0.11-faults.log"
@@ -45,5 +54,76 @@ func TestRunFormatText(t *testing.T) {
 	code, _, errOut = runCLI(t, "", "run", "--format", "yaml", "-")
 	if code == 0 || !strings.Contains(errOut, `--format "yaml": want text or json`) {
 		t.Errorf("--format yaml: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// On a terminal, run prints one line per diagnosis for a person without
+// being asked, and when the person stops it (SIGINT), a summary of what
+// went by.
+func TestRunOnTerminalTextAndSummary(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "run", "--from-beginning", "--log-level", "warn", sampleLog)
+	cmd.Env = append(os.Environ(), "MQTTDIAG_BE_MAIN=1", "NO_COLOR=1")
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: 160})
+	if errors.Is(err, syscall.ENODEV) || errors.Is(err, fs.ErrNotExist) {
+		t.Skipf("no pseudo-terminals in this environment (devpts not mounted on /dev/pts): %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var mu sync.Mutex
+	var buf bytes.Buffer
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b := make([]byte, 4096)
+		for {
+			n, err := f.Read(b)
+			mu.Lock()
+			buf.Write(b[:n])
+			mu.Unlock()
+			if err != nil {
+				return // EIO when the child exits
+			}
+		}
+	}()
+	// The sample log has 6 diagnoses; wait for the last one's line.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		mu.Lock()
+		out := buf.String()
+		mu.Unlock()
+		if strings.Count(out, " — fix: ") >= 6 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no text lines on the terminal within 60s:\n%q", out)
+		}
+		select {
+		case <-done:
+			t.Fatalf("run exited early:\n%q", out)
+		case <-time.After(20 * time.Millisecond): // polling the pty's output
+		}
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("run after SIGINT: %v", err)
+	}
+	<-done
+	out := buf.String()
+	if strings.Contains(out, `"signature_id"`) {
+		t.Errorf("JSON on a terminal:\n%s", out)
+	}
+	for _, want := range []string{
+		"WARNING  Client id takeover",
+		// 6 lines: 5 diagnoses and the protocol-error line that is the
+		// refused CONNACK's detail (part_of), no occurrence of its own
+		"— stopped after 2016 lines: 5 diagnoses (1 error, 4 warning); most often: Packet Identifier in use (reason code 0x91) in a PUBACK ×2",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("terminal output lacks %q:\n%s", want, out)
+		}
 	}
 }

@@ -51,8 +51,10 @@ func Run(ctx context.Context, s Settings, paths []string, env Env, hangups <-cha
 	}
 	tl := tailer.New(paths, opts...)
 	var out sink.Notifier = sink.NewWriter(env.Stdout)
-	if f.Format == "text" {
-		out = report.NewLines(env.Stdout)
+	var lines *report.Lines
+	if f.Format == "text" || f.Format == "" && isTerminal(env.Stdout) {
+		lines = report.NewLines(env.Stdout)
+		out = lines
 	}
 	p := pipeline.New(pr.m, []sink.Notifier{out}, pr.popts...)
 	var tel *telemetry.Server
@@ -101,6 +103,10 @@ func Run(ctx context.Context, s Settings, paths []string, env Env, hangups <-cha
 	<-watched
 	logMatcherStats(log, p)
 	log.Info().Int64("lines", st.Lines).Int64("diagnoses", st.Diagnoses).Msg("mqttdiag stopped")
+	if lines != nil && isTerminal(env.Stdout) {
+		// A person at a terminal stopped it (SIGINT): what went by.
+		lines.Summary(st.Lines)
+	}
 	return err
 }
 

@@ -108,7 +108,7 @@ type Follow struct {
 	Exclude           []string
 	MetricsAddr       string
 	ReadyFailingAfter time.Duration
-	Format            string // run's output: json (one object a line) or text (one line for people)
+	Format            string // run's output: json (one object a line) or text (one line for people); "" chooses by whether stdout is a terminal
 }
 
 // Report settings are scan's.

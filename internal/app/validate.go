@@ -184,7 +184,7 @@ func (s Sinks) validate() error {
 }
 
 func (f Follow) validate() error {
-	if f.Format != "" { // "": json, as for a Settings not read from flags
+	if f.Format != "" { // "": text on a terminal, else json
 		if err := checkFormat(f.Format); err != nil {
 			return err
 		}

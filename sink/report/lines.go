@@ -20,6 +20,12 @@ type Lines struct {
 	mu  sync.Mutex
 	w   io.Writer
 	buf strings.Builder
+	// for Summary: diagnoses by severity, and per signature (bounded by
+	// the pack's size: one entry per signature id seen)
+	bySev   map[string]int
+	bySig   map[string]int
+	titles  map[string]string
+	written int
 }
 
 // NewLines returns a Lines writing to w.
@@ -37,11 +43,55 @@ func (l *Lines) Notify(_ context.Context, ds []*sink.Diagnosis) (bool, error) {
 	for _, d := range ds {
 		l.buf.WriteString(Line(d))
 		l.buf.WriteByte('\n')
+		l.count(d)
 	}
 	if _, err := io.WriteString(l.w, l.buf.String()); err != nil {
 		return true, fmt.Errorf("write diagnoses: %w", err)
 	}
 	return false, nil
+}
+
+func (l *Lines) count(d *sink.Diagnosis) {
+	if d.EndedAt != nil || d.PartOf != "" {
+		return // an ending or a detail is no occurrence of its own
+	}
+	if l.bySev == nil {
+		l.bySev, l.bySig, l.titles = map[string]int{}, map[string]int{}, map[string]string{}
+	}
+	l.written++
+	l.bySev[d.Severity]++
+	l.bySig[d.SignatureID]++
+	l.titles[d.SignatureID] = d.Title
+}
+
+// Summary writes one closing line for the person who stopped run: how
+// many lines were read, how many diagnoses of each severity went by, and
+// the most frequent fault.
+func (l *Lines) Summary(lines int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var b strings.Builder
+	fmt.Fprintf(&b, "— stopped after %d lines: %d diagnoses", lines, l.written)
+	var parts []string
+	for _, sev := range []string{"critical", "error", "warning", "info"} {
+		if n := l.bySev[sev]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, sev))
+		}
+	}
+	if len(parts) > 0 {
+		b.WriteString(" (" + strings.Join(parts, ", ") + ")")
+	}
+	top, n := "", 0
+	for id, k := range l.bySig {
+		if k > n || k == n && id < top {
+			top, n = id, k
+		}
+	}
+	if n > 0 {
+		fmt.Fprintf(&b, "; most often: %s ×%d", Printable(l.titles[top]), n)
+	}
+	b.WriteString("\n")
+	_, _ = io.WriteString(l.w, b.String())
 }
 
 // factOrder puts the facts an operator acts on first; other fields follow
