@@ -7,12 +7,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -167,6 +167,32 @@ func TestConsoleLogColourOnlyOnTerminal(t *testing.T) {
 // pseudo-terminal and returns what it printed.
 func runPTY(t *testing.T, env []string, args ...string) string {
 	t.Helper()
+	cmd, out := startPTY(t, env, args...)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("mqttdiag %v: %v\n%s", args, err, out.String())
+	}
+	<-out.done
+	return out.String()
+}
+
+// ptyOutput collects what a process wrote to its terminal.
+type ptyOutput struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	done chan struct{} // closed at EIO, when the child has exited
+}
+
+func (o *ptyOutput) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
+}
+
+// startPTY starts mqttdiag with a pseudo-terminal as its stdin, stdout
+// and stderr, and collects its output; it skips where the system has no
+// pseudo-terminals at all.
+func startPTY(t *testing.T, env []string, args ...string) (*exec.Cmd, *ptyOutput) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(append(os.Environ(), "MQTTDIAG_BE_MAIN=1", "NO_COLOR="), env...)
 	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: 160})
@@ -178,15 +204,22 @@ func runPTY(t *testing.T, env []string, args ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var buf bytes.Buffer
-	done := make(chan struct{})
-	go func() { _, _ = io.Copy(&buf, f); close(done) }() // returns at EIO when the child exits
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("mqttdiag %v: %v\n%s", args, err, buf.String())
-	}
-	<-done
-	return buf.String()
+	t.Cleanup(func() { f.Close() })
+	out := &ptyOutput{done: make(chan struct{})}
+	go func() {
+		defer close(out.done)
+		b := make([]byte, 4096)
+		for {
+			n, err := f.Read(b)
+			out.mu.Lock()
+			out.buf.Write(b[:n])
+			out.mu.Unlock()
+			if err != nil {
+				return // EIO when the child exits
+			}
+		}
+	}()
+	return cmd, out
 }
 
 // On a terminal, scan prints the text report, in colour unless NO_COLOR is

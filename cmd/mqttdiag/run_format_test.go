@@ -1,19 +1,11 @@
 package main
 
 import (
-	"bytes"
-	"errors"
-	"io/fs"
 	"os"
-	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
-
-	"github.com/creack/pty"
 )
 
 const faultsLog = "../../examples/logs/mosquitto-2.0.11-faults.log"
@@ -61,38 +53,11 @@ func TestRunFormatText(t *testing.T) {
 // being asked, and when the person stops it (SIGINT), a summary of what
 // went by.
 func TestRunOnTerminalTextAndSummary(t *testing.T) {
-	cmd := exec.Command(os.Args[0], "run", "--from-beginning", "--log-level", "warn", sampleLog)
-	cmd.Env = append(os.Environ(), "MQTTDIAG_BE_MAIN=1", "NO_COLOR=1")
-	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: 160})
-	if errors.Is(err, syscall.ENODEV) || errors.Is(err, fs.ErrNotExist) {
-		t.Skipf("no pseudo-terminals in this environment (devpts not mounted on /dev/pts): %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var mu sync.Mutex
-	var buf bytes.Buffer
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		b := make([]byte, 4096)
-		for {
-			n, err := f.Read(b)
-			mu.Lock()
-			buf.Write(b[:n])
-			mu.Unlock()
-			if err != nil {
-				return // EIO when the child exits
-			}
-		}
-	}()
+	cmd, pt := startPTY(t, []string{"NO_COLOR=1"}, "run", "--from-beginning", "--log-level", "warn", sampleLog)
 	// The sample log has 6 diagnoses; wait for the last one's line.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		mu.Lock()
-		out := buf.String()
-		mu.Unlock()
+		out := pt.String()
 		if strings.Count(out, " — fix: ") >= 6 {
 			break
 		}
@@ -100,7 +65,7 @@ func TestRunOnTerminalTextAndSummary(t *testing.T) {
 			t.Fatalf("no text lines on the terminal within 60s:\n%q", out)
 		}
 		select {
-		case <-done:
+		case <-pt.done:
 			t.Fatalf("run exited early:\n%q", out)
 		case <-time.After(20 * time.Millisecond): // polling the pty's output
 		}
@@ -111,8 +76,8 @@ func TestRunOnTerminalTextAndSummary(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("run after SIGINT: %v", err)
 	}
-	<-done
-	out := buf.String()
+	<-pt.done
+	out := pt.String()
 	if strings.Contains(out, `"signature_id"`) {
 		t.Errorf("JSON on a terminal:\n%s", out)
 	}
