@@ -71,6 +71,16 @@ echo $m > mosquitto.pid.tmp && mv mosquitto.pid.tmp mosquitto.pid
 set +e
 wait $m
 status=$?
+# mosquitto's last line ("... terminating") may still be in /dev/log's
+# buffer when it exits: let rsyslogd write it before it is stopped (a
+# loaded machine once lost it), for at most 20 s.
+for f in rsyslog-traditional.log rsyslog-rfc3339.log rsyslog-rfc5424.log; do
+  i=0
+  until grep -q ' terminating$' "$f" 2>/dev/null; do
+    i=$((i+1)); [ $i -lt 400 ] || break
+    sleep 0.05
+  done
+done
 kill $rs $jd
 wait $rs $jd
 exit $status
