@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -199,27 +197,7 @@ func TestHTMLReportEvidenceInChromium(t *testing.T) {
 	if code, _, errOut := runCLI(t, "", "scan", "--format", "json", "--html", html, logPath); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(filepath.Join(dir, "profile")),
-		chromedp.WindowSize(1280, 1100),
-	)
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	// The first action starts the browser; its context must not time out,
-	// or the browser goes with it. A watchdog bounds the whole test instead.
-	watchdog := time.AfterFunc(120*time.Second, cancel)
-	defer watchdog.Stop()
-	if err := chromedp.Do(ctx, chromedp.Navigate("file://"+html), chromedp.WaitVisible(`#timeline[data-rendered="true"]`)); err != nil {
-		t.Fatalf("chromium: %v", err)
-	}
+	ctx := openInChromium(t, chromium, html, 1100)
 	type group struct {
 		Facts  map[string]string `json:"facts"`
 		Quotes []struct {

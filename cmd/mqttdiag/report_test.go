@@ -283,27 +283,7 @@ func TestHTMLReportInChromium(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(filepath.Join(dir, "profile")),
-		chromedp.WindowSize(1280, 1400),
-	)
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	// The first action starts the browser; its context must not time out,
-	// or the browser goes with it. A watchdog bounds the whole test instead.
-	watchdog := time.AfterFunc(90*time.Second, cancel)
-	defer watchdog.Stop()
-	if err := chromedp.Do(ctx, chromedp.Navigate("file://"+html), chromedp.WaitVisible(`#timeline[data-rendered="true"]`)); err != nil {
-		t.Fatalf("chromium: %v", err)
-	}
+	ctx := openInChromium(t, chromium, html, 1400)
 	attr, err := chromedp.Run(ctx, chromedp.AttributeValue("#timeline", "data-rendered"))
 	if err != nil {
 		t.Fatal(err)
@@ -346,4 +326,35 @@ func TestHTMLReportInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s (%d bytes)", png, len(shot))
+}
+
+// openInChromium opens the HTML report in a headless Chromium (with the
+// flags that keep it off this machine's closed network, in a profile of
+// its own) and waits until its chart has rendered. The browser lives
+// until the test ends; a watchdog bounds it, since the first action's
+// context must not time out or the browser goes with it.
+func openInChromium(t *testing.T, chromium, html string, height int) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(filepath.Join(t.TempDir(), "profile")),
+		chromedp.WindowSize(1280, height),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	watchdog := time.AfterFunc(120*time.Second, cancel)
+	t.Cleanup(func() {
+		watchdog.Stop()
+		cancel()
+		cancelAlloc()
+	})
+	if err := chromedp.Do(ctx, chromedp.Navigate("file://"+html), chromedp.WaitVisible(`#timeline[data-rendered="true"]`)); err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	return ctx
 }
