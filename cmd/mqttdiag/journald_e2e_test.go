@@ -150,35 +150,7 @@ func TestRunJournaldKilledAndRestartedFromState(t *testing.T) {
 	}
 	<-c3.done
 
-	ids := map[string]int{}
-	repeated := 0
-	for i := 0; i < 800; i++ {
-		var all []*sink.Diagnosis
-		for _, c := range []*diagCollector{c1, c2, c3} {
-			all = append(all, c.byNum[i]...)
-		}
-		if len(all) == 0 {
-			t.Fatalf("entry %d never diagnosed", i)
-		}
-		for _, d := range all[1:] {
-			if d.ID != all[0].ID {
-				t.Errorf("entry %d diagnosed again with another id: %s, then %s", i, all[0].ID, d.ID)
-			}
-		}
-		if len(all) > 1 {
-			repeated++
-		}
-		if len(c1.byNum[i]) > 1 || len(c2.byNum[i]) > 1 || len(c3.byNum[i]) > 1 {
-			t.Errorf("entry %d diagnosed twice by one run", i)
-		}
-		if len(c2.byNum[i]) > 0 && len(c3.byNum[i]) > 0 {
-			t.Errorf("entry %d diagnosed again after a clean stop", i)
-		}
-		if prev, dup := ids[all[0].ID]; dup && prev != i {
-			t.Errorf("entries %d and %d share id %s", prev, i, all[0].ID)
-		}
-		ids[all[0].ID] = i
-	}
+	repeated := checkRestartContract(t, 800, "entry", c1, c2, c3)
 	for i := 900; i < 905; i++ {
 		if n := len(c1.byNum[i]) + len(c2.byNum[i]) + len(c3.byNum[i]); n > 0 {
 			t.Errorf("entry %d, in the journal before the first start, was read %d times", i, n)

@@ -324,35 +324,7 @@ func TestRunKilledAndRestartedFromState(t *testing.T) {
 	}
 	<-c3.done
 
-	ids := map[string]int{}
-	repeated := 0
-	for i := 0; i < n; i++ {
-		var all []*sink.Diagnosis
-		for _, c := range []*diagCollector{c1, c2, c3} {
-			all = append(all, c.byNum[i]...)
-		}
-		if len(all) == 0 {
-			t.Fatalf("line %d never diagnosed", i)
-		}
-		for _, d := range all[1:] {
-			if d.ID != all[0].ID {
-				t.Errorf("line %d diagnosed again with another id: %s, then %s", i, all[0].ID, d.ID)
-			}
-		}
-		if len(all) > 1 {
-			repeated++
-		}
-		if len(c1.byNum[i]) > 1 || len(c2.byNum[i]) > 1 || len(c3.byNum[i]) > 1 {
-			t.Errorf("line %d diagnosed twice by one run", i)
-		}
-		if len(c2.byNum[i]) > 0 && len(c3.byNum[i]) > 0 {
-			t.Errorf("line %d diagnosed again after a clean stop", i)
-		}
-		if prev, dup := ids[all[0].ID]; dup && prev != i {
-			t.Errorf("lines %d and %d share id %s", prev, i, all[0].ID)
-		}
-		ids[all[0].ID] = i
-	}
+	repeated := checkRestartContract(t, n, "line", c1, c2, c3)
 	t.Logf("%d lines; %d diagnosed twice across the SIGKILL (same ids), none across the SIGTERM", n, repeated)
 }
 
@@ -599,4 +571,43 @@ func TestMalformedGlobFailsAtStart(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkRestartContract checks the at-least-once contract over a run
+// killed by SIGKILL (c1), its restart stopped by SIGTERM (c2) and the
+// restart after that (c3), for items 0..n-1 (what names them: "line",
+// "entry"): each diagnosed, once per run, again only across the SIGKILL
+// and then under the same id, never across the clean stop, and no two
+// items under one id. It returns how many were diagnosed twice.
+func checkRestartContract(t *testing.T, n int, what string, c1, c2, c3 *diagCollector) (repeated int) {
+	t.Helper()
+	ids := map[string]int{}
+	for i := 0; i < n; i++ {
+		var all []*sink.Diagnosis
+		for _, c := range []*diagCollector{c1, c2, c3} {
+			all = append(all, c.byNum[i]...)
+		}
+		if len(all) == 0 {
+			t.Fatalf("%s %d never diagnosed", what, i)
+		}
+		for _, d := range all[1:] {
+			if d.ID != all[0].ID {
+				t.Errorf("%s %d diagnosed again with another id: %s, then %s", what, i, all[0].ID, d.ID)
+			}
+		}
+		if len(all) > 1 {
+			repeated++
+		}
+		if len(c1.byNum[i]) > 1 || len(c2.byNum[i]) > 1 || len(c3.byNum[i]) > 1 {
+			t.Errorf("%s %d diagnosed twice by one run", what, i)
+		}
+		if len(c2.byNum[i]) > 0 && len(c3.byNum[i]) > 0 {
+			t.Errorf("%s %d diagnosed again after a clean stop", what, i)
+		}
+		if prev, dup := ids[all[0].ID]; dup && prev != i {
+			t.Errorf("%ss %d and %d share id %s", what, prev, i, all[0].ID)
+		}
+		ids[all[0].ID] = i
+	}
+	return repeated
 }
