@@ -23,20 +23,35 @@ import (
 // entry after the cursor, or every entry without one (with --follow,
 // journalctl shows only the last 10 otherwise).
 func (o *options) journalArgs(in journalInput, follow bool, after string) []string {
-	args := []string{"--output=json", "--all", "--no-pager"}
-	if o.journalDir != "" {
-		args = append(args, "--directory="+o.journalDir)
-	}
-	if in.unit != "" {
-		args = append(args, "--unit="+in.unit)
-	}
+	args := o.journalWhich(in, "--output=json", "--all", "--no-pager")
 	if follow {
 		args = append(args, "--follow", "--merge")
 	}
 	if after != "" {
 		args = append(args, "--after-cursor="+after)
 	}
-	return append(args, "--no-tail")
+	return in.matchArgs(append(args, "--no-tail"))
+}
+
+// journalWhich appends to args the options that say which journal and
+// which unit's entries to read.
+func (o *options) journalWhich(in journalInput, args ...string) []string {
+	if o.journalDir != "" {
+		args = append(args, "--directory="+o.journalDir)
+	}
+	if in.unit != "" {
+		args = append(args, "--unit="+in.unit)
+	}
+	return args
+}
+
+// matchArgs appends the input's FIELD=VALUE match, journalctl's positional
+// argument, after the options.
+func (in journalInput) matchArgs(args []string) []string {
+	if in.match != "" {
+		args = append(args, in.match)
+	}
+	return args
 }
 
 func (o *options) journalProgram() string {

@@ -1,6 +1,8 @@
 package tailer
 
 // The journald input: "journald:UNIT" follows one systemd unit's entries,
+// "journald:FIELD=VALUE" the entries with that field (a container's,
+// CONTAINER_NAME=…, as Docker's journald log driver writes them),
 // "journald:" the whole journal, by running the real journalctl with
 // --output=json (as Vector's journald source does): no cgo, and no copy of
 // the journal file format, whose readers systemd keeps compatible only
@@ -72,17 +74,40 @@ const (
 
 // journalInput is one journald input.
 type journalInput struct {
-	spec string // the argument, "journald:UNIT"
-	unit string // empty: the whole journal
+	spec  string // the argument, "journald:UNIT" or "journald:FIELD=VALUE"
+	unit  string // empty: the whole journal, or match
+	match string // FIELD=VALUE, a journalctl match
 }
 
 // parseJournalInput reads a journald input argument.
 func parseJournalInput(spec string) (journalInput, error) {
-	unit := strings.TrimPrefix(spec, JournalPrefix)
-	if strings.HasPrefix(unit, "-") || strings.ContainsFunc(unit, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return journalInput{}, fmt.Errorf("input %q: %q is not a systemd unit name (journald:UNIT, e.g. journald:mosquitto.service, or journald: for the whole journal)", spec, unit)
+	arg := strings.TrimPrefix(spec, JournalPrefix)
+	if strings.HasPrefix(arg, "-") || strings.ContainsFunc(arg, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return journalInput{}, fmt.Errorf("input %q: %q is not a systemd unit name nor a FIELD=VALUE match (journald:UNIT, e.g. journald:mosquitto.service; journald:CONTAINER_NAME=mosquitto; or journald: for the whole journal)", spec, arg)
 	}
-	return journalInput{spec: spec, unit: unit}, nil
+	if field, value, ok := strings.Cut(arg, "="); ok {
+		if !journalFieldName(field) || value == "" {
+			return journalInput{}, fmt.Errorf("input %q: %q is not a journal field match: FIELD=VALUE with a field name of capital letters, digits and underscores (journald:CONTAINER_NAME=mosquitto, journald:SYSLOG_IDENTIFIER=mosquitto)", spec, arg)
+		}
+		return journalInput{spec: spec, match: arg}, nil
+	}
+	return journalInput{spec: spec, unit: arg}, nil
+}
+
+// journalFieldName reports whether s is a journal field name as journald
+// accepts them: capital letters, digits and underscores, not starting
+// with a digit (journal_field_valid in src/libsystemd/sd-journal/
+// journal-file.c; a leading underscore marks a trusted field).
+func journalFieldName(s string) bool {
+	if s == "" || len(s) > 64 || s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // journalEntry is what the tailer reads of a journal JSON entry.
@@ -229,13 +254,7 @@ type journalReader struct {
 // none), so that following starts after it.
 func (r *journalReader) tail(ctx context.Context) (string, error) {
 	o := &r.t.o
-	args := []string{"--output=json", "--no-pager", "--lines=1"}
-	if o.journalDir != "" {
-		args = append(args, "--directory="+o.journalDir)
-	}
-	if r.in.unit != "" {
-		args = append(args, "--unit="+r.in.unit)
-	}
+	args := r.in.matchArgs(o.journalWhich(r.in, "--output=json", "--no-pager", "--lines=1"))
 	cmd := o.command(ctx, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &limitedBuffer{b: &stderr, max: 4096}

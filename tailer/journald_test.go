@@ -221,8 +221,23 @@ func TestJournalArgs(t *testing.T) {
 			t.Errorf("%q accepted as a unit", bad)
 		}
 	}
-	if in, err := parseJournalInput("journald:"); err != nil || in.unit != "" {
+	if in, err := parseJournalInput("journald:"); err != nil || in.unit != "" || in.match != "" {
 		t.Errorf("journald: = %+v, %v; want the whole journal", in, err)
+	}
+	// A container's entries, as Docker's journald log driver writes them.
+	in, err = parseJournalInput("journald:CONTAINER_NAME=addon_core_mosquitto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = strings.Join(o.journalArgs(in, false, ""), " ")
+	want = "--output=json --all --no-pager --directory=/j --no-tail CONTAINER_NAME=addon_core_mosquitto"
+	if got != want {
+		t.Errorf("args %q, want %q", got, want)
+	}
+	for _, bad := range []string{"journald:container_name=x", "journald:CONTAINER_NAME=", "journald:=x", "journald:1X=y", "journald:A-B=c"} {
+		if _, err := parseJournalInput(bad); err == nil || !strings.Contains(err.Error(), "FIELD=VALUE") {
+			t.Errorf("%q: %v; want an error about FIELD=VALUE", bad, err)
+		}
 	}
 }
 

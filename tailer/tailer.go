@@ -138,7 +138,7 @@ func WakeGap(d time.Duration) Option { return func(o *options) { o.wakeGap = d }
 func batchLines(n int) Option { return func(o *options) { o.batchLines = n } }
 
 // New returns a Tailer for paths: files, globs, directories, "-" for
-// standard input, or "journald:UNIT" ("journald:" for every unit) for the
+// standard input, or "journald:UNIT", "journald:FIELD=VALUE" or "journald:" (every entry) for the
 // systemd journal, read through journalctl (see JournalDir).
 func New(paths []string, opts ...Option) *Tailer {
 	o := options{

@@ -18,7 +18,8 @@ Files start at their end, so only new faults are reported; --from-beginning
 reads what is already there first. A file that does not exist yet is waited for.
 A PATH may be a glob or a directory: files that appear later are followed too.
 journald:UNIT follows a systemd unit's entries in the journal through journalctl
-(journald: for all of them; --journal-dir for a journal directory), where
+(journald:FIELD=VALUE the entries with that field, e.g. CONTAINER_NAME=mosquitto;
+journald: for all of them; --journal-dir for a journal directory), where
 Mosquitto's start-up faults on stderr end up under systemd.
 With --state, a restart resumes where every diagnosis had been delivered.`,
 		Example: `  mqttdiag run /var/log/mosquitto/mosquitto.log
