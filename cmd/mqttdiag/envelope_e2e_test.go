@@ -25,9 +25,20 @@ const captures = "../../internal/envelope/testdata/"
 // scanJSON runs `scan --format json` in-process and returns its diagnoses.
 func scanJSON(t *testing.T, args ...string) []*sink.Diagnosis {
 	t.Helper()
+	return scanJSONIn(t, "", args...)
+}
+
+// scanStdin is `scan --format json -` of input.
+func scanStdin(t *testing.T, input string) []*sink.Diagnosis {
+	t.Helper()
+	return scanJSONIn(t, input, "-")
+}
+
+func scanJSONIn(t *testing.T, stdin string, args ...string) []*sink.Diagnosis {
+	t.Helper()
 	var out, errb bytes.Buffer
 	args = append([]string{"scan", "--format", "json", "--no-unknown"}, args...)
-	if code := execute(context.Background(), args, strings.NewReader(""), &out, &errb); code != 0 {
+	if code := execute(context.Background(), args, strings.NewReader(stdin), &out, &errb); code != 0 {
 		t.Fatalf("mqttdiag %v: exit %d: %s", args, code, errb.String())
 	}
 	var ds []*sink.Diagnosis

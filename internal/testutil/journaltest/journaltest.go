@@ -27,9 +27,11 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,6 +64,9 @@ type Entry struct {
 	Time time.Time
 	// Boot is _BOOT_ID (32 hex digits); empty: the journal's one boot.
 	Boot string
+	// Fields are more fields, or other values for _TRANSPORT, PRIORITY
+	// and _COMM (by default stdout, 6 and Identifier).
+	Fields map[string]string
 }
 
 // Require returns the path of systemd-journal-remote and journalctl, or
@@ -117,14 +122,19 @@ func (j *Journal) Write(t testing.TB, entries ...Entry) {
 		}
 		field(&b, "_BOOT_ID", []byte(boot))
 		field(&b, "_HOSTNAME", []byte("broker-host"))
-		field(&b, "_TRANSPORT", []byte("stdout"))
-		field(&b, "PRIORITY", []byte("6"))
+		fields := map[string]string{"_TRANSPORT": "stdout", "PRIORITY": "6"}
+		if e.Identifier != "" {
+			fields["_COMM"] = e.Identifier
+		}
+		maps.Copy(fields, e.Fields)
+		for _, k := range slices.Sorted(maps.Keys(fields)) {
+			field(&b, k, []byte(fields[k]))
+		}
 		if e.Unit != "" {
 			field(&b, "_SYSTEMD_UNIT", []byte(e.Unit))
 		}
 		if e.Identifier != "" {
 			field(&b, "SYSLOG_IDENTIFIER", []byte(e.Identifier))
-			field(&b, "_COMM", []byte(e.Identifier))
 		}
 		if e.PID != 0 {
 			field(&b, "_PID", []byte(strconv.Itoa(e.PID)))
