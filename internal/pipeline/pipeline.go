@@ -11,7 +11,6 @@ package pipeline
 
 import (
 	"context"
-	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,7 +18,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mqttdiag/mqttdiag/internal/brokerlog"
-	"github.com/mqttdiag/mqttdiag/internal/clock"
 	"github.com/mqttdiag/mqttdiag/internal/envelope"
 	"github.com/mqttdiag/mqttdiag/matcher"
 	"github.com/mqttdiag/mqttdiag/signatures"
@@ -46,89 +44,6 @@ type Pipeline struct {
 	storm                   stormCounters
 	follow                  *follows // Run's only
 	followN                 followCounters
-}
-
-// Stats counts what a pipeline did.
-type Stats struct {
-	Lines     int64
-	Bytes     int64 // of the lines read, terminators included
-	Diagnoses int64
-}
-
-type options struct {
-	log             zerolog.Logger
-	unknown         bool
-	unknownInterval time.Duration
-	broker          string
-	contextLines    int           // lines before a diagnosis to carry with it
-	relatedWindow   time.Duration // how far back a related diagnosis may be
-	lang            string        // "zh": Chinese text where the signature has it
-	packVersion     string
-	packHash        string
-	envelope        envelope.Format
-	loc             *time.Location // of zone-less times
-	maxLine         int            // bound of a line joined from pieces
-	maxOpen         int            // open incidents, and pending expectations, at most
-	delivery
-}
-
-// Option configures a Pipeline.
-type Option func(*options)
-
-// Logger sets the logger for the pipeline's own messages.
-func Logger(l zerolog.Logger) Option { return func(o *options) { o.log = l } }
-
-// Clock sets the clock that stamps observed_at and that backoffs, batch
-// waits, storm windows, re-sends and the shutdown timeout wait on; tests
-// pass a clock.Fake.
-func Clock(c clock.Clock) Option { return func(o *options) { o.clock = c } }
-
-// Unknown turns on diagnoses for fault-looking lines no signature
-// explains (signature_id "unknown"), at most one per wording per interval.
-func Unknown(on bool, interval time.Duration) Option {
-	return func(o *options) { o.unknown, o.unknownInterval = on, interval }
-}
-
-// Broker fixes every source's broker ("mosquitto", "emqx") instead of
-// waiting for its startup banner, which a log followed from its end never
-// shows. The matcher then applies only that broker's signatures.
-func Broker(name string) Option { return func(o *options) { o.broker = name } }
-
-// ContextLines sets how many lines before a diagnosed line it carries,
-// from the same source: brokers often print the key fact on the line before.
-func ContextLines(n int) Option { return func(o *options) { o.contextLines = max(0, n) } }
-
-// Related links a diagnosis to earlier diagnoses of the same source whose
-// signatures precede its own (transition_graph), seen within window.
-func Related(window time.Duration) Option { return func(o *options) { o.relatedWindow = window } }
-
-// Lang sets the language of diagnoses: "zh" uses the signatures' Chinese
-// text where they have it.
-func Lang(lang string) Option { return func(o *options) { o.lang = lang } }
-
-// Envelope chooses what is wrapped around the broker's lines (syslog,
-// journal, Docker, CRI...); envelope.Auto, the default, recognises each
-// line's. Lines of other programs are skipped and lines that cannot be
-// read are counted (EnvelopeStats), never matched.
-func Envelope(f envelope.Format) Option { return func(o *options) { o.envelope = f } }
-
-// Location is the zone of times that carry none: the broker's
-// log_timestamp_format times and syslog's. The default is time.Local, the
-// zone of a broker on the same host.
-func Location(loc *time.Location) Option { return func(o *options) { o.loc = loc } }
-
-// MaxLineBytes bounds a line an envelope joins from pieces (Docker's 16
-// KiB records, CRI partial lines), as the tailer bounds a physical one.
-func MaxLineBytes(n int) Option { return func(o *options) { o.maxLine = n } }
-
-// MaxOpen bounds the open incidents (ends_when) and, separately, the
-// pending expectations (expects) the pipeline tracks; below 1 it is
-// DefaultMaxOpen.
-func MaxOpen(n int) Option { return func(o *options) { o.maxOpen = n } }
-
-// PackInfo names the pack that New's matcher was built from.
-func PackInfo(version, hash string) Option {
-	return func(o *options) { o.packVersion, o.packHash = version, hash }
 }
 
 // New returns a pipeline that matches with m and delivers every diagnosis
@@ -397,122 +312,4 @@ func (p *Pipeline) source(name string) *sourceState {
 		p.sources[name] = s
 	}
 	return s
-}
-
-// UnknownLines is how many fault-looking lines no signature explained,
-// each one, also those not reported because their wording was reported
-// within the interval (0 with Unknown off). It may be called while Run
-// runs.
-func (p *Pipeline) UnknownLines() int64 { return p.unknownLines.Load() }
-
-// Stats returns the counts so far; it may be called while Run runs.
-func (p *Pipeline) Stats() Stats {
-	return Stats{Lines: p.lines.Load(), Bytes: p.bytes.Load(), Diagnoses: p.diagnoses.Load()}
-}
-
-// SignatureCount is how many diagnoses one signature produced at one
-// severity.
-type SignatureCount struct {
-	SignatureID, Severity string
-	N                     int64
-}
-
-// sigCounts counts diagnoses per signature; written by Run, read by
-// metrics scrapes.
-type sigCounts struct {
-	mu sync.Mutex
-	m  map[[2]string]int64
-}
-
-func (c *sigCounts) add(id, severity string) {
-	c.mu.Lock()
-	if c.m == nil {
-		c.m = map[[2]string]int64{}
-	}
-	c.m[[2]string{id, severity}]++
-	c.mu.Unlock()
-}
-
-// SignatureCounts returns the diagnoses made per signature and severity
-// ("unknown" included); it may be called while Run runs.
-func (p *Pipeline) SignatureCounts() []SignatureCount {
-	p.bySig.mu.Lock()
-	defer p.bySig.mu.Unlock()
-	out := make([]SignatureCount, 0, len(p.bySig.m))
-	for k, n := range p.bySig.m {
-		out = append(out, SignatureCount{SignatureID: k[0], Severity: k[1], N: n})
-	}
-	return out
-}
-
-// matcherWork keeps the matchers' counters monotonic across reloads: the
-// counts of matchers Run no longer uses are added up in retired, and the
-// one it matches with now is read live.
-type matcherWork struct {
-	mu      sync.Mutex
-	active  *matcher.Matcher
-	retired matcher.Stats
-	bySig   map[string]int64 // retired regex runs per signature id
-}
-
-// use makes m the matcher Run matches with, retiring the previous one:
-// Run is done with it (a pack is swapped between batches).
-func (w *matcherWork) use(m *matcher.Matcher) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if m == w.active {
-		return
-	}
-	if old := w.active; old != nil {
-		st := old.Stats()
-		w.retired.Lines += st.Lines
-		w.retired.Candidates += st.Candidates
-		w.retired.RegexRuns += st.RegexRuns
-		w.retired.CacheHits += st.CacheHits
-		w.retired.CacheMisses += st.CacheMisses
-		for _, ss := range old.SignatureStats() {
-			if ss.RegexRuns > 0 {
-				if w.bySig == nil {
-					w.bySig = map[string]int64{}
-				}
-				w.bySig[ss.ID] += ss.RegexRuns
-			}
-		}
-	}
-	w.active = m
-}
-
-// MatcherStats returns the matchers' work since the pipeline was made,
-// across reloads: the counters of every pack it matched with, added up
-// (they never go backwards), and the cache size of the matcher in use.
-// Per-signature regex runs are by signature id, in no particular order.
-// It may be called while Run runs.
-func (p *Pipeline) MatcherStats() (matcher.Stats, []matcher.SignatureStats) {
-	w := &p.work
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	st := w.retired
-	bySig := maps.Clone(w.bySig)
-	if m := w.active; m != nil {
-		cur := m.Stats()
-		st.Lines += cur.Lines
-		st.Candidates += cur.Candidates
-		st.RegexRuns += cur.RegexRuns
-		st.CacheHits += cur.CacheHits
-		st.CacheMisses += cur.CacheMisses
-		st.CacheEntries, st.CacheBytes = cur.CacheEntries, cur.CacheBytes
-		for _, ss := range m.SignatureStats() {
-			if ss.RegexRuns > 0 {
-				if bySig == nil {
-					bySig = map[string]int64{}
-				}
-				bySig[ss.ID] += ss.RegexRuns
-			}
-		}
-	}
-	out := make([]matcher.SignatureStats, 0, len(bySig))
-	for id, n := range bySig {
-		out = append(out, matcher.SignatureStats{ID: id, RegexRuns: n})
-	}
-	return st, out
 }
