@@ -363,6 +363,14 @@ func TestComposeKubectl(t *testing.T) {
 		meta: Meta{Program: "iot_emqx.1.k5lo43mwwv37", Host: "iot-gateway"}, metaT: time.Date(2021, 7, 13, 3, 16, 16, 828504244, time.UTC),
 	})
 	check(t, d, "web.1.abc@node1    | GET / 200", want{kind: Other, env: Compose, text: "GET / 200", meta: Meta{Program: "web.1.abc", Host: "node1"}})
+	// A service named by the user ("MQTT", "broker"): Mosquitto's default
+	// time says the line is the broker's; other lines stay another's.
+	check(t, d, composeLine("MQTT", 16, false, "1520899236: Error: x"), want{kind: Broker, env: Compose, msg: "Error: x", text: "1520899236: Error: x", meta: Meta{Program: "MQTT"}})
+	check(t, d, composeLine("broker-1", 10, true, "2024-03-05T07:08:09.123456789Z 1709622489: x"), want{kind: Broker, env: Compose, msg: "x", time: time.Unix(1709622489, 0), text: "2024-03-05T07:08:09.123456789Z 1709622489: x", meta: Meta{Program: "broker-1"}})
+	check(t, d, composeLine("nodered-1", 10, false, "6 Dec 05:00:00 - [error] x"), want{kind: Other, env: Compose, text: "6 Dec 05:00:00 - [error] x"})
+	check(t, d, composeLine("app-1", 10, false, "2024-03-05T07:08:09Z level=error msg=x"), want{kind: Other, env: Compose, text: "2024-03-05T07:08:09Z level=error msg=x", meta: Meta{Program: "app-1"}})
+	check(t, d, kubectlLine("broker-0", "broker", "1643995716: Client c disconnected."), want{kind: Broker, env: Kubectl, msg: "Client c disconnected.", text: "1643995716: Client c disconnected.", meta: Meta{Pod: "broker-0", Container: "broker"}})
+	check(t, d, kubectlLine("broker-0", "exporter", "ts=2024-03-05T07:08:09Z level=info msg=x"), want{kind: Other, env: Kubectl, text: "ts=2024-03-05T07:08:09Z level=info msg=x", meta: Meta{Pod: "broker-0", Container: "exporter"}})
 	for _, line := range []string{"a@b@c  | x", "mosquitto@  | x", "@node  | x"} {
 		if r := d.Decode(line); r.Envelope != None {
 			t.Errorf("Decode(%q) = %v %v; want a plain line", line, r.Kind, r.Envelope)

@@ -58,8 +58,28 @@ func (d *Decoder) compose(s string, r *Record) bool {
 	r.Envelope = Compose
 	r.Meta = Meta{Program: name, Host: host, Time: at}
 	r.Text = s[i:]
-	r.Kind = d.owner(name)
+	r.Kind = d.chosenName(name, r.Text)
 	return true
+}
+
+// chosenName is owner for a name the user chose (a compose service, a
+// swarm service, a pod's container: "mqtt", "broker"), which says little:
+// a line under a name that is no configured program is still the broker's
+// when it starts with Mosquitto's default time ("1700000000: ", after the
+// time --timestamps adds), which no other common program writes.
+func (d *Decoder) chosenName(name, text string) Kind {
+	if k := d.owner(name); k == Broker {
+		return k
+	}
+	if text != "" && isDigit(text[0]) && !unixPrefix(text) {
+		if _, n, ok := d.isoTime(text); ok && n < len(text) && text[n] == ' ' {
+			text = text[n+1:]
+		}
+	}
+	if unixPrefix(text) {
+		return Broker
+	}
+	return Other
 }
 
 // skipSGR skips ANSI "select graphic rendition" sequences (ESC [ digits
@@ -104,6 +124,6 @@ func (d *Decoder) kubectl(s string, r *Record) bool {
 	}
 	// The container names the program; the pod also holds sidecars
 	// (an exporter beside the broker).
-	r.Kind = d.owner(container)
+	r.Kind = d.chosenName(container, r.Text)
 	return true
 }
