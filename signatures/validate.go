@@ -15,9 +15,12 @@ import (
 // validate checks what decoding cannot: required fields, enumerations and
 // that the regex compiles. raw and line locate the fields for errors.
 func validate(s *Signature, raw []byte, line int) []error {
-	keys := keyLines(raw, line)
+	var keys map[string]int // found when a field fails: most signatures pass
 	var errs []error
 	fail := func(field string, err error) {
+		if keys == nil {
+			keys = keyLines(raw, line)
+		}
 		l := keys[field]
 		if l == 0 {
 			l = line
