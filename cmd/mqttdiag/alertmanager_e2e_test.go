@@ -26,7 +26,7 @@ func TestAlertmanagerRealTakeover(t *testing.T) {
 		"--alertmanager", ams[0].URL, "--alertmanager", ams[1].URL+"/",
 		"--instance", "e2e-host", "--alert-resolve-timeout", resolve.String(), "--alert-resend-interval", "1s",
 		"--dedup-window", "1s", "--batch-wait", "50ms", m.LogPath)
-	p.waitLog(t, "following", 10*time.Second)
+	p.waitLog(t, "following", 60*time.Second)
 
 	// Two mosquitto_sub with one client id take each other over about
 	// once a second: a fault that recurs until they are stopped.

@@ -38,7 +38,7 @@ func TestRunBrokerConfigDebianLayout(t *testing.T) {
 	d.Write(t, "verbose.conf", "log_type all\n")
 	d.Start(t)
 	p := startMqttdiag(t, nil, "run", "--from-beginning", "--broker-config", d.Conf, d.LogPath)
-	rec := p.waitLog(t, "broker configuration read", 30*time.Second)
+	rec := p.waitLog(t, "broker configuration read", 60*time.Second)
 	if files, _ := rec["files"].([]any); len(files) != 3 || files[2] != filepath.Join(d.ConfD, "verbose.conf") {
 		t.Errorf("files read: %v", rec["files"])
 	}

@@ -204,7 +204,7 @@ func runRotation(t *testing.T, c *containerLog, glob string, rotate func(*testin
 	state := filepath.Join(t.TempDir(), "state.json")
 	args := []string{"run", "--no-builtin", "--signatures", writePack(t), "--state", state, "--log-level", "debug", glob}
 	p1 := startMqttdiag(t, nil, args...)
-	p1.waitLog(t, "following", 30*time.Second)
+	p1.waitLog(t, "following", 60*time.Second)
 	c1 := collectDiags(t, p1)
 	for i := 0; i < 3; i++ {
 		c.write(t, 1500)

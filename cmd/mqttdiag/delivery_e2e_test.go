@@ -401,7 +401,7 @@ func TestWebhookThreshold(t *testing.T) {
 	writeLines(t, log, nil)
 	p := startMqttdiag(t, nil, "run", "--log-level", "debug", "--webhook", h.url(), "--batch-wait", "10ms",
 		"--threshold", takeoverID+"=5/1h", log)
-	p.waitLog(t, "following", 10*time.Second)
+	p.waitLog(t, "following", 60*time.Second)
 	client := func(i int) string { return fmt.Sprintf("dev-%d", i) }
 	writeLines(t, log, takeovers(0, 4, client))
 	p.collect(t, 4, 10*time.Second)
@@ -568,7 +568,7 @@ func TestRequestTimeoutWithHangingReceiver(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	p := startMqttdiag(t, nil, "run", "--log-level", "debug", "--webhook", h.url(), "--request-timeout", timeout.String(), "--metrics-addr", addr,
 		"--dedup-window", "0", "--batch-wait", "0s", log)
-	p.waitLog(t, "following", 10*time.Second)
+	p.waitLog(t, "following", 60*time.Second)
 	appendTo(t, log, "1795320306: Client hang-1 already connected, closing old connection.\n")
 	p.waitDiag(t, 10*time.Second, func(d *sink.Diagnosis) bool { return d.Fields["client_id"] == "hang-1" })
 
@@ -582,7 +582,7 @@ func TestRequestTimeoutWithHangingReceiver(t *testing.T) {
 			t.Fatalf("no request %d ended by the timeout", i)
 		}
 	}
-	rec := p.waitLog(t, "delivery failed; retrying", 10*time.Second)
+	rec := p.waitLog(t, "delivery failed; retrying", 60*time.Second)
 	if e := fmt.Sprint(rec["error"]); !strings.Contains(e, "Timeout") && !strings.Contains(e, "deadline exceeded") {
 		t.Errorf("the failure logged is %q, want a timeout", e)
 	}

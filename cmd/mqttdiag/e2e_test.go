@@ -191,7 +191,7 @@ const takeoverID = "communication/mqtt-publish-identifier-already-in-use"
 func TestRunDiagnosesTakeoverFromRealMosquitto(t *testing.T) {
 	m := brokertest.StartMosquitto(t)
 	p := startMqttdiag(t, nil, "run", "--log-level", "debug", m.LogPath)
-	p.waitLog(t, "following", 10*time.Second)
+	p.waitLog(t, "following", 60*time.Second)
 
 	// Normal traffic at every QoS, with log_type all.
 	from := m.LogSize(t)

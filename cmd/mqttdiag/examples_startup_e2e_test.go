@@ -228,7 +228,7 @@ func (s *sandbox) startMqttdiag(t *testing.T, missing int) *proc {
 	}
 	p := startMqttdiagCmd(t, cmd)
 	for i := 0; i < missing; i++ {
-		p.waitLog(t, "waiting for the log file to appear", 30*time.Second)
+		p.waitLog(t, "waiting for the log file to appear", 60*time.Second)
 	}
 	return p
 }

@@ -36,7 +36,7 @@ func TestAlertmanagerStartFailureStaysFiring(t *testing.T) {
 	p := startMqttdiag(t, nil, "run", "--log-level", "debug", "--alertmanager", am.URL, "--instance", "e2e-start",
 		"--alert-resolve-timeout", resolve.String(), "--alert-resend-interval", resend.String(),
 		"--batch-wait", "50ms", log)
-	p.waitLog(t, "following", 10*time.Second)
+	p.waitLog(t, "following", 60*time.Second)
 
 	conf := brokertest.LogConf() + fmt.Sprintf("persistence false\nlistener %d 127.0.0.1\nallow_anonymous true\n", holder.Port)
 	failed := brokertest.Launch(t, dir, conf)

@@ -46,11 +46,11 @@ func TestSIGHUPDuringShutdownDrain(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	p.waitLog(t, "stopping: delivering what was read, then saving checkpoints", 10*time.Second)
+	p.waitLog(t, "stopping: delivering what was read, then saving checkpoints", 60*time.Second)
 	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	p.waitLog(t, "SIGHUP ignored: mqttdiag is stopping", 10*time.Second)
+	p.waitLog(t, "SIGHUP ignored: mqttdiag is stopping", 60*time.Second)
 	select {
 	case err := <-p.done:
 		if err != nil {
@@ -122,7 +122,7 @@ func TestSecondSignalEndsTheDrain(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	p.waitLog(t, "stopping: delivering what was read, then saving checkpoints", 10*time.Second)
+	p.waitLog(t, "stopping: delivering what was read, then saving checkpoints", 60*time.Second)
 	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestScanStuckInputObeysSIGTERM(t *testing.T) {
 			// A sink makes scan log "alerting" once its signal handling is
 			// set up and just before it opens the input.
 			p := startMqttdiag(t, nil, "scan", "--format", "json", "--webhook", "http://127.0.0.1:1/", in)
-			p.waitLog(t, "alerting", 10*time.Second)
+			p.waitLog(t, "alerting", 60*time.Second)
 			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}

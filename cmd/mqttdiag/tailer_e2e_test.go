@@ -237,7 +237,7 @@ func TestRunHighRateRotationExactlyOnce(t *testing.T) {
 	path := filepath.Join(dir, "mosquitto.log")
 	w := newLogWriter(t, path)
 	p := startMqttdiag(t, nil, "run", "--no-builtin", "--signatures", writePack(t), "--log-level", "debug", path)
-	p.waitLog(t, "following", 10*time.Second)
+	p.waitLog(t, "following", 60*time.Second)
 	c := collectDiags(t, p)
 	for i := 0; i < 3; i++ {
 		// Renamed half way; the writer goes on in the renamed file.
@@ -286,7 +286,7 @@ func TestRunKilledAndRestartedFromState(t *testing.T) {
 	w := newLogWriter(t, path)
 
 	p1 := startMqttdiag(t, nil, args...)
-	p1.waitLog(t, "following", 10*time.Second)
+	p1.waitLog(t, "following", 60*time.Second)
 	c1 := collectDiags(t, p1)
 	w.burst(t, 4000, 0, nil)
 	waitCount(t, c1, 2000)
@@ -385,7 +385,7 @@ func (c *diagCollector) waitAll3(t *testing.T, n int, timeout time.Duration, bef
 func TestRunGlobLateFile(t *testing.T) {
 	dir := t.TempDir()
 	p := startMqttdiag(t, nil, "run", "--no-builtin", "--signatures", writePack(t), filepath.Join(dir, "*.log"))
-	p.waitLog(t, "no files match yet; waiting for them to appear", 10*time.Second)
+	p.waitLog(t, "no files match yet; waiting for them to appear", 60*time.Second)
 	if err := os.WriteFile(filepath.Join(dir, "late.log"), []byte(numberedLine(1)+numberedLine(2)), 0o644); err != nil {
 		t.Fatal(err)
 	}
