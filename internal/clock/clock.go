@@ -102,13 +102,19 @@ func (f *Fake) Waiters() int {
 // It returns false when timeout passes first (real time: a test's guard
 // against a hang, never part of what is measured).
 func (f *Fake) BlockUntil(n int, timeout time.Duration) bool {
+	return f.await(timeout, func() bool { return len(f.waiters) >= n })
+}
+
+// await waits until ok, called with f.mu held, holds after a change of
+// the waiters, or timeout (real time) passes.
+func (f *Fake) await(timeout time.Duration, ok func() bool) bool {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
 		f.mu.Lock()
-		ok, changed := len(f.waiters) >= n, f.changed
+		done, changed := ok(), f.changed
 		f.mu.Unlock()
-		if ok {
+		if done {
 			return true
 		}
 		select {
@@ -125,27 +131,14 @@ func (f *Fake) BlockUntil(n int, timeout time.Duration) bool {
 // so a test that advances and then awaits knows the round it started is
 // over. It returns false when timeout (real time) passes first.
 func (f *Fake) AwaitAfter(d, timeout time.Duration) bool {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		f.mu.Lock()
-		ok, changed := false, f.changed
+	return f.await(timeout, func() bool {
 		for _, w := range f.waiters {
 			if w.d == d && w.gen == f.gen {
-				ok = true
-				break
+				return true
 			}
 		}
-		f.mu.Unlock()
-		if ok {
-			return true
-		}
-		select {
-		case <-changed:
-		case <-deadline.C:
-			return false
-		}
-	}
+		return false
+	})
 }
 
 // Tick runs one round of a loop driven by a d timer: it waits until the
