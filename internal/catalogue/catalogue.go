@@ -195,6 +195,39 @@ func Merge(old, extracted []Entry) (merged, dropped []Entry) {
 	return merged, dropped
 }
 
+// Update merges what an extractor found into the catalogue at path (see
+// Merge) and writes it back, telling stderr what it did: the skipped
+// calls when verbose, each old entry dropped, and a count. A catalogue
+// not there yet is started empty.
+func Update(path string, extracted []Entry, skipped []string, verbose bool, stderr io.Writer) error {
+	if verbose {
+		for _, s := range skipped {
+			fmt.Fprintln(stderr, "skipped:", s)
+		}
+	}
+	var old []Entry
+	if _, err := os.Stat(path); err == nil {
+		if old, err = ReadFile(path); err != nil {
+			return err
+		}
+	}
+	merged, dropped := Merge(old, extracted)
+	for _, d := range dropped {
+		fmt.Fprintf(stderr, "dropped (no longer in the source): %q\n", d.Format)
+	}
+	if err := WriteFile(path, merged); err != nil {
+		return err
+	}
+	undecided := 0
+	for _, e := range merged {
+		if e.Disposition == "" {
+			undecided++
+		}
+	}
+	fmt.Fprintf(stderr, "%d entries (%d without a disposition), %d calls skipped, written to %s\n", len(merged), undecided, len(skipped), path)
+	return nil
+}
+
 // Coverage counts entries by disposition.
 type Coverage struct {
 	Entries, Signature, Benign, Gap int
@@ -270,4 +303,10 @@ func versionLess(a, b string) bool {
 		}
 	}
 	return len(as) < len(bs)
+}
+
+// TagLess orders release tags as versions: v1.4 < v1.4.1 < v1.4.10 <
+// v5.0.9 < v5.0.10.
+func TagLess(a, b string) bool {
+	return versionLess(strings.TrimPrefix(a, "v"), strings.TrimPrefix(b, "v"))
 }

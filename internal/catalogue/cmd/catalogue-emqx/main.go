@@ -14,16 +14,12 @@
 package main
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/mqttdiag/mqttdiag/internal/catalogue"
@@ -42,39 +38,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, "catalogue-emqx: -git-dir is required (fetch emqx/emqx first)")
 		os.Exit(2)
 	}
-	g := &repo{dir: *gitDir}
+	g := catalogue.NewRepo(*gitDir)
 	extracted, skipped, err := extract(g)
+	if err == nil {
+		err = catalogue.Update(*out, extracted, skipped, *verbose, os.Stderr)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "catalogue-emqx:", err)
 		os.Exit(1)
 	}
-	if *verbose {
-		for _, s := range skipped {
-			fmt.Fprintln(os.Stderr, "skipped:", s)
-		}
-	}
-	var old []catalogue.Entry
-	if _, err := os.Stat(*out); err == nil {
-		if old, err = catalogue.ReadFile(*out); err != nil {
-			fmt.Fprintln(os.Stderr, "catalogue-emqx:", err)
-			os.Exit(1)
-		}
-	}
-	merged, dropped := catalogue.Merge(old, extracted)
-	for _, d := range dropped {
-		fmt.Fprintf(os.Stderr, "dropped (no longer in the source): %q\n", d.Format)
-	}
-	if err := catalogue.WriteFile(*out, merged); err != nil {
-		fmt.Fprintln(os.Stderr, "catalogue-emqx:", err)
-		os.Exit(1)
-	}
-	undecided := 0
-	for _, e := range merged {
-		if e.Disposition == "" {
-			undecided++
-		}
-	}
-	fmt.Fprintf(os.Stderr, "%d entries (%d without a disposition), %d calls skipped, written to %s\n", len(merged), undecided, len(skipped), *out)
 }
 
 // key is what makes two calls one entry: the same format string, or the
@@ -88,8 +60,8 @@ func key(c call) string {
 	return c.format
 }
 
-func extract(g *repo) ([]catalogue.Entry, []string, error) {
-	tags, err := g.lines("tag", "--list")
+func extract(g *catalogue.Repo) ([]catalogue.Entry, []string, error) {
+	tags, err := g.Lines("tag", "--list")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -115,7 +87,7 @@ func extract(g *repo) ([]catalogue.Entry, []string, error) {
 				refs = append(refs, t)
 			}
 		}
-		sort.Slice(refs, func(i, j int) bool { return tagLess(refs[i], refs[j]) })
+		sort.Slice(refs, func(i, j int) bool { return catalogue.TagLess(refs[i], refs[j]) })
 		if len(refs) == 0 {
 			return nil, nil, fmt.Errorf("no release tags for series %s", s)
 		}
@@ -132,7 +104,7 @@ func extract(g *repo) ([]catalogue.Entry, []string, error) {
 				if ts, ok := lexed[h]; ok {
 					return ts
 				}
-				text, err := g.blob(h)
+				text, err := g.Blob(h)
 				if err != nil {
 					return nil
 				}
@@ -141,14 +113,14 @@ func extract(g *repo) ([]catalogue.Entry, []string, error) {
 			}
 			sites := map[string][]string{}
 			for _, f := range files {
-				p, ok := blobs[f.hash]
+				p, ok := blobs[f.Hash]
 				if !ok {
-					text, err := g.blob(f.hash)
+					text, err := g.Blob(f.Hash)
 					if err != nil {
 						return nil, nil, err
 					}
-					p.calls, p.skips = parseErlang(f.path, string(text), includes)
-					blobs[f.hash] = p
+					p.calls, p.skips = parseErlang(f.Path, string(text), includes)
+					blobs[f.Hash] = p
 				}
 				for _, sk := range p.skips {
 					k := fmt.Sprintf("%s:%d %s", sk.file, sk.line, sk.why)
@@ -158,7 +130,7 @@ func extract(g *repo) ([]catalogue.Entry, []string, error) {
 					}
 				}
 				for _, c := range p.calls {
-					c.file = f.path
+					c.file = f.Path
 					if !keep(c) {
 						continue
 					}
@@ -244,32 +216,25 @@ func keep(c call) bool {
 	return faultWords.MatchString(c.format) || packetTrace.MatchString(c.format)
 }
 
-type file struct{ path, hash string }
-
 // brokerFiles lists the Erlang source built into a release at ref: every
 // .erl file outside test suites, test helpers, examples and build
 // scripts; and the .hrl files by base name, for LOG macros defined there.
-func brokerFiles(g *repo, ref string) ([]file, map[string]string, error) {
-	ls, err := g.lines("ls-tree", "-r", ref)
+func brokerFiles(g *catalogue.Repo, ref string) ([]catalogue.File, map[string]string, error) {
+	tree, err := g.Files(ref)
 	if err != nil {
 		return nil, nil, err
 	}
-	var out []file
+	var out []catalogue.File
 	hrl := map[string]string{}
-	for _, l := range ls {
-		tab := strings.IndexByte(l, '\t')
-		if tab < 0 {
-			continue
-		}
-		meta, p := strings.Fields(l[:tab]), l[tab+1:]
-		if len(meta) != 3 || meta[1] != "blob" || !shipped(p) {
+	for _, f := range tree {
+		if !shipped(f.Path) {
 			continue
 		}
 		switch {
-		case strings.HasSuffix(p, ".erl"):
-			out = append(out, file{path: p, hash: meta[2]})
-		case strings.HasSuffix(p, ".hrl"):
-			hrl[path.Base(p)] = meta[2]
+		case strings.HasSuffix(f.Path, ".erl"):
+			out = append(out, f)
+		case strings.HasSuffix(f.Path, ".hrl"):
+			hrl[path.Base(f.Path)] = f.Hash
 		}
 	}
 	return out, hrl, nil
@@ -290,76 +255,4 @@ func shipped(p string) bool {
 	}
 	return !strings.HasSuffix(b, "_SUITE.erl") && !strings.HasSuffix(b, "_tests.erl") && !strings.HasSuffix(b, "_test.erl") &&
 		!strings.HasPrefix(b, "prop_") && !strings.HasSuffix(b, "_proper.erl")
-}
-
-// tagLess orders v5.0.9 < v5.0.10.
-func tagLess(a, b string) bool {
-	pa, pb := strings.Split(strings.TrimPrefix(a, "v"), "."), strings.Split(strings.TrimPrefix(b, "v"), ".")
-	for i := 0; i < len(pa) && i < len(pb); i++ {
-		x, _ := strconv.Atoi(pa[i])
-		y, _ := strconv.Atoi(pb[i])
-		if x != y {
-			return x < y
-		}
-	}
-	return len(pa) < len(pb)
-}
-
-// repo reads a git directory with the git command.
-type repo struct {
-	dir   string
-	batch *exec.Cmd
-	in    io.WriteCloser
-	out   *bufio.Reader
-}
-
-func (g *repo) git(args ...string) *exec.Cmd {
-	return exec.Command("git", append([]string{"--git-dir", g.dir}, args...)...)
-}
-
-func (g *repo) lines(args ...string) ([]string, error) {
-	b, err := g.git(args...).Output()
-	if err != nil {
-		return nil, fmt.Errorf("git %s: %w", strings.Join(args, " "), err)
-	}
-	return strings.Split(strings.TrimRight(string(b), "\n"), "\n"), nil
-}
-
-// blob reads one object through a long-running `git cat-file --batch`.
-func (g *repo) blob(hash string) ([]byte, error) {
-	if g.batch == nil {
-		g.batch = g.git("cat-file", "--batch")
-		var err error
-		if g.in, err = g.batch.StdinPipe(); err != nil {
-			return nil, err
-		}
-		stdout, err := g.batch.StdoutPipe()
-		if err != nil {
-			return nil, err
-		}
-		g.out = bufio.NewReader(stdout)
-		if err := g.batch.Start(); err != nil {
-			return nil, fmt.Errorf("git cat-file --batch: %w", err)
-		}
-	}
-	if _, err := fmt.Fprintln(g.in, hash); err != nil {
-		return nil, err
-	}
-	head, err := g.out.ReadString('\n')
-	if err != nil {
-		return nil, err
-	}
-	f := strings.Fields(head)
-	if len(f) != 3 {
-		return nil, fmt.Errorf("git cat-file: %q", head)
-	}
-	n, err := strconv.Atoi(f[2])
-	if err != nil {
-		return nil, fmt.Errorf("git cat-file: %q", head)
-	}
-	buf := make([]byte, n+1) // the object and its trailing newline
-	if _, err := io.ReadFull(g.out, buf); err != nil {
-		return nil, err
-	}
-	return buf[:n], nil
 }

@@ -2,22 +2,30 @@ package main
 
 import "strings"
 
+// nesting is 1 for a token that opens a bracket, -1 for one that closes
+// one, and 0 for any other.
+func nesting(t token) int {
+	if t.kind != tkPunct {
+		return 0
+	}
+	switch t.text {
+	case "(", "[", "{", "<<":
+		return 1
+	case ")", "]", "}", ">>":
+		return -1
+	}
+	return 0
+}
+
 // matching returns the index of the bracket closing the one at open, or
 // the last token.
 func matching(ts []token, open int) int {
 	depth := 0
 	for k := open; k < len(ts); k++ {
-		if ts[k].kind != tkPunct {
-			continue
-		}
-		switch ts[k].text {
-		case "(", "[", "{", "<<":
-			depth++
-		case ")", "]", "}", ">>":
-			depth--
-			if depth == 0 {
-				return k
-			}
+		d := nesting(ts[k])
+		depth += d
+		if d < 0 && depth == 0 {
+			return k
 		}
 	}
 	return len(ts) - 1
@@ -26,28 +34,28 @@ func matching(ts []token, open int) int {
 // splitArgs splits the arguments of the call whose "(" is at open.
 func splitArgs(ts []token, open int) [][]token {
 	end := matching(ts, open)
-	var args [][]token
-	depth, start := 0, open+1
-	for k := open + 1; k < end; k++ {
-		if ts[k].kind != tkPunct {
-			continue
-		}
-		switch ts[k].text {
-		case "(", "[", "{", "<<":
-			depth++
-		case ")", "]", "}", ">>":
-			depth--
-		case ",":
-			if depth == 0 {
-				args = append(args, ts[start:k])
-				start = k + 1
-			}
+	if end <= open+1 {
+		return nil
+	}
+	return splitCommas(ts[open+1 : end])
+}
+
+// splitCommas splits ts at the commas outside brackets; a trailing comma
+// leaves an empty last piece.
+func splitCommas(ts []token) [][]token {
+	var out [][]token
+	depth, start := 0, 0
+	for k, t := range ts {
+		depth += nesting(t)
+		if depth == 0 && t.kind == tkPunct && t.text == "," {
+			out = append(out, ts[start:k])
+			start = k + 1
 		}
 	}
-	if end > open+1 {
-		args = append(args, ts[start:end])
+	if len(ts) > 0 {
+		out = append(out, ts[start:])
 	}
-	return args
+	return out
 }
 
 // literal returns the text of a string literal (adjacent strings joined,
@@ -107,41 +115,20 @@ func reportMsg(data []token) (msg string, keys []string, ok bool) {
 
 // mapPairs reads the key => value pairs of a map's inside.
 func mapPairs(in []token) (msg string, keys []string, found bool) {
-	depth, start := 0, 0
-	flush := func(end int) {
-		p := in[start:end]
+	for _, p := range splitCommas(in) {
 		if len(p) >= 3 && (p[1].text == "=>" || p[1].text == ":=") {
 			key := p[0].text
 			if p[0].kind != tkAtom && p[0].kind != tkString {
-				return
+				continue
 			}
 			if key == "msg" {
 				if s, ok := literal(p[2:]); ok {
 					msg, found = s, true
 				}
-				return
+				continue
 			}
 			keys = append(keys, key)
 		}
-	}
-	for k := 0; k < len(in); k++ {
-		if in[k].kind != tkPunct {
-			continue
-		}
-		switch in[k].text {
-		case "(", "[", "{", "<<":
-			depth++
-		case ")", "]", "}", ">>":
-			depth--
-		case ",":
-			if depth == 0 {
-				flush(k)
-				start = k + 1
-			}
-		}
-	}
-	if start < len(in) {
-		flush(len(in))
 	}
 	return msg, keys, found
 }

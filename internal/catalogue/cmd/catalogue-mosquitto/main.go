@@ -13,17 +13,13 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"flag"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/mqttdiag/mqttdiag/internal/catalogue"
@@ -56,39 +52,15 @@ func main() {
 	if *develop != "" {
 		all = append(all, series{name: "2.1", ref: *develop})
 	}
-	g := &repo{dir: *gitDir}
+	g := catalogue.NewRepo(*gitDir)
 	extracted, skipped, err := extract(g, all)
+	if err == nil {
+		err = catalogue.Update(*out, extracted, skipped, *verbose, os.Stderr)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "catalogue-mosquitto:", err)
 		os.Exit(1)
 	}
-	if *verbose {
-		for _, s := range skipped {
-			fmt.Fprintln(os.Stderr, "skipped:", s)
-		}
-	}
-	var old []catalogue.Entry
-	if _, err := os.Stat(*out); err == nil {
-		if old, err = catalogue.ReadFile(*out); err != nil {
-			fmt.Fprintln(os.Stderr, "catalogue-mosquitto:", err)
-			os.Exit(1)
-		}
-	}
-	merged, dropped := catalogue.Merge(old, extracted)
-	for _, d := range dropped {
-		fmt.Fprintf(os.Stderr, "dropped (no longer in the source): %q\n", d.Format)
-	}
-	if err := catalogue.WriteFile(*out, merged); err != nil {
-		fmt.Fprintln(os.Stderr, "catalogue-mosquitto:", err)
-		os.Exit(1)
-	}
-	undecided := 0
-	for _, e := range merged {
-		if e.Disposition == "" {
-			undecided++
-		}
-	}
-	fmt.Fprintf(os.Stderr, "%d entries (%d without a disposition), %d calls skipped, written to %s\n", len(merged), undecided, len(skipped), *out)
 }
 
 // call is one log call found in one file of one ref.
@@ -98,8 +70,8 @@ type call struct {
 	line          int
 }
 
-func extract(g *repo, all []series) ([]catalogue.Entry, []string, error) {
-	tags, err := g.lines("tag", "--list")
+func extract(g *catalogue.Repo, all []series) ([]catalogue.Entry, []string, error) {
+	tags, err := g.Lines("tag", "--list")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -122,7 +94,7 @@ func extract(g *repo, all []series) ([]catalogue.Entry, []string, error) {
 					refs = append(refs, t)
 				}
 			}
-			sort.Slice(refs, func(i, j int) bool { return tagLess(refs[i], refs[j]) })
+			sort.Slice(refs, func(i, j int) bool { return catalogue.TagLess(refs[i], refs[j]) })
 		}
 		if len(refs) == 0 {
 			return nil, nil, fmt.Errorf("no refs for series %s", s.name)
@@ -134,21 +106,21 @@ func extract(g *repo, all []series) ([]catalogue.Entry, []string, error) {
 			}
 			sites := map[string][]string{}
 			for _, f := range files {
-				calls, ok := blobs[f.hash]
+				calls, ok := blobs[f.Hash]
 				if !ok {
-					text, err := g.blob(f.hash)
+					text, err := g.Blob(f.Hash)
 					if err != nil {
 						return nil, nil, err
 					}
 					var skips []string
-					calls, skips = parse(f.path, text)
+					calls, skips = parse(f.Path, text)
 					for _, sk := range skips {
 						if !seenSkip[sk] {
 							seenSkip[sk] = true
 							skipped = append(skipped, sk+" @"+ref)
 						}
 					}
-					blobs[f.hash] = calls
+					blobs[f.Hash] = calls
 				}
 				for _, c := range calls {
 					if !keep(c) {
@@ -241,33 +213,26 @@ func hasWords(format string) bool {
 	return regexp.MustCompile(`[A-Za-z]`).MatchString(regexp.MustCompile(`%[-+ #0-9.*hlLqjzt]*[a-zA-Z%]`).ReplaceAllString(format, ""))
 }
 
-type file struct{ path, hash string }
-
 // brokerFiles lists the C files built into the broker at ref: src/, the
 // lib/, common/ and libcommon/ files that src/CMakeLists.txt or
 // src/Makefile names, and the plugins that ship (not the examples).
-func brokerFiles(g *repo, ref string) ([]file, error) {
-	ls, err := g.lines("ls-tree", "-r", ref)
+func brokerFiles(g *catalogue.Repo, ref string) ([]catalogue.File, error) {
+	tree, err := g.Files(ref)
 	if err != nil {
 		return nil, err
 	}
 	var build []byte
 	for _, mk := range []string{"src/CMakeLists.txt", "src/Makefile"} {
-		b, err := g.show(ref + ":" + mk)
+		b, err := g.Show(ref + ":" + mk)
 		if err == nil {
 			build = append(build, b...)
 		}
 	}
 	shipped := map[string]bool{"dynamic-security": true, "persist-sqlite": true, "sparkplug-aware": true}
-	var out []file
-	for _, l := range ls {
-		// "<mode> blob <hash>\t<path>"
-		tab := strings.IndexByte(l, '\t')
-		if tab < 0 {
-			continue
-		}
-		meta, p := strings.Fields(l[:tab]), l[tab+1:]
-		if len(meta) != 3 || meta[1] != "blob" || !strings.HasSuffix(p, ".c") {
+	var out []catalogue.File
+	for _, f := range tree {
+		p := f.Path
+		if !strings.HasSuffix(p, ".c") {
 			continue
 		}
 		dir := strings.SplitN(p, "/", 3)
@@ -285,82 +250,8 @@ func brokerFiles(g *repo, ref string) ([]file, error) {
 			ok = len(dir) == 3 && shipped[dir[1]]
 		}
 		if ok {
-			out = append(out, file{path: p, hash: meta[2]})
+			out = append(out, f)
 		}
 	}
 	return out, nil
-}
-
-// tagLess orders v1.4 < v1.4.1 < v1.4.10.
-func tagLess(a, b string) bool {
-	pa, pb := strings.Split(strings.TrimPrefix(a, "v"), "."), strings.Split(strings.TrimPrefix(b, "v"), ".")
-	for i := 0; i < len(pa) && i < len(pb); i++ {
-		x, _ := strconv.Atoi(pa[i])
-		y, _ := strconv.Atoi(pb[i])
-		if x != y {
-			return x < y
-		}
-	}
-	return len(pa) < len(pb)
-}
-
-// repo reads a git directory with the git command.
-type repo struct {
-	dir   string
-	batch *exec.Cmd
-	in    io.WriteCloser
-	out   *bufio.Reader
-}
-
-func (g *repo) git(args ...string) *exec.Cmd {
-	return exec.Command("git", append([]string{"--git-dir", g.dir}, args...)...)
-}
-
-func (g *repo) lines(args ...string) ([]string, error) {
-	b, err := g.git(args...).Output()
-	if err != nil {
-		return nil, fmt.Errorf("git %s: %w", strings.Join(args, " "), err)
-	}
-	return strings.Split(strings.TrimRight(string(b), "\n"), "\n"), nil
-}
-
-func (g *repo) show(obj string) ([]byte, error) { return g.git("cat-file", "-p", obj).Output() }
-
-// blob reads one object through a long-running `git cat-file --batch`.
-func (g *repo) blob(hash string) ([]byte, error) {
-	if g.batch == nil {
-		g.batch = g.git("cat-file", "--batch")
-		var err error
-		if g.in, err = g.batch.StdinPipe(); err != nil {
-			return nil, err
-		}
-		stdout, err := g.batch.StdoutPipe()
-		if err != nil {
-			return nil, err
-		}
-		g.out = bufio.NewReader(stdout)
-		if err := g.batch.Start(); err != nil {
-			return nil, err
-		}
-	}
-	if _, err := fmt.Fprintln(g.in, hash); err != nil {
-		return nil, err
-	}
-	head, err := g.out.ReadString('\n')
-	if err != nil {
-		return nil, err
-	}
-	f := strings.Fields(head)
-	if len(f) != 3 {
-		return nil, fmt.Errorf("git cat-file: %q", head)
-	}
-	n, err := strconv.Atoi(f[2])
-	if err != nil {
-		return nil, err
-	}
-	b := make([]byte, n+1) // and the newline after the object
-	if _, err := io.ReadFull(g.out, b); err != nil {
-		return nil, err
-	}
-	return b[:n], nil
 }
