@@ -274,3 +274,43 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// systemd's own lines about mosquitto.service — PID 1 writes them with
+// UNIT=mosquitto.service (log_unit_struct in src/core), and `journalctl
+// --unit` matches them too — reach the diagnosis: the broker's unit
+// failed. The broker's real stderr comes first, as when it fails to start.
+func TestRunJournaldUnitFailed(t *testing.T) {
+	t.Parallel()
+	j := journaltest.New(t)
+	at := time.Date(2026, 12, 6, 7, 0, 0, 0, time.UTC)
+	var es []journaltest.Entry
+	for i, l := range journaltest.Lines(mosquittoStderr(t)) {
+		es = append(es, journaltest.Entry{Message: l, Unit: "mosquitto.service", Identifier: "mosquitto", PID: 4242, Time: at.Add(time.Duration(i) * time.Millisecond)})
+	}
+	pid1 := func(msg, unit string, ms int) journaltest.Entry {
+		return journaltest.Entry{Message: []byte(msg), Unit: "init.scope", Identifier: "systemd", PID: 1, Time: at.Add(time.Duration(ms) * time.Millisecond),
+			Fields: map[string]string{"UNIT": unit, "_TRANSPORT": "journal", "PRIORITY": "4"}}
+	}
+	es = append(es,
+		pid1("mosquitto.service: Main process exited, code=exited, status=3/NOTIMPLEMENTED", "mosquitto.service", 500),
+		pid1("mosquitto.service: Failed with result 'exit-code'.", "mosquitto.service", 501),
+		pid1("nginx.service: Failed with result 'exit-code'.", "nginx.service", 502),
+	)
+	j.Write(t, es...)
+	p := startMqttdiag(t, nil, "run", "--from-beginning", "--journal-dir", j.Dir, "journald:mosquitto.service")
+	d, _ := p.waitDiag(t, 60*time.Second, func(d *sink.Diagnosis) bool { return d.SignatureID == "systemd/unit-failed" })
+	if d.Fields["unit"] != "mosquitto.service" || d.Fields["result"] != "exit-code" || d.Severity != "critical" {
+		t.Errorf("diagnosis %s %v, want mosquitto.service's exit-code, critical", d.Severity, d.Fields)
+	}
+	if e := d.Envelope; e == nil || e.Program != "systemd" || e.Unit != "mosquitto.service" {
+		t.Errorf("envelope %+v, want systemd about mosquitto.service", d.Envelope)
+	}
+	if err := p.stop(t); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+	for d := range p.diags {
+		if d.Fields["unit"] == "nginx.service" {
+			t.Errorf("another unit's failure was diagnosed: %+v", d.Fields)
+		}
+	}
+}

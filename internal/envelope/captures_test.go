@@ -133,11 +133,16 @@ func checkCaptures(t *testing.T, files map[string][]byte, meta captureMeta) {
 		t.Run(name, func(t *testing.T) {
 			d := NewDecoder(Location(loc), Clock(func() time.Time { return meta.Captured }))
 			var got, got2 []diagnosis // the broker's, the second's
-			var others []string
+			var others, units []string
 			for i, line := range splitLines(b) {
 				r := d.Decode(line)
 				switch r.Kind {
 				case Broker:
+					if r.Meta.Program == "systemd" {
+						// systemd about the broker's unit: not in its log.
+						units = append(units, r.Meta.Unit)
+						continue
+					}
 					if r.Meta.PID == meta.BrokerPID {
 						got = append(got, diagnose(m, r.Text, r.Msg))
 					} else {
@@ -163,9 +168,13 @@ func checkCaptures(t *testing.T, files map[string][]byte, meta captureMeta) {
 			// The rsyslog files hold what other programs sent to
 			// /dev/log and rsyslogd's own start; the journal what they
 			// wrote to journald and journald's own lines.
-			progs := []string{"systemd", "CRON", "rsyslogd"}
+			// systemd's lines there are about mosquitto.service: the
+			// broker's (Decoder.aboutUnit).
+			progs := []string{"CRON", "rsyslogd"}
 			if strings.HasPrefix(name, "journal") {
 				progs = []string{"nginx", "systemd-journald", "edgecase"}
+			} else if len(units) == 0 || slices.IndexFunc(units, func(u string) bool { return u != "mosquitto.service" }) >= 0 {
+				t.Errorf("%s: systemd's lines read as about the units %v, want mosquitto.service", name, units)
 			}
 			for _, prog := range progs {
 				if !slices.Contains(others, prog) {
@@ -173,8 +182,8 @@ func checkCaptures(t *testing.T, files map[string][]byte, meta captureMeta) {
 				}
 			}
 			st := d.Stats()
-			if st.Unreadable != 0 || st.Broker != int64(len(got)+len(got2)) || st.Other != int64(len(others)) {
-				t.Errorf("%s: stats %+v, counted %d broker and %d other", name, st, len(got)+len(got2), len(others))
+			if st.Unreadable != 0 || st.Broker != int64(len(got)+len(got2)+len(units)) || st.Other != int64(len(others)) {
+				t.Errorf("%s: stats %+v, counted %d broker, %d about its unit and %d other", name, st, len(got)+len(got2), len(units), len(others))
 			}
 		})
 	}

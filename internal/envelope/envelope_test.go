@@ -108,9 +108,17 @@ func TestRFC3164(t *testing.T) {
 	// December's lines); today's is this year's.
 	check(t, d, "Mar 15 13:00:00 h mosquitto[1]: x", want{kind: Broker, env: Syslog, text: "x", metaT: time.Date(2024, 3, 15, 13, 0, 0, 0, ny)})
 	check(t, d, "Mar 14 13:00:00 h mosquitto[1]: x", want{kind: Broker, env: Syslog, text: "x", metaT: time.Date(2025, 3, 14, 13, 0, 0, 0, ny)})
-	// Other programs' lines in the same file, and a line with no tag.
+	// systemd about the broker's unit (log_unit_*: "UNIT: MESSAGE") is
+	// the broker's; about another unit, another program's, as are other
+	// programs' lines in the same file, and a line with no tag.
 	check(t, d, "Mar  4 09:26:53 broker-host systemd[1]: mosquitto.service: Main process exited, code=exited, status=3/NOTIMPLEMENTED", want{
-		kind: Other, env: Syslog, text: "mosquitto.service: Main process exited, code=exited, status=3/NOTIMPLEMENTED", meta: Meta{Program: "systemd", PID: "1"},
+		kind: Broker, env: Syslog, text: "mosquitto.service: Main process exited, code=exited, status=3/NOTIMPLEMENTED", meta: Meta{Program: "systemd", PID: "1", Unit: "mosquitto.service"},
+	})
+	check(t, d, "Mar  4 09:26:54 broker-host systemd[1]: nginx.service: Failed with result 'exit-code'.", want{
+		kind: Other, env: Syslog, text: "nginx.service: Failed with result 'exit-code'.", meta: Meta{Program: "systemd", PID: "1"},
+	})
+	check(t, d, "Mar  4 09:26:55 broker-host systemd[1]: Failed to start Mosquitto: the unit name is not there.", want{
+		kind: Other, env: Syslog, text: "Failed to start Mosquitto: the unit name is not there.", meta: Meta{Program: "systemd", PID: "1"},
 	})
 	check(t, d, "Mar  4 09:26:53 broker-host -- MARK --", want{kind: Other, env: Syslog, text: "-- MARK --", meta: Meta{Host: "broker-host"}})
 	// rsyslog escapes control characters as '#' and octal: a tab is #011.
@@ -224,6 +232,10 @@ func TestJournalJSON(t *testing.T) {
 	// The unit alone can name the broker (a snap's); _COMM too.
 	check(t, d, `{"MESSAGE":"x","__CURSOR":"c","_SYSTEMD_UNIT":"snap.mosquitto.mosquitto.service","SYSLOG_IDENTIFIER":"sh"}`, want{kind: Broker, env: Journal, text: "x"})
 	check(t, d, `{"MESSAGE":"Started mosquitto.service.","__CURSOR":"c","SYSLOG_IDENTIFIER":"systemd","_SYSTEMD_UNIT":"init.scope"}`, want{kind: Other, env: Journal, text: "Started mosquitto.service."})
+	// systemd 252 about a unit: UNIT names it (log_unit_struct).
+	check(t, d, `{"MESSAGE":"mosquitto.service: Failed with result 'exit-code'.","UNIT":"mosquitto.service","__CURSOR":"c","SYSLOG_IDENTIFIER":"systemd","_SYSTEMD_UNIT":"init.scope"}`, want{kind: Broker, env: Journal, text: "mosquitto.service: Failed with result 'exit-code'.", meta: Meta{Program: "systemd", Unit: "mosquitto.service"}})
+	check(t, d, `{"MESSAGE":"Failed to start mosquitto.service - Mosquitto MQTT Broker.","UNIT":"mosquitto.service","__CURSOR":"c","SYSLOG_IDENTIFIER":"systemd","_SYSTEMD_UNIT":"init.scope"}`, want{kind: Broker, env: Journal, text: "Failed to start mosquitto.service - Mosquitto MQTT Broker.", meta: Meta{Program: "systemd", Unit: "mosquitto.service"}})
+	check(t, d, `{"MESSAGE":"nginx.service: Failed with result 'exit-code'.","UNIT":"nginx.service","__CURSOR":"c","SYSLOG_IDENTIFIER":"systemd","_SYSTEMD_UNIT":"init.scope"}`, want{kind: Other, env: Journal, text: "nginx.service: Failed with result 'exit-code'."})
 	// A value that is not UTF-8 is an array of bytes; a field with several
 	// values an array of them.
 	check(t, d, `{"MESSAGE":[110,111,116,32,255,254],"__CURSOR":"c","SYSLOG_IDENTIFIER":"mosquitto"}`, want{kind: Broker, env: Journal, text: "not \xff\xfe"})

@@ -293,6 +293,17 @@ func (d *Decoder) journal(r *Record, off int, f *[numJSONFields]member) bool {
 		mt.Severity = severity(int(p[0] - '0'))
 	}
 	kind := d.owner(mt.Program, mt.Unit, mt.Container, c)
+	if kind == Other && mt.Program == "systemd" {
+		// systemd about a unit of the broker's: UNIT (USER_UNIT from a
+		// user's manager) names it (log_unit_struct in src/core).
+		u := str(&f[fAboutUnit])
+		if u == "" {
+			u = str(&f[fAboutUserUnit])
+		}
+		if u != "" && d.isProgram(u) {
+			kind, mt.Unit = Broker, u
+		}
+	}
 	text, err := d.journalValue(msg)
 	if err != "" && kind == Broker {
 		// Another program's message that cannot be read is still another
@@ -378,7 +389,7 @@ func escapedNewlineAtEnd(v string) bool {
 // --output-fields: an entry is then about 370 bytes instead of 900, and
 // decodes about twice as fast (BENCHMARKS.md).
 func JournalFields() []string {
-	return []string{"MESSAGE", "SYSLOG_IDENTIFIER", "_SYSTEMD_UNIT", "_SYSTEMD_USER_UNIT", "_PID", "SYSLOG_PID", "_COMM", "_HOSTNAME", "PRIORITY", "CONTAINER_NAME"}
+	return []string{"MESSAGE", "SYSLOG_IDENTIFIER", "_SYSTEMD_UNIT", "_SYSTEMD_USER_UNIT", "_PID", "SYSLOG_PID", "_COMM", "_HOSTNAME", "PRIORITY", "CONTAINER_NAME", "UNIT", "USER_UNIT"}
 }
 
 // The members the two JSON envelopes use.
@@ -398,6 +409,8 @@ const (
 	fComm
 	fPriority
 	fContainer
+	fAboutUnit     // UNIT: the unit a message of systemd is about
+	fAboutUserUnit // USER_UNIT
 	numJSONFields
 )
 
@@ -415,6 +428,8 @@ func jsonField(key string) int {
 			return fTime
 		case "_PID":
 			return fPID
+		case "UNIT":
+			return fAboutUnit
 		}
 	case 5:
 		if key == "_COMM" {
@@ -436,8 +451,11 @@ func jsonField(key string) int {
 			return fPriority
 		}
 	case 9:
-		if key == "_HOSTNAME" {
+		switch key {
+		case "_HOSTNAME":
 			return fHostname
+		case "USER_UNIT":
+			return fAboutUserUnit
 		}
 	case 10:
 		if key == "SYSLOG_PID" {

@@ -37,6 +37,7 @@ func (d *Decoder) rfc5424(s string, r *Record) bool {
 		r.Envelope, r.Kind = RFC5424, c.kind
 		r.Meta = Meta{Time: t, Host: h[c.host[0]:c.host[1]], Program: h[c.tag[0]:c.tag[1]], PID: h[c.pid[0]:c.pid[1]], Severity: severity(pri % 8)}
 		r.Text = unescapeControl(strings.TrimLeft(strings.TrimPrefix(h[c.n:], "\ufeff"), " "))
+		d.aboutUnit(r)
 		return true
 	}
 	var f [4]string // HOSTNAME, APP-NAME, PROCID, MSGID
@@ -83,6 +84,7 @@ func (d *Decoder) rfc5424(s string, r *Record) bool {
 		c.n = copy(c.text[:], s[hs:i+1])
 		c.kind, c.host, c.tag, c.pid = r.Kind, at[0], at[1], at[2]
 	}
+	d.aboutUnit(r) // by the message, after the header's owner is cached
 	return true
 }
 

@@ -39,6 +39,7 @@ func (d *Decoder) syslogAt(s string, t time.Time, n int, form timeForm, r *Recor
 		r.Envelope, r.Kind = Syslog, c.kind
 		r.Meta = Meta{Time: t, Host: rest[c.host[0]:c.host[1]], Program: rest[c.tag[0]:c.tag[1]], PID: rest[c.pid[0]:c.pid[1]], Severity: sev}
 		r.Text = unescapeControl(rest[c.n:])
+		d.aboutUnit(r)
 		return true
 	}
 	host, tag, pid, msg, hasTag, ok := hostTag(rest)
@@ -64,6 +65,40 @@ func (d *Decoder) syslogAt(s string, t time.Time, n int, form timeForm, r *Recor
 			if pid != "" {
 				c.pid = [2]int{t0 + len(tag) + 1, t0 + len(tag) + 1 + len(pid)}
 			}
+		}
+		d.aboutUnit(r)
+	}
+	return true
+}
+
+// aboutUnit makes a line of systemd (the service manager, PID 1 or a
+// user's) about one of the broker's units the broker's: systemd starts
+// its messages about a unit with the unit's name (log_unit_* in
+// src/core, LOG_UNIT_MESSAGE: "UNIT: MESSAGE"), as in "mosquitto.service:
+// Failed with result 'exit-code'.", and a broker logging to a file
+// leaves its failure to start only there.
+func (d *Decoder) aboutUnit(r *Record) {
+	if r.Kind != Other || r.Meta.Program != "systemd" {
+		return
+	}
+	unit, _, ok := strings.Cut(r.Text, ": ")
+	if !ok || !unitName(unit) || !d.isProgram(unit) {
+		return
+	}
+	r.Kind, r.Meta.Unit = Broker, unit
+}
+
+// unitName reports whether s looks like a systemd unit name: NAME.TYPE of
+// the characters unit names may hold (unit_name_is_valid in
+// src/basic/unit-name.c: letters, digits, ":-_.\@"), at most 255 bytes.
+func unitName(s string) bool {
+	dot := strings.LastIndexByte(s, '.')
+	if dot <= 0 || dot == len(s)-1 || len(s) > 255 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isAlnum(c) && !strings.ContainsRune(":-_.\\@", rune(c)) {
+			return false
 		}
 	}
 	return true
