@@ -1,16 +1,13 @@
 package packtest
 
 import (
-	"context"
 	"os"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/mqttdiag/mqttdiag/internal/pipeline"
 	"github.com/mqttdiag/mqttdiag/signatures"
 	"github.com/mqttdiag/mqttdiag/sink"
-	"github.com/mqttdiag/mqttdiag/tailer"
 )
 
 // captureSection is one provoker's run in the committed capture: its
@@ -55,25 +52,8 @@ func captureSections(t testing.TB) []captureSection {
 func incidentDiagnoses(t testing.TB, log, stderr string) []*sink.Diagnosis {
 	t.Helper()
 	_, m := builtin(t)
-	var lines []tailer.Line
-	for _, src := range []struct{ name, text string }{{"mosquitto.log", log}, {"stderr", stderr}} {
-		var off int64
-		for i, l := range strings.SplitAfter(src.text, "\n") {
-			if l == "" {
-				continue
-			}
-			lines = append(lines, tailer.Line{Source: src.name, Stream: src.name, Offset: off, End: off + int64(len(l)), Number: int64(i + 1), Text: strings.TrimSuffix(l, "\n")})
-			off += int64(len(l))
-		}
-	}
-	in := make(chan tailer.Batch, 1)
-	in <- tailer.Batch{Lines: lines}
-	close(in)
-	k := &keep{}
-	if err := pipeline.New(m, []sink.Notifier{k}, pipeline.Unknown(true, 0)).Run(context.Background(), in); err != nil {
-		t.Fatal(err)
-	}
-	return k.ds
+	lines := append(sourceLines("mosquitto.log", "mosquitto.log", log), sourceLines("stderr", "stderr", stderr)...)
+	return runLines(t, m, lines)
 }
 
 // alerts are the diagnoses that raise an alert: warning or worse, not a

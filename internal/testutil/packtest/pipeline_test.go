@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mqttdiag/mqttdiag/internal/pipeline"
+	"github.com/mqttdiag/mqttdiag/matcher"
 	"github.com/mqttdiag/mqttdiag/sink"
 	"github.com/mqttdiag/mqttdiag/tailer"
 )
@@ -31,15 +32,28 @@ func (k *keep) Notify(_ context.Context, ds []*sink.Diagnosis) (bool, error) {
 func pipelineDiagnoses(t testing.TB, text string) []*sink.Diagnosis {
 	t.Helper()
 	_, m := builtin(t)
+	return runLines(t, m, sourceLines("mosquitto.log", "s", text))
+}
+
+// sourceLines cuts text into the lines the tailer would hand over from
+// one source.
+func sourceLines(source, stream, text string) []tailer.Line {
 	var lines []tailer.Line
 	var off int64
 	for i, l := range strings.SplitAfter(text, "\n") {
 		if l == "" {
 			continue
 		}
-		lines = append(lines, tailer.Line{Source: "mosquitto.log", Stream: "s", Offset: off, End: off + int64(len(l)), Number: int64(i + 1), Text: strings.TrimSuffix(l, "\n")})
+		lines = append(lines, tailer.Line{Source: source, Stream: stream, Offset: off, End: off + int64(len(l)), Number: int64(i + 1), Text: strings.TrimSuffix(l, "\n")})
 		off += int64(len(l))
 	}
+	return lines
+}
+
+// runLines runs lines through the whole pipeline in one batch, with the
+// diagnoses of fault-looking lines no signature explains on.
+func runLines(t testing.TB, m *matcher.Matcher, lines []tailer.Line) []*sink.Diagnosis {
+	t.Helper()
 	in := make(chan tailer.Batch, 1)
 	in <- tailer.Batch{Lines: lines}
 	close(in)
