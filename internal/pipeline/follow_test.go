@@ -7,7 +7,6 @@ import (
 
 	"github.com/mqttdiag/mqttdiag/internal/clock"
 	"github.com/mqttdiag/mqttdiag/matcher"
-	"github.com/mqttdiag/mqttdiag/signatures"
 	"github.com/mqttdiag/mqttdiag/sink"
 	"github.com/mqttdiag/mqttdiag/tailer"
 )
@@ -19,7 +18,7 @@ import (
 // and 270 at v2.0.11).
 func followPack(t *testing.T) *matcher.Matcher {
 	t.Helper()
-	s, err := signatures.Parse("f.json", []byte(`[{
+	return packOf(t, `[{
 		"id": "bind", "signature": "port in use", "severity": "critical",
 		"regex": "^Error: (?P<reason>Address already in use)$",
 		"ends_when": {"regex": "^mosquitto version \\S+ running$"}
@@ -28,15 +27,7 @@ func followPack(t *testing.T) *matcher.Matcher {
 		"regex": "^Connecting bridge \\(step 1\\) (?P<bridge>\\S+) \\((?P<host>.+):(?P<port>\\d+)\\)$",
 		"expects": {"regex": "^Connecting bridge \\(step 2\\) (?P<bridge>\\S+) \\(", "within": "30s"},
 		"ends_when": {"regex": "^Connecting bridge \\(step 2\\) (?P<bridge>\\S+) \\("}
-	}]`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := matcher.New(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
+	}]`)
 }
 
 // chanSink passes every diagnosis it gets to a channel.

@@ -18,7 +18,7 @@ import (
 // pipeline's clock: the tests move it.
 func incidentPack(t *testing.T) *matcher.Matcher {
 	t.Helper()
-	s, err := signatures.Parse("p.json", []byte(`[
+	m := packOf(t, `[
 	{"id": "cause", "signature": "Refused", "severity": "warning", "regex": "^Refused (?P<client_id>\\S+) from (?P<address>\\S+)$"},
 	{"id": "detail", "signature": "Gone", "severity": "warning", "regex": "^Gone (?P<client_id>\\S+) (?P<reason>\\w+)$",
 	 "part_of": {"signatures": ["cause"], "within": "1s", "lines": 1, "same": ["client_id"]}},
@@ -30,14 +30,7 @@ func incidentPack(t *testing.T) *matcher.Matcher {
 	  {"preceded_by": ["tlsfail"], "within": "1s", "lines": 1, "as_preceding": true},
 	  {"preceded_by": ["cause"], "within": "1s", "lines": 1, "same": ["client_id"], "becomes": "authfail"},
 	  {"fields": {"client_id": "^local\\."}, "becomes": "bridge"}]}
-	]`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := matcher.New(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	]`)
 	return m
 }
 

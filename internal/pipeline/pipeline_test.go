@@ -61,21 +61,14 @@ func (r *recorder) Notify(_ context.Context, ds []*sink.Diagnosis) (bool, error)
 
 func pack(t *testing.T) *matcher.Matcher {
 	t.Helper()
-	s, err := signatures.Parse("p.json", []byte(`[{
+	m := packOf(t, `[{
 		"id": "takeover", "signature": "Client id takeover", "category": "protocol_error", "severity": "warning",
 		"root_cause": "two clients share an id", "official_doc_url": "https://example.org/spec", "error_code": "0x8E",
 		"regex": "^Client (?P<client_id>.+) already connected, closing old connection\\.$",
 		"workarounds": [{"action": "low", "success_rate": 0.5}, {"action": "high", "success_rate": 0.9}],
 		"dead_ends": [{"action": "restart", "why_fails": "comes back", "fail_rate": 0.9}],
 		"versions": [{"version": "Mosquitto 2.0.0 - 2.0.20", "status": "active"}]
-	}]`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := matcher.New(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	}]`)
 	return m
 }
 
@@ -295,17 +288,10 @@ func TestUnknownFaultLines(t *testing.T) {
 // first line has no prefix, so its source's broker is not known yet; on
 // b.log Mosquitto's unix-seconds prefix tells it from the first line.
 func TestRunScopesSignaturesToTheBroker(t *testing.T) {
-	s, err := signatures.Parse("p.json", []byte(`[
+	m := packOf(t, `[
 		{"id": "emqx-only", "regex": "boom", "broker": "emqx"},
 		{"id": "mosquitto-only", "regex": "boom", "broker": "mosquitto"}
-	]`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := matcher.New(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	]`)
 	lines := []tailer.Line{
 		{Source: "a.log", Offset: 0, Text: "boom"},
 		{Source: "a.log", Offset: 20, Text: "1795320305: mosquitto version 2.0.11 starting"},
@@ -336,20 +322,13 @@ func TestRunScopesSignaturesToTheBroker(t *testing.T) {
 
 func storyPack(t *testing.T) *matcher.Matcher {
 	t.Helper()
-	s, err := signatures.Parse("p.json", []byte(`[
+	m := packOf(t, `[
 		{"id": "bridge-auth", "signature": "Bridge auth failed", "signature_zh": "桥接认证失败",
 		 "root_cause": "wrong credentials", "root_cause_zh": "凭据错误",
 		 "workarounds": [{"action": "fix the password", "success_rate": 0.9}], "workarounds_zh": ["修正密码"],
 		 "regex": "^Connection Refused: not authorised$", "transition_graph": {"leads_to": ["dropped"]}},
 		{"id": "dropped", "signature": "Messages dropped", "regex": "^Outgoing messages are being dropped for client (?P<client_id>.+)\\.$"}
-	]`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := matcher.New(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	]`)
 	return m
 }
 
@@ -429,17 +408,10 @@ func TestSetPack(t *testing.T) {
 // After enough lines without a debug line, mqttdiag says which Mosquitto
 // signatures need log_type debug; with debug lines it says nothing.
 func TestLevelsSeenInTheLog(t *testing.T) {
-	s, err := signatures.Parse("p.json", []byte(`[
+	m := packOf(t, `[
 		{"id": "m/debug", "broker": "mosquitto", "log_level": "debug", "regex": "^Sending CONNACK to (?P<a>\\S+) \\(0, 5\\)$"},
 		{"id": "m/default", "broker": "mosquitto", "regex": "^Client (?P<c>.+) already connected, closing old connection\\.$"}
-	]`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := matcher.New(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	]`)
 	run := func(text string) string {
 		var logs strings.Builder
 		lines := []tailer.Line{{Source: "m.log", Text: "1700000000: mosquitto version 2.0.11 running"}}
@@ -458,4 +430,18 @@ func TestLevelsSeenInTheLog(t *testing.T) {
 	if out := run("1700000000: Received PINGREQ from c1"); strings.Contains(out, "probably cannot fire") {
 		t.Errorf("warned although debug lines are there:\n%s", out)
 	}
+}
+
+// packOf is the matcher of the signatures in the JSON text js.
+func packOf(t testing.TB, js string) *matcher.Matcher {
+	t.Helper()
+	s, err := signatures.Parse("p.json", []byte(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := matcher.New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
