@@ -1,6 +1,7 @@
 package matcher
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -50,9 +51,7 @@ const (
 func newAutomaton(patterns [][]byte) (*automaton, error) {
 	a := &automaton{npat: len(patterns)}
 	var used [256]bool
-	size := 1
 	for _, p := range patterns {
-		size += len(p)
 		for _, c := range p {
 			used[c] = true
 		}
@@ -74,14 +73,17 @@ func newAutomaton(patterns [][]byte) (*automaton, error) {
 	a.class[0xE2], a.class[0xC5] = slowPath, slowPath
 	a.nclass = uint32(n)
 	nc := a.nclass
-	if size >= matchFlag/int(nc) {
-		return nil, fmt.Errorf("automaton: %d states is too many", size)
+	states := trieStates(patterns)
+	if states >= matchFlag/int(nc) {
+		return nil, fmt.Errorf("automaton: %d states is too many", states)
 	}
 
 	// Trie: goto transitions in the dense table, 0 meaning none (no edge
-	// leads back to the root). Sized for the worst case, no shared prefix.
-	a.trans = make([]uint32, nc, size*int(nc))
-	a.out = make([][]int32, 1, size)
+	// leads back to the root). Sized exactly: the table is most of the
+	// matcher's memory (7.8 MB for the built-in pack), and sizing it for
+	// the worst case, no shared prefix, kept 12 MB allocated (issue 17).
+	a.trans = make([]uint32, nc, states*int(nc))
+	a.out = make([][]int32, 1, states)
 	for id, p := range patterns {
 		s := uint32(0)
 		for _, c := range p {
@@ -97,8 +99,6 @@ func newAutomaton(patterns [][]byte) (*automaton, error) {
 		}
 		a.out[s] = append(a.out[s], int32(id))
 	}
-	a.trans = slices.Clip(a.trans)
-	a.out = slices.Clip(a.out)
 
 	// Breadth-first: failure links, then every missing transition filled
 	// from the failure state's, and outputs merged along failure links.
@@ -147,6 +147,24 @@ func newAutomaton(patterns [][]byte) (*automaton, error) {
 		}
 	}
 	return a, nil
+}
+
+// trieStates is the number of states of the trie of patterns: its root
+// and one state per distinct non-empty prefix.
+func trieStates(patterns [][]byte) int {
+	sorted := slices.Clone(patterns)
+	slices.SortFunc(sorted, bytes.Compare)
+	n := 1
+	var prev []byte
+	for _, p := range sorted {
+		common := 0
+		for common < len(p) && common < len(prev) && p[common] == prev[common] {
+			common++
+		}
+		n += len(p) - common
+		prev = p
+	}
+	return n
 }
 
 // toDirect converts a trans value to a direct one.
