@@ -301,7 +301,7 @@ func TestBuiltinPack(t *testing.T) {
 var tsPrefix = regexp.MustCompile(`^(?:\d{9,12}: |\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+[+-]\d\d:\d\d |\d{16} |\{"time":(?:\d+|"[^"]*"),` +
 	// HiveMQ (hivemq.log, event.log " - "), lager (and its " UTC", and
 	// its console clock), Paho C's trace, AWS IoT's leading "timestamp".
-	`|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[.,]\d+(?: UTC)? (?:- )?|\d\d:\d\d:\d\d\.\d{3} |\d{8} \d{6}\.\d{3} |\{\s*"timestamp"\s*:\s*"[^"]*"\s*,\s*)`)
+	`|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:[.,]\d+)?(?: UTC)? (?:- )?|\d\d:\d\d:\d\d\.\d{3} |\d{8} \d{6}\.\d{3} |\{\s*"timestamp"\s*:\s*"[^"]*"\s*,\s*)`)
 
 func stripTimestamp(line string) string { return tsPrefix.ReplaceAllString(line, "") }
 
