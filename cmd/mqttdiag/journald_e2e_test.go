@@ -302,6 +302,11 @@ func TestRunJournaldUnitFailed(t *testing.T) {
 	if d.Fields["unit"] != "mosquitto.service" || d.Fields["result"] != "exit-code" || d.Severity != "critical" {
 		t.Errorf("diagnosis %s %v, want mosquitto.service's exit-code, critical", d.Severity, d.Fields)
 	}
+	// The process's exit and the unit's result are one failure: one
+	// diagnosis carries both (part_of naming the signature itself).
+	if d.Fields["status"] != "3" || d.Fields["status_name"] != "NOTIMPLEMENTED" || d.PartOf != "" {
+		t.Errorf("diagnosis %v (part of %q), want the main process's status 3/NOTIMPLEMENTED on the failure's own diagnosis", d.Fields, d.PartOf)
+	}
 	if e := d.Envelope; e == nil || e.Program != "systemd" || e.Unit != "mosquitto.service" {
 		t.Errorf("envelope %+v, want systemd about mosquitto.service", d.Envelope)
 	}

@@ -21,6 +21,7 @@ import (
 // Known prefixes:
 //
 //	1700000000: msg                                  Mosquitto, log_timestamp true (default)
+//	0: msg                                           the same when the broker's clock read 0 (no time)
 //	2024-01-02T03:04:05: msg                         Mosquitto, log_timestamp_format %Y-%m-%dT%H:%M:%S
 //	2024-01-02T03:04:05.123456+00:00 [warning] msg   EMQX text formatter (level kept in msg)
 //	2024-01-02T03:04:05.123Z msg                     RFC 3339 / ISO 8601, also "2024-01-02 03:04:05,123 msg"
@@ -93,6 +94,15 @@ func splitBroker(s string, loc *time.Location) (msg string, t time.Time, ok bool
 		if err == nil {
 			return s[i+2:], time.Unix(sec, 0).UTC(), true
 		}
+	}
+	// Mosquitto's unix seconds when its clock read 0: "0: " (a 32-bit
+	// container whose clock_gettime64 the runtime refused, eclipse/mosquitto
+	// issues 2323 and 2495: every line of 2.0.12 and 2.0.14 in the official
+	// images on ARM, closed as fixed in 2.0.18). Only the single zero, as
+	// log__vprintf's "%d" prints it; no time is read from it, so the envelope's or the reader's
+	// time stands. Other short numbers ("12345: ") stay part of the message.
+	if i == 1 && s[0] == '0' && len(s) > 2 && s[1] == ':' && s[2] == ' ' {
+		return s[3:], time.Time{}, true
 	}
 	// EMQX epoch microseconds before the level: "1741944413123456 [warning] ".
 	if i == 16 && i+1 < len(s) && s[i] == ' ' && s[i+1] == '[' {

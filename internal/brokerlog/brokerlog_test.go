@@ -36,7 +36,15 @@ func TestSplit(t *testing.T) {
 		// The Erlang shell's prompt of `emqx console` before the line (shell.erl default_prompt/1).
 		{"(emqx@10.0.0.1)1> 2024-03-05T07:08:09.123456+08:00 [warning] msg: x", "[warning] msg: x", time.Date(2024, 3, 5, 7, 8, 9, 123456000, time.FixedZone("", 8*3600)), true, 8 * 3600},
 		{"(emqx@emqx-0.emqx-headless.default.svc.cluster.local)12> 2020-09-28 16:04:01.021 [error] x", "[error] x", utc(2020, 9, 28, 16, 4, 1, 21000000), true, 0},
+		// Mosquitto's prefix when its clock read 0 (eclipse/mosquitto
+		// issue 2323): the prefix goes, no time comes from it.
+		{"0: Error: Address in use", "Error: Address in use", time.Time{}, true, 0},
+		{"0: mosquitto version 2.0.12 starting", "mosquitto version 2.0.12 starting", time.Time{}, true, 0},
+		{"0: ", "", time.Time{}, true, 0},
 		// Not prefixes.
+		{"00: two zeros", "00: two zeros", time.Time{}, false, 0},
+		{"7: one digit", "7: one digit", time.Time{}, false, 0},
+		{"0:no space", "0:no space", time.Time{}, false, 0},
 		{"(emqx)1> 2024-03-05T07:08:09Z x", "(emqx)1> 2024-03-05T07:08:09Z x", time.Time{}, false, 0}, // no node: no prompt of a broker's node
 		{"(emqx@h)1> hello", "(emqx@h)1> hello", time.Time{}, false, 0},
 		{"(a b@h)1> 2024-03-05T07:08:09Z x", "(a b@h)1> 2024-03-05T07:08:09Z x", time.Time{}, false, 0},

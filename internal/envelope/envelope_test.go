@@ -117,6 +117,23 @@ func TestRFC3164(t *testing.T) {
 	check(t, d, "Mar  4 09:26:54 broker-host systemd[1]: nginx.service: Failed with result 'exit-code'.", want{
 		kind: Other, env: Syslog, text: "nginx.service: Failed with result 'exit-code'.", meta: Meta{Program: "systemd", PID: "1"},
 	})
+	// systemd before log_unit_* prefixed the unit named it inside the
+	// message (CentOS 7's 219, Raspbian's 215).
+	check(t, d, "Jan 13 21:15:07 openHABianPi systemd[1]: Unit mosquitto.service entered failed state.", want{
+		kind: Broker, env: Syslog, text: "Unit mosquitto.service entered failed state.", meta: Meta{Host: "openHABianPi", Program: "systemd", PID: "1", Unit: "mosquitto.service"},
+	})
+	check(t, d, "Jan 13 21:15:08 openHABianPi systemd[1]: mosquitto.service start request repeated too quickly, refusing to start.", want{
+		kind: Broker, env: Syslog, text: "mosquitto.service start request repeated too quickly, refusing to start.", meta: Meta{Host: "openHABianPi", Program: "systemd", PID: "1", Unit: "mosquitto.service"},
+	})
+	check(t, d, "Jan 13 21:15:08 h systemd[1]: Unit nginx.service entered failed state.", want{
+		kind: Other, env: Syslog, text: "Unit nginx.service entered failed state.", meta: Meta{Host: "h", Program: "systemd", PID: "1"},
+	})
+	check(t, d, "Jan 13 21:15:08 h systemd[1]: Stopping Mosquitto MQTT Broker...", want{
+		kind: Other, env: Syslog, text: "Stopping Mosquitto MQTT Broker...", meta: Meta{Host: "h", Program: "systemd", PID: "1"},
+	})
+	check(t, d, "Jan 13 21:15:08 h systemd[1]: mosquitto.conf is not a unit.", want{
+		kind: Other, env: Syslog, text: "mosquitto.conf is not a unit.", meta: Meta{Host: "h", Program: "systemd", PID: "1"},
+	})
 	check(t, d, "Mar  4 09:26:55 broker-host systemd[1]: Failed to start Mosquitto: the unit name is not there.", want{
 		kind: Other, env: Syslog, text: "Failed to start Mosquitto: the unit name is not there.", meta: Meta{Program: "systemd", PID: "1"},
 	})

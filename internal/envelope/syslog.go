@@ -77,15 +77,40 @@ func (d *Decoder) syslogAt(s string, t time.Time, n int, form timeForm, r *Recor
 // src/core, LOG_UNIT_MESSAGE: "UNIT: MESSAGE"), as in "mosquitto.service:
 // Failed with result 'exit-code'.", and a broker logging to a file
 // leaves its failure to start only there.
+//
+// systemd before log_unit_* prefixed the unit (up to about 226) put its
+// name inside the message: "Unit mosquitto.service entered failed
+// state.", "mosquitto.service start request repeated too quickly,
+// refusing to start.", "mosquitto.service failed." (CentOS 7's 219):
+// the unit is then the first word, or the word after "Unit ", and must
+// end in a unit type.
 func (d *Decoder) aboutUnit(r *Record) {
 	if r.Kind != Other || r.Meta.Program != "systemd" {
 		return
 	}
 	unit, _, ok := strings.Cut(r.Text, ": ")
-	if !ok || !unitName(unit) || !d.isProgram(unit) {
+	if !ok || !unitName(unit) {
+		unit, ok = unitInMessage(r.Text)
+	}
+	if !ok || !d.isProgram(unit) {
 		return
 	}
 	r.Kind, r.Meta.Unit = Broker, unit
+}
+
+// unitInMessage returns the unit an older systemd's message names first,
+// "NAME ..." or "Unit NAME ...", when NAME is a unit name with its type.
+func unitInMessage(s string) (string, bool) {
+	s = strings.TrimPrefix(s, "Unit ")
+	name, _, ok := strings.Cut(s, " ")
+	if !ok || !unitName(name) {
+		return "", false
+	}
+	switch name[strings.LastIndexByte(name, '.')+1:] {
+	case "service", "socket", "target", "device", "mount", "automount", "swap", "timer", "path", "slice", "scope":
+		return name, true
+	}
+	return "", false
 }
 
 // unitName reports whether s looks like a systemd unit name: NAME.TYPE of
