@@ -303,6 +303,12 @@ var emqxFields = []struct {
 	{"emqx/listener-listen-failed", 6, map[string]string{"address": "0.0.0.0:1883", "listener": "mqtt:tcp:external", "reason": "eaddrinuse"}},
 	{"emqx/packet-refused-reason-code", 1, map[string]string{"packet": "SUBACK", "reason_code": "135"}},
 	{"emqx/packet-refused-reason-code", 2, map[string]string{"packet": "PUBACK", "reason_code": "135"}},
+	{"emqx/client-connection-lost", 0, map[string]string{"reason": "{shutdown,tcp_closed}"}},
+	{"emqx/client-connection-lost", 1, map[string]string{"reason": "{shutdown,ssl_closed}"}},
+	{"emqx/client-connection-lost", 2, map[string]string{"address": "10.0.0.5:52344", "client_id": "sensor-42", "reason": "{shutdown,tcp_closed}"}},
+	{"emqx/client-connection-lost", 4, map[string]string{"address": "10.0.0.5:52344", "client_id": "sensor-42", "reason": "closed"}},
+	{"emqx/session-kicked-by-admin", 0, map[string]string{"address": "10.0.0.5:52344", "client_id": "sensor-42", "reason": "{shutdown,kicked}"}},
+	{"emqx/session-kicked-by-admin", 2, map[string]string{"reason": "{shutdown,kicked}"}},
 	{"emqx/packet-refused-reason-code", 0, map[string]string{"address": "10.0.0.5:52344", "client_id": "sensor-1", "packet": "CONNACK", "reason_code": "5"}},
 }
 
