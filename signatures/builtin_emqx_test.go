@@ -341,6 +341,14 @@ var emqxFields = []struct {
 	{"emqx/session-kicked-by-admin", 0, map[string]string{"address": "10.0.0.5:52344", "client_id": "sensor-42", "reason": "{shutdown,kicked}"}},
 	{"emqx/session-kicked-by-admin", 2, map[string]string{"reason": "{shutdown,kicked}"}},
 	{"emqx/packet-refused-reason-code", 0, map[string]string{"address": "10.0.0.5:52344", "client_id": "sensor-1", "packet": "CONNACK", "reason_code": "5"}},
+	{"emqx/mnesia-wait-for-tables-timeout", 0, map[string]string{"module": "mria_mnesia", "tables": "[emqx_retainer_message,emqx_acl]"}},
+	{"emqx/mnesia-wait-for-tables-timeout", 1, map[string]string{"module": "mria_mnesia", "tables": "[emqx_retainer_message,emqx_acl]"}},
+	{"emqx/mnesia-wait-for-tables-timeout", 3, map[string]string{"tables": "[emqx_retainer,emqx_auth_username]"}},
+	{"emqx/autocluster-discover-error", 0, map[string]string{"reason": "{failed_to_list_endpoints,{403,\"Forbidden\"}}"}},
+	{"emqx/autocluster-discover-error", 1, map[string]string{"reason": "econnrefused"}},
+	{"emqx/autocluster-discover-error", 3, map[string]string{"reason": "{error,{failed_to_connect_node,'emqx@10.0.0.6'}}"}},
+	{"emqx/oom-shutdown", 3, map[string]string{"limit": "1000", "reason": "message_queue_too_long", "value": "6347"}},
+	{"emqx/oom-shutdown", 4, map[string]string{"limit": "33554432", "reason": "proc_heap_too_large", "value": "41943040"}},
 }
 
 func TestEMQXFields(t *testing.T) {
