@@ -347,8 +347,6 @@ var emqxFields = []struct {
 	{"emqx/autocluster-discover-error", 0, map[string]string{"reason": "{failed_to_list_endpoints,{403,\"Forbidden\"}}"}},
 	{"emqx/autocluster-discover-error", 1, map[string]string{"reason": "econnrefused"}},
 	{"emqx/autocluster-discover-error", 3, map[string]string{"reason": "{error,{failed_to_connect_node,'emqx@10.0.0.6'}}"}},
-	{"emqx/oom-shutdown", 3, map[string]string{"limit": "1000", "reason": "message_queue_too_long", "value": "6347"}},
-	{"emqx/oom-shutdown", 4, map[string]string{"limit": "33554432", "reason": "proc_heap_too_large", "value": "41943040"}},
 }
 
 func TestEMQXFields(t *testing.T) {
