@@ -91,7 +91,7 @@ func newAutomaton(patterns [][]byte) (*automaton, error) {
 			next := a.trans[s*nc+cl]
 			if next == 0 {
 				next = uint32(len(a.out))
-				a.trans = append(a.trans, make([]uint32, nc)...)
+				a.trans = a.trans[:len(a.trans)+int(nc)] // zero: within the exact capacity
 				a.out = append(a.out, nil)
 				a.trans[s*nc+cl] = next
 			}

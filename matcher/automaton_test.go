@@ -1,6 +1,7 @@
 package matcher
 
 import (
+	"math"
 	"runtime"
 	"testing"
 )
@@ -37,17 +38,25 @@ func TestAutomatonAllocation(t *testing.T) {
 		p = append(p, byte('a'+i%26), byte('a'+i/26%26), byte('a'+i/676%26))
 		patterns = append(patterns, p)
 	}
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	a, err := newAutomaton(patterns)
-	runtime.ReadMemStats(&after)
-	if err != nil {
-		t.Fatal(err)
+	// The least of a few builds: TotalAlloc is the process's, and a
+	// background goroutine may allocate during one of them.
+	var a *automaton
+	got := uint64(math.MaxUint64)
+	for range 3 {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		var err error
+		a, err = newAutomaton(patterns)
+		runtime.ReadMemStats(&after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = min(got, after.TotalAlloc-before.TotalAlloc)
 	}
 	table := uint64(len(a.trans)) * 4
 	limit := table + 64*uint64(len(a.out)) + 64*uint64(len(patterns))
-	if got := after.TotalAlloc - before.TotalAlloc; got > limit {
+	if got > limit {
 		t.Errorf("building allocated %d bytes for a table of %d (%d states): more than %d", got, table, len(a.out), limit)
 	}
 }
