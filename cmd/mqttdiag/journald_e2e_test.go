@@ -294,7 +294,10 @@ func TestRunJournaldUnitFailed(t *testing.T) {
 	es = append(es,
 		pid1("mosquitto.service: Main process exited, code=exited, status=3/NOTIMPLEMENTED", "mosquitto.service", 500),
 		pid1("mosquitto.service: Failed with result 'exit-code'.", "mosquitto.service", 501),
-		pid1("nginx.service: Failed with result 'exit-code'.", "nginx.service", 502),
+		// systemd 247 and later name the unit in the start job's summary
+		// too (src/core/job.c), as Debian 12's 252 prints it.
+		pid1("Failed to start mosquitto.service - Mosquitto MQTT Broker.", "mosquitto.service", 502),
+		pid1("nginx.service: Failed with result 'exit-code'.", "nginx.service", 503),
 	)
 	j.Write(t, es...)
 	p := startMqttdiag(t, nil, "run", "--from-beginning", "--journal-dir", j.Dir, "journald:mosquitto.service")
@@ -313,9 +316,19 @@ func TestRunJournaldUnitFailed(t *testing.T) {
 	if err := p.stop(t); err != nil {
 		t.Fatalf("exit after SIGTERM: %v", err)
 	}
+	details := 0
 	for d := range p.diags {
 		if d.Fields["unit"] == "nginx.service" {
 			t.Errorf("another unit's failure was diagnosed: %+v", d.Fields)
 		}
+		if d.SignatureID == "systemd/unit-failed" {
+			if d.PartOf == "" {
+				t.Errorf("a second alert for one failure: %q", d.Line)
+			}
+			details++
+		}
+	}
+	if details != 2 {
+		t.Errorf("%d details of the failure, want 2 (its result and its start job's summary)", details)
 	}
 }

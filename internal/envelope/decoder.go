@@ -283,28 +283,7 @@ func (d *Decoder) isProgram(name string) bool {
 	}
 	ok := false
 	for _, p := range d.o.programs {
-		if p == "" {
-			continue
-		}
-		for i := indexFold(name, p[0]); i >= 0 && i+len(p) <= len(name); {
-			// A number may follow the name: clustered compose files call
-			// their services emqx1, emqx2 (EMQX's docker-compose cluster
-			// example), and compose v1 adds "_1".
-			end := i + len(p)
-			for end < len(name) && isDigit(name[end]) {
-				end++
-			}
-			if (i == 0 || !isAlnum(name[i-1])) && (end == len(name) || !isAlnum(name[end])) && strings.EqualFold(name[i:i+len(p)], p) {
-				ok = true
-				break
-			}
-			j := indexFold(name[i+1:], p[0])
-			if j < 0 {
-				break
-			}
-			i += 1 + j
-		}
-		if ok {
+		if ok = hasWord(name, p); ok {
 			break
 		}
 	}
@@ -313,6 +292,33 @@ func (d *Decoder) isProgram(name string) bool {
 		c.ok = ok
 	}
 	return ok
+}
+
+// hasWord reports whether lower-case word occurs in s as a whole word,
+// ignoring case: bounded by the ends or by bytes that are neither letters
+// nor digits, except that digits may follow it.
+func hasWord(s, word string) bool {
+	if word == "" {
+		return false
+	}
+	for i := indexFold(s, word[0]); i >= 0 && i+len(word) <= len(s); {
+		// A number may follow the name: clustered compose files call
+		// their services emqx1, emqx2 (EMQX's docker-compose cluster
+		// example), and compose v1 adds "_1".
+		end := i + len(word)
+		for end < len(s) && isDigit(s[end]) {
+			end++
+		}
+		if (i == 0 || !isAlnum(s[i-1])) && (end == len(s) || !isAlnum(s[end])) && strings.EqualFold(s[i:i+len(word)], word) {
+			return true
+		}
+		j := indexFold(s[i+1:], word[0])
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
 }
 
 // indexFold is the index of the first byte of s equal to lower-case c in

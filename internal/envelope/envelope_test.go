@@ -134,9 +134,31 @@ func TestRFC3164(t *testing.T) {
 	check(t, d, "Jan 13 21:15:08 h systemd[1]: mosquitto.conf is not a unit.", want{
 		kind: Other, env: Syslog, text: "mosquitto.conf is not a unit.", meta: Meta{Host: "h", Program: "systemd", PID: "1"},
 	})
-	check(t, d, "Mar  4 09:26:55 broker-host systemd[1]: Failed to start Mosquitto: the unit name is not there.", want{
-		kind: Other, env: Syslog, text: "Failed to start Mosquitto: the unit name is not there.", meta: Meta{Program: "systemd", PID: "1"},
+	// systemd's summary of a failed start names the unit by its
+	// description (job.c's "Failed to start %s."): the broker's when the
+	// description names a broker or MQTT, as the brokers' own units'
+	// descriptions do (pasted in eclipse/mosquitto#672 and #1603 and
+	// emqx/emqx#5238); another unit's failure stays another program's.
+	dd := decoder(t) // the default programs, EMQX's among them
+	for _, desc := range []string{"Mosquitto MQTT Broker", "Mosquitto MQTT v3.1/v3.1.1 Broker", "LSB: Erlang MQTT Broker", "emqx daemon"} {
+		check(t, dd, "Jan 13 21:15:08 openHABianPi systemd[1]: Failed to start "+desc+".", want{
+			kind: Broker, env: Syslog, text: "Failed to start " + desc + ".", meta: Meta{Host: "openHABianPi", Program: "systemd", PID: "1"},
+		})
+	}
+	check(t, d, "Jan 13 21:15:08 h systemd[1]: Failed to start mosquitto.service - Mosquitto MQTT Broker.", want{
+		kind: Broker, env: Syslog, text: "Failed to start mosquitto.service - Mosquitto MQTT Broker.", meta: Meta{Host: "h", Program: "systemd", PID: "1", Unit: "mosquitto.service"},
 	})
+	for _, text := range []string{
+		"Failed to start PostgreSQL RDBMS.",
+		"Failed to start zigbee2mqtt.",                          // "mqtt" inside a word
+		"Failed to start nginx.service - MQTT dashboard proxy.", // the unit, not the description, decides
+		"Failed to start Mosquitto MQTT Broker",                 // not systemd's sentence
+		"Started Mosquitto MQTT Broker.",
+	} {
+		check(t, d, "Mar  4 09:26:55 broker-host systemd[1]: "+text, want{
+			kind: Other, env: Syslog, text: text, meta: Meta{Host: "broker-host", Program: "systemd", PID: "1"},
+		})
+	}
 	check(t, d, "Mar  4 09:26:53 broker-host -- MARK --", want{kind: Other, env: Syslog, text: "-- MARK --", meta: Meta{Host: "broker-host"}})
 	// rsyslog escapes control characters as '#' and octal: a tab is #011.
 	check(t, d, "Mar  4 09:26:53 h mosquitto[1]: 1741098413: #011plant/# (QoS 0)", want{kind: Broker, env: Syslog, text: "1741098413: \tplant/# (QoS 0)"})

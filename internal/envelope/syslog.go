@@ -92,10 +92,41 @@ func (d *Decoder) aboutUnit(r *Record) {
 	if !ok || !unitName(unit) {
 		unit, ok = unitInMessage(r.Text)
 	}
-	if !ok || !d.isProgram(unit) {
+	if !ok {
+		d.failedToStart(r)
 		return
 	}
-	r.Kind, r.Meta.Unit = Broker, unit
+	if d.isProgram(unit) {
+		r.Kind, r.Meta.Unit = Broker, unit
+	}
+}
+
+// failedToStart makes systemd's summary of a failed start job the
+// broker's when the unit it names is: "Failed to start DESCRIPTION."
+// (job_done_message's JOB_FAILED text, src/core/job.c), where the unit
+// shows as its Description= (systemd 247 and later may print "UNIT -
+// DESCRIPTION"). Syslog carries no UNIT= field, so the description is all
+// there is: it is the broker's when it names one of the programs, or
+// MQTT, as the brokers' own units do: "Mosquitto MQTT Broker" (Mosquitto
+// 2.x service/systemd), "Mosquitto MQTT v3.1/v3.1.1 Broker" (1.5),
+// "emqx daemon" (EMQX 4.4 and 5.x deploy/packages/emqx.service), and
+// "LSB: Erlang MQTT Broker" (EMQX 4.3's deb init script's
+// Short-Description, which systemd-sysv-generator prefixes with "LSB: ").
+func (d *Decoder) failedToStart(r *Record) {
+	desc, ok := strings.CutPrefix(r.Text, "Failed to start ")
+	if !ok || !strings.HasSuffix(desc, ".") {
+		return
+	}
+	desc = desc[:len(desc)-1]
+	if unit, _, ok := strings.Cut(desc, " - "); ok && unitName(unit) {
+		if d.isProgram(unit) {
+			r.Kind, r.Meta.Unit = Broker, unit
+		}
+		return
+	}
+	if d.isProgram(desc) || hasWord(desc, "mqtt") {
+		r.Kind = Broker
+	}
 }
 
 // unitInMessage returns the unit an older systemd's message names first,

@@ -182,3 +182,54 @@ func TestOneIncidentOneAlertLive(t *testing.T) {
 		})
 	}
 }
+
+// A failed start under systemd logs up to three lines about one failure
+// (src/core/service.c's process exit and result, then src/core/job.c's
+// "Failed to start DESCRIPTION."), here as rsyslog writes them (RFC 3164
+// header, rsyslog's traditional file format). They are one alert, the
+// unit's, and a description line pasted on its own is one alert too; another
+// unit's failure is none.
+func TestSystemdFailedStartOneAlert(t *testing.T) {
+	cases := []struct {
+		name, log string
+		alerts    int
+		unit      string
+	}{
+		{"mosquitto, systemd 241", "Feb 18 18:54:47 raspberrypi systemd[1]: mosquitto.service: Main process exited, code=exited, status=1/FAILURE\n" +
+			"Feb 18 18:54:47 raspberrypi systemd[1]: mosquitto.service: Failed with result 'exit-code'.\n" +
+			"Feb 18 18:54:47 raspberrypi systemd[1]: Failed to start Mosquitto MQTT Broker.\n", 1, "mosquitto.service"},
+		{"emqx 4.3's init script", "Jul 15 11:28:25 debian10-emqx systemd[1]: emqx.service: Control process exited, code=exited, status=1/FAILURE\n" +
+			"Jul 15 11:28:25 debian10-emqx systemd[1]: emqx.service: Failed with result 'exit-code'.\n" +
+			"Jul 15 11:28:25 debian10-emqx systemd[1]: Failed to start LSB: Erlang MQTT Broker.\n", 1, "emqx.service"},
+		{"systemd 252", "Dec  6 07:00:00 h systemd[1]: mosquitto.service: Main process exited, code=exited, status=3/NOTIMPLEMENTED\n" +
+			"Dec  6 07:00:00 h systemd[1]: mosquitto.service: Failed with result 'exit-code'.\n" +
+			"Dec  6 07:00:00 h systemd[1]: Failed to start mosquitto.service - Mosquitto MQTT Broker.\n", 1, "mosquitto.service"},
+		{"the summary alone", "Jul 15 11:28:25 debian10-emqx systemd[1]: Failed to start LSB: Erlang MQTT Broker.\n", 1, ""},
+		{"another unit", "Jul 15 11:28:25 h systemd[1]: nginx.service: Failed with result 'exit-code'.\n" +
+			"Jul 15 11:28:25 h systemd[1]: Failed to start A high performance web server.\n" +
+			"Jul 15 11:28:26 h systemd[1]: Failed to start PostgreSQL RDBMS.\n", 0, ""},
+	}
+	_, m := builtin(t)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ds := runLines(t, m, sourceLines("syslog", "syslog", c.log))
+			as := alerts(ds)
+			if len(as) != c.alerts {
+				for _, d := range ds {
+					t.Logf("%s %s part_of=%s %v: %s", d.Severity, d.SignatureID, d.PartOf, d.Fields, d.Line)
+				}
+				t.Fatalf("%d alerts, want %d", len(as), c.alerts)
+			}
+			for _, a := range as {
+				if a.SignatureID != "systemd/unit-failed" || a.Fields["unit"] != c.unit {
+					t.Errorf("alert %s %v, want systemd/unit-failed of %q", a.SignatureID, a.Fields, c.unit)
+				}
+			}
+			for _, d := range ds {
+				if d.PartOf != "" && d.Severity != signatures.SeverityInfo {
+					t.Errorf("detail %q at %s, want info", d.Line, d.Severity)
+				}
+			}
+		})
+	}
+}
