@@ -293,8 +293,8 @@ type floor struct {
 }
 
 var floors = map[string]floor{
-	signatures.BrokerMosquitto: {recall: 0.970, rightClass: 1.000, maxFP: 0},
-	signatures.BrokerEMQX:      {recall: 0.935, rightClass: 1.000, maxFP: 0},
+	signatures.BrokerMosquitto: {recall: 0.975, rightClass: 1.000, maxFP: 0},
+	signatures.BrokerEMQX:      {recall: 0.960, rightClass: 1.000, maxFP: 0},
 	signatures.BrokerHiveMQ:    {recall: 0.333, rightClass: 1.000, maxFP: 0},
 	signatures.BrokerVerneMQ:   {recall: 0.947, rightClass: 1.000, maxFP: 0},
 	signatures.BrokerAWSIoT:    {recall: 1.000, rightClass: 1.000, maxFP: 0},
