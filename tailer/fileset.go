@@ -163,20 +163,32 @@ func (s *fileSet) run(ctx context.Context) error {
 		// a crash now must not turn the next start into a first run.
 		s.saveCheckpoints()
 	}
+	looked := s.o.clock.Now()
 	for {
 		more := s.readAll(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
+		ticked := false
 		if !more {
 			select {
 			case <-ctx.Done():
 				return nil
 			case <-wake:
 			case <-s.o.clock.After(tick):
+				ticked = true
 			}
 		}
-		s.discover(ctx, false)
+		// Looking at the paths stats each and lists their directories:
+		// most of a wake-up's system calls when a broker writes every few
+		// milliseconds (issue 17). A write only grows a file already
+		// read, so the paths are looked at when inotify saw something
+		// else (a rename, a new file) or a tick has passed, as without
+		// inotify on every round.
+		if s.w == nil || ticked || s.w.renamed.Swap(false) || s.o.clock.Now().Sub(looked) >= tick {
+			s.discover(ctx, false)
+			looked = s.o.clock.Now()
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package tailer
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -42,6 +43,12 @@ type watcher struct {
 	// within gap of the last wake-up waits for gap to end (see run).
 	gap   time.Duration
 	clock Clock
+	// renamed is set by any event but a write (a file created, removed,
+	// renamed or changed in mode) and by an inotify error (a queue
+	// overflow may have hidden one): what the files are called may have
+	// changed, so the loop looks at the paths again before the safety
+	// tick is due. A write only grows a file the loop already reads.
+	renamed atomic.Bool
 }
 
 func newWatcher(log zerolog.Logger) (*watcher, error) {
@@ -98,6 +105,9 @@ func (w *watcher) run(ctx context.Context) {
 			if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
 				w.forget(ev.Name) // no-op unless it was a watched directory
 			}
+			if ev.Op != fsnotify.Write {
+				w.renamed.Store(true)
+			}
 			if w.gap > 0 {
 				if wait := w.gap - w.clock.Now().Sub(last); wait > 0 {
 					select {
@@ -117,6 +127,7 @@ func (w *watcher) run(ctx context.Context) {
 				return
 			}
 			w.log.Warn().Err(err).Msg("inotify error; files are still checked every second")
+			w.renamed.Store(true)
 			select {
 			case w.wake <- struct{}{}:
 			default:
