@@ -1,7 +1,8 @@
 // Command sidecarbench measures what following a growing Mosquitto log
-// costs the host, for `mqttdiag run` beside two baselines in the same run
-// on the same file: `tail -F` (following only: the floor) and mtail with a
-// program that counts lines (issue 17). A writer appends generated
+// costs the host, for `mqttdiag run` beside three baselines in the same
+// run on the same file: `tail -F` (following only: the floor), the least
+// a Go program does to follow it (the Go floor, see gofloor.go) and mtail
+// with a program that counts lines (issue 17). A writer appends generated
 // Mosquitto lines (internal/testutil/loggen) at a steady rate in 10 ms
 // slices, as a broker does, and renames the log once half-way (logrotate's
 // default, then a new file under the old name).
@@ -64,6 +65,10 @@ type sample struct {
 }
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == goFloorArg {
+		goFloor(os.Args[2])
+		return
+	}
 	bin := flag.String("bin", "bin/mqttdiag", "the mqttdiag binary to measure (build it as `make build` does)")
 	ratesFlag := flag.String("rates", "1000,10000", "lines per second, comma-separated")
 	secs := flag.Int("seconds", 30, "seconds of writing per run")
@@ -90,7 +95,7 @@ func main() {
 	lines := bytes.SplitAfter(gen.Bytes(), []byte("\n"))
 	lines = lines[:len(lines)-1]
 
-	names := []string{"tail -F", "mtail", "mqttdiag"}
+	names := []string{"tail -F", "go floor", "mtail", "mqttdiag"}
 	res := map[int]map[string][]sample{}
 	fmt.Printf("# sidecarbench %s, %d s per run, %d runs per rate, writer in 10 ms slices, one rename rotation half-way\n",
 		time.Now().UTC().Format(time.RFC3339), *secs, *runs)
@@ -111,18 +116,20 @@ func main() {
 		}
 	}
 	fmt.Printf("\n# medians of %d runs (CPU: %% of one core; RSS: peak, MiB)\n", *runs)
-	fmt.Printf("%-8s %9s %9s %10s %12s %14s %15s %8s %9s\n",
-		"lines/s", "tail_%", "mtail_%", "mqttdiag_%", "mqttdiag_MB", "mqttdiag/tail", "mqttdiag/mtail", "target", "met")
+	fmt.Printf("%-8s %9s %10s %9s %10s %12s %14s %13s %15s %8s %9s\n",
+		"lines/s", "tail_%", "gofloor_%", "mtail_%", "mqttdiag_%", "mqttdiag_MB", "mqttdiag/tail", "mqttdiag/gofl", "mqttdiag/mtail", "target", "met")
 	for _, rate := range rates {
 		t := median(res[rate]["tail -F"], func(s sample) float64 { return s.cpuPct })
+		g := median(res[rate]["go floor"], func(s sample) float64 { return s.cpuPct })
 		m := median(res[rate]["mtail"], func(s sample) float64 { return s.cpuPct })
 		d := median(res[rate]["mqttdiag"], func(s sample) float64 { return s.cpuPct })
 		rss := median(res[rate]["mqttdiag"], func(s sample) float64 { return s.hwmMB })
 		// Ratios per run, then their median: each is taken on one file
 		// at one time, which the machine's drift between runs does not touch.
-		var rt, rm []float64
+		var rt, rg, rm []float64
 		for i, s := range res[rate]["mqttdiag"] {
 			rt = append(rt, s.cpuPct/res[rate]["tail -F"][i].cpuPct)
+			rg = append(rg, s.cpuPct/res[rate]["go floor"][i].cpuPct)
 			rm = append(rm, s.cpuPct/res[rate]["mtail"][i].cpuPct)
 		}
 		target, met := "-", "-"
@@ -130,7 +137,7 @@ func main() {
 			target = fmt.Sprintf("≤%.1f%%", tg)
 			met = fmt.Sprintf("%v/%v", d <= tg, rss <= targetRSSMB)
 		}
-		fmt.Printf("%-8d %9.2f %9.2f %10.2f %12.1f %14.1f %15.2f %8s %9s\n", rate, t, m, d, rss, medianF(rt), medianF(rm), target, met)
+		fmt.Printf("%-8d %9.2f %10.2f %9.2f %10.2f %12.1f %14.1f %13.1f %15.2f %8s %9s\n", rate, t, g, m, d, rss, medianF(rt), medianF(rg), medianF(rm), target, met)
 	}
 	fmt.Printf("# met: CPU target / peak RSS ≤ %.0f MB\n", targetRSSMB)
 }
@@ -156,8 +163,14 @@ func once(bin string, lines [][]byte, rate int, d time.Duration) (map[string]sam
 		return nil, err
 	}
 	diagAddr, mtailPort := freeAddr(), freePort()
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	var floorOut bytes.Buffer
 	fs := []*follower{
 		{name: "tail -F", cmd: exec.Command("tail", "-F", "-n", "0", path)},
+		{name: "go floor", cmd: exec.Command(self, goFloorArg, path)},
 		{name: "mtail", cmd: exec.Command("mtail", "-progs", progs, "-logs", path,
 			"-address", "127.0.0.1", "-port", mtailPort, "-logtostderr")},
 		// As deployed: a state file (checkpoints are part of the cost),
@@ -167,6 +180,9 @@ func once(bin string, lines [][]byte, rate int, d time.Duration) (map[string]sam
 	}
 	for _, fl := range fs {
 		fl.cmd.Stdout, fl.cmd.Stderr = nil, nil // /dev/null
+		if fl.name == "go floor" {
+			fl.cmd.Stdout = &floorOut // the lines it counted, when stopped
+		}
 		if err := fl.cmd.Start(); err != nil {
 			return nil, fmt.Errorf("start %s: %w", fl.name, err)
 		}
@@ -254,11 +270,27 @@ func once(bin string, lines [][]byte, rate int, d time.Duration) (map[string]sam
 	if err != nil {
 		return nil, fmt.Errorf("1 s after the writer stopped: %w", err)
 	}
+	// The Go floor counts the lines it read: stopped now (its CPU is
+	// taken), it says how many, and a floor that read fewer is no floor.
+	floorLines := "?"
+	for _, fl := range fs {
+		if fl.name == "go floor" {
+			_ = fl.cmd.Process.Signal(syscall.SIGTERM)
+			_ = fl.cmd.Wait()
+			floorLines = strings.TrimSpace(floorOut.String())
+		}
+	}
+	if floorLines != strconv.Itoa(written) {
+		return nil, fmt.Errorf("the Go floor follower counted %s of %d lines written", floorLines, written)
+	}
 	load, _ := os.ReadFile("/proc/loadavg")
 	for n, s := range out {
 		s.note = "load " + strings.Join(strings.Fields(string(load))[:3], " ")
-		if n == "mqttdiag" {
+		switch n {
+		case "mqttdiag":
 			s.note = fmt.Sprintf("%d lines read and matched, %.0f diagnoses; %s", written, diags, s.note)
+		case "go floor":
+			s.note = fmt.Sprintf("%s lines counted; %s", floorLines, s.note)
 		}
 		out[n] = s
 	}
