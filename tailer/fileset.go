@@ -125,6 +125,10 @@ type fileSet struct {
 	// again only when they or the followed files change (epoch).
 	deferred map[string]deferral
 	epoch    int // changes of the followed streams
+
+	// roundLines counts the lines emitted by the current round of
+	// reads: enough of them make the log a stream (StreamWakeGap).
+	roundLines int
 }
 
 func newFileSet(t *Tailer, ins []input, out chan<- Batch, prev *stateFile) *fileSet {
@@ -147,7 +151,7 @@ func (s *fileSet) run(ctx context.Context) error {
 			s.o.log.Warn().Err(err).Msg("inotify unavailable; checking files every second (use --poll to choose the interval)")
 		} else {
 			s.w = w
-			w.gap, w.clock = s.o.wakeGap, s.o.clock
+			w.gap, w.streamGap, w.clock = s.o.wakeGap, s.o.streamGap, s.o.clock
 			defer w.close()
 			go w.run(ctx)
 		}
@@ -165,9 +169,13 @@ func (s *fileSet) run(ctx context.Context) error {
 	}
 	looked := s.o.clock.Now()
 	for {
+		s.roundLines = 0
 		more := s.readAll(ctx)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if s.w != nil {
+			s.w.streaming.Store(s.roundLines >= streamLines)
 		}
 		ticked := false
 		if !more {

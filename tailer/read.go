@@ -80,6 +80,7 @@ func (s *fileSet) readFile(ctx context.Context, f *file, atEOF bool, budget int6
 		if !s.emit(ctx, f, l) {
 			return false
 		}
+		s.roundLines++
 	}
 	if !f.e.flush(ctx) {
 		return false

@@ -66,6 +66,7 @@ type options struct {
 	rotateWait    time.Duration
 	flushEvery    time.Duration
 	wakeGap       time.Duration
+	streamGap     time.Duration
 	journalDir    string
 	journalctl    string
 
@@ -133,6 +134,22 @@ func FlushInterval(d time.Duration) Option { return func(o *options) { o.flushEv
 // read) before it leaves. A lone event is read at once. No effect with
 // Poll.
 func WakeGap(d time.Duration) Option { return func(o *options) { o.wakeGap = d } }
+
+// StreamWakeGap sets the least time between two reads while the log is
+// a stream: the last read brought streamLines lines or more. Each read
+// then carries more lines, and a read costs far more than its lines (the
+// runtime's thread hand-offs per wake-up, issue 17), so a busy broker's
+// log costs one read per d; a line of the stream waits at most d (plus
+// the read) before it leaves. A line that comes alone, the reader having
+// kept up with the last one, still waits only WakeGap's gap. No effect
+// with Poll, or when d is not longer than WakeGap's.
+func StreamWakeGap(d time.Duration) Option { return func(o *options) { o.streamGap = d } }
+
+// streamLines is how many lines one read must bring for the next to wait
+// for the stream's gap: two, so that only a reader that keeps up line by
+// line (each read finds the one line written since the last) reads at
+// the trickle's pace.
+const streamLines = 2
 
 // batchLines bounds the lines per batch (tests).
 func batchLines(n int) Option { return func(o *options) { o.batchLines = n } }

@@ -41,8 +41,11 @@ type watcher struct {
 	dirs map[string]bool
 	// gap, when set, is the least time between two wake-ups: an event
 	// within gap of the last wake-up waits for gap to end (see run).
-	gap   time.Duration
-	clock Clock
+	// streamGap takes its place while the loop says the log is a stream
+	// (streaming, set after each read).
+	gap, streamGap time.Duration
+	streaming      atomic.Bool
+	clock          Clock
 	// renamed is set by any event but a write (a file created, removed,
 	// renamed or changed in mode) and by an inotify error (a queue
 	// overflow may have hidden one): what the files are called may have
@@ -108,8 +111,8 @@ func (w *watcher) run(ctx context.Context) {
 			if ev.Op != fsnotify.Write {
 				w.renamed.Store(true)
 			}
-			if w.gap > 0 {
-				if wait := w.gap - w.clock.Now().Sub(last); wait > 0 {
+			if gap := w.gapNow(); gap > 0 {
+				if wait := gap - w.clock.Now().Sub(last); wait > 0 {
 					select {
 					case <-ctx.Done():
 						return
@@ -134,6 +137,15 @@ func (w *watcher) run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// gapNow is the least time between two wake-ups now: the stream's while
+// the log is one, else the trickle's.
+func (w *watcher) gapNow() time.Duration {
+	if w.streaming.Load() && w.streamGap > w.gap {
+		return w.streamGap
+	}
+	return w.gap
 }
 
 func (w *watcher) close() { _ = w.fs.Close() }

@@ -139,6 +139,76 @@ func BenchmarkRunLatency(b *testing.B) {
 	b.ReportMetric(q(1), "max-ms")
 }
 
+// BenchmarkRunLatencyStream is BenchmarkRunLatency for a stream: a
+// writer appends 10 lines every 10 ms (1,000 lines/s, as sidecarbench's
+// writer does) without waiting for their diagnoses, and each line's
+// latency is from its write to its diagnosis on stdout. The tailer reads
+// a stream once per its stream wake gap (internal/app streamWakeGap), so
+// this is where that gap shows: p50, p99 and max over 2000 lines.
+func BenchmarkRunLatencyStream(b *testing.B) {
+	dir := b.TempDir()
+	path := filepath.Join(dir, "mosquitto.log")
+	pack := filepath.Join(dir, "numbered.json")
+	if err := os.WriteFile(pack, []byte(numberedPack), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	w, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	p := startBench(b, "run", "--no-builtin", "--signatures", pack, "--log-level", "debug", path)
+	p.waitLog(b, "following")
+	sc := bufio.NewScanner(p.stdout)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	const lines, perWrite = 2000, 10
+	var lat []time.Duration
+	n := 0
+	for range b.N {
+		written := make([]time.Time, lines)
+		werr := make(chan error, 1)
+		go func() {
+			tk := time.NewTicker(10 * time.Millisecond)
+			defer tk.Stop()
+			for i := 0; i < lines; i += perWrite {
+				<-tk.C
+				var buf strings.Builder
+				for k := range perWrite {
+					buf.WriteString(numberedLine(n + i + k))
+				}
+				now := time.Now()
+				for k := range perWrite {
+					written[i+k] = now
+				}
+				if _, err := w.WriteString(buf.String()); err != nil {
+					werr <- err
+					return
+				}
+			}
+			werr <- nil
+		}()
+		for i := range lines {
+			if !sc.Scan() {
+				b.Fatalf("stdout ended: %v", sc.Err())
+			}
+			at := time.Now()
+			if want := fmt.Sprintf(`"n":"%07d"`, n+i); !bytes.Contains(sc.Bytes(), []byte(want)) {
+				b.Fatalf("diagnosis %q is not for line %d", sc.Bytes(), n+i)
+			}
+			lat = append(lat, at.Sub(written[i]))
+		}
+		if err := <-werr; err != nil {
+			b.Fatal(err)
+		}
+		n += lines
+	}
+	slices.Sort(lat)
+	q := func(f float64) float64 { return float64(lat[int(f*float64(len(lat)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(q(0.50), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+	b.ReportMetric(q(1), "max-ms")
+}
+
 // BenchmarkRun1GB runs `mqttdiag run --from-beginning` with the built-in
 // pack over the 1 GiB benchmark log (one line in a hundred is a client id
 // takeover) until the last diagnosis is out: lines/s and MB/s of the whole
