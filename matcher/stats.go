@@ -109,7 +109,7 @@ type Summary struct {
 
 // Summary reports the matcher's shape, for the cost report and start-up log.
 func (m *Matcher) Summary() Summary {
-	s := Summary{Signatures: len(m.sigs), Patterns: len(m.keys), States: len(m.ac.out), AutomatonBytes: m.ac.bytes(), Kinds: map[string]int{}}
+	s := Summary{Signatures: len(m.sigs), Patterns: len(m.keys), States: int(m.ac.nstates), AutomatonBytes: m.ac.bytes(), Kinds: map[string]int{}}
 	for i := range m.sigs {
 		for _, b := range m.sigs[i].branches {
 			s.Branches++
