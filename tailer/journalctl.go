@@ -11,19 +11,31 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/mqttdiag/mqttdiag/internal/envelope"
 )
 
 // Running journalctl for the journald input, and telling its failures
 // apart: what to run, and an error that says what to do.
 
-// journalArgs are journalctl's arguments: JSON, one entry a line, every
-// field in full (--all), no pager. With follow, --merge: journalctl 252 limits --follow to the last
-// boot otherwise, and entries of an earlier boot after the cursor (the
-// broker's last words before a reboot) would be skipped. --no-tail: every
-// entry after the cursor, or every entry without one (with --follow,
-// journalctl shows only the last 10 otherwise).
+// journalArgs are journalctl's arguments: JSON, one entry a line, only
+// the fields the envelope decoder reads (--output-fields; journalctl adds
+// __CURSOR, which is checkpointed, __REALTIME_TIMESTAMP,
+// __MONOTONIC_TIMESTAMP and _BOOT_ID): 60 % of the bytes of an entry for
+// journalctl to write and the tailer and the decoder to read (the
+// captures: 443 of 713 bytes a line). Unless in.allFields: journalctl before 236 knows
+// no --output-fields. Every field in full (--all), no pager. With follow,
+// --merge: journalctl 252 limits --follow to the last boot otherwise, and
+// entries of an earlier boot after the cursor (the broker's last words
+// before a reboot) would be skipped. --no-tail: every entry after the
+// cursor, or every entry without one (with --follow, journalctl shows
+// only the last 10 otherwise).
 func (o *options) journalArgs(in journalInput, follow bool, after string) []string {
-	args := o.journalWhich(in, "--output=json", "--all", "--no-pager")
+	args := []string{"--output=json"}
+	if !in.allFields {
+		args = append(args, "--output-fields="+strings.Join(envelope.JournalFields(), ","))
+	}
+	args = o.journalWhich(in, append(args, "--all", "--no-pager")...)
 	if follow {
 		args = append(args, "--follow", "--merge")
 	}
@@ -86,6 +98,12 @@ func (o *options) journalError(in journalInput, err error, stderr string) error 
 		return fmt.Errorf("input %s: journalctl failed: %s: %w", in.spec, oneLine(stderr), err)
 	}
 	return fmt.Errorf("input %s: journalctl failed: %w", in.spec, err)
+}
+
+// noOutputFields reports whether journalctl's stderr says it does not know
+// --output-fields (before systemd 236: "unrecognized option").
+func noOutputFields(stderr string) bool {
+	return strings.Contains(stderr, "--output-fields")
 }
 
 // deniedJournal reports whether journalctl's stderr says it lacks the

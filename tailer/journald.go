@@ -77,6 +77,9 @@ type journalInput struct {
 	spec  string // the argument, "journald:UNIT" or "journald:FIELD=VALUE"
 	unit  string // empty: the whole journal, or match
 	match string // FIELD=VALUE, a journalctl match
+	// allFields: journalctl prints every field (it knows no
+	// --output-fields).
+	allFields bool
 }
 
 // parseJournalInput reads a journald input argument.
@@ -336,6 +339,10 @@ func (r *journalReader) run(ctx context.Context) error {
 		return readErr
 	}
 	if waitErr != nil {
+		if !r.in.allFields && noOutputFields(sw.String()) {
+			r.in.allFields = true // an old journalctl: every field, as it can
+			return r.run(ctx)
+		}
 		return o.journalError(r.in, waitErr, sw.String())
 	}
 	if !o.follow && sw.wasDenied() {

@@ -212,7 +212,7 @@ func TestJournalArgs(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := strings.Join(o.journalArgs(in, true, "s=1;i=2"), " ")
-	want := "--output=json --all --no-pager --directory=/j --unit=mosquitto.service --follow --merge --after-cursor=s=1;i=2 --no-tail"
+	want := "--output=json --output-fields=MESSAGE,SYSLOG_IDENTIFIER,_SYSTEMD_UNIT,_SYSTEMD_USER_UNIT,_PID,SYSLOG_PID,_COMM,_HOSTNAME,PRIORITY,CONTAINER_NAME,UNIT,USER_UNIT --all --no-pager --directory=/j --unit=mosquitto.service --follow --merge --after-cursor=s=1;i=2 --no-tail"
 	if got != want {
 		t.Errorf("args %q, want %q", got, want)
 	}
@@ -230,7 +230,7 @@ func TestJournalArgs(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = strings.Join(o.journalArgs(in, false, ""), " ")
-	want = "--output=json --all --no-pager --directory=/j --no-tail CONTAINER_NAME=addon_core_mosquitto"
+	want = "--output=json --output-fields=MESSAGE,SYSLOG_IDENTIFIER,_SYSTEMD_UNIT,_SYSTEMD_USER_UNIT,_PID,SYSLOG_PID,_COMM,_HOSTNAME,PRIORITY,CONTAINER_NAME,UNIT,USER_UNIT --all --no-pager --directory=/j --no-tail CONTAINER_NAME=addon_core_mosquitto"
 	if got != want {
 		t.Errorf("args %q, want %q", got, want)
 	}
@@ -238,6 +238,34 @@ func TestJournalArgs(t *testing.T) {
 		if _, err := parseJournalInput(bad); err == nil || !strings.Contains(err.Error(), "FIELD=VALUE") {
 			t.Errorf("%q: %v; want an error about FIELD=VALUE", bad, err)
 		}
+	}
+}
+
+// A journalctl before systemd 236 knows no --output-fields: the input
+// runs it again without, and reads every field.
+func TestJournalWithoutOutputFields(t *testing.T) {
+	j := journaltest.New(t)
+	jentries(t, j, "", "old", 0, 2)
+	old := filepath.Join(t.TempDir(), "journalctl")
+	script := "#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in --output-fields=*) echo \"journalctl: unrecognized option '$a'\" >&2; exit 1;; esac; done\nexec journalctl \"$@\"\n"
+	if err := os.WriteFile(old, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := make(chan Batch)
+	c := collect(out)
+	err := New([]string{"journald:mosquitto.service"}, JournalDir(j.Dir), Journalctl(old)).Run(context.Background(), out)
+	<-c.done
+	ls := c.snapshot()
+	if err != nil || len(ls) != 2 || message(t, ls[1]) != "old 1" || !strings.Contains(ls[1].Text, `"_TRANSPORT":`) {
+		t.Fatalf("scan with a journalctl without --output-fields: %v, %d lines; want both entries, every field", err, len(ls))
+	}
+	out = make(chan Batch)
+	c = collect(out)
+	err = New([]string{"journald:mosquitto.service"}, JournalDir(j.Dir)).Run(context.Background(), out)
+	<-c.done
+	ls = c.snapshot()
+	if err != nil || len(ls) != 2 || message(t, ls[1]) != "old 1" || strings.Contains(ls[1].Text, `"_TRANSPORT":`) {
+		t.Fatalf("scan: %v, %d lines; want both entries, the decoder's fields only", err, len(ls))
 	}
 }
 

@@ -595,27 +595,3 @@ func TestRFC5424HeaderRepeated(t *testing.T) {
 		}
 	}
 }
-
-// quote is strings.IndexByte(s, '"') at every length and position around
-// its word and vector boundaries, with bytes that differ from '"' in one
-// bit (0xa2, 0x23, 0x02) and the borrows of the word test (0x21, 0x00).
-func TestQuoteIsIndexByte(t *testing.T) {
-	fill := []byte{'a', 0xa2, 0x23, 0x02, 0x21, 0x00, 0xff}
-	for n := 0; n <= 80; n++ {
-		for q := -1; q < n; q++ {
-			b := make([]byte, n)
-			for i := range b {
-				b[i] = fill[(i*7+n+q)%len(fill)]
-			}
-			if q >= 0 {
-				b[q] = '"'
-				if q+3 < n {
-					b[q+3] = '"'
-				}
-			}
-			if got, want := quote(string(b)), strings.IndexByte(string(b), '"'); got != want {
-				t.Fatalf("quote(%q) = %d, want %d", b, got, want)
-			}
-		}
-	}
-}

@@ -8,8 +8,11 @@ import (
 )
 
 // flatObject reads the common shape of both envelopes fast: an object of
-// string members, no white space, no escaped quote. It reports false for
-// anything else, which the general walker then reads (and judges).
+// string members, no white space, no escape in a name. It reports false
+// for anything else, which the general walker then reads (and judges).
+// It is the general walker's reading of such an object, member for member
+// (TestFlatObjectIsTheWalker), with one more fact: plain, a value seen to
+// hold no escape, which then needs no search for one.
 func flatObject(s string, f *[numJSONFields]member, have *uint32) bool {
 	i := 1
 	if len(s) < 2 || s[0] != '{' || s[1] == '}' {
@@ -19,28 +22,19 @@ func flatObject(s string, f *[numJSONFields]member, have *uint32) bool {
 		if i >= len(s) || s[i] != '"' {
 			return false
 		}
-		kq := quote(s[i+1:])
-		if kq < 0 {
-			return false
-		}
-		kEnd := i + 1 + kq
+		kEnd := nameEnd(s, i+1)
 		v := kEnd + 2
-		if v >= len(s) || s[kEnd-1] == '\\' || s[kEnd+1] != ':' || s[v] != '"' {
+		if kEnd < 0 || v >= len(s) || s[kEnd+1] != ':' || s[v] != '"' {
 			return false
 		}
-		vq := quote(s[v+1:])
-		if vq < 0 {
-			return false
-		}
-		vEnd := v + 1 + vq
-		if s[vEnd-1] == '\\' || vEnd+1 >= len(s) {
+		vEnd, plain := valueEnd(s, v+1)
+		if vEnd < 0 || vEnd+1 >= len(s) {
 			return false
 		}
 		if k := jsonField(s[i+1 : kEnd]); k >= 0 {
-			f[k] = member{val: s[v+1 : vEnd], at: int32(v), str: true}
+			setString(&f[k], s, v+1, vEnd)
+			f[k].plain = plain
 			*have |= 1 << k
-		} else if strings.IndexByte(s[i+1:kEnd], '\\') >= 0 {
-			return false // an escaped name may be one of ours
 		}
 		switch s[vEnd+1] {
 		case ',':
@@ -53,67 +47,127 @@ func flatObject(s string, f *[numJSONFields]member, have *uint32) bool {
 	}
 }
 
-// quote is strings.IndexByte(s, '"') for the short names and values of
-// a journal entry: eight bytes at a time in a register (the zero-byte
-// test of "Bit Twiddling Hacks", whose lowest flag is exact), before the
-// vector search, whose start-up costs more than most names are long.
-func quote(s string) int {
-	const ones, highs, quotes = 0x0101010101010101, 0x8080808080808080, 0x2222222222222222
-	i := 0
-	for ; i+8 <= len(s) && i < 32; i += 8 {
-		_ = s[i+7]
-		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-		x ^= quotes
-		if t := (x - ones) &^ x & highs; t != 0 {
-			return i + bits.TrailingZeros64(t)>>3
-		}
-	}
-	if i < 32 {
-		for ; i < len(s); i++ {
+// SWAR constants: a byte's flag in a word (the zero-byte test of "Bit
+// Twiddling Hacks": the lowest flag is exact, the ones above it may not
+// be), and the words of '"' and '\\'.
+const (
+	ones, highs         = 0x0101010101010101, 0x8080808080808080
+	quotes, backslashes = 0x2222222222222222, 0x5c5c5c5c5c5c5c5c
+)
+
+// word is the first eight bytes of s as a little-endian word: one load,
+// and one bounds check, where s[i+7] and an offset would cost eight.
+func word(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// quoteOrBackslash flags the bytes of x that are '"' or '\\'; the lowest
+// flag is exact (each test's lowest is).
+func quoteOrBackslash(x uint64) uint64 {
+	q, b := x^quotes, x^backslashes
+	return ((q-ones)&^q | (b-ones)&^b) & highs
+}
+
+// nameEnd is the offset of the quote that ends the member name starting
+// at from, or -1 when the name holds a backslash (an escaped name may be
+// one of ours: the general walker unescapes it) or does not end.
+func nameEnd(s string, from int) int {
+	i := from
+	for ; i+8 <= len(s); i += 8 {
+		if t := quoteOrBackslash(word(s[i:])); t != 0 {
+			i += bits.TrailingZeros64(t) >> 3
 			if s[i] == '"' {
 				return i
 			}
+			return -1
 		}
-		return -1
 	}
-	if j := strings.IndexByte(s[i:], '"'); j >= 0 {
-		return i + j
+	for ; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			return i
+		case '\\':
+			return -1
+		}
 	}
 	return -1
 }
 
+// valueEnd is the offset of the quote that ends the string whose content
+// starts at from, or -1; plain reports the content seen to hold no
+// backslash. A journal entry's values are mostly short (ids of 32 hex
+// digits, numbers, names): the first 40 bytes are read a word at a time,
+// for both bytes, before the vector search for the quote alone.
+func valueEnd(s string, from int) (end int, plain bool) {
+	i := from
+	for ; i+8 <= len(s) && i-from < 40; i += 8 {
+		if t := quoteOrBackslash(word(s[i:])); t != 0 {
+			i += bits.TrailingZeros64(t) >> 3
+			if s[i] == '"' {
+				return i, true
+			}
+			return endQuote(s, from, i), false
+		}
+	}
+	if i-from < 40 {
+		for ; i < len(s); i++ {
+			switch s[i] {
+			case '"':
+				return i, true
+			case '\\':
+				return endQuote(s, from, i), false
+			}
+		}
+		return -1, false
+	}
+	return endQuote(s, from, i), false
+}
+
 // dockerFlat reads the layout moby writes when a container has no log
 // attributes, {"log":"…","stream":"…","time":"…"}, with one search per
-// value; anything else is left to the general reader.
-func dockerFlat(s string) (lg, stream, tm member, ok bool) {
+// value (none for the stream when it is stdout or stderr); anything else
+// is left to the general reader.
+func dockerFlat(s string, lg, stream, tm *member) bool {
 	i := len(`{"log":"`)
-	q := endQuote(s, i)
+	q := endQuote(s, i, i)
 	if q < 0 || !strings.HasPrefix(s[q:], `","stream":"`) {
-		return lg, stream, tm, false
+		return false
 	}
-	lg = member{val: s[i:q], at: int32(i - 1), str: true}
+	setString(lg, s, i, q)
 	i = q + len(`","stream":"`)
-	q = endQuote(s, i)
-	if q < 0 || !strings.HasPrefix(s[q:], `","time":"`) {
-		return lg, stream, tm, false
+	if q = i + len("stdout"); q >= len(s) || s[q] != '"' || s[i:q] != "stdout" && s[i:q] != "stderr" {
+		if q = endQuote(s, i, i); q < 0 {
+			return false
+		}
 	}
-	stream = member{val: s[i:q], at: int32(i - 1), str: true}
+	if !strings.HasPrefix(s[q:], `","time":"`) {
+		return false
+	}
+	setString(stream, s, i, q)
 	i = q + len(`","time":"`)
-	q = endQuote(s, i)
+	q = endQuote(s, i, i)
 	if q < 0 || s[q:] != `"}` {
-		return lg, stream, tm, false
+		return false
 	}
-	tm = member{val: s[i:q], at: int32(i - 1), str: true}
-	return lg, stream, tm, true
+	setString(tm, s, i, q)
+	return true
+}
+
+// setString makes m the string member whose content is s[from:to].
+// Field by field: a whole member built and copied is written as small
+// stores read back as wider loads, which stall.
+func setString(m *member, s string, from, to int) {
+	m.val, m.at, m.str, m.isArr, m.plain = s[from:to], int32(from-1), true, false, false
 }
 
 // endQuote is the offset of the quote that ends the string whose content
 // starts at from (a quote after an odd number of backslashes is escaped),
-// or -1.
-func endQuote(s string, from int) int {
-	for i := from; ; {
-		rel := quote(s[i:])
+// searching from at (no quote lies between from and at), or -1.
+func endQuote(s string, from, at int) int {
+	for i := at; ; {
+		rel := strings.IndexByte(s[i:], '"')
 		if rel < 0 {
 			return -1
 		}
@@ -131,7 +185,7 @@ func endQuote(s string, from int) int {
 
 // jsonString returns a string member's value, unescaped when it must be.
 func (d *Decoder) jsonString(m *member) (string, string) {
-	if strings.IndexByte(m.val, '\\') < 0 {
+	if m.plain || strings.IndexByte(m.val, '\\') < 0 {
 		return m.val, ""
 	}
 	return unescape(m.val, d.o.maxLine)
@@ -151,7 +205,8 @@ func (d *Decoder) json(line string, r *Record, want Format) bool {
 		return false
 	}
 	if want != Journal && strings.HasPrefix(s, `{"log":"`) {
-		if lg, st, tm, ok := dockerFlat(s); ok {
+		var lg, st, tm member
+		if dockerFlat(s, &lg, &st, &tm) {
 			return d.docker(r, len(line)-len(s), &lg, &st, &tm)
 		}
 	}

@@ -26,6 +26,7 @@ type member struct {
 	at    int32  // offset of the value in the line
 	str   bool   // the value is a string
 	isArr bool
+	plain bool // a string seen to hold no backslash (flatObject)
 }
 
 // objIter walks the members of a JSON object.
