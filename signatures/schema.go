@@ -193,6 +193,11 @@ func captureNames(re string) []string {
 	if err != nil {
 		return nil
 	}
+	return namedCaptures(r)
+}
+
+// namedCaptures lists the named groups of a parsed regex.
+func namedCaptures(r *syntax.Regexp) []string {
 	var names []string
 	for _, n := range r.CapNames() {
 		if n != "" {

@@ -30,10 +30,15 @@ func validate(s *Signature, raw []byte, line int) []error {
 	if strings.TrimSpace(s.ID) == "" {
 		fail("id", errors.New("missing: every signature needs a unique id such as \"mosquitto/client-id-takeover\""))
 	}
+	// The regex is parsed once here for its check and its capture names:
+	// parsing is most of loading a pack of long alternations.
+	var names []string
 	if s.Regex == "" {
 		fail("regex", errors.New("missing: every signature needs a regex"))
-	} else if _, err := syntax.Parse(s.Regex, syntax.Perl); err != nil {
+	} else if re, err := syntax.Parse(s.Regex, syntax.Perl); err != nil {
 		fail("regex", fmt.Errorf("does not compile in Go (RE2 syntax): %w", err))
+	} else {
+		names = namedCaptures(re)
 	}
 	switch s.Severity {
 	case "", SeverityCritical, SeverityError, SeverityWarning, SeverityInfo:
@@ -49,7 +54,6 @@ func validate(s *Signature, raw []byte, line int) []error {
 		fail("log_level", fmt.Errorf("%q is not a Mosquitto log_type (error, warning, notice, information, debug, subscribe, unsubscribe, websockets) or an EMQX level (debug, info, notice, warning, error, critical, alert, emergency)", s.LogLevel))
 	}
 	if len(s.DedupFields) > 0 {
-		names := captureNames(s.Regex)
 		for _, f := range s.DedupFields {
 			if !slices.Contains(names, f) {
 				fail("dedup_fields", fmt.Errorf("%q is not a named capture of the regex (have %s)", f, strings.Join(names, ", ")))
@@ -90,7 +94,6 @@ func validate(s *Signature, raw []byte, line int) []error {
 			}
 		}
 	}
-	names := captureNames(s.Regex)
 	near := func(field string, n *Near) {
 		if len(n.Signatures) == 0 {
 			fail(field, errors.New("name the signatures of the earlier line"))
