@@ -1,6 +1,8 @@
 package envelope
 
 import (
+	"errors"
+	"fmt"
 	"math/bits"
 	"strconv"
 	"strings"
@@ -436,6 +438,40 @@ func escapedNewlineAtEnd(v string) bool {
 		n++
 	}
 	return n%2 == 1
+}
+
+// JournalCursor is the __CURSOR of one journalctl --output=json entry,
+// read with the Decoder's own JSON reader, for a reader that checkpoints
+// it: the object's syntax is checked as Decode checks it (an escape only
+// where a value is used), nothing else is built, and the last __CURSOR
+// wins, as with encoding/json. encoding/json took about 3.4 µs and 8
+// allocations an entry, ten times what Decode takes on the same entry.
+func JournalCursor(line string) (string, error) {
+	it := newObjIter(line)
+	var m, cur member
+	found := false
+	for key, ok := it.next(&m); ok; key, ok = it.next(&m) {
+		if key == "__CURSOR" {
+			cur, found = m, true
+		}
+	}
+	switch {
+	case it.err != nil:
+		return "", fmt.Errorf("not a JSON object: %s at byte %d", it.err.reason, it.err.at)
+	case !found:
+		return "", errors.New("the entry has no __CURSOR")
+	case !cur.str:
+		return "", errors.New("the entry's __CURSOR is not a string")
+	}
+	v := cur.val
+	if strings.IndexByte(v, '\\') >= 0 {
+		u, reason := unescape(v, len(v))
+		if reason != "" {
+			return "", fmt.Errorf("the entry's __CURSOR: %s", reason)
+		}
+		v = u
+	}
+	return strings.Clone(v), nil // not the line's: the line's buffer is reused
 }
 
 // JournalFields are the journal fields a Decoder reads from a journalctl
