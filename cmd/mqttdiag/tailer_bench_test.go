@@ -92,11 +92,11 @@ func vmHWM(pid int) int {
 	return 0
 }
 
-// BenchmarkRunLatency measures, with a real `mqttdiag run` following a
-// file through inotify, the time from a line's append (one write, as a
-// broker does) to its diagnosis on mqttdiag's stdout: 2000 appends one
-// after the other, p50 and p99.
-func BenchmarkRunLatency(b *testing.B) {
+// followNumbered starts `mqttdiag run` following a new log with the
+// numbered-line pack, and returns the log to append to and mqttdiag's
+// stdout, once it follows the log.
+func followNumbered(b *testing.B) (*os.File, *bufio.Scanner) {
+	b.Helper()
 	dir := b.TempDir()
 	path := filepath.Join(dir, "mosquitto.log")
 	pack := filepath.Join(dir, "numbered.json")
@@ -107,11 +107,20 @@ func BenchmarkRunLatency(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer w.Close()
+	b.Cleanup(func() { w.Close() })
 	p := startBench(b, "run", "--no-builtin", "--signatures", pack, "--log-level", "debug", path)
 	p.waitLog(b, "following")
 	sc := bufio.NewScanner(p.stdout)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	return w, sc
+}
+
+// BenchmarkRunLatency measures, with a real `mqttdiag run` following a
+// file through inotify, the time from a line's append (one write, as a
+// broker does) to its diagnosis on mqttdiag's stdout: 2000 appends one
+// after the other, p50 and p99.
+func BenchmarkRunLatency(b *testing.B) {
+	w, sc := followNumbered(b)
 	const appends = 2000
 	var lat []time.Duration
 	n := 0
@@ -146,21 +155,7 @@ func BenchmarkRunLatency(b *testing.B) {
 // a stream once per its stream wake gap (internal/app streamWakeGap), so
 // this is where that gap shows: p50, p99 and max over 2000 lines.
 func BenchmarkRunLatencyStream(b *testing.B) {
-	dir := b.TempDir()
-	path := filepath.Join(dir, "mosquitto.log")
-	pack := filepath.Join(dir, "numbered.json")
-	if err := os.WriteFile(pack, []byte(numberedPack), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	w, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer w.Close()
-	p := startBench(b, "run", "--no-builtin", "--signatures", pack, "--log-level", "debug", path)
-	p.waitLog(b, "following")
-	sc := bufio.NewScanner(p.stdout)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	w, sc := followNumbered(b)
 	const lines, perWrite = 2000, 10
 	var lat []time.Duration
 	n := 0
