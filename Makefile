@@ -83,7 +83,7 @@ bench: bench-scan
 bench-scan: bench-deps
 	RUNS=3 scripts/bench-scan.sh 1000000,15000000
 
-## bench-sidecar: CPU (% of a core) and peak RSS of `mqttdiag run` beside `tail -F` and mtail, following one log at 1k and 10k lines/s (issue 17).
+## bench-sidecar: CPU (% of a core) and peak RSS of `mqttdiag run` beside `tail -F`, mtail and a minimal Go follower, following one log at 1k and 10k lines/s (issue 17).
 SIDECAR_RUNS    ?= 5
 SIDECAR_SECONDS ?= 30
 bench-sidecar: build bench-deps
